@@ -1,0 +1,39 @@
+/**
+ * Entry point of the `ts-sudospawner` command (bundled to dist/cli.cjs).
+ * Mediator mode unless the first argument names an admin command. Admin commands are refused
+ * when this process was started through sudo as a non-root user: that is the hub's rule, and the
+ * hub's argv may only choose the log level.
+ */
+import { SudoSpawnerError, errorMessage } from "./errors.js";
+import { runMediator } from "./mediator/main.js";
+
+export const ADMIN_COMMANDS = ["sudoers", "check"] as const;
+
+function selfPath(): string {
+  // The bundle is CommonJS, where __filename is this file, resolved through any symlink.
+  return typeof __filename === "string" ? __filename : (process.argv[1] ?? "");
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const command = argv[0];
+  if (command !== undefined && (ADMIN_COMMANDS as readonly string[]).includes(command)) {
+    if (process.env.SUDO_UID !== undefined && process.getuid?.() !== 0) {
+      throw new SudoSpawnerError(
+        "USAGE",
+        `admin command ${JSON.stringify(command)} refused: it was started through sudo as a non-root user (the hub's rule). Run it as root or as the hub user directly`,
+      );
+    }
+    const { runAdminCli } = await import("./admin/cli.js");
+    return runAdminCli(argv, { selfPath: selfPath(), invokedPath: process.argv[1] });
+  }
+  return runMediator(argv, { selfPath: selfPath(), invokedPath: process.argv[1] });
+}
+
+main().then(
+  (status) => process.exit(status),
+  (error: unknown) => {
+    process.stderr.write(`ts-sudospawner: ${errorMessage(error)}\n`);
+    process.exit(error instanceof SudoSpawnerError && error.code === "USAGE" ? 2 : 1);
+  },
+);

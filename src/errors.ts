@@ -1,0 +1,53 @@
+/**
+ * The one error type of ts-sudospawner. Every failure that reaches a user, an admin or the hub
+ * carries a stable `code` (for programs and docs) and a message that says what to do next.
+ */
+export const ERROR_CODES = [
+  "USAGE", // bad command-line arguments
+  "BAD_REQUEST", // stdin is not a valid request (JSON shape, types, bounds)
+  "REQUEST_TOO_LARGE", // stdin exceeded the size bound
+  "REQUEST_TIMEOUT", // stdin was not closed in time
+  "FORBIDDEN_USER", // running as root or a system account
+  "UNSAFE_PATH", // an executable or directory is owned/writable by someone untrusted
+  "NOT_FOUND", // executable, home directory or config missing
+  "SPAWN_FAILED", // fork/exec/chdir failed, or the server exited during the grace period
+  "KILL_FAILED", // kill(2) failed unexpectedly
+  "NATIVE", // the native addon or reaper is missing or broken
+  "POLICY", // the root-owned policy file is unsafe or invalid
+  "SUDO", // sudo refused, asked for a password, or could not run the mediator
+  "MEDIATOR", // the mediator answered with an error or garbage
+  "TIMEOUT", // an operation took too long
+  "ABORTED", // the caller aborted
+  "INTERNAL", // a bug: please report
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class SudoSpawnerError extends Error {
+  override readonly name = "SudoSpawnerError";
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export function isSudoSpawnerError(value: unknown): value is SudoSpawnerError {
+  return value instanceof SudoSpawnerError;
+}
+
+/** Message of any thrown value, without a stack trace. */
+export function errorMessage(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  return String(value);
+}
+
+/** errno code (e.g. "ENOENT") of a Node system error, if it is one. */
+export function errnoCode(value: unknown): string | undefined {
+  if (typeof value === "object" && value !== null && "code" in value) {
+    const code = (value as { code: unknown }).code;
+    if (typeof code === "string") return code;
+  }
+  return undefined;
+}

@@ -1,0 +1,5 @@
+/** Library entry: the hub-side client and the pure pieces admins and integrators reuse. */
+export { SudoSpawnerError, ERROR_CODES, isSudoSpawnerError, type ErrorCode } from "./errors.js";
+export { VERSION } from "./version.js";
+export { validateRequest, parseRequest, type MediatorRequest, type SpawnRequest, type KillRequest } from "./mediator/request.js";
+export { applyEnvPolicy, denialReason, DENIED_NAMES, DENIED_PREFIXES, type EnvPolicy } from "./mediator/env-policy.js";

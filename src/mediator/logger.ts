@@ -1,0 +1,70 @@
+/**
+ * Logging to stderr only (stdout carries the one JSON answer). pino, written synchronously so no
+ * line is lost when the mediator exits right after answering. The default text format is one
+ * human-readable line in JupyterHub's style, because the hub copies these lines raw into its log.
+ */
+import fs from "node:fs";
+import type { LogFormat, LogLevel } from "./args.js";
+
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+const PINO_LEVEL: Record<LogLevel, string> = {
+  debug: "debug",
+  info: "info",
+  warning: "warn",
+  error: "error",
+  critical: "fatal",
+  none: "silent",
+};
+
+const LETTER: Record<number, string> = { 10: "T", 20: "D", 30: "I", 40: "W", 50: "E", 60: "C" };
+
+function pad(value: number, width = 2): string {
+  return String(value).padStart(width, "0");
+}
+
+/** `[I 2026-11-25 07:30:00.123 ts-sudospawner] message` (pure). */
+export function formatTextLine(level: number, time: number, message: string, name = "ts-sudospawner"): string {
+  const d = new Date(time);
+  const stamp = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  // One line per record: the hub relays stderr line by line.
+  const oneLine = message.replace(/\r?\n/g, "\\n");
+  return `[${LETTER[level] ?? "I"} ${stamp} ${name}] ${oneLine}\n`;
+}
+
+function stderrWriter(format: LogFormat): { write(line: string): void } {
+  return {
+    write(line: string) {
+      let out = line;
+      if (format === "text") {
+        const record = JSON.parse(line) as { level: number; time: number; msg?: string };
+        out = formatTextLine(record.level, record.time, record.msg ?? "");
+      }
+      try {
+        fs.writeSync(2, out);
+      } catch {
+        // stderr closed by the hub: nothing left to tell.
+      }
+    },
+  };
+}
+
+export async function createLogger(level: LogLevel, format: LogFormat, name = "ts-sudospawner"): Promise<Logger> {
+  // Imported here, not at module load, so --help and --version never pay for it.
+  const { pino } = await import("pino");
+  const base = pino(
+    { name, level: PINO_LEVEL[level], base: format === "json" ? { name, pid: process.pid } : undefined },
+    stderrWriter(format),
+  );
+  return {
+    debug: (message) => base.debug(message),
+    info: (message) => base.info(message),
+    warn: (message) => base.warn(message),
+    error: (message) => base.error(message),
+  };
+}

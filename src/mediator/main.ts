@@ -1,0 +1,155 @@
+/**
+ * Mediator mode: read one request, act on it as the current user, answer with one JSON object.
+ * Every failure becomes {"ok":false,"error":...} on stdout, the same message on stderr, exit 1.
+ */
+import fs from "node:fs";
+import { SudoSpawnerError, errorMessage, isSudoSpawnerError } from "../errors.js";
+import { VERSION } from "../version.js";
+import { assertSpawnableAccount, currentAccount, describeUid, readUidMin, sudoUid, type Account } from "./accounts.js";
+import { parseMediatorArgs, type MediatorArgs } from "./args.js";
+import { applyEnvPolicy, toEnvList } from "./env-policy.js";
+import { assertTrustedExecutable, findSingleUser, installDirectory } from "./executable.js";
+import { HELP_TEXT } from "./help.js";
+import { killServer } from "./kill.js";
+import { createLogger, type Logger } from "./logger.js";
+import { findPackageRoot, loadAddon, nativePaths, type NativeAddon } from "./native.js";
+import { MAX_REQUEST_BYTES, parseRequest, type SpawnRequest } from "./request.js";
+import { DEFAULT_GRACE_MS, spawnServer } from "./spawn.js";
+import { readRequestBytes } from "./stdin.js";
+
+export interface MediatorContext {
+  /** This mediator's own file (the CLI bundle). */
+  selfPath: string;
+  /** The path it was started by (process.argv[1]): the sudoers path under sudo. */
+  invokedPath: string | undefined;
+}
+
+export type Answer = { ok: true; pid: number } | { ok: true; alive: boolean } | { ok: false; error: string };
+
+/** Write the one answer; false when the hub has closed stdout. */
+export function writeAnswer(answer: Answer): boolean {
+  try {
+    fs.writeSync(1, `${JSON.stringify(answer)}\n`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function writeStderr(text: string): void {
+  try {
+    fs.writeSync(2, text);
+  } catch {
+    // stderr closed: nothing more to say
+  }
+}
+
+interface Installed {
+  addon: NativeAddon;
+  reaperPath: string;
+  trustedUids: ReadonlySet<number>;
+  describe: (uid: number) => string;
+}
+
+function loadInstalled(ctx: MediatorContext, account: Account): Installed {
+  const paths = nativePaths(findPackageRoot(ctx.selfPath));
+  const hubUid = sudoUid();
+  const trustedUids = new Set([0, account.uid]);
+  const describe = (uid: number) => describeUid(uid, hubUid);
+  // The reaper runs the server, so it gets the same scrutiny as the server itself.
+  const reaperPath = assertTrustedExecutable(paths.reaper, trustedUids, describe, "the reaper");
+  return { addon: loadAddon(paths.addon), reaperPath, trustedUids, describe };
+}
+
+function homeDirectory(account: Account): string {
+  let stats: fs.Stats;
+  try {
+    stats = fs.statSync(account.homedir);
+  } catch {
+    throw new SudoSpawnerError(
+      "NOT_FOUND",
+      `home directory ${account.homedir} of ${account.username} does not exist; create it (as root: \`mkhomedir_helper ${account.username}\`) or fix the passwd entry`,
+    );
+  }
+  if (!stats.isDirectory()) throw new SudoSpawnerError("NOT_FOUND", `home ${account.homedir} of ${account.username} is not a directory`);
+  return account.homedir;
+}
+
+async function spawnAction(request: SpawnRequest, ctx: MediatorContext, account: Account, logger: Logger): Promise<Answer> {
+  if (request.profile !== undefined) {
+    throw new SudoSpawnerError("BAD_REQUEST", `launch profile ${JSON.stringify(request.profile)} requested, but no launch profiles are configured`);
+  }
+  const installed = loadInstalled(ctx, account);
+  const executable = findSingleUser(installDirectory(ctx.invokedPath, ctx.selfPath));
+  assertTrustedExecutable(executable, installed.trustedUids, installed.describe, "the single-user server");
+  const cwd = homeDirectory(account);
+  const decision = applyEnvPolicy(request.env, account);
+  for (const { name, reason } of decision.dropped) logger.warn(`dropped environment variable ${name}: ${reason}`);
+  const pid = await spawnServer(
+    { executable, args: request.args, env: toEnvList(decision.env), cwd, reaperOptions: [] },
+    { addon: installed.addon, reaperPath: installed.reaperPath, logger, graceMs: DEFAULT_GRACE_MS },
+  );
+  logger.info(`single-user server for ${account.username} running as pid ${pid}`);
+  return { ok: true, pid };
+}
+
+function killAction(pid: number, signal: number, ctx: MediatorContext, account: Account, logger: Logger): Answer {
+  const { addon } = loadInstalled(ctx, account);
+  return { ok: true, alive: killServer(pid, signal, { addon, logger }) };
+}
+
+async function handle(ctx: MediatorContext, logger: Logger): Promise<Answer> {
+  const raw = await readRequestBytes(MAX_REQUEST_BYTES);
+  const request = parseRequest(raw);
+  const account = currentAccount();
+  assertSpawnableAccount(account, readUidMin());
+  logger.debug(`mediator ${VERSION} acting as ${account.username} (uid ${account.uid}): ${request.action}`);
+  if (request.action === "spawn") return spawnAction(request, ctx, account, logger);
+  return killAction(request.pid, request.signal, ctx, account, logger);
+}
+
+function failureMessage(error: unknown): string {
+  if (isSudoSpawnerError(error)) return error.message;
+  // A bug: still one JSON answer and no stack trace on the hub's stdout.
+  return `internal error: ${errorMessage(error)}`;
+}
+
+/** Run mediator mode; resolves to the exit status. */
+export async function runMediator(argv: readonly string[], ctx: MediatorContext): Promise<number> {
+  let args: MediatorArgs;
+  try {
+    args = parseMediatorArgs(argv);
+  } catch (error) {
+    const message = failureMessage(error);
+    writeStderr(`ts-sudospawner: ${message}\n`);
+    writeAnswer({ ok: false, error: message });
+    return 2;
+  }
+  if (args.mode === "help") {
+    process.stdout.write(HELP_TEXT);
+    return 0;
+  }
+  if (args.mode === "version") {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const logger = await createLogger(args.logLevel, args.logFormat);
+  try {
+    const answer = await handle(ctx, logger);
+    if (!writeAnswer(answer)) {
+      logger.error("the hub closed stdout before the answer could be written");
+      if ("pid" in answer) {
+        // Nobody will know this server's pid: stop it rather than leave it running unmanaged.
+        loadAddon(nativePaths(findPackageRoot(ctx.selfPath)).addon).kill(answer.pid, 15);
+        logger.error(`stopped server pid ${answer.pid} because its pid could not be reported`);
+      }
+      return 1;
+    }
+    return 0;
+  } catch (error) {
+    const message = failureMessage(error);
+    logger.error(message);
+    writeAnswer({ ok: false, error: message });
+    return 1;
+  }
+}

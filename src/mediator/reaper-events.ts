@@ -1,0 +1,63 @@
+/**
+ * Reads the reaper's status pipe as a sequence of events, each awaited with its own deadline.
+ */
+import net from "node:net";
+import { parseReaperLine, splitLines, type ReaperEvent } from "./reaper-status.js";
+
+export type NextEvent = ReaperEvent | { kind: "eof" } | { kind: "timeout" } | { kind: "garbage"; line: string };
+
+export class ReaperEvents {
+  private readonly socket: net.Socket;
+  private readonly queue: NextEvent[] = [];
+  private waiter: ((event: NextEvent) => void) | undefined;
+  private rest = "";
+  private ended = false;
+
+  constructor(fd: number) {
+    this.socket = new net.Socket({ fd, readable: true, writable: false });
+    this.socket.setEncoding("utf8");
+    this.socket.on("data", (chunk: string) => {
+      const { lines, rest } = splitLines(this.rest + chunk);
+      this.rest = rest;
+      for (const line of lines) this.push(parseReaperLine(line) ?? { kind: "garbage", line });
+    });
+    const end = () => {
+      if (this.ended) return;
+      this.ended = true;
+      this.push({ kind: "eof" });
+    };
+    this.socket.on("end", end);
+    this.socket.on("close", end);
+    this.socket.on("error", end);
+  }
+
+  private push(event: NextEvent): void {
+    const waiter = this.waiter;
+    if (waiter) {
+      this.waiter = undefined;
+      waiter(event);
+    } else {
+      this.queue.push(event);
+    }
+  }
+
+  next(timeoutMs: number): Promise<NextEvent> {
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.ended) return Promise.resolve({ kind: "eof" });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        resolve({ kind: "timeout" });
+      }, timeoutMs);
+      this.waiter = (event) => {
+        clearTimeout(timer);
+        resolve(event);
+      };
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}

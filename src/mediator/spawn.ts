@@ -1,0 +1,90 @@
+/**
+ * The spawn action: start the single-user server as the current user through the reaper, wait the
+ * grace period for an early exit, and report its pid.
+ */
+import { SudoSpawnerError } from "../errors.js";
+import type { Logger } from "./logger.js";
+import type { NativeAddon } from "./native.js";
+import { ReaperEvents } from "./reaper-events.js";
+import { describeExit, describeStage } from "./reaper-status.js";
+
+export const DEFAULT_GRACE_MS = 1000;
+/** How long the reaper may take to report the exec (a loaded machine, a slow NFS home). */
+export const START_TIMEOUT_MS = 15_000;
+/** Environment variable the reaper sets to the server's own pid, so kill can recognise our servers. */
+export const MARK_ENV = "TS_SUDOSPAWNER_PID";
+
+export interface LaunchPlan {
+  executable: string;
+  args: readonly string[];
+  env: readonly string[];
+  cwd: string;
+  /** Extra reaper options from the site policy (--rlimit, --umask, --nice, --log-file). */
+  reaperOptions: readonly string[];
+}
+
+/** The reaper's command line for a plan (pure). */
+export function reaperArgv(plan: LaunchPlan): string[] {
+  return ["tsss-reaper", "--cwd", plan.cwd, "--mark-env", MARK_ENV, ...plan.reaperOptions, "--", plan.executable, ...plan.args];
+}
+
+export interface SpawnDeps {
+  addon: NativeAddon;
+  reaperPath: string;
+  logger: Logger;
+  graceMs: number;
+}
+
+function stageHint(stage: string, plan: LaunchPlan): string {
+  if (stage === "chdir") return ` (home directory ${plan.cwd}); create it, e.g. \`mkhomedir_helper USER\` as root`;
+  if (stage === "exec") return ` (${plan.executable}); check that it exists and is executable by this user`;
+  if (stage === "exec-reaper") return "; reinstall ts-sudospawner (`npm rebuild ts-sudospawner`)";
+  return "";
+}
+
+/** Give the reaper a moment to exit after reporting, so it is not left as our zombie. */
+async function reapSoon(addon: NativeAddon, pid: number): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    if (addon.reap(pid) !== null) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<number> {
+  const { addon, logger } = deps;
+  const argv = reaperArgv(plan);
+  logger.info(`Spawning ${[plan.executable, ...plan.args].map(shellQuote).join(" ")} in ${plan.cwd}`);
+  const reaper = addon.spawnReaper(deps.reaperPath, argv, [...plan.env]);
+  const events = new ReaperEvents(reaper.statusFd);
+  try {
+    const first = await events.next(START_TIMEOUT_MS);
+    if (first.kind === "failed") {
+      await reapSoon(addon, reaper.pid);
+      throw new SudoSpawnerError(
+        "SPAWN_FAILED",
+        `${describeStage(first.stage)}: ${addon.strerror(first.errno)} (errno ${first.errno})${stageHint(first.stage, plan)}`,
+      );
+    }
+    if (first.kind !== "started") {
+      addon.kill(reaper.pid, 9);
+      await reapSoon(addon, reaper.pid);
+      throw new SudoSpawnerError("SPAWN_FAILED", `the reaper did not report a started server (${first.kind === "garbage" ? `it said ${JSON.stringify(first.line)}` : first.kind})`);
+    }
+    logger.debug(`server pid ${first.pid} started (reaper pid ${reaper.pid}); waiting ${deps.graceMs} ms for an early exit`);
+    const during = await events.next(deps.graceMs);
+    if (during.kind === "exited") {
+      await reapSoon(addon, reaper.pid);
+      throw new SudoSpawnerError(
+        "SPAWN_FAILED",
+        `the single-user server ${describeExit(during.code, during.signal)} within ${deps.graceMs} ms of starting; its output is in the hub's log just above`,
+      );
+    }
+    return first.pid;
+  } finally {
+    events.close();
+  }
+}
+
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}

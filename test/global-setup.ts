@@ -1,0 +1,99 @@
+/**
+ * Once per test run, as root: pack and install the package into a root-owned prefix, create the
+ * hub user and two spawnable users (one with a dot in its name) in one group, and write the
+ * sudoers rule. Torn down at the end. Without root the fixture says why, and root suites skip loudly.
+ */
+import fs from "node:fs";
+import type { TestProject } from "vitest/node";
+import "vitest";
+import { installDemoSingleUser, installTarball, packTarball } from "./helpers/install.js";
+import {
+  announceSkip,
+  ensureGroup,
+  ensureUser,
+  installSudoers,
+  removeGroup,
+  removeSudoers,
+  removeUser,
+  rootUnavailableReason,
+} from "./helpers/system.js";
+
+export const FIXTURE = {
+  prefix: "/opt/tsss-test",
+  group: "tsss-jupyter",
+  hub: "tsss-hub",
+  users: ["tsss-alice", "tsss-b.ob"],
+  outsider: "tsss-eve",
+  sudoersName: "tsss-test",
+} as const;
+
+export interface RootFixture {
+  available: boolean;
+  reason: string;
+  prefix: string;
+  mediator: string;
+  binDir: string;
+  packageDir: string;
+  hub: string;
+  users: string[];
+  outsider: string;
+  group: string;
+  /** The packed ts-sudospawner tarball, for suites that install their own prefix. */
+  tarball: string;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    rootFixture: RootFixture;
+  }
+}
+
+function sudoersRule(mediator: string): string {
+  return [
+    "# ts-sudospawner test rule (removed after the test run)",
+    `Cmnd_Alias TSSS_TEST_MEDIATOR = ${mediator}`,
+    `Defaults:${FIXTURE.hub} !requiretty`,
+    `${FIXTURE.hub} ALL=(%${FIXTURE.group}) NOPASSWD: TSSS_TEST_MEDIATOR`,
+    "",
+  ].join("\n");
+}
+
+function teardown(): void {
+  removeSudoers(FIXTURE.sudoersName);
+  for (const user of [...FIXTURE.users, FIXTURE.hub, FIXTURE.outsider]) removeUser(user);
+  removeGroup(FIXTURE.group);
+  fs.rmSync(FIXTURE.prefix, { recursive: true, force: true });
+}
+
+export default function setup(project: TestProject): () => void {
+  const base = {
+    prefix: FIXTURE.prefix,
+    mediator: `${FIXTURE.prefix}/bin/ts-sudospawner`,
+    binDir: `${FIXTURE.prefix}/bin`,
+    packageDir: `${FIXTURE.prefix}/lib/node_modules/ts-sudospawner`,
+    hub: FIXTURE.hub,
+    users: [...FIXTURE.users],
+    outsider: FIXTURE.outsider,
+    group: FIXTURE.group,
+    tarball: "",
+  };
+  const reason = rootUnavailableReason();
+  if (reason) {
+    announceSkip("every root integration suite", reason);
+    project.provide("rootFixture", { ...base, available: false, reason });
+    return () => undefined;
+  }
+  teardown(); // leftovers of an interrupted run
+  process.stderr.write("test setup: packing and installing ts-sudospawner into /opt/tsss-test (builds the addon)...\n");
+  const tarball = packTarball("/tmp/tsss-pack");
+  const installation = installTarball(tarball, FIXTURE.prefix);
+  installDemoSingleUser(installation);
+  ensureGroup(FIXTURE.group);
+  ensureUser(FIXTURE.hub);
+  for (const user of FIXTURE.users) ensureUser(user, { groups: [FIXTURE.group] });
+  ensureUser(FIXTURE.outsider);
+  installSudoers(FIXTURE.sudoersName, sudoersRule(installation.mediator));
+  process.stderr.write("test setup: done\n");
+  project.provide("rootFixture", { ...base, tarball, available: true, reason: "" });
+  return teardown;
+}

@@ -1,0 +1,185 @@
+/**
+ * Real-system helpers for integration tests: users, groups, sudoers files and processes.
+ * Everything they create carries the `tsss-` prefix and is removed again.
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+
+export const IS_ROOT = process.getuid?.() === 0;
+
+export function commandExists(name: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
+}
+
+/** Why root-only tests cannot run here, or undefined when they can. */
+export function rootUnavailableReason(): string | undefined {
+  if (!IS_ROOT) return "not running as root (CI runs as root)";
+  if (!commandExists("sudo")) return "sudo is not installed (apt-get install sudo)";
+  if (!commandExists("useradd")) return "useradd is not installed";
+  return undefined;
+}
+
+/** Print a loud notice when a root-only suite is skipped, so a skip is never silent. */
+export function announceSkip(suite: string, reason: string): void {
+  const line = `!!! SKIPPED ${suite}: ${reason}`;
+  process.stderr.write(`\n${"!".repeat(line.length)}\n${line}\n${"!".repeat(line.length)}\n\n`);
+}
+
+export function run(file: string, args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(file, args, { input: options.input ?? "", env: options.env ?? process.env, encoding: "utf8", timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function ensureGroup(name: string): void {
+  if (spawnSync("getent", ["group", name]).status !== 0) execFileSync("groupadd", [name]);
+}
+
+export function removeGroup(name: string): void {
+  spawnSync("groupdel", [name], { stdio: "ignore" });
+}
+
+export interface TestUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export function userInfo(name: string): TestUser {
+  const entry = execFileSync("getent", ["passwd", name], { encoding: "utf8" }).trim().split(":");
+  return { name, uid: Number(entry[2]), gid: Number(entry[3]), home: entry[5] as string };
+}
+
+/** Create (or reuse) a user with a home directory; `groups` are supplementary groups. */
+export function ensureUser(name: string, options: { groups?: string[]; home?: boolean } = {}): TestUser {
+  if (!name.startsWith("tsss-")) throw new Error(`test user ${name} must carry the tsss- prefix`);
+  if (spawnSync("getent", ["passwd", name]).status !== 0) {
+    const args = ["--shell", "/bin/bash", "--user-group"];
+    args.push(options.home === false ? "--no-create-home" : "--create-home");
+    if (options.groups?.length) args.push("--groups", options.groups.join(","));
+    execFileSync("useradd", [...args, name]);
+  }
+  return userInfo(name);
+}
+
+/** Kill every process of the user, then remove the user, its home and its group. */
+export function removeUser(name: string): void {
+  if (!name.startsWith("tsss-")) throw new Error(`refusing to remove ${name}: not a tsss- test user`);
+  killUserProcesses(name);
+  spawnSync("userdel", ["--remove", "--force", name], { stdio: "ignore" });
+  removeGroup(name);
+}
+
+export function killUserProcesses(name: string): void {
+  spawnSync("pkill", ["-KILL", "-u", name], { stdio: "ignore" });
+  for (let i = 0; i < 50 && userProcesses(name).length > 0; i++) spawnSync("sleep", ["0.1"]);
+}
+
+/** Pids of the user's processes (zombies included). */
+export function userProcesses(name: string): number[] {
+  const result = spawnSync("pgrep", ["-u", name], { encoding: "utf8" });
+  return result.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map(Number);
+}
+
+/** Install a sudoers drop-in after `visudo -cf`; returns its path. */
+export function installSudoers(name: string, content: string): string {
+  if (!name.startsWith("tsss-")) throw new Error(`sudoers file ${name} must carry the tsss- prefix`);
+  const file = `/etc/sudoers.d/${name}`;
+  const staging = `/etc/sudoers.d/.${name}.tmp`;
+  fs.writeFileSync(staging, content, { mode: 0o440 });
+  const check = spawnSync("visudo", ["-cf", staging], { encoding: "utf8" });
+  if (check.status !== 0) {
+    fs.rmSync(staging, { force: true });
+    throw new Error(`visudo rejected the test sudoers file:\n${check.stdout}${check.stderr}\n${content}`);
+  }
+  fs.renameSync(staging, file);
+  return file;
+}
+
+export function removeSudoers(name: string): void {
+  fs.rmSync(`/etc/sudoers.d/${name}`, { force: true });
+}
+
+/** Fields of /proc/PID/status, or undefined when the process is gone. */
+export function procStatus(pid: number): Record<string, string> | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const fields: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trim();
+  }
+  return fields;
+}
+
+/** "R", "S", "Z"...; undefined when gone. */
+export function procState(pid: number): string | undefined {
+  return procStatus(pid)?.State?.charAt(0);
+}
+
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export interface MediatorRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** The parsed single JSON answer, when stdout held exactly one. */
+  answer: Record<string, unknown> | undefined;
+}
+
+function parseAnswer(stdout: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(stdout) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Run `sudo -u HUB sudo -n -u USER -H MEDIATOR ARGS` with `input` on stdin, the way a hub does.
+ * Resolves when the mediator's stdout closes and it exits; stderr is collected only until then,
+ * because a spawned server inherits it and keeps it open.
+ */
+export function runMediatorAs(hub: string, user: string, mediator: string, input: string, args: string[] = ["--logging=debug"]): Promise<MediatorRun> {
+  const child = spawn("sudo", ["-u", hub, "sudo", "-n", "-u", user, "-H", mediator, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  return collectMediator(child, input);
+}
+
+/** Run the mediator directly (no sudo), as this process's user. */
+export function runMediatorDirect(mediator: string, input: string, args: string[] = ["--logging=debug"], env?: NodeJS.ProcessEnv): Promise<MediatorRun> {
+  const child = spawn(mediator, args, { stdio: ["pipe", "pipe", "pipe"], env: env ?? process.env });
+  return collectMediator(child, input);
+}
+
+function collectMediator(child: ReturnType<typeof spawn>, input: string): Promise<MediatorRun> {
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("exit", (status) => {
+      // The server may hold stderr open: stop listening once the mediator itself is done.
+      setTimeout(() => {
+        child.stderr?.destroy();
+        resolve({ status, stdout, stderr, answer: parseAnswer(stdout) });
+      }, 50);
+    });
+    child.stdin?.on("error", () => undefined);
+    child.stdin?.end(input);
+  });
+}
