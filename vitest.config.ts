@@ -2,13 +2,28 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["test/global-setup.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 300_000,
-    // Integration suites share real users and one install; run files one at a time so process
-    // and user checks see only their own work.
-    fileParallelism: false,
     reporters: ["default"],
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          // Real sudo, real users, one shared install: see test/global-setup.ts.
+          name: "integration",
+          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          globalSetup: ["test/global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          // Suites share real users and one install; one file at a time keeps process and user
+          // checks about their own work.
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });
