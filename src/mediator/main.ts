@@ -11,8 +11,12 @@ import { applyEnvPolicy, toEnvList } from "./env-policy.js";
 import { assertTrustedExecutable, findSingleUser, installDirectory } from "./executable.js";
 import { HELP_TEXT } from "./help.js";
 import { killServer } from "./kill.js";
+import { chooseLaunch } from "./launch.js";
 import { createLogger, type Logger } from "./logger.js";
 import { findPackageRoot, loadAddon, nativePaths, type NativeAddon } from "./native.js";
+import { assertProcReadable, ownership } from "./ownership.js";
+import type { Policy } from "./policy.js";
+import { loadPolicy } from "./policy-file.js";
 import { MAX_REQUEST_BYTES, parseRequest, type SpawnRequest } from "./request.js";
 import { DEFAULT_GRACE_MS, spawnServer } from "./spawn.js";
 import { readRequestBytes } from "./stdin.js";
@@ -75,36 +79,38 @@ function homeDirectory(account: Account): string {
   return account.homedir;
 }
 
-async function spawnAction(request: SpawnRequest, ctx: MediatorContext, account: Account, logger: Logger): Promise<Answer> {
-  if (request.profile !== undefined) {
-    throw new SudoSpawnerError("BAD_REQUEST", `launch profile ${JSON.stringify(request.profile)} requested, but no launch profiles are configured`);
-  }
+async function spawnAction(request: SpawnRequest, ctx: MediatorContext, account: Account, policy: Policy, logger: Logger): Promise<Answer> {
+  const launch = chooseLaunch(request, policy, account);
   const installed = loadInstalled(ctx, account);
-  const executable = findSingleUser(installDirectory(ctx.invokedPath, ctx.selfPath));
+  const executable = launch.executable ?? findSingleUser(installDirectory(ctx.invokedPath, ctx.selfPath));
   assertTrustedExecutable(executable, installed.trustedUids, installed.describe, "the single-user server");
   const cwd = homeDirectory(account);
-  const decision = applyEnvPolicy(request.env, account);
+  const decision = applyEnvPolicy(request.env, account, policy.env);
   for (const { name, reason } of decision.dropped) logger.warn(`dropped environment variable ${name}: ${reason}`);
+  if (launch.logFile) logger.info(`server output is also written to ${launch.logFile}`);
   const pid = await spawnServer(
-    { executable, args: request.args, env: toEnvList(decision.env), cwd, reaperOptions: [] },
-    { addon: installed.addon, reaperPath: installed.reaperPath, logger, graceMs: DEFAULT_GRACE_MS },
+    { executable, args: launch.args, env: toEnvList(decision.env), cwd, reaperOptions: launch.reaperOptions },
+    { addon: installed.addon, reaperPath: installed.reaperPath, logger, graceMs: policy.graceMs ?? DEFAULT_GRACE_MS },
   );
   logger.info(`single-user server for ${account.username} running as pid ${pid}`);
   return { ok: true, pid };
 }
 
 function killAction(pid: number, signal: number, ctx: MediatorContext, account: Account, logger: Logger): Answer {
-  const { addon } = loadInstalled(ctx, account);
-  return { ok: true, alive: killServer(pid, signal, { addon, logger }) };
+  const { addon, reaperPath } = loadInstalled(ctx, account);
+  assertProcReadable();
+  const alive = killServer(pid, signal, { addon, logger, ownership: (p) => ownership(p, reaperPath) });
+  return { ok: true, alive };
 }
 
 async function handle(ctx: MediatorContext, logger: Logger): Promise<Answer> {
   const raw = await readRequestBytes(MAX_REQUEST_BYTES);
   const request = parseRequest(raw);
+  const policy = loadPolicy();
   const account = currentAccount();
-  assertSpawnableAccount(account, readUidMin());
+  assertSpawnableAccount(account, policy.minUid ?? readUidMin());
   logger.debug(`mediator ${VERSION} acting as ${account.username} (uid ${account.uid}): ${request.action}`);
-  if (request.action === "spawn") return spawnAction(request, ctx, account, logger);
+  if (request.action === "spawn") return spawnAction(request, ctx, account, policy, logger);
   return killAction(request.pid, request.signal, ctx, account, logger);
 }
 

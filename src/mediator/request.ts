@@ -13,7 +13,12 @@ export interface SpawnRequest {
   env: Record<string, string>;
   /** Launch profile name, only meaningful with a root-owned policy file that defines profiles. */
   profile?: string;
+  /** Lower resource limits the hub asks for (never above the site policy's). */
+  limits?: Partial<Record<RequestLimit, number>>;
 }
+
+export const REQUEST_LIMITS = ["nofile", "nproc", "as", "cpu", "core"] as const;
+export type RequestLimit = (typeof REQUEST_LIMITS)[number];
 
 export interface KillRequest {
   action: "kill";
@@ -52,9 +57,26 @@ function checkNoNul(value: string, what: string): void {
 
 const ENV_NAME = /^[^=\0]+$/;
 
+function validateRequestLimits(value: unknown): Partial<Record<RequestLimit, number>> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw bad(`"limits" must be an object, got ${describe(value)}`);
+  }
+  const limits: Partial<Record<RequestLimit, number>> = {};
+  for (const [name, limit] of Object.entries(value)) {
+    if (!(REQUEST_LIMITS as readonly string[]).includes(name)) {
+      throw bad(`unknown limit ${JSON.stringify(name)}; use ${REQUEST_LIMITS.join(", ")}`);
+    }
+    if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 0) {
+      throw bad(`limit ${name} must be a non-negative integer, got ${describe(limit)}`);
+    }
+    limits[name as RequestLimit] = limit;
+  }
+  return limits;
+}
+
 function validateSpawn(request: Record<string, unknown>): SpawnRequest {
-  checkKeys(request, ["action", "args", "env"], ["profile"]);
-  const { args, env, profile } = request;
+  checkKeys(request, ["action", "args", "env"], ["profile", "limits"]);
+  const { args, env, profile, limits } = request;
   if (!Array.isArray(args)) throw bad(`"args" must be an array of strings, got ${describe(args)}`);
   const validArgs: string[] = args.map((arg: unknown, index) => {
     if (typeof arg !== "string") throw bad(`"args[${index}]" must be a string, got ${describe(arg)}`);
@@ -78,6 +100,7 @@ function validateSpawn(request: Record<string, unknown>): SpawnRequest {
     }
     result.profile = profile;
   }
+  if (limits !== undefined) result.limits = validateRequestLimits(limits);
   return result;
 }
 

@@ -64,7 +64,7 @@ describe("validateRequest: kill", () => {
     [1e300, "a huge number"],
     [Number.MAX_SAFE_INTEGER + 2, "an unsafe integer"],
     [null, "null"],
-  ])("rejects pid %j (%s)", (pid) => {
+  ] as Array<[unknown, string]>)("rejects pid %j (%s)", (pid) => {
     const error = rejection({ action: "kill", pid, signal: 15 });
     expect(error.code).toBe("BAD_REQUEST");
     expect(error.message).toMatch(/"pid" must be an integer greater than 1/);

@@ -1,0 +1,44 @@
+/**
+ * What a spawn request launches, decided from the install and the root-owned policy only (pure).
+ * The hub picks at most a profile name and lower limits; executables come from root.
+ */
+import path from "node:path";
+import { SudoSpawnerError } from "../errors.js";
+import { effectiveLimits, reaperOptions, serverLogPath, type Policy } from "./policy.js";
+import type { SpawnRequest } from "./request.js";
+
+export interface LaunchChoice {
+  /** Absolute executable, or undefined to use the one next to the mediator. */
+  executable: string | undefined;
+  args: string[];
+  reaperOptions: string[];
+  /** Where the server's output is also written, if the policy asks for it. */
+  logFile: string | undefined;
+}
+
+export function chooseLaunch(request: SpawnRequest, policy: Policy, user: { username: string; homedir: string }): LaunchChoice {
+  let executable = policy.singleuser;
+  let prefixArgs: string[] = [];
+  let siteLimits = policy.limits;
+  if (request.profile !== undefined) {
+    const names = Object.keys(policy.profiles);
+    const profile = Object.hasOwn(policy.profiles, request.profile) ? policy.profiles[request.profile] : undefined;
+    if (!profile) {
+      throw new SudoSpawnerError(
+        "BAD_REQUEST",
+        names.length === 0
+          ? `launch profile ${JSON.stringify(request.profile)} requested, but the site policy defines no profiles`
+          : `unknown launch profile ${JSON.stringify(request.profile)}; the site policy defines ${names.join(", ")}`,
+      );
+    }
+    executable = profile.executable;
+    prefixArgs = profile.args;
+    siteLimits = { ...policy.limits, ...profile.limits };
+  }
+  const logFile = policy.serverLog === undefined ? undefined : serverLogPath(policy.serverLog, user.username, user.homedir);
+  if (logFile !== undefined && !path.isAbsolute(logFile)) {
+    throw new SudoSpawnerError("POLICY", `the server log path ${logFile} is not absolute`);
+  }
+  const limits = effectiveLimits(siteLimits, request.limits);
+  return { executable, args: [...prefixArgs, ...request.args], reaperOptions: reaperOptions(limits, policy, logFile), logFile };
+}

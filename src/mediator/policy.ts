@@ -1,0 +1,180 @@
+/**
+ * The site policy in the root-owned /etc/ts-sudospawner/config.json: which executables may run
+ * (optionally as named launch profiles), the environment policy, resource limits, umask, nice,
+ * grace period, minimum uid and a per-user server log. Pure: validation of an already-parsed value.
+ */
+import path from "node:path";
+import { SudoSpawnerError } from "../errors.js";
+import type { EnvPolicy } from "./env-policy.js";
+
+export const POLICY_PATH = "/etc/ts-sudospawner/config.json";
+
+export const LIMIT_NAMES = ["nofile", "nproc", "as", "cpu", "core"] as const;
+export type LimitName = (typeof LIMIT_NAMES)[number];
+export type Limits = Partial<Record<LimitName, number>>;
+
+export interface Profile {
+  executable: string;
+  /** Arguments placed before the hub's arguments. */
+  args: string[];
+  limits: Limits;
+}
+
+export interface Policy {
+  /** Replaces the executable next to the mediator. */
+  singleuser?: string;
+  profiles: Record<string, Profile>;
+  env: EnvPolicy;
+  limits: Limits;
+  umask?: number;
+  nice?: number;
+  graceMs?: number;
+  minUid?: number;
+  /** Absolute path template; `{user}` and `{home}` are replaced. */
+  serverLog?: string;
+}
+
+export const EMPTY_POLICY: Policy = { profiles: {}, env: {}, limits: {} };
+
+type Json = Record<string, unknown>;
+
+function fail(where: string, message: string): never {
+  throw new SudoSpawnerError("POLICY", `${POLICY_PATH}: ${where} ${message}`);
+}
+
+function object(value: unknown, where: string): Json {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(where, "must be an object");
+  return value as Json;
+}
+
+function onlyKeys(value: Json, allowed: readonly string[], where: string): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) fail(where, `has unknown key ${JSON.stringify(key)} (allowed: ${allowed.join(", ")})`);
+  }
+}
+
+function absolutePath(value: unknown, where: string): string {
+  if (typeof value !== "string" || !path.isAbsolute(value) || value.includes("\0") || path.normalize(value) !== value) {
+    fail(where, "must be a normalised absolute path");
+  }
+  return value;
+}
+
+function integer(value: unknown, where: string, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    fail(where, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function stringList(value: unknown, where: string, pattern?: RegExp): string[] {
+  if (!Array.isArray(value)) fail(where, "must be an array of strings");
+  return value.map((item: unknown, index) => {
+    if (typeof item !== "string" || item.includes("\0") || (pattern && !pattern.test(item))) fail(`${where}[${index}]`, "is not a valid entry");
+    return item;
+  });
+}
+
+export function validateLimits(value: unknown, where: string): Limits {
+  const raw = object(value, where);
+  onlyKeys(raw, LIMIT_NAMES, where);
+  const limits: Limits = {};
+  for (const name of LIMIT_NAMES) {
+    if (raw[name] !== undefined) limits[name] = integer(raw[name], `${where}.${name}`, 0, Number.MAX_SAFE_INTEGER);
+  }
+  return limits;
+}
+
+const ENV_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*\*?$/;
+
+function validateEnv(value: unknown): EnvPolicy {
+  const raw = object(value, '"env"');
+  onlyKeys(raw, ["deny", "denyPatterns", "allow"], '"env"');
+  const env: EnvPolicy = {};
+  if (raw.deny !== undefined) env.deniedNames = stringList(raw.deny, '"env.deny"', /^[^=\0]+$/);
+  if (raw.denyPatterns !== undefined) env.deniedPatterns = stringList(raw.denyPatterns, '"env.denyPatterns"', ENV_PATTERN);
+  if (raw.allow !== undefined) env.allowPatterns = stringList(raw.allow, '"env.allow"', ENV_PATTERN);
+  return env;
+}
+
+const PROFILE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function validateProfiles(value: unknown): Record<string, Profile> {
+  const raw = object(value, '"profiles"');
+  const profiles: Record<string, Profile> = Object.create(null) as Record<string, Profile>;
+  for (const [name, entry] of Object.entries(raw)) {
+    const where = `"profiles.${name}"`;
+    if (!PROFILE_NAME.test(name)) fail(where, "is not a valid profile name (letters, digits, '.', '_', '-')");
+    const profile = object(entry, where);
+    onlyKeys(profile, ["executable", "args", "limits"], where);
+    profiles[name] = {
+      executable: absolutePath(profile.executable, `${where}.executable`),
+      args: profile.args === undefined ? [] : stringList(profile.args, `${where}.args`),
+      limits: profile.limits === undefined ? {} : validateLimits(profile.limits, `${where}.limits`),
+    };
+  }
+  return profiles;
+}
+
+const TOP_KEYS = ["singleuser", "profiles", "env", "limits", "umask", "nice", "graceSeconds", "minUid", "serverLog"];
+
+export function validatePolicy(value: unknown): Policy {
+  const raw = object(value, "the policy");
+  onlyKeys(raw, TOP_KEYS, "the policy");
+  const policy: Policy = {
+    profiles: raw.profiles === undefined ? {} : validateProfiles(raw.profiles),
+    env: raw.env === undefined ? {} : validateEnv(raw.env),
+    limits: raw.limits === undefined ? {} : validateLimits(raw.limits, '"limits"'),
+  };
+  if (raw.singleuser !== undefined) policy.singleuser = absolutePath(raw.singleuser, '"singleuser"');
+  if (raw.umask !== undefined) {
+    if (typeof raw.umask !== "string" || !/^0?[0-7]{3}$/.test(raw.umask)) fail('"umask"', 'must be an octal string like "0077"');
+    policy.umask = Number.parseInt(raw.umask, 8);
+  }
+  if (raw.nice !== undefined) policy.nice = integer(raw.nice, '"nice"', 0, 19);
+  if (raw.graceSeconds !== undefined) {
+    const grace = raw.graceSeconds;
+    if (typeof grace !== "number" || !Number.isFinite(grace) || grace < 0 || grace > 60) fail('"graceSeconds"', "must be a number from 0 to 60");
+    policy.graceMs = Math.round(grace * 1000);
+  }
+  if (raw.minUid !== undefined) policy.minUid = integer(raw.minUid, '"minUid"', 1, 2 ** 31 - 1);
+  if (raw.serverLog !== undefined) {
+    const log = raw.serverLog;
+    const absolute = typeof log === "string" && (log.startsWith("/") || log.startsWith("{home}/"));
+    if (!absolute || log.includes("\0") || log.split("/").includes("..")) {
+      fail('"serverLog"', 'must be an absolute path template without "..", e.g. "{home}/.jupyterhub-singleuser.log"');
+    }
+    policy.serverLog = raw.serverLog;
+  }
+  return policy;
+}
+
+/** Effective limits: the lower of the site's and the hub's request for each (pure). */
+export function effectiveLimits(site: Limits, requested: Limits | undefined): Limits {
+  const result: Limits = { ...site };
+  for (const name of LIMIT_NAMES) {
+    const asked = requested?.[name];
+    if (asked === undefined) continue;
+    const allowed = site[name];
+    result[name] = allowed === undefined ? asked : Math.min(allowed, asked);
+  }
+  return result;
+}
+
+/** The reaper options that apply limits, umask, nice and the log file (pure). */
+export function reaperOptions(limits: Limits, policy: Pick<Policy, "umask" | "nice">, logFile: string | undefined): string[] {
+  const options: string[] = [];
+  for (const name of LIMIT_NAMES) {
+    const value = limits[name];
+    if (value !== undefined) options.push("--rlimit", `${name.toUpperCase()}=${value}:${value}`);
+  }
+  if (policy.umask !== undefined) options.push("--umask", policy.umask.toString(8).padStart(4, "0"));
+  if (policy.nice !== undefined) options.push("--nice", String(policy.nice));
+  if (logFile !== undefined) options.push("--log-file", logFile);
+  return options;
+}
+
+/** Expand `{user}` and `{home}` in the server log template (pure). */
+export function serverLogPath(template: string, user: string, home: string): string {
+  return path.normalize(template.replaceAll("{user}", user).replaceAll("{home}", home));
+}
