@@ -3,3 +3,4 @@ export { SudoSpawnerError, ERROR_CODES, isSudoSpawnerError, type ErrorCode } fro
 export { VERSION } from "./version.js";
 export { validateRequest, parseRequest, type MediatorRequest, type SpawnRequest, type KillRequest } from "./mediator/request.js";
 export { applyEnvPolicy, denialReason, DENIED_NAMES, DENIED_PREFIXES, type EnvPolicy } from "./mediator/env-policy.js";
+export * from "./hub/index.js";

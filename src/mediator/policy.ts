@@ -144,7 +144,7 @@ export function validatePolicy(value: unknown): Policy {
     if (!absolute || log.includes("\0") || log.split("/").includes("..")) {
       fail('"serverLog"', 'must be an absolute path template without "..", e.g. "{home}/.jupyterhub-singleuser.log"');
     }
-    policy.serverLog = raw.serverLog;
+    policy.serverLog = log;
   }
   return policy;
 }
