@@ -1,7 +1,10 @@
 /**
  * Pid-reuse safety: the hub may remember a pid that now belongs to another process of the same
  * user. A kill is only sent to a process this mediator started: one whose environment carries the
- * mark the reaper set to its own pid, or whose parent is our reaper.
+ * mark the reaper set to its own pid. Descendants inherit the mark with their server's pid, not
+ * their own, so they never match. Only where the environment cannot be read at all does the
+ * parent decide: our reaper (a subreaper, so orphaned kernels also have it as parent) must be
+ * the parent and the process must lead its own session, as the server does.
  */
 import fs from "node:fs";
 import { SudoSpawnerError, errnoCode } from "../errors.js";
@@ -15,11 +18,12 @@ export function environMarksPid(environ: Buffer, pid: number): boolean {
   return environ.toString("latin1").split("\0").includes(wanted);
 }
 
-/** The parent pid from /proc/PID/stat text (pure); the command name may contain spaces and ")". */
-export function parentPid(stat: string): number | undefined {
+/** Parent pid and session from /proc/PID/stat text (pure); the command name may contain spaces and ")". */
+export function statFields(stat: string): { ppid: number; session: number } | undefined {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ppid = Number(fields[1]);
-  return Number.isSafeInteger(ppid) ? ppid : undefined;
+  const session = Number(fields[3]);
+  return Number.isSafeInteger(ppid) && Number.isSafeInteger(session) && fields.length > 3 ? { ppid, session } : undefined;
 }
 
 function readProc(file: string): Buffer | "gone" | "unreadable" {
@@ -42,14 +46,14 @@ export function assertProcReadable(): void {
 export function ownership(pid: number, reaperRealPath: string): Ownership {
   const environ = readProc(`/proc/${pid}/environ`);
   if (environ === "gone") return "gone";
-  if (environ instanceof Buffer && environMarksPid(environ, pid)) return "ours";
+  if (environ instanceof Buffer) return environMarksPid(environ, pid) ? "ours" : "not-ours";
   const stat = readProc(`/proc/${pid}/stat`);
   if (stat === "gone") return "gone";
   if (!(stat instanceof Buffer)) return "not-ours";
-  const ppid = parentPid(stat.toString("latin1"));
-  if (ppid === undefined || ppid <= 1) return "not-ours";
+  const fields = statFields(stat.toString("latin1"));
+  if (fields === undefined || fields.ppid <= 1 || fields.session !== pid) return "not-ours";
   try {
-    return fs.readlinkSync(`/proc/${ppid}/exe`) === reaperRealPath ? "ours" : "not-ours";
+    return fs.readlinkSync(`/proc/${fields.ppid}/exe`) === reaperRealPath ? "ours" : "not-ours";
   } catch {
     return "not-ours";
   }

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { killServer } from "../../src/mediator/kill.js";
 import type { Logger } from "../../src/mediator/logger.js";
 import type { NativeAddon } from "../../src/mediator/native.js";
-import { environMarksPid, parentPid, type Ownership } from "../../src/mediator/ownership.js";
+import { environMarksPid, statFields, type Ownership } from "../../src/mediator/ownership.js";
 
 const { ESRCH, EPERM, EINVAL } = os.constants.errno;
 
@@ -86,8 +86,9 @@ describe("ownership parsing", () => {
     expect(environMarksPid(Buffer.from("X_TS_SUDOSPAWNER_PID=4242\0"), 4242)).toBe(false);
   });
 
-  it("reads the parent pid even from odd command names", () => {
-    expect(parentPid("4242 (tsss-reaper) S 4200 4242 4242 0 -1")).toBe(4200);
-    expect(parentPid("4242 (a) b) (c) S 77 4242 4242 0 -1")).toBe(77);
+  it("reads the parent pid and session even from odd command names", () => {
+    expect(statFields("4242 (tsss-reaper) S 4200 4242 4243 0 -1")).toEqual({ ppid: 4200, session: 4243 });
+    expect(statFields("4242 (a) b) (c) S 77 4242 4242 0 -1")).toEqual({ ppid: 77, session: 4242 });
+    expect(statFields("4242 (x) S 77")).toBeUndefined();
   });
 });
