@@ -17,6 +17,7 @@ import {
   removeUser,
   rootUnavailableReason,
 } from "./helpers/system.js";
+import { acquireRunLock } from "./helpers/run-lock.js";
 
 export const FIXTURE = {
   prefix: "/opt/tsss-test",
@@ -83,6 +84,7 @@ export default function setup(project: TestProject): () => void {
     project.provide("rootFixture", { ...base, available: false, reason });
     return () => undefined;
   }
+  const releaseLock = acquireRunLock();
   teardown(); // leftovers of an interrupted run
   process.stderr.write("test setup: packing and installing ts-sudospawner into /opt/tsss-test (builds the addon)...\n");
   const tarball = packTarball("/tmp/tsss-pack");
@@ -95,5 +97,8 @@ export default function setup(project: TestProject): () => void {
   installSudoers(FIXTURE.sudoersName, sudoersRule(installation.mediator));
   process.stderr.write("test setup: done\n");
   project.provide("rootFixture", { ...base, tarball, available: true, reason: "" });
-  return teardown;
+  return () => {
+    teardown();
+    releaseLock();
+  };
 }

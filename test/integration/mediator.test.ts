@@ -245,6 +245,39 @@ describe.skipIf(!fx.available)("mediator through real sudo", () => {
     }
   });
 
+  it("refuses a single-user executable the hub user could replace, naming the hub user", async () => {
+    const executable = `${fx.binDir}/jupyterhub-singleuser`;
+    const hub = userInfo(fx.hub);
+    fs.chownSync(executable, hub.uid, hub.gid);
+    try {
+      const result = await runMediatorAs(fx.hub, alice.name, fx.mediator, spawnRequest(await freePort()));
+      expect(result.status).toBe(1);
+      expect(result.answer?.error).toBe(
+        `refusing to run the single-user server ${executable}: ${executable}: owned by uid ${hub.uid} (the hub user that called sudo), who must not control what runs. As root, make it and every directory above it owned by root and not group/world-writable (chown root:root, chmod go-w)`,
+      );
+    } finally {
+      fs.chownSync(executable, 0, 0);
+    }
+    fs.chmodSync(fx.binDir, 0o775);
+    try {
+      const result = await runMediatorAs(fx.hub, alice.name, fx.mediator, spawnRequest(await freePort()));
+      expect(result.answer?.error).toMatch(new RegExp(`${fx.binDir}: writable by group 0 \\(mode 775\\)`));
+    } finally {
+      fs.chmodSync(fx.binDir, 0o755);
+    }
+    expect(userProcesses(alice.name)).toEqual([]);
+  });
+
+  it("logs JSON lines with --log-format=json, and nothing below the chosen level", async () => {
+    const json = await runMediatorAs(fx.hub, alice.name, fx.mediator, killRequest(4242, 0), ["--logging=debug", "--log-format=json"]);
+    const records = json.stderr.trim().split("\n").map((line) => JSON.parse(line) as { level: number; msg: string; name: string });
+    expect(records.length).toBeGreaterThan(0);
+    expect(records[0]).toMatchObject({ level: 20, name: "ts-sudospawner", msg: expect.stringMatching(/acting as tsss-alice/) });
+    const quiet = await runMediatorAs(fx.hub, alice.name, fx.mediator, killRequest(4242, 0), ["--logging=ERROR"]);
+    expect(quiet.answer).toEqual({ ok: true, alive: false });
+    expect(quiet.stderr).toBe("");
+  });
+
   it("leaves no zombie under a PID 1 that never reaps orphans", async () => {
     const port = await freePort();
     // PID 1 of a new pid namespace is a Node script: libuv only reaps children it spawned itself,
