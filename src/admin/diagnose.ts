@@ -1,0 +1,100 @@
+/**
+ * From what a failed `sudo ... MEDIATOR` printed to what the admin should do next (pure). The
+ * patterns are the real messages of sudo, env, the kernel and the mediator (docs/admin-guide.md
+ * lists them in its troubleshooting table).
+ */
+
+export interface FailureContext {
+  hub: string;
+  user: string;
+  mediator: string;
+  /** `sudo -l -U HUB` output, when the check could read it (root). */
+  listing?: string;
+  /** How to put node on secure_path, when the caller could work it out. */
+  nodeFix?: string;
+}
+
+export interface Diagnosis {
+  /** What went wrong, in one sentence. */
+  cause: string;
+  fix: string;
+}
+
+/** The Runas list of the first listed rule that names `command`, e.g. "%jupyterhub". */
+export function runasForCommand(listing: string, command: string): string | undefined {
+  for (const line of listing.split("\n")) {
+    const match = /^\s*\(([^)]*)\)\s*(?:[A-Z_]+:\s*)*(.*)$/.exec(line);
+    if (match && (match[2] as string).split(/,\s*/).some((cmd) => cmd.trim().split(/\s+/)[0] === command)) {
+      return (match[1] as string).trim();
+    }
+  }
+  return undefined;
+}
+
+function generatorCommand(ctx: FailureContext): string {
+  return `as root: \`ts-sudospawner sudoers --hub-user ${ctx.hub} --group GROUP --mediator ${ctx.mediator} --install\``;
+}
+
+function refusedBySudo(ctx: FailureContext): Diagnosis {
+  if (ctx.listing !== undefined) {
+    const runas = runasForCommand(ctx.listing, ctx.mediator);
+    if (runas !== undefined) {
+      const group = /%([a-z_][a-z0-9_.-]*\$?)/.exec(runas)?.[1];
+      return {
+        cause: `${ctx.hub} may run ${ctx.mediator} only as (${runas}), which does not include ${ctx.user}`,
+        fix: group !== undefined ? `as root: \`usermod -aG ${group} ${ctx.user}\`` : `add ${ctx.user} to the rule's Runas list (${generatorCommand(ctx)})`,
+      };
+    }
+    return {
+      cause: `no sudoers rule lets ${ctx.hub} run ${ctx.mediator} without a password (a rule for another path does not match: sudo compares the path the hub runs)`,
+      fix: generatorCommand(ctx),
+    };
+  }
+  return {
+    cause: `sudo did not let ${ctx.hub} run ${ctx.mediator} as ${ctx.user} without a password: the rule is missing, names another path, or ${ctx.user} is not in its Runas list`,
+    fix: `${generatorCommand(ctx)}; check the group with \`id ${ctx.user}\``,
+  };
+}
+
+export function diagnoseSudoFailure(output: string, ctx: FailureContext): Diagnosis {
+  if (/a password is required|is not allowed to (?:run|execute)|is not in the sudoers file|may not run sudo/.test(output)) {
+    return refusedBySudo(ctx);
+  }
+  if (/env: .node.: No such file or directory/.test(output)) {
+    return {
+      cause: "sudo runs the mediator with PATH=secure_path, and node is not in any of its directories",
+      fix: ctx.nodeFix ?? "add node's directory to `Defaults secure_path=...` with visudo, or link node into /usr/bin",
+    };
+  }
+  if (/sorry, you must have a tty/.test(output)) {
+    return { cause: "sudo requires a terminal (requiretty) and the hub has none", fix: `add \`Defaults:${ctx.hub} !requiretty\` (the generated rule has it)` };
+  }
+  if (/unknown user|user .* unknown/i.test(output)) {
+    return { cause: `sudo does not know one of the users (${ctx.hub}, ${ctx.user})`, fix: "create the account or fix NSS (getent passwd NAME must find it)" };
+  }
+  if (/refusing to act as (?:root|system account)/.test(output)) {
+    return { cause: "the mediator refuses to run servers as root or system accounts", fix: `spawn for ordinary users only (uid >= UID_MIN); restrict the Runas list (${generatorCommand(ctx)})` };
+  }
+  if (/cannot load the native addon/.test(output)) {
+    return { cause: "the mediator's native addon is missing or built for another Node", fix: "as root: `npm rebuild -g --prefix PREFIX ts-sudospawner` with the node that sudo finds" };
+  }
+  if (/no sudospawner-singleuser or jupyterhub-singleuser/.test(output)) {
+    return { cause: "no single-user executable next to the mediator", fix: `as root: \`ln -s "$(command -v jupyterhub-singleuser)" ${ctx.mediator.replace(/[^/]*$/, "jupyterhub-singleuser")}\`` };
+  }
+  if (/home directory .* does not exist/.test(output)) {
+    return { cause: `${ctx.user} has no home directory`, fix: `as root: \`mkhomedir_helper ${ctx.user}\`` };
+  }
+  if (/: command not found/.test(output)) {
+    return {
+      cause: `sudo cannot find ${ctx.mediator}: it does not exist, or ${ctx.hub} cannot search a directory above it`,
+      fix: "as root: install it there, and make every directory above it searchable by all (`chmod a+x DIR`), owned by root",
+    };
+  }
+  if (/Permission denied/.test(output)) {
+    return {
+      cause: `${ctx.user} cannot read or execute the mediator, node, or a directory above them`,
+      fix: "as root: make the install world-readable and searchable, e.g. `chmod -R a+rX PREFIX` (owned by root, not writable by others)",
+    };
+  }
+  return { cause: "the command failed; its output says why", fix: "read the output above; run it by hand with --logging=debug" };
+}
