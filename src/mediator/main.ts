@@ -79,7 +79,7 @@ function homeDirectory(account: Account): string {
   return account.homedir;
 }
 
-async function spawnAction(request: SpawnRequest, ctx: MediatorContext, account: Account, policy: Policy, logger: Logger): Promise<Answer> {
+async function spawnAction(request: SpawnRequest, ctx: MediatorContext, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
   const launch = chooseLaunch(request, policy, account);
   const installed = loadInstalled(ctx, account);
   const executable = launch.executable ?? findSingleUser(installDirectory(ctx.invokedPath, ctx.selfPath));
@@ -90,7 +90,7 @@ async function spawnAction(request: SpawnRequest, ctx: MediatorContext, account:
   if (launch.logFile) logger.info(`server output is also written to ${launch.logFile}`);
   const pid = await spawnServer(
     { executable, args: launch.args, env: toEnvList(decision.env), cwd, reaperOptions: launch.reaperOptions },
-    { addon: installed.addon, reaperPath: installed.reaperPath, logger, graceMs: policy.graceMs ?? DEFAULT_GRACE_MS },
+    { addon: installed.addon, reaperPath: installed.reaperPath, logger, graceMs: policy.graceMs ?? DEFAULT_GRACE_MS, interrupted },
   );
   logger.info(`single-user server for ${account.username} running as pid ${pid}`);
   return { ok: true, pid };
@@ -103,15 +103,49 @@ function killAction(pid: number, signal: number, ctx: MediatorContext, account: 
   return { ok: true, alive };
 }
 
-async function handle(ctx: MediatorContext, logger: Logger): Promise<Answer> {
+async function handle(ctx: MediatorContext, logger: Logger, interrupts: Interrupts): Promise<Answer> {
   const raw = await readRequestBytes(MAX_REQUEST_BYTES);
   const request = parseRequest(raw);
   const policy = loadPolicy();
   const account = currentAccount();
   assertSpawnableAccount(account, policy.minUid ?? readUidMin());
   logger.debug(`mediator ${VERSION} acting as ${account.username} (uid ${account.uid}): ${request.action}`);
-  if (request.action === "spawn") return spawnAction(request, ctx, account, policy, logger);
+  if (request.action === "spawn") {
+    // From here on a signal must not end us outright: a started server would be left behind.
+    interrupts.deferred = true;
+    return spawnAction(request, ctx, account, policy, logger, interrupts.controller.signal);
+  }
   return killAction(request.pid, request.signal, ctx, account, logger);
+}
+
+/**
+ * SIGTERM, SIGINT, SIGHUP: sudo relays them when the hub gives up on a call (its timeout, or
+ * JupyterHub >= 5.1 cancelling start()). Before a spawn begins, and for kill, the mediator answers
+ * and stops; during a spawn the spawn is interrupted, so that it stops the server it started.
+ */
+interface Interrupts {
+  controller: AbortController;
+  deferred: boolean;
+}
+
+const INTERRUPT_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+
+function installInterrupts(logger: Logger): Interrupts {
+  const interrupts: Interrupts = { controller: new AbortController(), deferred: false };
+  for (const name of INTERRUPT_SIGNALS) {
+    process.on(name, () => {
+      if (interrupts.deferred) {
+        if (!interrupts.controller.signal.aborted) logger.warn(`${name} received while starting the server: stopping it`);
+        interrupts.controller.abort(name);
+        return;
+      }
+      const message = `interrupted by ${name}`;
+      logger.error(message);
+      writeAnswer({ ok: false, error: message });
+      process.exit(1);
+    });
+  }
+  return interrupts;
 }
 
 function failureMessage(error: unknown): string {
@@ -140,8 +174,9 @@ export async function runMediator(argv: readonly string[], ctx: MediatorContext)
     return 0;
   }
   const logger = await createLogger(args.logLevel, args.logFormat);
+  const interrupts = installInterrupts(logger);
   try {
-    const answer = await handle(ctx, logger);
+    const answer = await handle(ctx, logger, interrupts);
     if (!writeAnswer(answer)) {
       logger.error("the hub closed stdout before the answer could be written");
       if ("pid" in answer) {

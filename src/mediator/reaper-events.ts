@@ -4,7 +4,12 @@
 import net from "node:net";
 import { parseReaperLine, splitLines, type ReaperEvent } from "./reaper-status.js";
 
-export type NextEvent = ReaperEvent | { kind: "eof" } | { kind: "timeout" } | { kind: "garbage"; line: string };
+export type NextEvent =
+  | ReaperEvent
+  | { kind: "eof" }
+  | { kind: "timeout" }
+  | { kind: "interrupted" }
+  | { kind: "garbage"; line: string };
 
 export class ReaperEvents {
   private readonly socket: net.Socket;
@@ -41,19 +46,23 @@ export class ReaperEvents {
     }
   }
 
-  next(timeoutMs: number): Promise<NextEvent> {
+  /** The next event, or "timeout" after `timeoutMs`, or "interrupted" as soon as `interrupt` aborts. */
+  next(timeoutMs: number, interrupt?: AbortSignal): Promise<NextEvent> {
+    if (interrupt?.aborted) return Promise.resolve({ kind: "interrupted" });
     const queued = this.queue.shift();
     if (queued) return Promise.resolve(queued);
     if (this.ended) return Promise.resolve({ kind: "eof" });
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        resolve({ kind: "timeout" });
-      }, timeoutMs);
-      this.waiter = (event) => {
+      const settle = (event: NextEvent) => {
         clearTimeout(timer);
+        interrupt?.removeEventListener("abort", onAbort);
+        this.waiter = undefined;
         resolve(event);
       };
+      const onAbort = () => settle({ kind: "interrupted" });
+      const timer = setTimeout(() => settle({ kind: "timeout" }), timeoutMs);
+      interrupt?.addEventListener("abort", onAbort, { once: true });
+      this.waiter = settle;
     });
   }
 

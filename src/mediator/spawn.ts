@@ -33,7 +33,12 @@ export interface SpawnDeps {
   reaperPath: string;
   logger: Logger;
   graceMs: number;
+  /** Aborted when the hub gives up on the call (sudo relays its SIGTERM): stop what was started. */
+  interrupted?: AbortSignal;
 }
+
+/** How long a server stopped because of an interruption gets after SIGTERM before SIGKILL. */
+export const INTERRUPT_STOP_MS = 2000;
 
 function stageHint(stage: string, plan: LaunchPlan): string {
   if (stage === "chdir") return ` (home directory ${plan.cwd}); create it, e.g. \`mkhomedir_helper USER\` as root`;
@@ -43,6 +48,18 @@ function stageHint(stage: string, plan: LaunchPlan): string {
 }
 
 /** Give the reaper a moment to exit after reporting, so it is not left as our zombie. */
+/** The hub gave up on this start and will never learn the pid: the server must not stay. */
+async function stopInterrupted(addon: NativeAddon, events: ReaperEvents, serverPid: number, reaperPid: number, logger: Logger): Promise<void> {
+  logger.warn(`interrupted while starting: stopping the server (pid ${serverPid}) that the hub will never learn about`);
+  addon.kill(serverPid, 15);
+  const after = await events.next(INTERRUPT_STOP_MS);
+  if (after.kind !== "exited" && after.kind !== "eof") {
+    addon.kill(serverPid, 9);
+    await events.next(INTERRUPT_STOP_MS);
+  }
+  await reapSoon(addon, reaperPid);
+}
+
 async function reapSoon(addon: NativeAddon, pid: number): Promise<void> {
   for (let i = 0; i < 20; i++) {
     if (addon.reap(pid) !== null) return;
@@ -57,6 +74,7 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
   const reaper = addon.spawnReaper(deps.reaperPath, argv, [...plan.env]);
   const events = new ReaperEvents(reaper.statusFd);
   try {
+    // Not interruptible: until the reaper reports, there is no pid to stop.
     const first = await events.next(START_TIMEOUT_MS);
     if (first.kind === "failed") {
       await reapSoon(addon, reaper.pid);
@@ -71,7 +89,11 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
       throw new SudoSpawnerError("SPAWN_FAILED", `the reaper did not report a started server (${first.kind === "garbage" ? `it said ${JSON.stringify(first.line)}` : first.kind})`);
     }
     logger.debug(`server pid ${first.pid} started (reaper pid ${reaper.pid}); waiting ${deps.graceMs} ms for an early exit`);
-    const during = await events.next(deps.graceMs);
+    const during = await events.next(deps.graceMs, deps.interrupted);
+    if (during.kind === "interrupted") {
+      await stopInterrupted(addon, events, first.pid, reaper.pid, logger);
+      throw new SudoSpawnerError("ABORTED", `interrupted by ${String(deps.interrupted?.reason ?? "a signal")} while starting; the server (pid ${first.pid}) was stopped`);
+    }
     if (during.kind === "exited") {
       await reapSoon(addon, reaper.pid);
       throw new SudoSpawnerError(

@@ -1,0 +1,85 @@
+/**
+ * Is a process alive, seen from the hub user? `kill(pid, 0)` without sudo: the server belongs to
+ * another user, so EPERM is the normal answer for a live server and only ESRCH means gone.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import { SudoSpawnerError, errnoCode } from "../errors.js";
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !isZombie(pid);
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === "EPERM") return !isZombie(pid);
+    if (code === "ESRCH") return false;
+    throw new SudoSpawnerError("INTERNAL", `kill(${pid}, 0) failed unexpectedly: ${code ?? String(error)}`, { cause: error });
+  }
+}
+
+/**
+ * The process state letter from the text of /proc/PID/stat (pure). The command name is in
+ * parentheses and may itself contain ") ", so the state is the field after the last ")".
+ */
+export function stateFromStat(stat: string): string | undefined {
+  const close = stat.lastIndexOf(")");
+  if (close === -1) return undefined;
+  return stat.slice(close + 1).trim().charAt(0) || undefined;
+}
+
+/**
+ * A zombie has exited; kill(pid, 0) still succeeds until its parent reaps it, which never happens
+ * where PID 1 does not reap orphans. Treating it as alive would keep a dead server "running"
+ * forever. Unreadable /proc (hidepid) means we cannot tell: then it counts as alive.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    return stateFromStat(fs.readFileSync(`/proc/${pid}/stat`, "utf8")) === "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** A signal name ("SIGTERM", "TERM") or number as the number the mediator expects. */
+export function signalNumber(signal: NodeJS.Signals | string | number): number {
+  if (typeof signal === "number") {
+    if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw new SudoSpawnerError("USAGE", `invalid signal number ${signal}: use 0..64`);
+    return signal;
+  }
+  const name = signal.toUpperCase().startsWith("SIG") ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+  const number = (os.constants.signals as Record<string, number | undefined>)[name];
+  if (number === undefined) throw new SudoSpawnerError("USAGE", `unknown signal ${JSON.stringify(signal)}`);
+  return number;
+}
+
+/** Resolve after `ms`, or reject with ABORTED as soon as `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new SudoSpawnerError("ABORTED", "aborted", { cause: signal.reason }));
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new SudoSpawnerError("ABORTED", "aborted", { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Wait until `pid` is gone; true if it went within `timeoutMs`. */
+export async function waitForExit(pid: number, timeoutMs: number, options: { intervalMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const interval = options.intervalMs ?? 100;
+  for (;;) {
+    if (!processAlive(pid)) return true;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await sleep(Math.min(interval, left), options.signal);
+  }
+}

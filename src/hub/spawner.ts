@@ -1,0 +1,208 @@
+/**
+ * The hub-side client: start, poll, signal and stop one user's single-user server through the
+ * ts-sudospawner mediator, from a hub that runs as an unprivileged user.
+ *
+ *   const spawner = new SudoSpawner({ user: "alice", mediatorPath: "/opt/ts-sudospawner/bin/ts-sudospawner" });
+ *   const { pid } = await spawner.start({ args: ["--port=8890"], env: { JUPYTERHUB_API_TOKEN: "..." } });
+ *   await spawner.poll();   // null while running
+ *   await spawner.stop();   // SIGINT, SIGTERM, SIGKILL with JupyterHub's waits
+ */
+import { SudoSpawnerError } from "../errors.js";
+import { killAnswerAlive, spawnAnswerPid, type JsonObject } from "./answer.js";
+import { processAlive, signalNumber, waitForExit } from "./liveness.js";
+import { stderrLogger, type HubLogger } from "./logger.js";
+import { callMediator } from "./mediator-call.js";
+import { buildSudoCommand, type SudoCommand } from "./sudo-command.js";
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** JupyterHub's LocalProcessSpawner defaults: interrupt_timeout, term_timeout, kill_timeout. */
+export const DEFAULT_STOP = { interruptMs: 10_000, termMs: 5_000, killMs: 5_000 } as const;
+
+export interface SudoSpawnerOptions {
+  /** The system user the server runs as. */
+  user: string;
+  /** The installed mediator, exactly as the sudoers rule names it (or a name on sudo's secure_path). */
+  mediatorPath: string;
+  /** "sudo" (default), "doas", "dzdo", or an absolute path to one of them. */
+  sudo?: string;
+  /** Options after `-u USER`; default ["-nH"] (["-n"] for doas). Keep -n: a prompt would hang the hub. */
+  sudoArgs?: readonly string[];
+  /** The mediator's --logging level (debug, info, warning, error, critical, none); default "INFO". */
+  logLevel?: string;
+  /** Limit for each mediator call; default 30 s. */
+  timeoutMs?: number;
+  /** Receives this client's messages and the relayed mediator/server stderr; default: stderr. */
+  logger?: HubLogger;
+  /** Environment for the privilege tool itself; default this process's. */
+  sudoEnv?: NodeJS.ProcessEnv;
+}
+
+export interface StartOptions {
+  /** Arguments for the single-user server (the executable itself is fixed by the mediator's install). */
+  args?: readonly string[];
+  /** The server's environment (loader/interpreter injection variables are dropped by the mediator). */
+  env?: Readonly<Record<string, string>>;
+  /** Aborting kills the in-flight sudo; a server that started anyway is stopped. */
+  signal?: AbortSignal;
+}
+
+export interface StopOptions {
+  /** Wait after SIGINT; 0 skips SIGINT (stop now). Default 10 s. */
+  interruptMs?: number;
+  /** Wait after SIGTERM; default 5 s. */
+  termMs?: number;
+  /** Wait after SIGKILL before giving up; default 5 s. */
+  killMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface SudoSpawnerState {
+  pid?: number;
+}
+
+export class SudoSpawner {
+  readonly user: string;
+  private readonly command: SudoCommand;
+  private readonly timeoutMs: number;
+  private readonly logger: HubLogger;
+  private readonly sudoEnv: NodeJS.ProcessEnv | undefined;
+  private currentPid: number | undefined;
+
+  constructor(options: SudoSpawnerOptions) {
+    // Validated now, so a misconfiguration fails at construction rather than at the first start.
+    this.command = buildSudoCommand(options);
+    this.user = options.user;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(this.timeoutMs > 0)) throw new SudoSpawnerError("USAGE", `timeoutMs must be positive, got ${options.timeoutMs}`);
+    this.logger = options.logger ?? stderrLogger(`ts-sudospawner ${options.user}`);
+    this.sudoEnv = options.sudoEnv;
+  }
+
+  /** The running server's pid, if one is known. */
+  get pid(): number | undefined {
+    return this.currentPid;
+  }
+
+  /** The argv this client runs for every call, e.g. for a sudoers check. */
+  get commandLine(): readonly string[] {
+    return [this.command.file, ...this.command.args];
+  }
+
+  private call(request: JsonObject, signal: AbortSignal | undefined, onAbandonedAnswer?: (answer: JsonObject) => void): Promise<JsonObject> {
+    return callMediator(this.command, request, {
+      timeoutMs: this.timeoutMs,
+      signal,
+      logger: this.logger,
+      env: this.sudoEnv,
+      onAbandonedAnswer,
+    });
+  }
+
+  /** Start the server; resolves once the mediator reports it running (after its 1 s grace). */
+  async start(options: StartOptions = {}): Promise<{ pid: number }> {
+    if (this.currentPid !== undefined && processAlive(this.currentPid)) {
+      throw new SudoSpawnerError("USAGE", `a server for ${this.user} is already running as pid ${this.currentPid}: stop() it first`);
+    }
+    const request = { action: "spawn", args: [...(options.args ?? [])], env: { ...(options.env ?? {}) } };
+    const answer = await this.call(request, options.signal, (late) => this.stopAbandoned(late));
+    const pid = spawnAnswerPid(answer);
+    this.currentPid = pid;
+    this.logger.info(`server for ${this.user} started as pid ${pid}`);
+    return { pid };
+  }
+
+  /** A start was aborted but the mediator started the server anyway: stop it, since nobody else knows it. */
+  private stopAbandoned(answer: JsonObject): void {
+    const pid = answer.pid;
+    if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 1) return;
+    this.logger.warn(`the aborted start for ${this.user} still started pid ${pid}: stopping it`);
+    this.stopPid(pid, { interruptMs: 0 }).catch((error: unknown) => {
+      this.logger.error(`could not stop abandoned server pid ${pid} of ${this.user}: ${String(error)}`);
+    });
+  }
+
+  /**
+   * null while the server runs, else its exit status. The hub is not the server's parent, so the
+   * real status is unknown and 0 is reported (as JupyterHub does). No sudo: kill(pid, 0) locally.
+   */
+  async poll(): Promise<number | null> {
+    if (this.currentPid === undefined) return 0;
+    if (processAlive(this.currentPid)) return null;
+    this.currentPid = undefined;
+    return 0;
+  }
+
+  /** Send a signal through the mediator; resolves to whether the server is still alive. */
+  async signal(sig: NodeJS.Signals | number, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const pid = this.currentPid;
+    if (pid === undefined) return false;
+    const alive = await this.signalPid(pid, signalNumber(sig), options.signal);
+    if (!alive && this.currentPid === pid) this.currentPid = undefined;
+    return alive;
+  }
+
+  private async signalPid(pid: number, signal: number, abort?: AbortSignal): Promise<boolean> {
+    return killAnswerAlive(await this.call({ action: "kill", pid, signal }, abort));
+  }
+
+  /**
+   * Stop the server: SIGINT, wait; SIGTERM, wait; SIGKILL, wait. Resolves when it is gone; rejects
+   * with TIMEOUT if it survives SIGKILL (the pid is kept, so poll() and stop() can be retried).
+   */
+  async stop(options: StopOptions = {}): Promise<void> {
+    const pid = this.currentPid;
+    if (pid === undefined) return;
+    await this.stopPid(pid, options);
+    if (this.currentPid === pid) this.currentPid = undefined;
+  }
+
+  private async stopPid(pid: number, options: StopOptions): Promise<void> {
+    const steps: Array<[NodeJS.Signals, number]> = [
+      ["SIGINT", options.interruptMs ?? DEFAULT_STOP.interruptMs],
+      ["SIGTERM", options.termMs ?? DEFAULT_STOP.termMs],
+      ["SIGKILL", options.killMs ?? DEFAULT_STOP.killMs],
+    ];
+    for (const [name, waitMs] of steps) {
+      if (name === "SIGINT" && waitMs <= 0) continue;
+      if (!processAlive(pid)) return;
+      this.logger.debug(`sending ${name} to pid ${pid} of ${this.user}`);
+      const alive = await this.signalPid(pid, signalNumber(name), options.signal);
+      if (!alive) return;
+      if (await waitForExit(pid, waitMs, { signal: options.signal })) return;
+    }
+    throw new SudoSpawnerError(
+      "TIMEOUT",
+      `the server of ${this.user} (pid ${pid}) is still there ${options.killMs ?? DEFAULT_STOP.killMs} ms after SIGKILL: it is stuck in the kernel (state D, e.g. a hung NFS mount) or a zombie nobody reaps; see \`ps -o pid,stat,wchan,cmd -p ${pid}\``,
+    );
+  }
+
+  /** What the hub must persist to find the server again after a restart. */
+  getState(): SudoSpawnerState {
+    return this.currentPid === undefined ? {} : { pid: this.currentPid };
+  }
+
+  /** Restore persisted state (validated: it comes from a database). */
+  loadState(state: unknown): void {
+    if (state === null || state === undefined) {
+      this.currentPid = undefined;
+      return;
+    }
+    if (typeof state !== "object" || Array.isArray(state)) {
+      throw new SudoSpawnerError("USAGE", `invalid spawner state: expected an object like {"pid":1234}, got ${JSON.stringify(state)}`);
+    }
+    const pid = (state as { pid?: unknown }).pid;
+    if (pid === undefined || pid === null || pid === 0) {
+      this.currentPid = undefined;
+      return;
+    }
+    if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 1) {
+      throw new SudoSpawnerError("USAGE", `invalid pid in spawner state: ${JSON.stringify(pid)}`);
+    }
+    this.currentPid = pid;
+  }
+
+  /** Forget the server without stopping it (JupyterHub's clear_state). */
+  clearState(): void {
+    this.currentPid = undefined;
+  }
+}
