@@ -10,7 +10,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import WebSocket from "ws";
+import { demoEcho, demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import { announceSkip, killUserProcesses, procState, procStatus, userInfo, userProcesses, waitFor } from "../helpers/system.js";
 
@@ -115,38 +115,6 @@ class Hub {
   }
 }
 
-async function statusOf(port: number): Promise<{ uid: number; cwd: string; pid: number; env: Record<string, string> }> {
-  const response = await fetch(`http://127.0.0.1:${port}/user/x/api/status`);
-  expect(response.status).toBe(200);
-  return (await response.json()) as { uid: number; cwd: string; pid: number; env: Record<string, string> };
-}
-
-async function waitForHttp(port: number): Promise<void> {
-  await waitFor(
-    async () => {
-      try {
-        return (await fetch(`http://127.0.0.1:${port}/api/status`)).ok;
-      } catch {
-        return false;
-      }
-    },
-    15_000,
-    `the server on port ${port}`,
-  );
-}
-
-function echo(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/user/x/api/echo`);
-    ws.on("open", () => ws.send(text));
-    ws.on("message", (data) => {
-      resolve(String(data));
-      ws.close();
-    });
-    ws.on("error", reject);
-  });
-}
-
 describe.skipIf(!fx.available)("TypeScript SudoSpawner client through real sudo", () => {
   let dir: string;
   let driver: string;
@@ -192,13 +160,13 @@ describe.skipIf(!fx.available)("TypeScript SudoSpawner client through real sudo"
     ] as const) {
       const info = userInfo(user);
       expect(procStatus(pid)?.Uid?.split(/\s+/)).toEqual(Array(4).fill(String(info.uid)));
-      await waitForHttp(port);
-      const status = await statusOf(port);
+      await waitForDemoServer(port);
+      const status = await demoStatus(port);
       expect(status).toMatchObject({ uid: info.uid, cwd: info.home, pid });
       expect(status.env.HUB_MARK).toBe(mark);
       expect(status.env.USER).toBe(user);
       expect(status.env.LD_PRELOAD).toBeUndefined();
-      expect(await echo(port, `hello ${user}`)).toBe(`hello ${user}`);
+      expect(await demoEcho(port, `hello ${user}`)).toBe(`hello ${user}`);
     }
     // The mediator's lines and the server's own stderr reach the hub's logger, tagged with the user.
     expect(hub.logText("a")).toMatch(new RegExp(`info: \\[${alice}\\] \\[I [^\\]]+ ts-sudospawner\\] Spawning`));
@@ -231,7 +199,7 @@ describe.skipIf(!fx.available)("TypeScript SudoSpawner client through real sudo"
     await restarted.ok({ cmd: "new", name: "b", options: options(bob) });
     await restarted.ok({ cmd: "loadState", name: "b", state });
     expect(await restarted.ok({ cmd: "poll", name: "b" })).toBeNull();
-    expect(await echo(portB, "still there")).toBe("still there");
+    expect(await demoEcho(portB, "still there")).toBe("still there");
     await restarted.ok({ cmd: "stop", name: "b" });
     expect(procStatus(startB.pid)).toBeUndefined();
     expect(await restarted.ok({ cmd: "poll", name: "b" })).toBe(0);
@@ -317,10 +285,10 @@ describe.skipIf(!fx.available)("TypeScript SudoSpawner client through real sudo"
     };
 
     const first = run(["--keep"]);
-    await waitForHttp(port);
+    await waitForDemoServer(port);
     await waitFor(() => fs.existsSync(stateFile), 5000, "the state file");
     const { pid } = JSON.parse(fs.readFileSync(stateFile, "utf8")) as { pid: number };
-    expect((await statusOf(port)).pid).toBe(pid);
+    expect((await demoStatus(port)).pid).toBe(pid);
     expect(procStatus(pid)?.Uid?.split(/\s+/)[0]).toBe(String(userInfo(alice).uid));
     expect(first.output.text).toContain(`server of ${alice} running as pid ${pid}`);
     expect(await stopRun(first)).toBe(0);
@@ -329,7 +297,7 @@ describe.skipIf(!fx.available)("TypeScript SudoSpawner client through real sudo"
 
     const second = run([]);
     await waitFor(() => second.output.text.includes(`found the server of ${alice} still running as pid ${pid}`), 10_000, "the restarted example to find its server");
-    expect((await statusOf(port)).pid).toBe(pid); // not started twice
+    expect((await demoStatus(port)).pid).toBe(pid); // not started twice
     expect(await stopRun(second)).toBe(0);
     expect(second.output.text).toContain(`server of ${alice} stopped`);
     expect(procStatus(pid)).toBeUndefined();

@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import WebSocket from "ws";
+import { demoEcho, demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import {
   announceSkip,
@@ -32,38 +32,6 @@ function spawnRequest(port: number, env: Record<string, string> = {}): string {
 
 function killRequest(pid: number, signal: number): string {
   return JSON.stringify({ action: "kill", pid, signal });
-}
-
-async function httpStatus(port: number): Promise<Record<string, unknown>> {
-  const response = await fetch(`http://127.0.0.1:${port}/user/x/api/status`);
-  expect(response.status).toBe(200);
-  return (await response.json()) as Record<string, unknown>;
-}
-
-async function waitForServer(port: number): Promise<void> {
-  await waitFor(
-    async () => {
-      try {
-        return (await fetch(`http://127.0.0.1:${port}/api/status`)).ok;
-      } catch {
-        return false;
-      }
-    },
-    15_000,
-    `the server on port ${port}`,
-  );
-}
-
-function echoOverWebSocket(port: number, message: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/user/x/api/echo`);
-    ws.on("open", () => ws.send(message));
-    ws.on("message", (data) => {
-      resolve(String(data));
-      ws.close();
-    });
-    ws.on("error", reject);
-  });
 }
 
 function sessionId(pid: number): number {
@@ -136,8 +104,8 @@ describe.skipIf(!fx.available)("mediator through real sudo", () => {
     expect(fs.readlinkSync(`/proc/${pid}/fd/1`)).toBe(fs.readlinkSync(`/proc/${pid}/fd/2`));
     expect(fs.readlinkSync(`/proc/${pid}/cwd`)).toBe(user.home);
 
-    await waitForServer(port);
-    const report = await httpStatus(port);
+    await waitForDemoServer(port);
+    const report = await demoStatus(port);
     expect(report.uid).toBe(user.uid);
     expect(report.cwd).toBe(user.home);
     const env = report.env as Record<string, string>;
@@ -150,7 +118,7 @@ describe.skipIf(!fx.available)("mediator through real sudo", () => {
     expect(env.SHELL).toBe("/bin/bash");
     expect(env.TS_SUDOSPAWNER_PID).toBe(String(pid));
     expect(Object.keys(env).sort()).toEqual(["HOME", "JUPYTERHUB_API_TOKEN", "LANG", "LOGNAME", "PATH", "SHELL", "TS_SUDOSPAWNER_PID", "USER"]);
-    expect(await echoOverWebSocket(port, "hello über ws")).toBe("hello über ws");
+    expect(await demoEcho(port, "hello über ws")).toBe("hello über ws");
 
     // What stays behind to reap the server: the tiny reaper, not a Node process.
     const reaperPid = Number(status?.PPid);
