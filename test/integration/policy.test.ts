@@ -1,0 +1,451 @@
+/**
+ * The root-owned site policy, /etc/ts-sudospawner/config.json, as a hub meets it through real
+ * sudo: launch profiles, the environment policy, resource limits (seen in /proc/PID/limits), umask,
+ * nice, the grace period, the minimum uid, the per-user server log, and the refusals of a policy
+ * the hub could have edited or that does not validate.
+ *
+ * The policy path is fixed, so this suite writes the real file. It removes it (and the directory)
+ * after every test and at the end, and refuses to touch a /etc/ts-sudospawner it did not create.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { demoStatus, waitForDemoServer, type DemoStatus } from "../helpers/demo-server.js";
+import { freePort } from "../helpers/ports.js";
+import {
+  announceSkip,
+  killUserProcesses,
+  procState,
+  procStatus,
+  runMediatorAs,
+  userInfo,
+  userProcesses,
+  waitFor,
+  type MediatorRun,
+  type TestUser,
+} from "../helpers/system.js";
+
+const fx = inject("rootFixture");
+if (!fx.available) announceSkip("site policy (test/integration/policy.test.ts)", fx.reason);
+
+const POLICY_DIR = "/etc/ts-sudospawner";
+const POLICY_FILE = `${POLICY_DIR}/config.json`;
+/** Marks a policy directory as this suite's, so a leftover of an interrupted run may be removed. */
+const MARKER = `${POLICY_DIR}/.tsss-test-owned`;
+/** Root-owned directory with the executables the profiles name. */
+const EXTRA = "/opt/tsss-policy";
+const LAB = `${EXTRA}/lab-server`;
+const VOILA = `${EXTRA}/voila-server`;
+const HUB_OWNED = `${EXTRA}/hub-owned-server`;
+const SERVER_LOG_NAME = ".tsss-server.log";
+const TOP_KEYS = "singleuser, profiles, env, limits, umask, nice, graceSeconds, minUid, serverLog";
+
+const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
+
+function writePolicy(policy: unknown): void {
+  fs.mkdirSync(POLICY_DIR, { recursive: true, mode: 0o755 });
+  fs.chownSync(POLICY_DIR, 0, 0);
+  fs.chmodSync(POLICY_DIR, 0o755);
+  fs.writeFileSync(MARKER, "");
+  const text = typeof policy === "string" ? policy : `${JSON.stringify(policy, null, 2)}\n`;
+  fs.writeFileSync(POLICY_FILE, text, { mode: 0o644 });
+  fs.chownSync(POLICY_FILE, 0, 0);
+  fs.chmodSync(POLICY_FILE, 0o644);
+}
+
+function removePolicy(): void {
+  fs.rmSync(POLICY_DIR, { recursive: true, force: true });
+}
+
+interface SpawnOptions {
+  profile?: string;
+  limits?: Record<string, number>;
+  env?: Record<string, string>;
+  args?: string[];
+}
+
+function spawnRequest(port: number, options: SpawnOptions = {}): string {
+  const request: Record<string, unknown> = {
+    action: "spawn",
+    args: options.args ?? [`--port=${port}`, "--ip=127.0.0.1"],
+    env: { ...BASE_ENV, ...options.env },
+  };
+  if (options.profile !== undefined) request.profile = options.profile;
+  if (options.limits !== undefined) request.limits = options.limits;
+  return JSON.stringify(request);
+}
+
+function killRequest(pid: number, signal: number): string {
+  return JSON.stringify({ action: "kill", pid, signal });
+}
+
+async function call(user: TestUser, input: string): Promise<MediatorRun> {
+  return runMediatorAs(fx.hub, user.name, fx.mediator, input, ["--logging=info"]);
+}
+
+/**
+ * One JSON refusal on stdout, the same message on stderr, exit status 1, no stack trace from the
+ * mediator. `serverPrinted`: the server's own output (a crash report) is relayed on stderr too, so
+ * only the mediator's log lines are checked there.
+ */
+function expectRefusal(result: MediatorRun, error: string | RegExp, serverPrinted = false): void {
+  expect(result.status, result.stderr).toBe(1);
+  expect(result.stdout.trim().split("\n")).toHaveLength(1);
+  expect(result.answer?.ok).toBe(false);
+  if (typeof error === "string") expect(result.answer?.error).toBe(error);
+  else expect(String(result.answer?.error)).toMatch(error);
+  expect(result.stderr).toContain(String(result.answer?.error));
+  if (!serverPrinted) expect(result.stderr).not.toMatch(/\n\s+at /);
+  const mediatorLines = result.stderr.split("\n").filter((line) => line.includes(" ts-sudospawner] "));
+  for (const line of mediatorLines) expect(line).toMatch(/^\[[DIWEC] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ts-sudospawner\] /);
+}
+
+async function spawnOk(user: TestUser, options: SpawnOptions = {}): Promise<{ pid: number; port: number; run: MediatorRun }> {
+  const port = await freePort();
+  const run = await call(user, spawnRequest(port, options));
+  expect(run.status, run.stderr).toBe(0);
+  expect(run.answer).toEqual({ ok: true, pid: expect.any(Number) });
+  return { pid: run.answer?.pid as number, port, run };
+}
+
+async function stop(user: TestUser, pid: number): Promise<void> {
+  const term = await call(user, killRequest(pid, 15));
+  expect(term.answer).toEqual({ ok: true, alive: true });
+  await waitFor(() => procState(pid) === undefined, 10_000, `server ${pid} to be gone`);
+}
+
+async function serverReport(port: number): Promise<DemoStatus> {
+  await waitForDemoServer(port);
+  return demoStatus(port);
+}
+
+/** argv of a process, without argv[0] ("node" for the shebang'd demo server). */
+function commandLine(pid: number): string[] {
+  return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(1, -1);
+}
+
+/** One row of /proc/PID/limits as [soft, hard]. */
+function limit(pid: number, name: string): [string, string] {
+  const text = fs.readFileSync(`/proc/${pid}/limits`, "utf8");
+  const line = text.split("\n").find((l) => l.startsWith(name));
+  if (!line) throw new Error(`no "${name}" in /proc/${pid}/limits:\n${text}`);
+  const [soft, hard] = line.slice(26).trim().split(/\s+/);
+  return [soft as string, hard as string];
+}
+
+/** The nice value: field 19 of /proc/PID/stat. */
+function niceOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[16]);
+}
+
+function installServerCopy(target: string, owner: number): void {
+  fs.copyFileSync(path.join(fx.packageDir, "dist/demo-singleuser.cjs"), target);
+  fs.chownSync(target, owner, owner === 0 ? 0 : owner);
+  fs.chmodSync(target, 0o755);
+}
+
+describe.skipIf(!fx.available)("the root-owned site policy", () => {
+  let alice: TestUser;
+  let bob: TestUser;
+  let hub: TestUser;
+
+  beforeAll(() => {
+    if (fs.existsSync(POLICY_DIR)) {
+      if (!fs.existsSync(MARKER)) {
+        throw new Error(`${POLICY_DIR} exists and was not created by this suite; move it away before running the tests`);
+      }
+      removePolicy(); // a leftover of an interrupted run
+    }
+    alice = userInfo(fx.users[0] as string);
+    bob = userInfo(fx.users[1] as string);
+    hub = userInfo(fx.hub);
+    fs.rmSync(EXTRA, { recursive: true, force: true });
+    fs.mkdirSync(EXTRA, { mode: 0o755 });
+    fs.chmodSync(EXTRA, 0o755);
+    installServerCopy(LAB, 0);
+    installServerCopy(VOILA, 0);
+    installServerCopy(HUB_OWNED, hub.uid);
+  });
+
+  afterEach(() => {
+    removePolicy();
+    for (const user of fx.users) killUserProcesses(user);
+    for (const user of [alice, bob]) fs.rmSync(path.join(user.home, SERVER_LOG_NAME), { force: true });
+  });
+
+  afterAll(() => {
+    removePolicy();
+    fs.rmSync(EXTRA, { recursive: true, force: true });
+    expect(fs.existsSync(POLICY_DIR)).toBe(false);
+    for (const user of fx.users) expect(userProcesses(user)).toEqual([]);
+  });
+
+  describe("launch profiles", () => {
+    const profiles = {
+      lab: { executable: LAB, args: ["--profile=lab"] },
+      voila: { executable: VOILA, args: ["--profile=voila"] },
+    };
+
+    it("runs the profile the hub names, its arguments before the hub's", async () => {
+      writePolicy({ profiles });
+      const { pid, port } = await spawnOk(alice, { profile: "voila" });
+      expect(commandLine(pid)).toEqual([VOILA, "--profile=voila", `--port=${port}`, "--ip=127.0.0.1"]);
+      const report = await serverReport(port);
+      expect(report.uid).toBe(alice.uid);
+      expect(report.argv).toEqual(["--profile=voila", `--port=${port}`, "--ip=127.0.0.1"]);
+      await stop(alice, pid);
+    });
+
+    it("runs the policy's singleuser executable when the hub names no profile", async () => {
+      writePolicy({ singleuser: LAB, profiles });
+      const { pid, port } = await spawnOk(alice);
+      expect(commandLine(pid)).toEqual([LAB, `--port=${port}`, "--ip=127.0.0.1"]);
+      await stop(alice, pid);
+    });
+
+    it("refuses an unknown profile, naming the defined ones, and starts nothing", async () => {
+      writePolicy({ profiles });
+      const result = await call(alice, spawnRequest(await freePort(), { profile: "conda" }));
+      expectRefusal(result, 'unknown launch profile "conda"; the site policy defines lab, voila');
+      expect(userProcesses(alice.name)).toEqual([]);
+    });
+
+    it("refuses a profile when there is no policy file", async () => {
+      const result = await call(alice, spawnRequest(await freePort(), { profile: "lab" }));
+      expectRefusal(result, 'launch profile "lab" requested, but the site policy defines no profiles');
+      expect(userProcesses(alice.name)).toEqual([]);
+    });
+
+    it("refuses a profile executable the hub user owns", async () => {
+      writePolicy({ profiles: { evil: { executable: HUB_OWNED } } });
+      const result = await call(alice, spawnRequest(await freePort(), { profile: "evil" }));
+      expectRefusal(
+        result,
+        `refusing to run the single-user server ${HUB_OWNED}: ${HUB_OWNED}: owned by uid ${hub.uid} (the hub user that called sudo), who must not control what runs. As root, make it and every directory above it owned by root and not group/world-writable (chown root:root, chmod go-w)`,
+      );
+      expect(userProcesses(alice.name)).toEqual([]);
+    });
+
+    it("refuses a profile executable that does not exist", async () => {
+      writePolicy({ profiles: { gone: { executable: `${EXTRA}/missing-server` } } });
+      const result = await call(alice, spawnRequest(await freePort(), { profile: "gone" }));
+      expectRefusal(result, `the single-user server ${EXTRA}/missing-server does not exist (or a link on the way to it is broken)`);
+    });
+  });
+
+  describe("environment policy", () => {
+    it("drops the names and patterns the site denies, on top of the built-in list", async () => {
+      writePolicy({ env: { deny: ["TSSS_SECRET"], denyPatterns: ["AWS_*"] } });
+      const { pid, port, run } = await spawnOk(alice, {
+        env: { TSSS_SECRET: "s", AWS_ACCESS_KEY_ID: "k", AWS_REGION: "r", JUPYTERHUB_API_TOKEN: "t", LD_PRELOAD: "/tmp/x.so", KEEP_ME: "1" },
+      });
+      for (const name of ["TSSS_SECRET", "AWS_ACCESS_KEY_ID", "AWS_REGION"]) {
+        expect(run.stderr).toContain(`dropped environment variable ${name}: denied by the site policy`);
+      }
+      expect(run.stderr).toContain("dropped environment variable LD_PRELOAD: it can inject code into the loader or an interpreter");
+      const { env } = await serverReport(port);
+      expect(Object.keys(env).sort()).toEqual(["HOME", "JUPYTERHUB_API_TOKEN", "KEEP_ME", "LANG", "LOGNAME", "PATH", "SHELL", "TS_SUDOSPAWNER_PID", "USER"]);
+      await stop(alice, pid);
+    });
+
+    it("passes only the allow-list in allow-list mode, and the deny rules still apply", async () => {
+      writePolicy({ env: { allow: ["JUPYTERHUB_*", "PATH", "LD_*"] } });
+      const { pid, port, run } = await spawnOk(alice, {
+        env: { JUPYTERHUB_API_TOKEN: "t", JUPYTERHUB_USER: "alice", OTHER: "x", LD_PRELOAD: "/tmp/x.so" },
+      });
+      expect(run.stderr).toContain("dropped environment variable LANG: not in the site policy's allow-list");
+      expect(run.stderr).toContain("dropped environment variable OTHER: not in the site policy's allow-list");
+      expect(run.stderr).toContain("dropped environment variable LD_PRELOAD: it can inject code into the loader or an interpreter");
+      const { env } = await serverReport(port);
+      // The identity variables come from passwd and the mark from the reaper, whatever the list says.
+      expect(Object.keys(env).sort()).toEqual(["HOME", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER", "LOGNAME", "PATH", "SHELL", "TS_SUDOSPAWNER_PID", "USER"]);
+      expect(env.JUPYTERHUB_USER).toBe("alice");
+      await stop(alice, pid);
+    });
+  });
+
+  describe("resource limits, umask and nice", () => {
+    it("applies the site's limits, umask and nice to the server, not to its reaper", async () => {
+      writePolicy({ limits: { nofile: 512, nproc: 4000, as: 8 * 2 ** 30, cpu: 3600, core: 0 }, umask: "0027", nice: 7 });
+      const { pid, port } = await spawnOk(alice);
+      expect(limit(pid, "Max open files")).toEqual(["512", "512"]);
+      expect(limit(pid, "Max processes")).toEqual(["4000", "4000"]);
+      expect(limit(pid, "Max address space")).toEqual([String(8 * 2 ** 30), String(8 * 2 ** 30)]);
+      expect(limit(pid, "Max cpu time")).toEqual(["3600", "3600"]);
+      expect(limit(pid, "Max core file size")).toEqual(["0", "0"]);
+      expect(procStatus(pid)?.Umask).toBe("0027");
+      expect(niceOf(pid)).toBe(7);
+      // Applied in the child before exec: the reaper keeps the mediator's settings.
+      const reaper = Number(procStatus(pid)?.PPid);
+      expect(procStatus(reaper)?.Name).toBe("tsss-reaper");
+      expect(niceOf(reaper)).toBe(0);
+      expect(limit(reaper, "Max open files")).not.toEqual(["512", "512"]);
+      // And the server still works under them.
+      expect((await serverReport(port)).uid).toBe(alice.uid);
+      await stop(alice, pid);
+    });
+
+    it("lets the hub lower a limit", async () => {
+      writePolicy({ limits: { nofile: 512 } });
+      const { pid } = await spawnOk(alice, { limits: { nofile: 256, cpu: 120 } });
+      expect(limit(pid, "Max open files")).toEqual(["256", "256"]);
+      expect(limit(pid, "Max cpu time")).toEqual(["120", "120"]);
+      await stop(alice, pid);
+    });
+
+    it("never lets the hub raise a limit above the site's", async () => {
+      writePolicy({ limits: { nofile: 512 } });
+      const { pid } = await spawnOk(alice, { limits: { nofile: 4096 } });
+      expect(limit(pid, "Max open files")).toEqual(["512", "512"]);
+      await stop(alice, pid);
+    });
+
+    it("refuses a hub's limit above what the user may have at all", async () => {
+      // No site limit: the hub's request is applied as is, and the kernel refuses to raise it.
+      const result = await call(alice, spawnRequest(await freePort(), { limits: { nofile: 100_000_000 } }));
+      expectRefusal(result, "could not apply a resource limit: Operation not permitted (errno 1)");
+      expect(userProcesses(alice.name)).toEqual([]);
+    });
+  });
+
+  describe("grace period", () => {
+    it("waits the policy's grace period before answering", async () => {
+      writePolicy({ graceSeconds: 2.5 });
+      const started = Date.now();
+      const { pid } = await spawnOk(alice);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
+      await stop(alice, pid);
+    });
+
+    it("reports an exit within the policy's grace period with its length", async () => {
+      writePolicy({ graceSeconds: 2 });
+      // Port 1 needs privileges: the demo server exits with status 1 at once.
+      const result = await call(alice, spawnRequest(1));
+      expectRefusal(result, "the single-user server exited with status 1 within 2000 ms of starting; its output is in the hub's log just above", true);
+      // The server's own complaint reached the hub.
+      expect(result.stderr).toContain("Error: listen EACCES: permission denied 127.0.0.1:1");
+      await waitFor(() => userProcesses(alice.name).length === 0, 5_000, "no process of alice");
+    });
+
+    it("answers at once with a grace period of 0, even for a server about to fail", async () => {
+      writePolicy({ graceSeconds: 0 });
+      const result = await call(alice, spawnRequest(1));
+      expect(result.answer).toEqual({ ok: true, pid: expect.any(Number) });
+      const pid = result.answer?.pid as number;
+      await waitFor(() => procState(pid) === undefined, 10_000, `server ${pid} to exit`);
+      const after = await call(alice, killRequest(pid, 0));
+      expect(after.answer).toEqual({ ok: true, alive: false });
+      await waitFor(() => userProcesses(alice.name).length === 0, 5_000, "no process of alice");
+    });
+  });
+
+  it("refuses users below the policy's minimum uid, for kill as for spawn", async () => {
+    expect(bob.uid).toBeGreaterThan(alice.uid);
+    writePolicy({ minUid: bob.uid });
+    const message = `refusing to act as system account ${alice.name} (uid ${alice.uid} is below UID_MIN ${bob.uid}). Restrict the sudoers Runas list to the users who may run notebook servers`;
+    expectRefusal(await call(alice, killRequest(4_000_000, 0)), message);
+    expectRefusal(await call(alice, spawnRequest(await freePort())), message);
+    expect(userProcesses(alice.name)).toEqual([]);
+    const allowed = await call(bob, killRequest(4_000_000, 0));
+    expect(allowed.answer).toEqual({ ok: true, alive: false });
+  });
+
+  describe("per-user server log", () => {
+    it("writes the server's output to the log file while the hub also gets it on stderr", async () => {
+      writePolicy({ serverLog: `{home}/${SERVER_LOG_NAME}` });
+      const logFile = path.join(alice.home, SERVER_LOG_NAME);
+      const { pid, port, run } = await spawnOk(alice);
+      expect(run.stderr).toContain(`server output is also written to ${logFile}`);
+      const listening = `demo-singleuser: listening on http://127.0.0.1:${port} as uid ${alice.uid} in ${alice.home}`;
+      expect(run.stderr).toContain(listening);
+      await waitFor(() => fs.existsSync(logFile) && fs.readFileSync(logFile, "utf8").includes(listening), 5_000, "the listening line in the log");
+      const stats = fs.statSync(logFile);
+      expect([stats.uid, stats.gid, stats.mode & 0o777]).toEqual([alice.uid, alice.gid, 0o600]);
+      await stop(alice, pid);
+      await waitFor(() => fs.readFileSync(logFile, "utf8").includes("demo-singleuser: SIGTERM, shutting down"), 5_000, "the shutdown line in the log");
+      expect(fs.readFileSync(logFile, "utf8")).toBe(`${listening}\ndemo-singleuser: SIGTERM, shutting down\n`);
+    });
+
+    it("refuses to spawn when the log file cannot be opened", async () => {
+      writePolicy({ serverLog: "/root/tsss-{user}.log" });
+      const result = await call(alice, spawnRequest(await freePort()));
+      expectRefusal(result, "could not open the server log file: Permission denied (errno 13)");
+      expect(fs.existsSync(`/root/tsss-${alice.name}.log`)).toBe(false);
+      await waitFor(() => userProcesses(alice.name).length === 0, 5_000, "no process of alice");
+    });
+  });
+
+  describe("refusals of a policy the hub could have edited or that does not validate", () => {
+    const refusal = (reason: string) =>
+      `refusing the policy ${POLICY_FILE}: ${reason}. As root: chown root:root it and its directories, chmod go-w`;
+
+    it("refuses a group-writable policy directory, for spawn as for kill", async () => {
+      writePolicy({});
+      fs.chmodSync(POLICY_DIR, 0o775);
+      const message = refusal(`${POLICY_DIR}: writable by group 0 (mode 775)`);
+      expectRefusal(await call(alice, killRequest(4_000_000, 0)), message);
+      expectRefusal(await call(alice, spawnRequest(await freePort())), message);
+      expect(userProcesses(alice.name)).toEqual([]);
+    });
+
+    it("refuses a policy file owned by the hub user", async () => {
+      writePolicy({ singleuser: LAB });
+      fs.chownSync(POLICY_FILE, hub.uid, hub.gid);
+      expectRefusal(await call(alice, spawnRequest(await freePort())), refusal(`${POLICY_FILE}: owned by uid ${hub.uid}, who must not control what runs`));
+      expect(userProcesses(alice.name)).toEqual([]);
+    });
+
+    it("refuses a world-writable policy file", async () => {
+      writePolicy({});
+      fs.chmodSync(POLICY_FILE, 0o646);
+      expectRefusal(await call(alice, killRequest(4_000_000, 0)), refusal(`${POLICY_FILE}: writable by everyone (mode 646)`));
+    });
+
+    it("refuses invalid JSON", async () => {
+      const text = '{ "graceSeconds": 2, }';
+      writePolicy(text);
+      let parseError = "";
+      try {
+        JSON.parse(text);
+      } catch (error) {
+        parseError = (error as Error).message;
+      }
+      expect(parseError).not.toBe("");
+      expectRefusal(await call(alice, killRequest(4_000_000, 0)), `refusing the policy ${POLICY_FILE}: it is not valid JSON: ${parseError}`);
+    });
+
+    it("refuses unknown keys", async () => {
+      writePolicy({ singleuser: LAB, shell: "/bin/sh" });
+      expectRefusal(await call(alice, spawnRequest(await freePort())), `${POLICY_FILE}: the policy has unknown key "shell" (allowed: ${TOP_KEYS})`);
+      expect(userProcesses(alice.name)).toEqual([]);
+    });
+
+    it("refuses unknown keys in a profile and invalid values", async () => {
+      writePolicy({ profiles: { lab: { executable: LAB, shell: true } } });
+      expectRefusal(await call(alice, killRequest(4_000_000, 0)), `${POLICY_FILE}: "profiles.lab" has unknown key "shell" (allowed: executable, args, limits)`);
+      writePolicy({ limits: { nofile: -1 } });
+      expectRefusal(await call(alice, killRequest(4_000_000, 0)), `${POLICY_FILE}: "limits".nofile must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`);
+    });
+
+    it("refuses a policy file the user cannot read", async () => {
+      writePolicy({ limits: { nofile: 512 } });
+      fs.chmodSync(POLICY_FILE, 0o600);
+      expectRefusal(
+        await call(alice, spawnRequest(await freePort())),
+        `refusing the policy ${POLICY_FILE}: cannot read it: EACCES: permission denied, open '${POLICY_FILE}'`,
+      );
+      expect(userProcesses(alice.name)).toEqual([]);
+    });
+
+    it("refuses, rather than ignores, a policy in a directory the user cannot search", async () => {
+      // A policy that silently does not apply (limits, allow-list, profiles gone) is worse than none.
+      writePolicy({ limits: { nofile: 512 } });
+      fs.chmodSync(POLICY_DIR, 0o700);
+      const result = await call(alice, spawnRequest(await freePort()));
+      expectRefusal(result, new RegExp(`^refusing the policy ${POLICY_FILE}: .*(permission denied|EACCES)`, "i"));
+      expect(userProcesses(alice.name)).toEqual([]);
+    });
+  });
+});
