@@ -7,6 +7,8 @@ import { SudoSpawnerError } from "../errors.js";
 import type { Identity } from "./env-policy.js";
 
 export const DEFAULT_UID_MIN = 1000;
+/** The overflow uid ("nobody", "nfsnobody"): above UID_MIN, yet a system account. */
+export const NOBODY_UID = 65534;
 const LOGIN_DEFS = "/etc/login.defs";
 
 /** UID_MIN from the text of /etc/login.defs (pure); the default where it is absent or malformed. */
@@ -49,6 +51,12 @@ export function assertSpawnableAccount(account: Pick<Account, "uid" | "username"
     throw new SudoSpawnerError(
       "FORBIDDEN_USER",
       "refusing to act as root: single-user servers must run as ordinary users. Restrict the sudoers Runas list (run `ts-sudospawner sudoers --hub-user HUB --group GROUP`)",
+    );
+  }
+  if (account.uid === NOBODY_UID || account.username === "nobody") {
+    throw new SudoSpawnerError(
+      "FORBIDDEN_USER",
+      `refusing to act as ${account.username} (uid ${account.uid}), the unprivileged placeholder account. Restrict the sudoers Runas list to the users who may run notebook servers`,
     );
   }
   if (account.uid < uidMin) {

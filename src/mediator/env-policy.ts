@@ -26,6 +26,12 @@ export const DENIED_PREFIXES: readonly string[] = ["LD_", "DYLD_", "BASH_FUNC_",
 /** Set from the passwd entry of the user we run as, whatever the hub sent. */
 export const IDENTITY_NAMES = ["HOME", "USER", "LOGNAME", "SHELL"] as const;
 
+/**
+ * Set by the reaper to the server's own pid, by which kill recognises our servers. A copy from the
+ * hub would stay in the reaper's own environment and make the reaper look like a server.
+ */
+export const MARK_ENV = "TS_SUDOSPAWNER_PID";
+
 export interface Identity {
   username: string;
   homedir: string;
@@ -74,6 +80,10 @@ export function applyEnvPolicy(requested: Readonly<Record<string, string>>, iden
   const dropped: DroppedVariable[] = [];
   for (const [name, value] of Object.entries(requested)) {
     if ((IDENTITY_NAMES as readonly string[]).includes(name)) continue;
+    if (name === MARK_ENV) {
+      dropped.push({ name, reason: "it is reserved for the mediator's own mark" });
+      continue;
+    }
     const reason = denialReason(name, policy);
     if (reason) dropped.push({ name, reason });
     else env[name] = value;

@@ -3,8 +3,8 @@
  * line is lost when the mediator exits right after answering. The default text format is one
  * human-readable line in JupyterHub's style, because the hub copies these lines raw into its log.
  */
-import fs from "node:fs";
 import type { LogFormat, LogLevel } from "./args.js";
+import { writeAllSync } from "./write-all.js";
 
 export interface Logger {
   debug(message: string): void;
@@ -46,7 +46,7 @@ function stderrWriter(format: LogFormat): { write(line: string): void } {
         out = formatTextLine(record.level, record.time, record.msg ?? "");
       }
       try {
-        fs.writeSync(2, out);
+        writeAllSync(2, out);
       } catch {
         // stderr closed by the hub: nothing left to tell.
       }

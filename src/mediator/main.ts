@@ -20,6 +20,7 @@ import { loadPolicy } from "./policy-file.js";
 import { MAX_REQUEST_BYTES, parseRequest, type SpawnRequest } from "./request.js";
 import { DEFAULT_GRACE_MS, spawnServer } from "./spawn.js";
 import { readRequestBytes } from "./stdin.js";
+import { writeAllSync } from "./write-all.js";
 
 export interface MediatorContext {
   /** This mediator's own file (the CLI bundle). */
@@ -33,7 +34,7 @@ export type Answer = { ok: true; pid: number } | { ok: true; alive: boolean } | 
 /** Write the one answer; false when the hub has closed stdout. */
 export function writeAnswer(answer: Answer): boolean {
   try {
-    fs.writeSync(1, `${JSON.stringify(answer)}\n`);
+    writeAllSync(1, `${JSON.stringify(answer)}\n`);
     return true;
   } catch {
     return false;
@@ -42,7 +43,7 @@ export function writeAnswer(answer: Answer): boolean {
 
 function writeStderr(text: string): void {
   try {
-    fs.writeSync(2, text);
+    writeAllSync(2, text);
   } catch {
     // stderr closed: nothing more to say
   }

@@ -8,7 +8,7 @@
  */
 import fs from "node:fs";
 import { SudoSpawnerError, errnoCode } from "../errors.js";
-import { MARK_ENV } from "./spawn.js";
+import { MARK_ENV } from "./env-policy.js";
 
 export type Ownership = "ours" | "not-ours" | "gone";
 

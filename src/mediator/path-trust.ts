@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { SudoSpawnerError } from "../errors.js";
 
 export interface NodeInfo {
   uid: number;
@@ -15,7 +16,7 @@ export interface NodeInfo {
 }
 
 export interface FsView {
-  /** lstat; undefined when the path does not exist. */
+  /** lstat; undefined when the path does not exist; throws when it cannot be examined (EACCES). */
   lstat(p: string): NodeInfo | undefined;
   readlink(p: string): string;
 }
@@ -111,12 +112,16 @@ function kindOf(stats: fs.Stats): NodeInfo["kind"] {
 /** The real file system, as seen by this process. */
 export const realFs: FsView = {
   lstat(p) {
+    let stats: fs.Stats;
     try {
-      const stats = fs.lstatSync(p);
-      return { uid: stats.uid, gid: stats.gid, mode: stats.mode, kind: kindOf(stats) };
-    } catch {
-      return undefined;
+      stats = fs.lstatSync(p);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Only a path that really is not there is absent; an unreadable one must not pass as absent.
+      if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+      throw new SudoSpawnerError("UNSAFE_PATH", `cannot examine ${p}: ${(error as Error).message}`);
     }
+    return { uid: stats.uid, gid: stats.gid, mode: stats.mode, kind: kindOf(stats) };
   },
   readlink(p) {
     return fs.readlinkSync(p);

@@ -12,7 +12,16 @@ const ROOT_ONLY = new Set([0]);
 
 export function loadPolicy(file: string = POLICY_PATH, view: FsView = realFs): Policy {
   // Judge before reading: once the chain is root-only, nobody else can swap the file under us.
-  const audit = auditPath(file, view, { trustedUids: ROOT_ONLY });
+  let audit: ReturnType<typeof auditPath>;
+  try {
+    audit = auditPath(file, view, { trustedUids: ROOT_ONLY });
+  } catch (error) {
+    // A policy this user cannot even reach (a 0700 directory) must not silently stop applying.
+    throw new SudoSpawnerError(
+      "POLICY",
+      `refusing to act: ${errorMessage(error)}, so the site policy ${file} cannot be read. As root: chmod 0755 its directories and 0644 the file`,
+    );
+  }
   if (!audit.exists) return EMPTY_POLICY;
   if (audit.problems.length > 0) {
     throw new SudoSpawnerError(

@@ -6,6 +6,8 @@ import { SudoSpawnerError } from "../errors.js";
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 export const MAX_SIGNAL = 64;
+/** The largest pid_t: kill(2) takes a 32-bit signed pid. */
+export const MAX_PID = 2 ** 31 - 1;
 
 export interface SpawnRequest {
   action: "spawn";
@@ -108,8 +110,8 @@ function validateKill(request: Record<string, unknown>): KillRequest {
   checkKeys(request, ["action", "pid", "signal"]);
   const { pid, signal } = request;
   // Never a process group (negative), never "every process" (-1), never init or our own group (0, 1).
-  if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 1) {
-    throw bad(`"pid" must be an integer greater than 1, got ${describe(pid)}`);
+  if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 1 || pid > MAX_PID) {
+    throw bad(`"pid" must be an integer greater than 1 (and at most ${MAX_PID}), got ${describe(pid)}`);
   }
   if (typeof signal !== "number" || !Number.isInteger(signal) || signal < 0 || signal > MAX_SIGNAL) {
     throw bad(`"signal" must be an integer from 0 to ${MAX_SIGNAL}, got ${describe(signal)}`);

@@ -2,17 +2,19 @@
  * The spawn action: start the single-user server as the current user through the reaper, wait the
  * grace period for an early exit, and report its pid.
  */
+import os from "node:os";
 import { SudoSpawnerError } from "../errors.js";
+import { MARK_ENV } from "./env-policy.js";
 import type { Logger } from "./logger.js";
 import type { NativeAddon } from "./native.js";
 import { ReaperEvents } from "./reaper-events.js";
 import { describeExit, describeStage } from "./reaper-status.js";
 
+const { ENOENT } = os.constants.errno;
+
 export const DEFAULT_GRACE_MS = 1000;
 /** How long the reaper may take to report the exec (a loaded machine, a slow NFS home). */
 export const START_TIMEOUT_MS = 15_000;
-/** Environment variable the reaper sets to the server's own pid, so kill can recognise our servers. */
-export const MARK_ENV = "TS_SUDOSPAWNER_PID";
 
 export interface LaunchPlan {
   executable: string;
@@ -40,8 +42,9 @@ export interface SpawnDeps {
 /** How long a server stopped because of an interruption gets after SIGTERM before SIGKILL. */
 export const INTERRUPT_STOP_MS = 2000;
 
-function stageHint(stage: string, plan: LaunchPlan): string {
-  if (stage === "chdir") return ` (home directory ${plan.cwd}); create it, e.g. \`mkhomedir_helper USER\` as root`;
+function stageHint(stage: string, errno: number, plan: LaunchPlan): string {
+  if (stage === "chdir" && errno === ENOENT) return ` (home directory ${plan.cwd}); create it, e.g. \`mkhomedir_helper USER\` as root`;
+  if (stage === "chdir") return ` (home directory ${plan.cwd}); the user must be able to enter it: check its owner and mode`;
   if (stage === "exec") return ` (${plan.executable}); check that it exists and is executable by this user`;
   if (stage === "exec-reaper") return "; reinstall ts-sudospawner (`npm rebuild ts-sudospawner`)";
   return "";
@@ -80,7 +83,7 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
       await reapSoon(addon, reaper.pid);
       throw new SudoSpawnerError(
         "SPAWN_FAILED",
-        `${describeStage(first.stage)}: ${addon.strerror(first.errno)} (errno ${first.errno})${stageHint(first.stage, plan)}`,
+        `${describeStage(first.stage)}: ${addon.strerror(first.errno)} (errno ${first.errno})${stageHint(first.stage, first.errno, plan)}`,
       );
     }
     if (first.kind !== "started") {

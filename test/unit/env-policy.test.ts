@@ -35,6 +35,12 @@ describe("applyEnvPolicy", () => {
     expect(dropped).toEqual([{ name, reason: "it can inject code into the loader or an interpreter" }]);
   });
 
+  it("drops a hub-sent copy of the mediator's own mark", () => {
+    const { env, dropped } = applyEnvPolicy({ TS_SUDOSPAWNER_PID: "4242" }, alice);
+    expect(env.TS_SUDOSPAWNER_PID).toBeUndefined();
+    expect(dropped).toEqual([{ name: "TS_SUDOSPAWNER_PID", reason: "it is reserved for the mediator's own mark" }]);
+  });
+
   it("does not drop look-alikes", () => {
     expect(denialReason("MY_LD_PRELOAD")).toBeUndefined();
     expect(denialReason("ENVIRONMENT")).toBeUndefined();

@@ -19,6 +19,7 @@ describe("accounts", () => {
   it("refuses root and system accounts with a fix", () => {
     expect(() => assertSpawnableAccount({ uid: 0, username: "root" }, 1000)).toThrow(/refusing to act as root.*ts-sudospawner sudoers/);
     expect(() => assertSpawnableAccount({ uid: 33, username: "www-data" }, 1000)).toThrow(/system account www-data \(uid 33 is below UID_MIN 1000\)/);
+    expect(() => assertSpawnableAccount({ uid: 65534, username: "nobody" }, 1000)).toThrow(/refusing to act as nobody \(uid 65534\), the unprivileged placeholder/);
     expect(() => assertSpawnableAccount({ uid: 1000, username: "alice" }, 1000)).not.toThrow();
   });
 

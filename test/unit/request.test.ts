@@ -51,6 +51,7 @@ describe("validateRequest: kill", () => {
     expect(validateRequest({ action: "kill", pid: 4242, signal: 15 })).toEqual({ action: "kill", pid: 4242, signal: 15 });
     expect(validateRequest({ action: "kill", pid: 2, signal: 0 })).toEqual({ action: "kill", pid: 2, signal: 0 });
     expect(validateRequest({ action: "kill", pid: 2, signal: 64 })).toEqual({ action: "kill", pid: 2, signal: 64 });
+    expect(validateRequest({ action: "kill", pid: 2 ** 31 - 1, signal: 0 })).toMatchObject({ pid: 2147483647 });
   });
 
   it.each([
@@ -63,6 +64,7 @@ describe("validateRequest: kill", () => {
     [42.5, "a fraction"],
     [1e300, "a huge number"],
     [Number.MAX_SAFE_INTEGER + 2, "an unsafe integer"],
+    [2 ** 31, "more than a pid_t holds"],
     [null, "null"],
   ] as Array<[unknown, string]>)("rejects pid %j (%s)", (pid) => {
     const error = rejection({ action: "kill", pid, signal: 15 });
