@@ -13,7 +13,7 @@ const outdir = path.join(root, "dist");
 const common = { bundle: true, platform: "node", target: "node20", legalComments: "none", logLevel: "warning" };
 
 fs.rmSync(outdir, { recursive: true, force: true });
-console.log("ts-sudospawner: bundling dist/cli.cjs, dist/index.js, dist/demo-singleuser.cjs");
+console.log("ts-sudospawner: bundling dist/cli.cjs, dist/admin.cjs, dist/pino.cjs, dist/index.js, dist/demo-singleuser.cjs");
 await Promise.all([
   build({
     ...common,
@@ -21,8 +21,22 @@ await Promise.all([
     outfile: path.join(outdir, "cli.cjs"),
     format: "cjs",
     banner: { js: "#!/usr/bin/env node" },
-    // pino's optional transports are never used: logs go through our own synchronous writer.
+    logOverride: { "empty-import-meta": "silent" },
+  }),
+  // pino, required by the CLI bundles only when a log record is written.
+  build({
+    ...common,
+    stdin: { contents: 'module.exports = require("pino");', resolveDir: root, sourcefile: "pino-entry.cjs" },
+    outfile: path.join(outdir, "pino.cjs"),
+    format: "cjs",
     external: ["pino-pretty"],
+  }),
+  // Admin commands and commander, required by dist/cli.cjs only for `sudoers` and `check`.
+  build({
+    ...common,
+    entryPoints: [path.join(root, "src/admin/cli.ts")],
+    outfile: path.join(outdir, "admin.cjs"),
+    format: "cjs",
     logOverride: { "empty-import-meta": "silent" },
   }),
   build({

@@ -4,7 +4,8 @@
  * when this process was started through sudo as a non-root user: that is the hub's rule, and the
  * hub's argv may only choose the log level.
  */
-import { SudoSpawnerError, errorMessage } from "./errors.js";
+import { join } from "node:path";
+import { SudoSpawnerError, errorMessage, isSudoSpawnerError } from "./errors.js";
 import { runMediator } from "./mediator/main.js";
 
 export const ADMIN_COMMANDS = ["sudoers", "check"] as const;
@@ -12,6 +13,14 @@ export const ADMIN_COMMANDS = ["sudoers", "check"] as const;
 function selfPath(): string {
   // The bundle is CommonJS, where __filename is this file, resolved through any symlink.
   return typeof __filename === "string" ? __filename : (process.argv[1] ?? "");
+}
+
+/**
+ * The admin commands and commander are bundled on their own (dist/admin.cjs, next to this file),
+ * so the mediator, started for every hub action, never reads or compiles them.
+ */
+function loadAdmin(): typeof import("./admin/cli.js") {
+  return require(join(__dirname, "admin.cjs")) as typeof import("./admin/cli.js");
 }
 
 async function main(): Promise<number> {
@@ -24,8 +33,7 @@ async function main(): Promise<number> {
         `admin command ${JSON.stringify(command)} refused: it was started through sudo as a non-root user (the hub's rule). Run it as root or as the hub user directly`,
       );
     }
-    const { runAdminCli } = await import("./admin/cli.js");
-    return runAdminCli(argv, { selfPath: selfPath(), invokedPath: process.argv[1] });
+    return loadAdmin().runAdminCli(argv, { selfPath: selfPath(), invokedPath: process.argv[1] });
   }
   return runMediator(argv, { selfPath: selfPath(), invokedPath: process.argv[1] });
 }
@@ -34,6 +42,6 @@ main().then(
   (status) => process.exit(status),
   (error: unknown) => {
     process.stderr.write(`ts-sudospawner: ${errorMessage(error)}\n`);
-    process.exit(error instanceof SudoSpawnerError && error.code === "USAGE" ? 2 : 1);
+    process.exit(isSudoSpawnerError(error) && error.code === "USAGE" ? 2 : 1);
   },
 );

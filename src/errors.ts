@@ -33,8 +33,13 @@ export class SudoSpawnerError extends Error {
   }
 }
 
+/** By shape, not instanceof: the admin commands live in a bundle of their own with its own class. */
 export function isSudoSpawnerError(value: unknown): value is SudoSpawnerError {
-  return value instanceof SudoSpawnerError;
+  return (
+    value instanceof Error &&
+    value.name === "SudoSpawnerError" &&
+    (ERROR_CODES as readonly unknown[]).includes((value as { code?: unknown }).code)
+  );
 }
 
 /** Message of any thrown value, without a stack trace. */

@@ -1,8 +1,8 @@
 /**
  * Who the mediator runs as, and whether that account may own a single-user server.
  */
-import fs from "node:fs";
-import os from "node:os";
+import { readFileSync } from "node:fs";
+import { userInfo } from "node:os";
 import { SudoSpawnerError } from "../errors.js";
 import type { Identity } from "./env-policy.js";
 
@@ -22,7 +22,7 @@ export function parseUidMin(loginDefs: string): number {
 
 export function readUidMin(file = LOGIN_DEFS): number {
   try {
-    return parseUidMin(fs.readFileSync(file, "utf8"));
+    return parseUidMin(readFileSync(file, "utf8"));
   } catch {
     return DEFAULT_UID_MIN;
   }
@@ -35,7 +35,7 @@ export interface Account extends Identity {
 
 /** The passwd entry of the user this process runs as (getpwuid_r via libuv). */
 export function currentAccount(): Account {
-  const info = os.userInfo();
+  const info = userInfo();
   return {
     uid: info.uid,
     gid: info.gid,

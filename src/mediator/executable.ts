@@ -3,8 +3,8 @@
  * path sudo ran, and only when that path really is this mediator. Nothing from the hub (stdin,
  * argv, environment, PATH) is consulted.
  */
-import fs from "node:fs";
-import path from "node:path";
+import { existsSync, realpathSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 import { auditPath, formatProblems, realFs, type FsView } from "./path-trust.js";
 
@@ -15,8 +15,8 @@ export const SINGLEUSER_NAMES = ["sudospawner-singleuser", "jupyterhub-singleuse
  * The directory the mediator was installed in, as sudo ran it (`process.argv[1]`, e.g. the npm bin
  * symlink). Trusted only when that path resolves to this very mediator file.
  */
-export function installDirectory(invokedPath: string | undefined, selfPath: string, realpath: (p: string) => string = fs.realpathSync): string {
-  if (!invokedPath || !path.isAbsolute(invokedPath)) {
+export function installDirectory(invokedPath: string | undefined, selfPath: string, realpath: (p: string) => string = realpathSync): string {
+  if (!invokedPath || !isAbsolute(invokedPath)) {
     throw new SudoSpawnerError(
       "UNSAFE_PATH",
       `the mediator was started as ${JSON.stringify(invokedPath ?? "")}, not by an absolute path; run it by its installed absolute path (as sudo does) so the single-user executable next to it can be found`,
@@ -36,18 +36,18 @@ export function installDirectory(invokedPath: string | undefined, selfPath: stri
       `the mediator was started as ${invokedPath}, which is not its installed file ${selfReal}; refusing to look for a single-user executable next to it`,
     );
   }
-  return path.dirname(invokedPath);
+  return dirname(invokedPath);
 }
 
 /** The first single-user executable present in `dir`. */
-export function findSingleUser(dir: string, exists: (p: string) => boolean = fs.existsSync): string {
+export function findSingleUser(dir: string, exists: (p: string) => boolean = existsSync): string {
   for (const name of SINGLEUSER_NAMES) {
-    const candidate = path.join(dir, name);
+    const candidate = join(dir, name);
     if (exists(candidate)) return candidate;
   }
   throw new SudoSpawnerError(
     "NOT_FOUND",
-    `no ${SINGLEUSER_NAMES.join(" or ")} next to the mediator in ${dir}; as root, link the server there, e.g. \`ln -s "$(command -v jupyterhub-singleuser)" ${path.join(dir, "jupyterhub-singleuser")}\``,
+    `no ${SINGLEUSER_NAMES.join(" or ")} next to the mediator in ${dir}; as root, link the server there, e.g. \`ln -s "$(command -v jupyterhub-singleuser)" ${join(dir, "jupyterhub-singleuser")}\``,
   );
 }
 

@@ -2,12 +2,12 @@
  * The kill action: one signal to one validated pid that this mediator started, answered as
  * "is it still alive". A pid that now belongs to someone else is left alone and reported gone.
  */
-import os from "node:os";
+import { constants } from "node:os";
 import type { Logger } from "./logger.js";
 import type { NativeAddon } from "./native.js";
 import type { Ownership } from "./ownership.js";
 
-const { ESRCH, EPERM } = os.constants.errno;
+const { ESRCH, EPERM } = constants.errno;
 
 export interface KillDeps {
   addon: NativeAddon;

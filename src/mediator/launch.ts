@@ -2,7 +2,7 @@
  * What a spawn request launches, decided from the install and the root-owned policy only (pure).
  * The hub picks at most a profile name and lower limits; executables come from root.
  */
-import path from "node:path";
+import { isAbsolute } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 import { effectiveLimits, reaperOptions, serverLogPath, type Policy } from "./policy.js";
 import type { SpawnRequest } from "./request.js";
@@ -36,7 +36,7 @@ export function chooseLaunch(request: SpawnRequest, policy: Policy, user: { user
     siteLimits = { ...policy.limits, ...profile.limits };
   }
   const logFile = policy.serverLog === undefined ? undefined : serverLogPath(policy.serverLog, user.username, user.homedir);
-  if (logFile !== undefined && !path.isAbsolute(logFile)) {
+  if (logFile !== undefined && !isAbsolute(logFile)) {
     throw new SudoSpawnerError("POLICY", `the server log path ${logFile} is not absolute`);
   }
   const limits = effectiveLimits(siteLimits, request.limits);

@@ -3,6 +3,7 @@
  * line is lost when the mediator exits right after answering. The default text format is one
  * human-readable line in JupyterHub's style, because the hub copies these lines raw into its log.
  */
+import { join } from "node:path";
 import type { LogFormat, LogLevel } from "./args.js";
 import { writeAllSync } from "./write-all.js";
 
@@ -54,17 +55,33 @@ function stderrWriter(format: LogFormat): { write(line: string): void } {
   };
 }
 
-export async function createLogger(level: LogLevel, format: LogFormat, name = "ts-sudospawner"): Promise<Logger> {
-  // Imported here, not at module load, so --help and --version never pay for it.
-  const { pino } = await import("pino");
-  const base = pino(
-    { name, level: PINO_LEVEL[level], base: format === "json" ? { name, pid: process.pid } : undefined },
-    stderrWriter(format),
-  );
+type PinoFactory = typeof import("pino").pino;
+type PinoLogger = ReturnType<PinoFactory>;
+
+/**
+ * pino is bundled on its own (dist/pino.cjs, next to the CLI bundle) and loaded only when the
+ * first record is actually written: a quiet kill at the default level never reads or compiles it.
+ */
+function bundledPino(): PinoFactory {
+  return (require(join(__dirname, "pino.cjs")) as typeof import("pino")).pino;
+}
+
+const THRESHOLD: Record<LogLevel, number> = { debug: 20, info: 30, warning: 40, error: 50, critical: 60, none: Infinity };
+
+export function createLogger(level: LogLevel, format: LogFormat, name = "ts-sudospawner", loadPino: () => PinoFactory = bundledPino): Logger {
+  let base: PinoLogger | undefined;
+  const emit = (method: "debug" | "info" | "warn" | "error", value: number, message: string) => {
+    if (value < THRESHOLD[level]) return;
+    base ??= loadPino()(
+      { name, level: PINO_LEVEL[level], base: format === "json" ? { name, pid: process.pid } : undefined },
+      stderrWriter(format),
+    );
+    base[method](message);
+  };
   return {
-    debug: (message) => base.debug(message),
-    info: (message) => base.info(message),
-    warn: (message) => base.warn(message),
-    error: (message) => base.error(message),
+    debug: (message) => emit("debug", 20, message),
+    info: (message) => emit("info", 30, message),
+    warn: (message) => emit("warn", 40, message),
+    error: (message) => emit("error", 50, message),
   };
 }

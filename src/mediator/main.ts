@@ -2,7 +2,7 @@
  * Mediator mode: read one request, act on it as the current user, answer with one JSON object.
  * Every failure becomes {"ok":false,"error":...} on stdout, the same message on stderr, exit 1.
  */
-import fs from "node:fs";
+import { Stats, statSync } from "node:fs";
 import { SudoSpawnerError, errorMessage, isSudoSpawnerError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { assertSpawnableAccount, currentAccount, describeUid, readUidMin, sudoUid, type Account } from "./accounts.js";
@@ -67,9 +67,9 @@ function loadInstalled(ctx: MediatorContext, account: Account): Installed {
 }
 
 function homeDirectory(account: Account): string {
-  let stats: fs.Stats;
+  let stats: Stats;
   try {
-    stats = fs.statSync(account.homedir);
+    stats = statSync(account.homedir);
   } catch {
     throw new SudoSpawnerError(
       "NOT_FOUND",
@@ -167,14 +167,14 @@ export async function runMediator(argv: readonly string[], ctx: MediatorContext)
     return 2;
   }
   if (args.mode === "help") {
-    process.stdout.write(HELP_TEXT);
+    writeAllSync(1, HELP_TEXT);
     return 0;
   }
   if (args.mode === "version") {
-    process.stdout.write(`${VERSION}\n`);
+    writeAllSync(1, `${VERSION}\n`);
     return 0;
   }
-  const logger = await createLogger(args.logLevel, args.logFormat);
+  const logger = createLogger(args.logLevel, args.logFormat);
   const interrupts = installInterrupts(logger);
   try {
     const answer = await handle(ctx, logger, interrupts);

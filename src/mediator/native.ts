@@ -3,9 +3,9 @@
  * from native/ into build/Release of the installed package. Located relative to the package,
  * never through anything the hub controls.
  */
-import fs from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import path from "node:path";
+import { dirname, join } from "node:path";
 import { SudoSpawnerError, errorMessage } from "../errors.js";
 
 export interface ExitReport {
@@ -26,15 +26,15 @@ export const REAPER_FILE = "tsss-reaper";
 
 /** The package root: the nearest directory above `fromFile` whose package.json names ts-sudospawner. */
 export function findPackageRoot(fromFile: string): string {
-  let dir = path.dirname(fromFile);
+  let dir = dirname(fromFile);
   for (;;) {
     try {
-      const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: unknown };
+      const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: unknown };
       if (manifest.name === "ts-sudospawner") return dir;
     } catch {
       // not here; keep climbing
     }
-    const parent = path.dirname(dir);
+    const parent = dirname(dir);
     if (parent === dir) throw new SudoSpawnerError("NATIVE", `cannot find the ts-sudospawner package above ${fromFile}`);
     dir = parent;
   }
@@ -46,8 +46,8 @@ export interface NativePaths {
 }
 
 export function nativePaths(packageRoot: string): NativePaths {
-  const dir = path.join(packageRoot, "build", "Release");
-  return { addon: path.join(dir, ADDON_FILE), reaper: path.join(dir, REAPER_FILE) };
+  const dir = join(packageRoot, "build", "Release");
+  return { addon: join(dir, ADDON_FILE), reaper: join(dir, REAPER_FILE) };
 }
 
 let loaded: NativeAddon | undefined;

@@ -6,7 +6,7 @@
  * parent decide: our reaper (a subreaper, so orphaned kernels also have it as parent) must be
  * the parent and the process must lead its own session, as the server does.
  */
-import fs from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { SudoSpawnerError, errnoCode } from "../errors.js";
 import { MARK_ENV } from "./env-policy.js";
 
@@ -28,7 +28,7 @@ export function statFields(stat: string): { ppid: number; session: number } | un
 
 function readProc(file: string): Buffer | "gone" | "unreadable" {
   try {
-    return fs.readFileSync(file);
+    return readFileSync(file);
   } catch (error) {
     const code = errnoCode(error);
     return code === "ENOENT" || code === "ESRCH" ? "gone" : "unreadable";
@@ -53,7 +53,7 @@ export function ownership(pid: number, reaperRealPath: string): Ownership {
   const fields = statFields(stat.toString("latin1"));
   if (fields === undefined || fields.ppid <= 1 || fields.session !== pid) return "not-ours";
   try {
-    return fs.readlinkSync(`/proc/${fields.ppid}/exe`) === reaperRealPath ? "ours" : "not-ours";
+    return readlinkSync(`/proc/${fields.ppid}/exe`) === reaperRealPath ? "ours" : "not-ours";
   } catch {
     return "not-ours";
   }

@@ -4,8 +4,8 @@
  * group or others. Symlinks are followed component by component, so a link anywhere in the chain
  * is judged by where it really leads. Pure over an injected file-system view, so it is unit-testable.
  */
-import fs from "node:fs";
-import path from "node:path";
+import { Stats, lstatSync, readlinkSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 
 export interface NodeInfo {
@@ -63,7 +63,7 @@ function judge(p: string, info: NodeInfo, options: TrustOptions, problems: PathP
 
 /** Walk `target` (absolute) from "/", judging every directory, link and the final node. */
 export function auditPath(target: string, view: FsView, options: TrustOptions): PathAudit {
-  if (!path.isAbsolute(target)) {
+  if (!isAbsolute(target)) {
     return { exists: false, problems: [{ path: target, problem: "not an absolute path" }] };
   }
   const problems: PathProblem[] = [];
@@ -75,10 +75,10 @@ export function auditPath(target: string, view: FsView, options: TrustOptions): 
   while (pending.length > 0) {
     const part = pending.shift() as string;
     if (part === "..") {
-      current = path.dirname(current);
+      current = dirname(current);
       continue;
     }
-    const next = path.join(current, part);
+    const next = join(current, part);
     const info = view.lstat(next);
     if (!info) return { exists: false, problems };
     if (info.kind === "symlink") {
@@ -88,7 +88,7 @@ export function auditPath(target: string, view: FsView, options: TrustOptions): 
       }
       const link = view.readlink(next);
       const linkParts = link.split("/").filter((p) => p !== "" && p !== ".");
-      if (path.isAbsolute(link)) current = "/";
+      if (isAbsolute(link)) current = "/";
       pending = [...linkParts, ...pending];
       continue;
     }
@@ -102,7 +102,7 @@ export function auditPath(target: string, view: FsView, options: TrustOptions): 
   return { realPath: current, exists: true, problems };
 }
 
-function kindOf(stats: fs.Stats): NodeInfo["kind"] {
+function kindOf(stats: Stats): NodeInfo["kind"] {
   if (stats.isSymbolicLink()) return "symlink";
   if (stats.isDirectory()) return "directory";
   if (stats.isFile()) return "file";
@@ -112,9 +112,9 @@ function kindOf(stats: fs.Stats): NodeInfo["kind"] {
 /** The real file system, as seen by this process. */
 export const realFs: FsView = {
   lstat(p) {
-    let stats: fs.Stats;
+    let stats: Stats;
     try {
-      stats = fs.lstatSync(p);
+      stats = lstatSync(p);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // Only a path that really is not there is absent; an unreadable one must not pass as absent.
@@ -124,7 +124,7 @@ export const realFs: FsView = {
     return { uid: stats.uid, gid: stats.gid, mode: stats.mode, kind: kindOf(stats) };
   },
   readlink(p) {
-    return fs.readlinkSync(p);
+    return readlinkSync(p);
   },
 };
 

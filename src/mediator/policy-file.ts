@@ -3,7 +3,7 @@
  * The file and every directory above it must be root-owned and not group/world-writable, or the
  * mediator refuses to act at all: a policy the hub could have edited is no policy.
  */
-import fs from "node:fs";
+import { readFileSync } from "node:fs";
 import { SudoSpawnerError, errnoCode, errorMessage } from "../errors.js";
 import { auditPath, formatProblems, realFs, type FsView } from "./path-trust.js";
 import { EMPTY_POLICY, POLICY_PATH, validatePolicy, type Policy } from "./policy.js";
@@ -19,7 +19,7 @@ export function loadPolicy(file: string = POLICY_PATH, view: FsView = realFs): P
     // A policy this user cannot even reach (a 0700 directory) must not silently stop applying.
     throw new SudoSpawnerError(
       "POLICY",
-      `refusing to act: ${errorMessage(error)}, so the site policy ${file} cannot be read. As root: chmod 0755 its directories and 0644 the file`,
+      `refusing the policy ${file}: ${errorMessage(error)}, so it cannot be applied. As root: chmod 0755 its directories and 0644 the file`,
     );
   }
   if (!audit.exists) return EMPTY_POLICY;
@@ -31,7 +31,7 @@ export function loadPolicy(file: string = POLICY_PATH, view: FsView = realFs): P
   }
   let value: unknown;
   try {
-    value = JSON.parse(fs.readFileSync(file, "utf8"));
+    value = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
     const reason = errnoCode(error) ? `cannot read it: ${errorMessage(error)}` : `it is not valid JSON: ${errorMessage(error)}`;
     throw new SudoSpawnerError("POLICY", `refusing the policy ${file}: ${reason}`);

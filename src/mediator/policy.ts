@@ -3,7 +3,7 @@
  * (optionally as named launch profiles), the environment policy, resource limits, umask, nice,
  * grace period, minimum uid and a per-user server log. Pure: validation of an already-parsed value.
  */
-import path from "node:path";
+import { isAbsolute, normalize } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 import type { EnvPolicy } from "./env-policy.js";
 
@@ -54,7 +54,7 @@ function onlyKeys(value: Json, allowed: readonly string[], where: string): void 
 }
 
 function absolutePath(value: unknown, where: string): string {
-  if (typeof value !== "string" || !path.isAbsolute(value) || value.includes("\0") || path.normalize(value) !== value) {
+  if (typeof value !== "string" || !isAbsolute(value) || value.includes("\0") || normalize(value) !== value) {
     fail(where, "must be a normalised absolute path");
   }
   return value;
@@ -176,5 +176,5 @@ export function reaperOptions(limits: Limits, policy: Pick<Policy, "umask" | "ni
 
 /** Expand `{user}` and `{home}` in the server log template (pure). */
 export function serverLogPath(template: string, user: string, home: string): string {
-  return path.normalize(template.replaceAll("{user}", user).replaceAll("{home}", home));
+  return normalize(template.replaceAll("{user}", user).replaceAll("{home}", home));
 }

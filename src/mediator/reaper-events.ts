@@ -1,7 +1,7 @@
 /**
  * Reads the reaper's status pipe as a sequence of events, each awaited with its own deadline.
  */
-import net from "node:net";
+import { Socket } from "node:net";
 import { parseReaperLine, splitLines, type ReaperEvent } from "./reaper-status.js";
 
 export type NextEvent =
@@ -12,14 +12,14 @@ export type NextEvent =
   | { kind: "garbage"; line: string };
 
 export class ReaperEvents {
-  private readonly socket: net.Socket;
+  private readonly socket: Socket;
   private readonly queue: NextEvent[] = [];
   private waiter: ((event: NextEvent) => void) | undefined;
   private rest = "";
   private ended = false;
 
   constructor(fd: number) {
-    this.socket = new net.Socket({ fd, readable: true, writable: false });
+    this.socket = new Socket({ fd, readable: true, writable: false });
     this.socket.setEncoding("utf8");
     this.socket.on("data", (chunk: string) => {
       const { lines, rest } = splitLines(this.rest + chunk);

@@ -2,15 +2,15 @@
  * The spawn action: start the single-user server as the current user through the reaper, wait the
  * grace period for an early exit, and report its pid.
  */
-import os from "node:os";
+import { constants } from "node:os";
 import { SudoSpawnerError } from "../errors.js";
 import { MARK_ENV } from "./env-policy.js";
 import type { Logger } from "./logger.js";
 import type { NativeAddon } from "./native.js";
-import { ReaperEvents } from "./reaper-events.js";
+import type { ReaperEvents } from "./reaper-events.js";
 import { describeExit, describeStage } from "./reaper-status.js";
 
-const { ENOENT } = os.constants.errno;
+const { ENOENT } = constants.errno;
 
 export const DEFAULT_GRACE_MS = 1000;
 /** How long the reaper may take to report the exec (a loaded machine, a slow NFS home). */
@@ -74,6 +74,8 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
   const { addon, logger } = deps;
   const argv = reaperArgv(plan);
   logger.info(`Spawning ${[plan.executable, ...plan.args].map(shellQuote).join(" ")} in ${plan.cwd}`);
+  // Imported here: its socket machinery (node:net) is only needed to spawn, never to kill.
+  const { ReaperEvents } = await import("./reaper-events.js");
   const reaper = addon.spawnReaper(deps.reaperPath, argv, [...plan.env]);
   const events = new ReaperEvents(reaper.statusFd);
   try {

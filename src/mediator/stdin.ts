@@ -2,7 +2,7 @@
  * Read the whole request from stdin, bounded in size and time, so a hub that never closes the
  * pipe or sends endless data gets a clear error instead of a hung or exhausted mediator.
  */
-import fs from "node:fs";
+import { read as fsRead } from "node:fs";
 import { SudoSpawnerError, errnoCode } from "../errors.js";
 
 export const STDIN_TIMEOUT_MS = 30_000;
@@ -36,7 +36,7 @@ function readFd(fd: number, limit: number): Promise<Buffer> {
     let size = 0;
     const step = (): void => {
       const buffer = Buffer.allocUnsafe(64 * 1024);
-      fs.read(fd, buffer, 0, buffer.length, null, (error, bytesRead) => {
+      fsRead(fd, buffer, 0, buffer.length, null, (error, bytesRead) => {
         if (error) {
           if (errnoCode(error) === "EAGAIN") {
             resolve(readStream(process.stdin, limit, chunks, size));

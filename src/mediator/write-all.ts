@@ -3,7 +3,7 @@
  * (pino's import does), Node leaves the pipe non-blocking, so a long line the hub has not drained
  * yet is written partly and then fails with EAGAIN; fs.writeSync alone would drop the rest.
  */
-import fs from "node:fs";
+import { writeSync } from "node:fs";
 import { errnoCode } from "../errors.js";
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -14,7 +14,7 @@ export function writeAllSync(fd: number, text: string, timeoutMs = 10_000): void
   let offset = 0;
   while (offset < data.length) {
     try {
-      offset += fs.writeSync(fd, data, offset, data.length - offset);
+      offset += writeSync(fd, data, offset, data.length - offset);
     } catch (error) {
       if (errnoCode(error) !== "EAGAIN" || Date.now() > deadline) throw error;
       Atomics.wait(pause, 0, 0, 2); // the hub is still reading: give it a moment

@@ -129,7 +129,7 @@ describe.skipIf(!fx.available)("faults through real sudo", () => {
         const result = await call(HOMELESS, spawnRequest(await freePort()));
         expectRefusal(
           result,
-          `could not change into the home directory: Permission denied (errno 13) (home directory ${homeless.home}); create it, e.g. \`mkhomedir_helper USER\` as root`,
+          `could not change into the home directory: Permission denied (errno 13) (home directory ${homeless.home}); the user must be able to enter it: check its owner and mode`,
         );
         await noProcessesOf(HOMELESS);
       } finally {
