@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { installDemoSingleUser, installTarball, type Installation } from "../helpers/install.js";
 import { demoStatus } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
+import { killRequest, spawnRequest } from "../helpers/requests.js";
 import {
   announceSkip,
   ensureUser,
@@ -32,7 +33,6 @@ import {
 const fx = inject("rootFixture");
 if (!fx.available) announceSkip("faults (test/integration/faults.test.ts)", fx.reason);
 
-const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
 /** A user of the spawnable group without a home directory. */
 const HOMELESS = "tsss-nohome";
 /** A second, separately installed copy of the package, whose server executable gets deleted. */
@@ -40,14 +40,6 @@ const SECOND_PREFIX = "/opt/tsss-faults";
 const SECOND_SUDOERS = "tsss-faults";
 const NO_PROC_ERROR =
   "cannot tell whether the pid is a server this mediator started: /proc is not readable. Mount /proc (without hidepid hiding a user's own processes) and retry";
-
-function spawnRequest(port: number): string {
-  return JSON.stringify({ action: "spawn", args: [`--port=${port}`, "--ip=127.0.0.1"], env: BASE_ENV });
-}
-
-function killRequest(pid: number, signal: number): string {
-  return JSON.stringify({ action: "kill", pid, signal });
-}
 
 function call(user: string, input: string, mediator = fx.mediator): Promise<MediatorRun> {
   return runMediatorAs(fx.hub, user, mediator, input, ["--logging=info"]);

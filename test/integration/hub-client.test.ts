@@ -12,6 +12,7 @@ import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { demoEcho, demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
+import { BASE_ENV } from "../helpers/requests.js";
 import { announceSkip, killUserProcesses, procState, procStatus, userInfo, userProcesses, waitFor } from "../helpers/system.js";
 
 const fx = inject("rootFixture");
@@ -40,7 +41,6 @@ function killLive(user: string): void {
   }
 }
 
-const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
 
 interface Reply {
   reply: number;

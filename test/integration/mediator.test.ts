@@ -7,6 +7,7 @@ import fs from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { demoEcho, demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
+import { killRequest, spawnRequest } from "../helpers/requests.js";
 import {
   announceSkip,
   killUserProcesses,
@@ -24,15 +25,6 @@ import {
 const fx = inject("rootFixture");
 if (!fx.available) announceSkip("mediator integration (test/integration/mediator.test.ts)", fx.reason);
 
-const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
-
-function spawnRequest(port: number, env: Record<string, string> = {}): string {
-  return JSON.stringify({ action: "spawn", args: [`--port=${port}`, "--ip=127.0.0.1"], env: { ...BASE_ENV, ...env } });
-}
-
-function killRequest(pid: number, signal: number): string {
-  return JSON.stringify({ action: "kill", pid, signal });
-}
 
 function sessionId(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");

@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "../helpers/ports.js";
+import { BASE_ENV, killRequest, spawnRequest } from "../helpers/requests.js";
 import {
   announceSkip,
   killUserProcesses,
@@ -24,16 +25,7 @@ import {
 const fx = inject("rootFixture");
 if (!fx.available) announceSkip("pid-reuse safety (test/integration/pid-reuse.test.ts)", fx.reason);
 
-const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
 const NOT_OURS = /\[W [^\]]+\] pid \d+ is not a server started by ts-sudospawner \(the pid was reused\); leaving it alone and reporting the server gone/;
-
-function killRequest(pid: number, signal: number): string {
-  return JSON.stringify({ action: "kill", pid, signal });
-}
-
-function spawnRequest(port: number, env: Record<string, string> = {}): string {
-  return JSON.stringify({ action: "spawn", args: [`--port=${port}`, "--ip=127.0.0.1"], env: { ...BASE_ENV, ...env } });
-}
 
 function call(user: TestUser, input: string): Promise<MediatorRun> {
   return runMediatorAs(fx.hub, user.name, fx.mediator, input, ["--logging=info"]);

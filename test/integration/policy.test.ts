@@ -12,6 +12,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { demoStatus, waitForDemoServer, type DemoStatus } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
+import { BASE_ENV, killRequest } from "../helpers/requests.js";
 import {
   announceSkip,
   killUserProcesses,
@@ -40,7 +41,6 @@ const HUB_OWNED = `${EXTRA}/hub-owned-server`;
 const SERVER_LOG_NAME = ".tsss-server.log";
 const TOP_KEYS = "singleuser, profiles, env, limits, umask, nice, graceSeconds, minUid, serverLog";
 
-const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
 
 function writePolicy(policy: unknown): void {
   fs.mkdirSync(POLICY_DIR, { recursive: true, mode: 0o755 });
@@ -73,10 +73,6 @@ function spawnRequest(port: number, options: SpawnOptions = {}): string {
   if (options.profile !== undefined) request.profile = options.profile;
   if (options.limits !== undefined) request.limits = options.limits;
   return JSON.stringify(request);
-}
-
-function killRequest(pid: number, signal: number): string {
-  return JSON.stringify({ action: "kill", pid, signal });
 }
 
 async function call(user: TestUser, input: string): Promise<MediatorRun> {

@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "../helpers/ports.js";
+import { BASE_ENV } from "../helpers/requests.js";
 import {
   announceSkip,
   ensureUser,
@@ -29,7 +30,6 @@ const ROUNDS = 5;
 const CONCURRENT = 50;
 /** Extra spawnable users (in the fixture's group, so the fixture's sudoers rule covers them). */
 const EXTRA_USERS = ["tsss-st1", "tsss-st2", "tsss-st3"];
-const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
 const SIGTERM_LINE = "demo-singleuser: SIGTERM, shutting down";
 
 interface Answer {
