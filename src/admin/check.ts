@@ -8,9 +8,10 @@ import { progressLine, type CheckReport, type CheckRow } from "./check-report.js
 import { checkRuleAllowsMediator, checkRuleNotTooBroad, checkRuleRefusesRoot } from "./check-rules.js";
 import { checkSpawn } from "./check-spawn.js";
 import { buildSubject, type CheckRequest, type CheckSubject } from "./check-subject.js";
+import { errorMessage } from "../errors.js";
 import type { AdminIO } from "./io.js";
 
-interface Step {
+export interface Step {
   activity: (s: CheckSubject) => string;
   run: (s: CheckSubject) => CheckRow | Promise<CheckRow>;
 }
@@ -25,6 +26,21 @@ const STEPS: readonly Step[] = [
 ];
 
 const SPAWN_STEP: Step = { activity: (s) => `spawning and stopping a single-user server as ${s.user.name}`, run: checkSpawn };
+
+/** A step that throws (e.g. a directory this user cannot examine) fails its own row, not the run. */
+export async function runStep(step: Step, index: number, subject: CheckSubject): Promise<CheckRow> {
+  try {
+    return await step.run(subject);
+  } catch (error) {
+    return {
+      id: `step-${index + 1}`,
+      title: step.activity(subject),
+      status: "fail",
+      detail: `could not finish: ${errorMessage(error)}`,
+      fix: "run the check as root, which can examine every path",
+    };
+  }
+}
 
 function skippedSpawn(s: CheckSubject): CheckRow {
   return {
@@ -42,11 +58,11 @@ export async function runCheck(request: CheckRequest, io: AdminIO): Promise<Chec
   const rows: CheckRow[] = [];
   for (const [index, step] of STEPS.entries()) {
     io.err(progressLine(index + 1, total, step.activity(subject)));
-    rows.push(await step.run(subject));
+    rows.push(await runStep(step, index, subject));
   }
   if (request.spawn) {
     io.err(progressLine(total, total, SPAWN_STEP.activity(subject)));
-    rows.push(await SPAWN_STEP.run(subject));
+    rows.push(await runStep(SPAWN_STEP, total - 1, subject));
   } else {
     io.err(`[${total}/${total}] spawn test skipped (add --spawn)\n`);
     rows.push(skippedSpawn(subject));
