@@ -68,15 +68,35 @@ function bundledPino(): PinoFactory {
 
 const THRESHOLD: Record<LogLevel, number> = { debug: 20, info: 30, warning: 40, error: 50, critical: 60, none: Infinity };
 
+type Method = "debug" | "info" | "warn" | "error";
+type Sink = Pick<PinoLogger, Method>;
+
+/**
+ * Where pino itself cannot be loaded (a damaged install), records still go out, in the same
+ * format: logging must never be the reason the hub gets no answer.
+ */
+function fallbackSink(format: LogFormat, name: string, reason: string): Sink {
+  const writer = stderrWriter(format);
+  const write = (value: number) => (message: string) =>
+    writer.write(`${JSON.stringify({ level: value, time: Date.now(), name, pid: process.pid, msg: message })}\n`);
+  const sink = { debug: write(20), info: write(30), warn: write(40), error: write(50) };
+  sink.warn(`logging without pino: ${reason}; reinstall ts-sudospawner`);
+  return sink;
+}
+
 export function createLogger(level: LogLevel, format: LogFormat, name = "ts-sudospawner", loadPino: () => PinoFactory = bundledPino): Logger {
-  let base: PinoLogger | undefined;
-  const emit = (method: "debug" | "info" | "warn" | "error", value: number, message: string) => {
+  let sink: Sink | undefined;
+  const open = (): Sink => {
+    try {
+      return loadPino()({ name, level: PINO_LEVEL[level], base: format === "json" ? { name, pid: process.pid } : undefined }, stderrWriter(format));
+    } catch (error) {
+      return fallbackSink(format, name, error instanceof Error ? error.message.split("\n")[0] ?? "" : String(error));
+    }
+  };
+  const emit = (method: Method, value: number, message: string) => {
     if (value < THRESHOLD[level]) return;
-    base ??= loadPino()(
-      { name, level: PINO_LEVEL[level], base: format === "json" ? { name, pid: process.pid } : undefined },
-      stderrWriter(format),
-    );
-    base[method](message);
+    sink ??= open();
+    sink[method](message);
   };
   return {
     debug: (message) => emit("debug", 20, message),
