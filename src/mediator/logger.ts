@@ -69,6 +69,8 @@ function bundledPino(): PinoFactory {
 const THRESHOLD: Record<LogLevel, number> = { debug: 20, info: 30, warning: 40, error: 50, critical: 60, none: Infinity };
 
 type Method = "debug" | "info" | "warn" | "error";
+/** pino's numeric level of each method. */
+const METHOD_LEVEL: Record<Method, number> = { debug: 20, info: 30, warn: 40, error: 50 };
 type Sink = Pick<PinoLogger, Method>;
 
 /**
@@ -77,9 +79,9 @@ type Sink = Pick<PinoLogger, Method>;
  */
 function fallbackSink(format: LogFormat, name: string, reason: string): Sink {
   const writer = stderrWriter(format);
-  const write = (value: number) => (message: string) =>
-    writer.write(`${JSON.stringify({ level: value, time: Date.now(), name, pid: process.pid, msg: message })}\n`);
-  const sink = { debug: write(20), info: write(30), warn: write(40), error: write(50) };
+  const write = (method: Method) => (message: string) =>
+    writer.write(`${JSON.stringify({ level: METHOD_LEVEL[method], time: Date.now(), name, pid: process.pid, msg: message })}\n`);
+  const sink = { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
   sink.warn(`logging without pino: ${reason}; reinstall ts-sudospawner`);
   return sink;
 }
@@ -93,15 +95,15 @@ export function createLogger(level: LogLevel, format: LogFormat, name = "ts-sudo
       return fallbackSink(format, name, error instanceof Error ? error.message.split("\n")[0] ?? "" : String(error));
     }
   };
-  const emit = (method: Method, value: number, message: string) => {
-    if (value < THRESHOLD[level]) return;
+  const emit = (method: Method, message: string) => {
+    if (METHOD_LEVEL[method] < THRESHOLD[level]) return;
     sink ??= open();
     sink[method](message);
   };
   return {
-    debug: (message) => emit("debug", 20, message),
-    info: (message) => emit("info", 30, message),
-    warn: (message) => emit("warn", 40, message),
-    error: (message) => emit("error", 50, message),
+    debug: (message) => emit("debug", message),
+    info: (message) => emit("info", message),
+    warn: (message) => emit("warn", message),
+    error: (message) => emit("error", message),
   };
 }

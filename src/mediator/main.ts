@@ -2,7 +2,7 @@
  * Mediator mode: read one request, act on it as the current user, answer with one JSON object.
  * Every failure becomes {"ok":false,"error":...} on stdout, the same message on stderr, exit 1.
  */
-import { Stats, statSync } from "node:fs";
+import { Stats, realpathSync, statSync } from "node:fs";
 import { SudoSpawnerError, errorMessage, isSudoSpawnerError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { assertSpawnableAccount, currentAccount, describeUid, readUidMin, sudoUid, type Account } from "./accounts.js";
@@ -97,10 +97,14 @@ async function spawnAction(request: SpawnRequest, ctx: MediatorContext, account:
   return { ok: true, pid };
 }
 
-function killAction(pid: number, signal: number, ctx: MediatorContext, account: Account, logger: Logger): Answer {
-  const { addon, reaperPath } = loadInstalled(ctx, account);
+function killAction(pid: number, signal: number, ctx: MediatorContext, logger: Logger): Answer {
+  // A kill runs nothing, so the reaper needs no audit here: only its real path, and that only
+  // where a process's environment cannot be read.
+  const paths = nativePaths(findPackageRoot(ctx.selfPath));
+  const addon = loadAddon(paths.addon);
   assertProcReadable();
-  const alive = killServer(pid, signal, { addon, logger, ownership: (p) => ownership(p, reaperPath) });
+  const reaperRealPath = () => realpathSync(paths.reaper);
+  const alive = killServer(pid, signal, { addon, logger, ownership: (p) => ownership(p, reaperRealPath) });
   return { ok: true, alive };
 }
 
@@ -116,7 +120,7 @@ async function handle(ctx: MediatorContext, logger: Logger, interrupts: Interrup
     interrupts.deferred = true;
     return spawnAction(request, ctx, account, policy, logger, interrupts.controller.signal);
   }
-  return killAction(request.pid, request.signal, ctx, account, logger);
+  return killAction(request.pid, request.signal, ctx, logger);
 }
 
 /**

@@ -43,7 +43,7 @@ export function assertProcReadable(): void {
   );
 }
 
-export function ownership(pid: number, reaperRealPath: string): Ownership {
+export function ownership(pid: number, reaperRealPath: () => string): Ownership {
   const environ = readProc(`/proc/${pid}/environ`);
   if (environ === "gone") return "gone";
   if (environ instanceof Buffer) return environMarksPid(environ, pid) ? "ours" : "not-ours";
@@ -53,7 +53,7 @@ export function ownership(pid: number, reaperRealPath: string): Ownership {
   const fields = statFields(stat.toString("latin1"));
   if (fields === undefined || fields.ppid <= 1 || fields.session !== pid) return "not-ours";
   try {
-    return readlinkSync(`/proc/${fields.ppid}/exe`) === reaperRealPath ? "ours" : "not-ours";
+    return readlinkSync(`/proc/${fields.ppid}/exe`) === reaperRealPath() ? "ours" : "not-ours";
   } catch {
     return "not-ours";
   }

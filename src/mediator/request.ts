@@ -3,6 +3,7 @@
  * Anything not exactly of the documented shape is rejected with a message that names the problem.
  */
 import { SudoSpawnerError } from "../errors.js";
+import { LIMIT_NAMES, type LimitName, type Limits } from "./policy.js";
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 export const MAX_SIGNAL = 64;
@@ -16,11 +17,8 @@ export interface SpawnRequest {
   /** Launch profile name, only meaningful with a root-owned policy file that defines profiles. */
   profile?: string;
   /** Lower resource limits the hub asks for (never above the site policy's). */
-  limits?: Partial<Record<RequestLimit, number>>;
+  limits?: Limits;
 }
-
-export const REQUEST_LIMITS = ["nofile", "nproc", "as", "cpu", "core"] as const;
-export type RequestLimit = (typeof REQUEST_LIMITS)[number];
 
 export interface KillRequest {
   action: "kill";
@@ -59,19 +57,19 @@ function checkNoNul(value: string, what: string): void {
 
 const ENV_NAME = /^[^=\0]+$/;
 
-function validateRequestLimits(value: unknown): Partial<Record<RequestLimit, number>> {
+function validateRequestLimits(value: unknown): Limits {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw bad(`"limits" must be an object, got ${describe(value)}`);
   }
-  const limits: Partial<Record<RequestLimit, number>> = {};
+  const limits: Limits = {};
   for (const [name, limit] of Object.entries(value)) {
-    if (!(REQUEST_LIMITS as readonly string[]).includes(name)) {
-      throw bad(`unknown limit ${JSON.stringify(name)}; use ${REQUEST_LIMITS.join(", ")}`);
+    if (!(LIMIT_NAMES as readonly string[]).includes(name)) {
+      throw bad(`unknown limit ${JSON.stringify(name)}; use ${LIMIT_NAMES.join(", ")}`);
     }
     if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 0) {
       throw bad(`limit ${name} must be a non-negative integer, got ${describe(limit)}`);
     }
-    limits[name as RequestLimit] = limit;
+    limits[name as LimitName] = limit;
   }
   return limits;
 }
