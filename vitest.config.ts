@@ -13,6 +13,14 @@ export default defineConfig({
       },
       {
         test: {
+          // Real processes (the native addon, the reaper, fake sudo tools, bundles), no root.
+          name: "process",
+          include: ["test/process/**/*.test.ts"],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           // Real sudo, real users, one shared install: see test/global-setup.ts.
           name: "integration",
           include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],

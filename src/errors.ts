@@ -3,7 +3,7 @@
  * carries a stable `code` (for programs and docs) and a message that says what to do next.
  */
 export const ERROR_CODES = [
-  "USAGE", // bad command-line arguments
+  "USAGE", // bad arguments or options from the caller (command line, client options)
   "BAD_REQUEST", // stdin is not a valid request (JSON shape, types, bounds)
   "REQUEST_TOO_LARGE", // stdin exceeded the size bound
   "REQUEST_TIMEOUT", // stdin was not closed in time
@@ -11,7 +11,9 @@ export const ERROR_CODES = [
   "UNSAFE_PATH", // an executable or directory is owned/writable by someone untrusted
   "NOT_FOUND", // executable, home directory or config missing
   "SPAWN_FAILED", // fork/exec/chdir failed, or the server exited during the grace period
-  "KILL_FAILED", // kill(2) failed unexpectedly
+  "PROC_UNREADABLE", // /proc cannot be read, so a pid cannot be told to be ours
+  "ALREADY_RUNNING", // a server is already running where a new one was asked for
+  "BAD_STATE", // persisted spawner state (from the hub's database) is invalid
   "NATIVE", // the native addon or reaper is missing or broken
   "POLICY", // the root-owned policy file is unsafe or invalid
   "SUDO", // sudo refused, asked for a password, or could not run the mediator

@@ -61,7 +61,8 @@ struct rlimit_option {
 
 static struct rlimit_option rlimit_options[] = {
     {"NOFILE", RLIMIT_NOFILE, 0, {0, 0}}, {"NPROC", RLIMIT_NPROC, 0, {0, 0}},
-    {"AS", RLIMIT_AS, 0, {0, 0}},         {"CPU", RLIMIT_CPU, 0, {0, 0}},
+    {"AS", RLIMIT_AS, 0, {0, 0}},         {"DATA", RLIMIT_DATA, 0, {0, 0}},
+    {"CPU", RLIMIT_CPU, 0, {0, 0}},
     {"CORE", RLIMIT_CORE, 0, {0, 0}},
 };
 #define RLIMIT_OPTION_COUNT (sizeof rlimit_options / sizeof rlimit_options[0])
@@ -114,14 +115,26 @@ static void report_started(int status_fd, pid_t pid) {
   tsss_line_send(status_fd, &line);
 }
 
-static void report_exit(int status_fd, int status) {
+/*
+ * "X <code> <signal>" on the status fd, and one line on stderr for the hub,
+ * which relays it and so learns the server's real exit status (the hub is not
+ * its parent). The format is parsed by the hub clients: keep it.
+ */
+static void report_exit(int status_fd, pid_t pid, int status) {
   struct tsss_line line = {{0}, 0};
+  struct tsss_line hub = {{0}, 0};
   tsss_line_str(&line, "X ");
   tsss_line_int(&line, WIFEXITED(status) ? WEXITSTATUS(status) : 0);
   tsss_line_str(&line, " ");
   tsss_line_int(&line, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   tsss_line_str(&line, "\n");
   tsss_line_send(status_fd, &line);
+  tsss_line_str(&hub, "[I tsss-reaper] server pid ");
+  tsss_line_int(&hub, pid);
+  tsss_line_str(&hub, WIFSIGNALED(status) ? " was killed by signal " : " exited with status ");
+  tsss_line_int(&hub, WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+  tsss_line_str(&hub, "\n");
+  tsss_line_send(2, &hub);
 }
 
 /* ---- option parsing ------------------------------------------------------ */
@@ -175,7 +188,7 @@ static const char *parse_rlimit(const char *arg) {
       opt = &rlimit_options[i];
     }
   }
-  if (opt == NULL) return "--rlimit NAME must be one of NOFILE, NPROC, AS, CPU, CORE";
+  if (opt == NULL) return "--rlimit NAME must be one of NOFILE, NPROC, AS, DATA, CPU, CORE";
   if (opt->given) return "--rlimit given twice for one resource";
   if (parse_rlim(eq + 1, (size_t)(colon - eq - 1), &opt->value.rlim_cur) != 0 ||
       parse_rlim(colon + 1, strlen(colon + 1), &opt->value.rlim_max) != 0) {
@@ -484,7 +497,7 @@ static int reap_children(pid_t server, int status_fd, int flags) {
       die(status_fd, errno, ST_WAIT);
     }
     if (rc == 0) return 1;
-    if (rc == server) report_exit(status_fd, status);
+    if (rc == server) report_exit(status_fd, server, status);
     if (!(flags & WNOHANG)) return 1;
   }
 }

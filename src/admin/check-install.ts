@@ -6,9 +6,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { errorMessage, isSudoSpawnerError } from "../errors.js";
-import { assertTrustedExecutable, findSingleUser } from "../mediator/executable.js";
-import { nativePaths } from "../mediator/native.js";
-import { auditPath, formatProblems, realFs, type PathProblem } from "../mediator/path-trust.js";
+import { assertTrustedExecutable, findSingleUser } from "../install/executable.js";
+import { nativePaths } from "../install/layout.js";
+import { auditPath, formatProblems, realFs, type PathProblem } from "../install/path-trust.js";
 import { EXECUTE, READ, WRITE, firstUnsearchable, permits, type Principal } from "./access.js";
 import type { CheckRow } from "./check-report.js";
 import type { CheckSubject } from "./check-subject.js";

@@ -7,8 +7,8 @@ import { SudoSpawnerError } from "../errors.js";
 import { currentUid, lookupAccount, runCommand, type AccountEntry, type CommandResult } from "./host.js";
 import type { FailureContext } from "./diagnose.js";
 import { locateMediator, type MediatorLocation } from "./mediator-path.js";
-import { nodeUnderSudo, securePathFix, securePathLocations, type NodeUnderSudo } from "./sudo-env.js";
-import { validateAccountName } from "./sudoers-text.js";
+import { nodeUnderSudo, securePathFix, securePathLocations, type NodeUnderSudo } from "./node-under-sudo.js";
+import { validateAccountName } from "./sudoers-rule.js";
 
 export interface CheckRequest {
   hubUser: string;

@@ -1,8 +1,10 @@
 /**
- * From what a failed `sudo ... MEDIATOR` printed to what the admin should do next (pure). The
- * patterns are the real messages of sudo, env, the kernel and the mediator (docs/admin-guide.md
- * lists them in its troubleshooting table).
+ * From what a failed `sudo ... MEDIATOR` printed to what the admin should do next (pure). sudo's
+ * own refusals come from the shared table (src/system/sudo-refusals.ts); the other patterns are
+ * the real messages of env, the kernel and the mediator (docs/admin-guide.md lists them in its
+ * troubleshooting table).
  */
+import { classifyRefusal } from "../system/sudo-refusals.js";
 
 export interface FailureContext {
   hub: string;
@@ -57,19 +59,18 @@ function refusedBySudo(ctx: FailureContext): Diagnosis {
 }
 
 export function diagnoseSudoFailure(output: string, ctx: FailureContext): Diagnosis {
-  if (/a password is required|is not allowed to (?:run|execute)|is not in the sudoers file|may not run sudo/.test(output)) {
-    return refusedBySudo(ctx);
-  }
+  const refusal = classifyRefusal(output);
+  if (refusal === "asks_password" || refusal === "not_allowed") return refusedBySudo(ctx);
   if (/env: .node.: No such file or directory/.test(output)) {
     return {
       cause: "sudo runs the mediator with PATH=secure_path, and node is not in any of its directories",
       fix: ctx.nodeFix ?? "add node's directory to `Defaults secure_path=...` with visudo, or link node into /usr/bin",
     };
   }
-  if (/sorry, you must have a tty/.test(output)) {
+  if (refusal === "needs_tty") {
     return { cause: "sudo requires a terminal (requiretty) and the hub has none", fix: `add \`Defaults:${ctx.hub} !requiretty\` (the generated rule has it)` };
   }
-  if (/unknown user|user .* unknown/i.test(output)) {
+  if (refusal === "unknown_user") {
     return { cause: `sudo does not know one of the users (${ctx.hub}, ${ctx.user})`, fix: "create the account or fix NSS (getent passwd NAME must find it)" };
   }
   if (/refusing to act as (?:root|system account)/.test(output)) {
@@ -84,13 +85,13 @@ export function diagnoseSudoFailure(output: string, ctx: FailureContext): Diagno
   if (/home directory .* does not exist/.test(output)) {
     return { cause: `${ctx.user} has no home directory`, fix: `as root: \`mkhomedir_helper ${ctx.user}\`` };
   }
-  if (/: command not found/.test(output)) {
+  if (refusal === "not_found") {
     return {
       cause: `sudo cannot find ${ctx.mediator}: it does not exist, or ${ctx.hub} cannot search a directory above it`,
       fix: "as root: install it there, and make every directory above it searchable by all (`chmod a+x DIR`), owned by root",
     };
   }
-  if (/Permission denied/.test(output)) {
+  if (refusal === "cannot_execute") {
     return {
       cause: `${ctx.user} cannot read or execute the mediator, node, or a directory above them`,
       fix: "as root: make the install world-readable and searchable, e.g. `chmod -R a+rX PREFIX` (owned by root, not writable by others)",

@@ -11,8 +11,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { SudoSpawnerError } from "../errors.js";
-import { findPackageRoot } from "../mediator/native.js";
-import { validateCommandPath } from "./sudoers-text.js";
+import { findPackageRoot } from "../install/layout.js";
+import { validateCommandPath } from "./sudoers-rule.js";
 
 export interface MediatorLocation {
   /** As the hub runs it and the rule names it. */

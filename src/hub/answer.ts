@@ -3,9 +3,9 @@
  * error that names the cause and the fix. Pure: no I/O, so every failure mode is unit-tested.
  */
 import { SudoSpawnerError } from "../errors.js";
-import { describeCommand, type SudoCommand } from "./sudo-command.js";
-
-export type JsonObject = Record<string, unknown>;
+import { excerpt, type JsonObject } from "../protocol/index.js";
+import { classifyRefusal } from "../system/sudo-refusals.js";
+import { describeCommand, type SudoCommand } from "./command-line.js";
 
 /** What a finished mediator call left behind. */
 export interface CallOutcome {
@@ -57,12 +57,6 @@ export function extractJsonObject(stdout: string): Extracted {
   return { kind: "several", count: found.length };
 }
 
-/** At most `max` characters of text, for quoting output in an error message. */
-export function excerpt(text: string, max = 300): string {
-  const trimmed = text.trim();
-  return JSON.stringify(trimmed.length > max ? `${trimmed.slice(0, max)}…` : trimmed);
-}
-
 function lastLines(text: string, count = 5): string {
   return text.trim().split("\n").slice(-count).join(" | ");
 }
@@ -100,38 +94,38 @@ function notFound(outcome: CallOutcome, ctx: CallContext): SudoSpawnerError {
 }
 
 /**
- * Recognise the privilege tool's own refusals in stderr. Matched on the messages of sudo 1.8/1.9,
- * dzdo (sudo's wording) and OpenBSD/OpenDoas doas; undefined when nothing matches.
+ * Explain the privilege tool's own refusal in stderr (the table is src/system/sudo-refusals.ts);
+ * undefined when it did not refuse.
  */
 export function classifySudoFailure(outcome: CallOutcome, ctx: CallContext): SudoSpawnerError | undefined {
-  const text = outcome.stderr.toLowerCase();
   const { tool, user, mediatorPath } = ctx.command;
   const hub = ctx.hubUser;
   const rule = isSudoLike(ctx.command) ? "sudoers rule" : "doas.conf rule";
-
-  const asksPassword = /a password is required|a terminal is required|password for|\[sudo\] password|no tty present|no askpass program|authorization required|authentication failed/.test(text);
-  if ((asksPassword || /command not found|no such file or directory/.test(text)) && ctx.mediatorFound === false) {
-    return notFound(outcome, ctx);
+  const kind = classifyRefusal(outcome.stderr);
+  // sudo -n says "a password is required" for a command it cannot find, too.
+  if ((kind === "asks_password" || kind === "not_found") && ctx.mediatorFound === false) return notFound(outcome, ctx);
+  switch (kind) {
+    case "asks_password":
+      return sudoError(
+        `${tool} asked for a password: the ${rule} for hub user ${hub} does not cover user ${user} (or does not name ${mediatorPath} exactly, with NOPASSWD); ${sudoersFix(ctx)}`,
+        outcome,
+      );
+    case "not_allowed":
+      return sudoError(`${tool} refused: the ${rule} for hub user ${hub} does not allow running ${mediatorPath} as ${user}; ${sudoersFix(ctx)}`, outcome);
+    case "needs_tty":
+      return sudoError(`${tool} requires a terminal (requiretty) and the hub has none: add \`Defaults:${hub} !requiretty\` (the generated rule has it)`, outcome);
+    case "unknown_user":
+      return sudoError(`${tool} does not know the user ${user}: create the system account (useradd ${user}) or map the hub's user name to an existing account`, outcome);
+    case "not_found":
+      return notFound(outcome, ctx);
+    case "cannot_execute":
+      return sudoError(`${tool} could not execute ${mediatorPath} as ${user}: make it and every directory above it readable and executable by ${user} (e.g. chmod 755)`, outcome);
+    case "no_privileges":
+      return sudoError(`${tool} cannot gain privileges here (setuid is disabled: a nosuid mount or a container started with no-new-privileges); run the hub where ${tool} works`, outcome);
+    case undefined:
+      break;
   }
-  if (asksPassword) {
-    return sudoError(
-      `${tool} asked for a password: the ${rule} for hub user ${hub} does not cover user ${user} (or does not name ${mediatorPath} exactly, with NOPASSWD); ${sudoersFix(ctx)}`,
-      outcome,
-    );
-  }
-  if (/is not allowed to execute|is not in the sudoers file|may not run sudo|operation not permitted/.test(text)) {
-    return sudoError(`${tool} refused: the ${rule} for hub user ${hub} does not allow running ${mediatorPath} as ${user}; ${sudoersFix(ctx)}`, outcome);
-  }
-  if (/unknown user|no passwd entry|unknown login/.test(text)) {
-    return sudoError(`${tool} does not know the user ${user}: create the system account (useradd ${user}) or map the hub's user name to an existing account`, outcome);
-  }
-  if (/command not found|no such file or directory/.test(text)) return notFound(outcome, ctx);
-  if (/unable to execute|permission denied/.test(text)) {
-    return sudoError(`${tool} could not execute ${mediatorPath} as ${user}: make it and every directory above it readable and executable by ${user} (e.g. chmod 755)`, outcome);
-  }
-  if (/effective uid is not 0|must be owned by uid 0 and have the setuid bit set|no new privileges/.test(text)) {
-    return sudoError(`${tool} cannot gain privileges here (setuid is disabled: a nosuid mount or a container started with no-new-privileges); run the hub where ${tool} works`, outcome);
-  }
+  const text = outcome.stderr.toLowerCase();
   if (/^(sudo|doas|dzdo):/m.test(text) && outcome.stdout.trim() === "") {
     return sudoError(`${tool} failed before the mediator answered (exit status ${outcome.exitCode ?? outcome.signal}); check the ${rule} with \`${describeCommand(ctx.command)}\` as ${hub}`, outcome);
   }
@@ -177,22 +171,4 @@ export function interpretOutcome(outcome: CallOutcome, ctx: CallContext): JsonOb
 
 function fail(code: "MEDIATOR", message: string): never {
   throw new SudoSpawnerError(code, message);
-}
-
-/** The pid of a spawn answer. */
-export function spawnAnswerPid(answer: JsonObject): number {
-  const { pid } = answer;
-  if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 1) {
-    throw new SudoSpawnerError("MEDIATOR", `the mediator's spawn answer has no valid pid: ${excerpt(JSON.stringify(answer))}`);
-  }
-  return pid;
-}
-
-/** The liveness of a kill answer. */
-export function killAnswerAlive(answer: JsonObject): boolean {
-  const { alive } = answer;
-  if (typeof alive !== "boolean") {
-    throw new SudoSpawnerError("MEDIATOR", `the mediator's kill answer has no boolean "alive": ${excerpt(JSON.stringify(answer))}`);
-  }
-  return alive;
 }

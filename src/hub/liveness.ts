@@ -2,9 +2,10 @@
  * Is a process alive, seen from the hub user? `kill(pid, 0)` without sudo: the server belongs to
  * another user, so EPERM is the normal answer for a live server and only ESRCH means gone.
  */
-import fs from "node:fs";
 import os from "node:os";
 import { SudoSpawnerError, errnoCode } from "../errors.js";
+import { MAX_SIGNAL } from "../protocol/index.js";
+import { STAT_FIELD, readProcFile, statField } from "../system/proc-stat.js";
 
 export function processAlive(pid: number): boolean {
   try {
@@ -19,32 +20,19 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
- * The process state letter from the text of /proc/PID/stat (pure). The command name is in
- * parentheses and may itself contain ") ", so the state is the field after the last ")".
- */
-export function stateFromStat(stat: string): string | undefined {
-  const close = stat.lastIndexOf(")");
-  if (close === -1) return undefined;
-  return stat.slice(close + 1).trim().charAt(0) || undefined;
-}
-
-/**
  * A zombie has exited; kill(pid, 0) still succeeds until its parent reaps it, which never happens
  * where PID 1 does not reap orphans. Treating it as alive would keep a dead server "running"
  * forever. Unreadable /proc (hidepid) means we cannot tell: then it counts as alive.
  */
 function isZombie(pid: number): boolean {
-  try {
-    return stateFromStat(fs.readFileSync(`/proc/${pid}/stat`, "utf8")) === "Z";
-  } catch {
-    return false;
-  }
+  const stat = readProcFile(pid, "stat");
+  return stat instanceof Buffer && statField(stat.toString("latin1"), STAT_FIELD.state) === "Z";
 }
 
 /** A signal name ("SIGTERM", "TERM") or number as the number the mediator expects. */
 export function signalNumber(signal: NodeJS.Signals | string | number): number {
   if (typeof signal === "number") {
-    if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw new SudoSpawnerError("USAGE", `invalid signal number ${signal}: use 0..64`);
+    if (!Number.isInteger(signal) || signal < 0 || signal > MAX_SIGNAL) throw new SudoSpawnerError("USAGE", `invalid signal number ${signal}: use 0..${MAX_SIGNAL}`);
     return signal;
   }
   const name = signal.toUpperCase().startsWith("SIG") ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;

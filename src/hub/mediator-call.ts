@@ -7,10 +7,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { SudoSpawnerError, errnoCode, errorMessage } from "../errors.js";
-import { extractJsonObject, interpretOutcome, type CallOutcome, type JsonObject } from "./answer.js";
+import type { JsonObject, MediatorRequest } from "../protocol/index.js";
+import { extractJsonObject, interpretOutcome, type CallOutcome } from "./answer.js";
 import type { HubLogger } from "./logger.js";
 import { relayStderr, type Relay } from "./stderr-relay.js";
-import { describeCommand, type SudoCommand } from "./sudo-command.js";
+import { describeCommand, type SudoCommand } from "./command-line.js";
 
 /** The mediator answers with one short line; anything far larger is not the mediator. */
 export const MAX_STDOUT = 1024 * 1024;
@@ -97,119 +98,167 @@ function sendSignal(child: ChildProcess, signal: NodeJS.Signals): void {
  * SUDO / MEDIATOR (see answer.ts), TIMEOUT, ABORTED. On timeout or abort the in-flight sudo gets
  * SIGTERM (sudo relays it to the mediator, which stops anything it started), then SIGKILL.
  */
-export function callMediator(command: SudoCommand, request: JsonObject, options: MediatorCallOptions): Promise<JsonObject> {
-  const { logger } = options;
-  const hubUser = options.hubUser ?? currentUserName();
+export function callMediator(command: SudoCommand, request: MediatorRequest, options: MediatorCallOptions): Promise<JsonObject> {
   if (options.signal?.aborted) {
     return Promise.reject(new SudoSpawnerError("ABORTED", `aborted before running the mediator for ${command.user}`, { cause: options.signal.reason }));
   }
-  logger.debug(`running ${describeCommand(command)}: ${String(request.action)}`);
-  return new Promise<JsonObject>((resolve, reject) => {
+  return new MediatorCall(command, request, options).run();
+}
+
+/** One call's life: start sudo, send the request, collect stdout, then settle once. */
+class MediatorCall {
+  private child: ChildProcess | undefined;
+  private relay: Relay | undefined;
+  private stdout = "";
+  private stdoutEnded = false;
+  private exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private settled = false;
+  private abandoned = false;
+  private deadline: NodeJS.Timeout | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  private resolve: (answer: JsonObject) => void = () => undefined;
+  private reject: (error: SudoSpawnerError) => void = () => undefined;
+  private readonly hubUser: string;
+
+  constructor(
+    private readonly command: SudoCommand,
+    private readonly request: MediatorRequest,
+    private readonly options: MediatorCallOptions,
+  ) {
+    this.hubUser = options.hubUser ?? currentUserName();
+  }
+
+  run(): Promise<JsonObject> {
+    return new Promise<JsonObject>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      this.options.logger.debug(`running ${describeCommand(this.command)}: ${this.request.action}`);
+      const child = this.startSudo();
+      if (child === undefined) return;
+      this.child = child;
+      this.relay = child.stderr ? relayStderr(child.stderr, this.options.logger, `[${this.command.user}]`) : undefined;
+      this.watchDeadline();
+      this.options.signal?.addEventListener("abort", this.onAbort, { once: true });
+      this.collectStdout(child);
+      this.sendRequest(child);
+    });
+  }
+
+  private startSudo(): ChildProcess | undefined {
     let child: ChildProcess;
     try {
-      child = spawn(command.file, command.args, { stdio: ["pipe", "pipe", "pipe"], env: options.env ?? process.env });
+      child = spawn(this.command.file, this.command.args, { stdio: ["pipe", "pipe", "pipe"], env: this.options.env ?? process.env });
     } catch (error) {
-      reject(spawnFailure(command, error));
-      return;
+      this.settle(spawnFailure(this.command, error));
+      return undefined;
     }
-    let settled = false;
-    let abandoned = false;
-    let stdout = "";
-    let stdoutEnded = false;
-    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    let killTimer: NodeJS.Timeout | undefined;
-    const relay: Relay | undefined = child.stderr ? relayStderr(child.stderr, logger, `[${command.user}]`) : undefined;
+    child.on("error", (error) => {
+      // spawn failures (ENOENT...) arrive here; later errors (kill on a dead child) do not matter.
+      if (child.pid === undefined) this.settle(spawnFailure(this.command, error));
+    });
+    child.on("exit", (code, signal) => {
+      this.exit = { code, signal };
+      void this.finish();
+    });
+    return child;
+  }
 
-    const cleanup = () => {
-      clearTimeout(timeout);
-      options.signal?.removeEventListener("abort", onAbort);
-      // The server keeps writing to this pipe: relay it for as long as it lives, but do not let
-      // the open pipe keep a script that is otherwise done from exiting.
-      relay?.stopCapture();
-      unrefPipe(child.stderr);
-    };
-    const settle = (error: SudoSpawnerError | undefined, answer?: JsonObject) => {
-      if (settled) return;
-      settled = true;
-      cleanup();
-      if (error) reject(error);
-      else resolve(answer as JsonObject);
-    };
-
-    const abandon = (error: SudoSpawnerError) => {
-      if (settled) return;
-      abandoned = true;
-      logger.warn(`${error.message}; stopping ${describeCommand(command)} (pid ${child.pid ?? "?"})`);
-      sendSignal(child, "SIGTERM");
-      killTimer = setTimeout(() => sendSignal(child, "SIGKILL"), options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
-      killTimer.unref();
-      settle(error);
-    };
-
-    const timeout = setTimeout(() => {
-      abandon(
+  private watchDeadline(): void {
+    const { command, options } = this;
+    this.deadline = setTimeout(() => {
+      this.abandon(
         new SudoSpawnerError(
           "TIMEOUT",
           `the mediator for ${command.user} did not answer within ${options.timeoutMs} ms (a slow name service or home directory, or a hung sudo); raise timeoutMs if this machine is just slow`,
         ),
       );
     }, options.timeoutMs);
-    const onAbort = () => {
-      abandon(new SudoSpawnerError("ABORTED", `the ${String(request.action)} call for ${command.user} was aborted`, { cause: options.signal?.reason }));
-    };
-    options.signal?.addEventListener("abort", onAbort, { once: true });
+  }
 
-    const finish = async () => {
-      if (!exit || !stdoutEnded) return;
-      clearTimeout(killTimer);
-      if (abandoned) {
-        // Too late for the caller, but an answer may still report a server we must not leave running.
-        const late = extractJsonObject(stdout);
-        if (late.kind === "object" && late.value.ok === true) options.onAbandonedAnswer?.(late.value);
-        return;
-      }
-      let outcome: CallOutcome = { exitCode: exit.code, signal: exit.signal, stdout, stderr: relay?.captured() ?? "" };
-      try {
-        settle(undefined, interpretOutcome(outcome, { command, hubUser }));
-      } catch {
-        // Failed: sudo's message may still be in flight on stderr; give it a moment, then explain.
-        if (relay) await Promise.race([relay.closed, new Promise((r) => setTimeout(r, STDERR_SETTLE_MS))]);
-        outcome = { ...outcome, stderr: relay?.captured() ?? "" };
-        try {
-          settle(undefined, interpretOutcome(outcome, { command, hubUser, mediatorFound: mediatorFound(command.mediatorPath) }));
-        } catch (error) {
-          settle(error instanceof SudoSpawnerError ? error : new SudoSpawnerError("INTERNAL", errorMessage(error)));
-        }
-      }
-    };
+  private readonly onAbort = (): void => {
+    this.abandon(new SudoSpawnerError("ABORTED", `the ${this.request.action} call for ${this.command.user} was aborted`, { cause: this.options.signal?.reason }));
+  };
 
-    child.on("error", (error) => {
-      // spawn failures (ENOENT...) arrive here; later errors (kill on a dead child) do not matter.
-      if (child.pid === undefined) settle(spawnFailure(command, error));
-    });
-    child.on("exit", (code, signal) => {
-      exit = { code, signal };
-      void finish();
-    });
-    if (child.stdout) {
-      child.stdout.setEncoding("utf8");
-      child.stdout.on("data", (chunk: string) => {
-        stdout += chunk;
-        if (stdout.length > MAX_STDOUT && !settled) {
-          abandon(new SudoSpawnerError("MEDIATOR", `the mediator wrote more than ${MAX_STDOUT} bytes on stdout: is ${command.mediatorPath} really ts-sudospawner?`));
-          child.stdout?.destroy();
-        }
-      });
-      child.stdout.on("error", () => undefined);
-      child.stdout.on("close", () => {
-        stdoutEnded = true;
-        void finish();
-      });
-    } else {
-      stdoutEnded = true;
+  private collectStdout(child: ChildProcess): void {
+    if (!child.stdout) {
+      this.stdoutEnded = true;
+      return;
     }
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      this.stdout += chunk;
+      if (this.stdout.length > MAX_STDOUT && !this.settled) {
+        this.abandon(new SudoSpawnerError("MEDIATOR", `the mediator wrote more than ${MAX_STDOUT} bytes on stdout: is ${this.command.mediatorPath} really ts-sudospawner?`));
+        child.stdout?.destroy();
+      }
+    });
+    child.stdout.on("error", () => undefined);
+    child.stdout.on("close", () => {
+      this.stdoutEnded = true;
+      void this.finish();
+    });
+  }
+
+  private sendRequest(child: ChildProcess): void {
     // sudo may exit (refusing) before reading its stdin: ignore EPIPE there.
     child.stdin?.on("error", () => undefined);
-    child.stdin?.end(`${JSON.stringify(request)}\n`);
-  });
+    child.stdin?.end(`${JSON.stringify(this.request)}\n`);
+  }
+
+  /** Give up on the call: stop sudo (SIGTERM, later SIGKILL) and fail now. */
+  private abandon(error: SudoSpawnerError): void {
+    if (this.settled || this.child === undefined) return;
+    const child = this.child;
+    this.abandoned = true;
+    this.options.logger.warn(`${error.message}; stopping ${describeCommand(this.command)} (pid ${child.pid ?? "?"})`);
+    sendSignal(child, "SIGTERM");
+    this.killTimer = setTimeout(() => sendSignal(child, "SIGKILL"), this.options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+    this.killTimer.unref();
+    this.settle(error);
+  }
+
+  /** Once sudo has exited and stdout has closed: the answer, or why there is none. */
+  private async finish(): Promise<void> {
+    if (!this.exit || !this.stdoutEnded) return;
+    clearTimeout(this.killTimer);
+    if (this.abandoned) {
+      // Too late for the caller, but an answer may still report a server we must not leave running.
+      const late = extractJsonObject(this.stdout);
+      if (late.kind === "object" && late.value.ok === true) this.options.onAbandonedAnswer?.(late.value);
+      return;
+    }
+    try {
+      this.settle(undefined, interpretOutcome(this.outcome(), { command: this.command, hubUser: this.hubUser }));
+    } catch {
+      await this.explainFailure();
+    }
+  }
+
+  /** sudo's message may still be in flight on stderr: give it a moment, then explain. */
+  private async explainFailure(): Promise<void> {
+    if (this.relay) await Promise.race([this.relay.closed, new Promise((r) => setTimeout(r, STDERR_SETTLE_MS))]);
+    try {
+      const ctx = { command: this.command, hubUser: this.hubUser, mediatorFound: mediatorFound(this.command.mediatorPath) };
+      this.settle(undefined, interpretOutcome(this.outcome(), ctx));
+    } catch (error) {
+      this.settle(error instanceof SudoSpawnerError ? error : new SudoSpawnerError("INTERNAL", errorMessage(error)));
+    }
+  }
+
+  private outcome(): CallOutcome {
+    return { exitCode: this.exit?.code ?? null, signal: this.exit?.signal ?? null, stdout: this.stdout, stderr: this.relay?.captured() ?? "" };
+  }
+
+  private settle(error: SudoSpawnerError | undefined, answer?: JsonObject): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.deadline);
+    this.options.signal?.removeEventListener("abort", this.onAbort);
+    // The server keeps writing to the stderr pipe: relay it for as long as it lives, but do not let
+    // the open pipe keep a script that is otherwise done from exiting.
+    this.relay?.stopCapture();
+    unrefPipe(this.child?.stderr);
+    if (error) this.reject(error);
+    else this.resolve(answer as JsonObject);
+  }
 }

@@ -8,11 +8,11 @@
  *   await spawner.stop();   // SIGINT, SIGTERM, SIGKILL with JupyterHub's waits
  */
 import { SudoSpawnerError } from "../errors.js";
-import { killAnswerAlive, spawnAnswerPid, type JsonObject } from "./answer.js";
+import { killAnswerAlive, spawnAnswerPid, type JsonObject, type MediatorRequest, type SpawnRequest } from "../protocol/index.js";
 import { processAlive, signalNumber, waitForExit } from "./liveness.js";
 import { stderrLogger, type HubLogger } from "./logger.js";
 import { callMediator } from "./mediator-call.js";
-import { buildSudoCommand, type SudoCommand } from "./sudo-command.js";
+import { buildSudoCommand, type SudoCommand } from "./command-line.js";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** JupyterHub's LocalProcessSpawner defaults: interrupt_timeout, term_timeout, kill_timeout. */
@@ -88,7 +88,7 @@ export class SudoSpawner {
     return [this.command.file, ...this.command.args];
   }
 
-  private call(request: JsonObject, signal: AbortSignal | undefined, onAbandonedAnswer?: (answer: JsonObject) => void): Promise<JsonObject> {
+  private call(request: MediatorRequest, signal: AbortSignal | undefined, onAbandonedAnswer?: (answer: JsonObject) => void): Promise<JsonObject> {
     return callMediator(this.command, request, {
       timeoutMs: this.timeoutMs,
       signal,
@@ -101,9 +101,9 @@ export class SudoSpawner {
   /** Start the server; resolves once the mediator reports it running (after its 1 s grace). */
   async start(options: StartOptions = {}): Promise<{ pid: number }> {
     if (this.currentPid !== undefined && processAlive(this.currentPid)) {
-      throw new SudoSpawnerError("USAGE", `a server for ${this.user} is already running as pid ${this.currentPid}: stop() it first`);
+      throw new SudoSpawnerError("ALREADY_RUNNING", `a server for ${this.user} is already running as pid ${this.currentPid}: stop() it first`);
     }
-    const request = { action: "spawn", args: [...(options.args ?? [])], env: { ...(options.env ?? {}) } };
+    const request: SpawnRequest = { action: "spawn", args: [...(options.args ?? [])], env: { ...(options.env ?? {}) } };
     const answer = await this.call(request, options.signal, (late) => this.stopAbandoned(late));
     const pid = spawnAnswerPid(answer);
     this.currentPid = pid;
@@ -188,7 +188,7 @@ export class SudoSpawner {
       return;
     }
     if (typeof state !== "object" || Array.isArray(state)) {
-      throw new SudoSpawnerError("USAGE", `invalid spawner state: expected an object like {"pid":1234}, got ${JSON.stringify(state)}`);
+      throw new SudoSpawnerError("BAD_STATE", `invalid spawner state: expected an object like {"pid":1234}, got ${JSON.stringify(state)}`);
     }
     const pid = (state as { pid?: unknown }).pid;
     if (pid === undefined || pid === null || pid === 0) {
@@ -196,7 +196,7 @@ export class SudoSpawner {
       return;
     }
     if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 1) {
-      throw new SudoSpawnerError("USAGE", `invalid pid in spawner state: ${JSON.stringify(pid)}`);
+      throw new SudoSpawnerError("BAD_STATE", `invalid pid in spawner state: ${JSON.stringify(pid)}`);
     }
     this.currentPid = pid;
   }

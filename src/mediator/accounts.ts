@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { SudoSpawnerError } from "../errors.js";
-import type { Identity } from "./env-policy.js";
+import type { Account } from "../system/account.js";
 
 export const DEFAULT_UID_MIN = 1000;
 /** The overflow uid ("nobody", "nfsnobody"): above UID_MIN, yet a system account. */
@@ -28,47 +28,42 @@ export function readUidMin(file = LOGIN_DEFS): number {
   }
 }
 
-export interface Account extends Identity {
-  uid: number;
-  gid: number;
-}
-
 /** The passwd entry of the user this process runs as (getpwuid_r via libuv). */
 export function currentAccount(): Account {
   const info = userInfo();
   return {
     uid: info.uid,
     gid: info.gid,
-    username: info.username,
-    homedir: info.homedir,
+    name: info.username,
+    home: info.homedir,
     shell: info.shell ?? "/bin/sh",
   };
 }
 
 /** Refuse root and system accounts: a rule like `hub ALL=(ALL) NOPASSWD: mediator` must not let the hub act as them. */
-export function assertSpawnableAccount(account: Pick<Account, "uid" | "username">, uidMin: number): void {
+export function assertSpawnableAccount(account: Pick<Account, "uid" | "name">, uidMin: number): void {
   if (account.uid === 0) {
     throw new SudoSpawnerError(
       "FORBIDDEN_USER",
       "refusing to act as root: single-user servers must run as ordinary users. Restrict the sudoers Runas list (run `ts-sudospawner sudoers --hub-user HUB --group GROUP`)",
     );
   }
-  if (account.uid === NOBODY_UID || account.username === "nobody") {
+  if (account.uid === NOBODY_UID || account.name === "nobody") {
     throw new SudoSpawnerError(
       "FORBIDDEN_USER",
-      `refusing to act as ${account.username} (uid ${account.uid}), the unprivileged placeholder account. Restrict the sudoers Runas list to the users who may run notebook servers`,
+      `refusing to act as ${account.name} (uid ${account.uid}), the unprivileged placeholder account. Restrict the sudoers Runas list to the users who may run notebook servers`,
     );
   }
   if (account.uid < uidMin) {
     throw new SudoSpawnerError(
       "FORBIDDEN_USER",
-      `refusing to act as system account ${account.username} (uid ${account.uid} is below UID_MIN ${uidMin}). Restrict the sudoers Runas list to the users who may run notebook servers`,
+      `refusing to act as system account ${account.name} (uid ${account.uid} is below UID_MIN ${uidMin}). Restrict the sudoers Runas list to the users who may run notebook servers`,
     );
   }
 }
 
-/** A readable name for a uid in messages, marking the hub user that called sudo. */
-export function describeUid(uid: number, sudoUid: number | undefined): string {
+/** "uid N" for messages, marked when it is the hub user that called sudo. */
+export function uidMarkingHub(uid: number, sudoUid: number | undefined): string {
   const hub = uid === sudoUid ? " (the hub user that called sudo)" : "";
   return `uid ${uid}${hub}`;
 }

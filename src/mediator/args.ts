@@ -3,9 +3,8 @@
  * change what runs or which policy applies are accepted: log level, log format, help, version.
  */
 import { SudoSpawnerError } from "../errors.js";
+import { LOG_LEVELS, logLevelOf, type LogLevel } from "../protocol/index.js";
 
-export const LOG_LEVELS = ["debug", "info", "warning", "error", "critical", "none"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = "text" | "json";
 
 export interface MediatorArgs {
@@ -15,10 +14,8 @@ export interface MediatorArgs {
 }
 
 export function parseLogLevel(raw: string): LogLevel {
-  const level = raw.trim().toLowerCase();
-  // Python's logging calls it "warn" as well; accept both spellings.
-  const normalised = level === "warn" ? "warning" : level === "fatal" ? "critical" : level;
-  if ((LOG_LEVELS as readonly string[]).includes(normalised)) return normalised as LogLevel;
+  const level = logLevelOf(raw);
+  if (level !== undefined) return level;
   throw new SudoSpawnerError(
     "USAGE",
     `invalid --logging level ${JSON.stringify(raw)}: use one of ${LOG_LEVELS.join(", ")}`,

@@ -3,6 +3,7 @@
  * hub inject code into the loader or an interpreter, with the identity variables taken from the
  * passwd entry of the user we run as. Pure: the identity and any extra policy are passed in.
  */
+import type { Account } from "../system/account.js";
 
 /** Exact names that make a loader or interpreter run code chosen by whoever sets them. */
 export const DENIED_NAMES: readonly string[] = [
@@ -32,11 +33,8 @@ export const IDENTITY_NAMES = ["HOME", "USER", "LOGNAME", "SHELL"] as const;
  */
 export const MARK_ENV = "TS_SUDOSPAWNER_PID";
 
-export interface Identity {
-  username: string;
-  homedir: string;
-  shell: string;
-}
+/** Who the server runs as: the passwd entry's name, home and shell. */
+export type Identity = Pick<Account, "name" | "home" | "shell">;
 
 export interface EnvPolicy {
   /** Extra exact names to drop (from the root-owned policy file). */
@@ -88,9 +86,9 @@ export function applyEnvPolicy(requested: Readonly<Record<string, string>>, iden
     if (reason) dropped.push({ name, reason });
     else env[name] = value;
   }
-  env.HOME = identity.homedir;
-  env.USER = identity.username;
-  env.LOGNAME = identity.username;
+  env.HOME = identity.home;
+  env.USER = identity.name;
+  env.LOGNAME = identity.name;
   env.SHELL = identity.shell;
   return { env, dropped };
 }

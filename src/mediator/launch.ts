@@ -4,10 +4,12 @@
  */
 import { isAbsolute } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
+import type { SpawnRequest } from "../protocol/index.js";
+import type { Account } from "../system/account.js";
 import { effectiveLimits, reaperOptions, serverLogPath, type Policy } from "./policy.js";
-import type { SpawnRequest } from "./request.js";
 
-export interface LaunchChoice {
+/** What the site policy picks for one spawn request; spawn.ts's LaunchPlan adds env and cwd. */
+export interface PolicyChoice {
   /** Absolute executable, or undefined to use the one next to the mediator. */
   executable: string | undefined;
   args: string[];
@@ -16,7 +18,7 @@ export interface LaunchChoice {
   logFile: string | undefined;
 }
 
-export function chooseLaunch(request: SpawnRequest, policy: Policy, user: { username: string; homedir: string }): LaunchChoice {
+export function chooseLaunch(request: SpawnRequest, policy: Policy, user: Pick<Account, "name" | "home">): PolicyChoice {
   let executable = policy.singleuser;
   let prefixArgs: string[] = [];
   let siteLimits = policy.limits;
@@ -35,7 +37,7 @@ export function chooseLaunch(request: SpawnRequest, policy: Policy, user: { user
     prefixArgs = profile.args;
     siteLimits = { ...policy.limits, ...profile.limits };
   }
-  const logFile = policy.serverLog === undefined ? undefined : serverLogPath(policy.serverLog, user.username, user.homedir);
+  const logFile = policy.serverLog === undefined ? undefined : serverLogPath(policy.serverLog, user.name, user.home);
   if (logFile !== undefined && !isAbsolute(logFile)) {
     throw new SudoSpawnerError("POLICY", `the server log path ${logFile} is not absolute`);
   }

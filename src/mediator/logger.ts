@@ -4,8 +4,9 @@
  * human-readable line in JupyterHub's style, because the hub copies these lines raw into its log.
  */
 import { join } from "node:path";
-import type { LogFormat, LogLevel } from "./args.js";
-import { writeAllSync } from "./write-all.js";
+import type { LogLevel } from "../protocol/index.js";
+import type { LogFormat } from "./args.js";
+import { writeAllSync } from "../system/write-all.js";
 
 export interface Logger {
   debug(message: string): void;

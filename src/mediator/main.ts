@@ -4,32 +4,29 @@
  */
 import { Stats, realpathSync, statSync } from "node:fs";
 import { SudoSpawnerError, errorMessage, isSudoSpawnerError } from "../errors.js";
+import { assertTrustedExecutable, findSingleUser } from "../install/executable.js";
+import { resolveInstall, type InstallLayout, type Invocation } from "../install/layout.js";
+import { MAX_REQUEST_BYTES, parseRequest, type Answer, type SpawnRequest } from "../protocol/index.js";
+import type { Account } from "../system/account.js";
+import { writeAllSync } from "../system/write-all.js";
 import { VERSION } from "../version.js";
-import { assertSpawnableAccount, currentAccount, describeUid, readUidMin, sudoUid, type Account } from "./accounts.js";
+import { assertSpawnableAccount, currentAccount, readUidMin, sudoUid, uidMarkingHub } from "./accounts.js";
 import { parseMediatorArgs, type MediatorArgs } from "./args.js";
 import { applyEnvPolicy, toEnvList } from "./env-policy.js";
-import { assertTrustedExecutable, findSingleUser, installDirectory } from "./executable.js";
 import { HELP_TEXT } from "./help.js";
 import { killServer } from "./kill.js";
 import { chooseLaunch } from "./launch.js";
 import { createLogger, type Logger } from "./logger.js";
-import { findPackageRoot, loadAddon, nativePaths, type NativeAddon } from "./native.js";
+import { loadAddon, type NativeAddon } from "./native.js";
 import { assertProcReadable, ownership } from "./ownership.js";
-import type { Policy } from "./policy.js";
+import { profileSummaries, type Policy } from "./policy.js";
 import { loadPolicy } from "./policy-file.js";
-import { MAX_REQUEST_BYTES, parseRequest, type SpawnRequest } from "./request.js";
 import { DEFAULT_GRACE_MS, spawnServer } from "./spawn.js";
 import { readRequestBytes } from "./stdin.js";
-import { writeAllSync } from "./write-all.js";
+import { TLS_ENV, writeTlsFiles } from "./tls-files.js";
 
-export interface MediatorContext {
-  /** This mediator's own file (the CLI bundle). */
-  selfPath: string;
-  /** The path it was started by (process.argv[1]): the sudoers path under sudo. */
-  invokedPath: string | undefined;
-}
-
-export type Answer = { ok: true; pid: number } | { ok: true; alive: boolean } | { ok: false; error: string };
+/** How this mediator was started: its own file and the path sudo ran. */
+export type MediatorContext = Invocation;
 
 /** Write the one answer; false when the hub has closed stdout. */
 export function writeAnswer(answer: Answer): boolean {
@@ -49,78 +46,84 @@ function writeStderr(text: string): void {
   }
 }
 
-interface Installed {
+interface SpawnTools {
   addon: NativeAddon;
   reaperPath: string;
   trustedUids: ReadonlySet<number>;
   describe: (uid: number) => string;
 }
 
-function loadInstalled(ctx: MediatorContext, account: Account): Installed {
-  const paths = nativePaths(findPackageRoot(ctx.selfPath));
+function prepareSpawnTools(layout: InstallLayout, account: Account): SpawnTools {
   const hubUid = sudoUid();
   const trustedUids = new Set([0, account.uid]);
-  const describe = (uid: number) => describeUid(uid, hubUid);
+  const describe = (uid: number) => uidMarkingHub(uid, hubUid);
   // The reaper runs the server, so it gets the same scrutiny as the server itself.
-  const reaperPath = assertTrustedExecutable(paths.reaper, trustedUids, describe, "the reaper");
-  return { addon: loadAddon(paths.addon), reaperPath, trustedUids, describe };
+  const reaperPath = assertTrustedExecutable(layout.reaper, trustedUids, describe, "the reaper");
+  return { addon: loadAddon(layout.addon), reaperPath, trustedUids, describe };
 }
 
 function homeDirectory(account: Account): string {
   let stats: Stats;
   try {
-    stats = statSync(account.homedir);
+    stats = statSync(account.home);
   } catch {
     throw new SudoSpawnerError(
       "NOT_FOUND",
-      `home directory ${account.homedir} of ${account.username} does not exist; create it (as root: \`mkhomedir_helper ${account.username}\`) or fix the passwd entry`,
+      `home directory ${account.home} of ${account.name} does not exist; create it (as root: \`mkhomedir_helper ${account.name}\`) or fix the passwd entry`,
     );
   }
-  if (!stats.isDirectory()) throw new SudoSpawnerError("NOT_FOUND", `home ${account.homedir} of ${account.username} is not a directory`);
-  return account.homedir;
+  if (!stats.isDirectory()) throw new SudoSpawnerError("NOT_FOUND", `home ${account.home} of ${account.name} is not a directory`);
+  return account.home;
 }
 
-async function spawnAction(request: SpawnRequest, ctx: MediatorContext, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
+async function spawnAction(request: SpawnRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
   const launch = chooseLaunch(request, policy, account);
-  const installed = loadInstalled(ctx, account);
-  const executable = launch.executable ?? findSingleUser(installDirectory(ctx.invokedPath, ctx.selfPath));
-  assertTrustedExecutable(executable, installed.trustedUids, installed.describe, "the single-user server");
+  const tools = prepareSpawnTools(layout, account);
+  const executable = launch.executable ?? findSingleUser(layout.binDir());
+  assertTrustedExecutable(executable, tools.trustedUids, tools.describe, "the single-user server");
   const cwd = homeDirectory(account);
   const decision = applyEnvPolicy(request.env, account, policy.env);
   for (const { name, reason } of decision.dropped) logger.warn(`dropped environment variable ${name}: ${reason}`);
+  if (request.tls) {
+    Object.assign(decision.env, writeTlsFiles(account, decision.env.JUPYTERHUB_SERVICE_PREFIX, request.tls));
+    logger.info(`internal_ssl: key and certificates written for the server (${decision.env[TLS_ENV.cert]})`);
+  }
   if (launch.logFile) logger.info(`server output is also written to ${launch.logFile}`);
   const pid = await spawnServer(
     { executable, args: launch.args, env: toEnvList(decision.env), cwd, reaperOptions: launch.reaperOptions },
-    { addon: installed.addon, reaperPath: installed.reaperPath, logger, graceMs: policy.graceMs ?? DEFAULT_GRACE_MS, interrupted },
+    { addon: tools.addon, reaperPath: tools.reaperPath, logger, graceMs: policy.graceMs ?? DEFAULT_GRACE_MS, interrupted },
   );
-  logger.info(`single-user server for ${account.username} running as pid ${pid}`);
+  logger.info(`single-user server for ${account.name} running as pid ${pid}`);
   return { ok: true, pid };
 }
 
-function killAction(pid: number, signal: number, ctx: MediatorContext, logger: Logger): Answer {
+function killAction(pid: number, signal: number, layout: InstallLayout, logger: Logger): Answer {
   // A kill runs nothing, so the reaper needs no audit here: only its real path, and that only
   // where a process's environment cannot be read.
-  const paths = nativePaths(findPackageRoot(ctx.selfPath));
-  const addon = loadAddon(paths.addon);
+  const addon = loadAddon(layout.addon);
   assertProcReadable();
-  const reaperRealPath = () => realpathSync(paths.reaper);
+  const reaperRealPath = () => realpathSync(layout.reaper);
   const alive = killServer(pid, signal, { addon, logger, ownership: (p) => ownership(p, reaperRealPath) });
   return { ok: true, alive };
 }
 
-async function handle(ctx: MediatorContext, logger: Logger, interrupts: Interrupts): Promise<Answer> {
+async function handle(layout: InstallLayout, logger: Logger, interrupts: Interrupts): Promise<Answer> {
   const raw = await readRequestBytes(MAX_REQUEST_BYTES);
   const request = parseRequest(raw);
   const policy = loadPolicy();
   const account = currentAccount();
   assertSpawnableAccount(account, policy.minUid ?? readUidMin());
-  logger.debug(`mediator ${VERSION} acting as ${account.username} (uid ${account.uid}): ${request.action}`);
-  if (request.action === "spawn") {
-    // From here on a signal must not end us outright: a started server would be left behind.
-    interrupts.deferred = true;
-    return spawnAction(request, ctx, account, policy, logger, interrupts.controller.signal);
+  logger.debug(`mediator ${VERSION} acting as ${account.name} (uid ${account.uid}): ${request.action}`);
+  switch (request.action) {
+    case "spawn":
+      // From here on a signal must not end us outright: a started server would be left behind.
+      interrupts.deferred = true;
+      return spawnAction(request, layout, account, policy, logger, interrupts.controller.signal);
+    case "kill":
+      return killAction(request.pid, request.signal, layout, logger);
+    case "profiles":
+      return { ok: true, profiles: profileSummaries(policy) };
   }
-  return killAction(request.pid, request.signal, ctx, logger);
 }
 
 /**
@@ -180,13 +183,15 @@ export async function runMediator(argv: readonly string[], ctx: MediatorContext)
   }
   const logger = createLogger(args.logLevel, args.logFormat);
   const interrupts = installInterrupts(logger);
+  let layout: InstallLayout | undefined;
   try {
-    const answer = await handle(ctx, logger, interrupts);
+    layout = resolveInstall(ctx);
+    const answer = await handle(layout, logger, interrupts);
     if (!writeAnswer(answer)) {
       logger.error("the hub closed stdout before the answer could be written");
       if ("pid" in answer) {
         // Nobody will know this server's pid: stop it rather than leave it running unmanaged.
-        loadAddon(nativePaths(findPackageRoot(ctx.selfPath)).addon).kill(answer.pid, 15);
+        loadAddon(layout.addon).kill(answer.pid, 15);
         logger.error(`stopped server pid ${answer.pid} because its pid could not be reported`);
       }
       return 1;

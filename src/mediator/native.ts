@@ -1,11 +1,8 @@
 /**
- * The native addon (fork/exec of the reaper, exact kill) and the reaper executable, both built
- * from native/ into build/Release of the installed package. Located relative to the package,
- * never through anything the hub controls.
+ * The native addon (fork/exec of the reaper, exact kill), built from native/ into build/Release of
+ * the installed package (src/install/layout.ts says where). Its interface is declared once, here.
  */
-import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import { SudoSpawnerError, errorMessage } from "../errors.js";
 
 export interface ExitReport {
@@ -19,35 +16,6 @@ export interface NativeAddon {
   kill(pid: number, sig: number): number;
   reap(pid: number): ExitReport | null;
   strerror(errno: number): string;
-}
-
-export const ADDON_FILE = "tsss_native.node";
-export const REAPER_FILE = "tsss-reaper";
-
-/** The package root: the nearest directory above `fromFile` whose package.json names ts-sudospawner. */
-export function findPackageRoot(fromFile: string): string {
-  let dir = dirname(fromFile);
-  for (;;) {
-    try {
-      const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: unknown };
-      if (manifest.name === "ts-sudospawner") return dir;
-    } catch {
-      // not here; keep climbing
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new SudoSpawnerError("NATIVE", `cannot find the ts-sudospawner package above ${fromFile}`);
-    dir = parent;
-  }
-}
-
-export interface NativePaths {
-  addon: string;
-  reaper: string;
-}
-
-export function nativePaths(packageRoot: string): NativePaths {
-  const dir = join(packageRoot, "build", "Release");
-  return { addon: join(dir, ADDON_FILE), reaper: join(dir, REAPER_FILE) };
 }
 
 let loaded: NativeAddon | undefined;

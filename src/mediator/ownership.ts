@@ -6,8 +6,9 @@
  * parent decide: our reaper (a subreaper, so orphaned kernels also have it as parent) must be
  * the parent and the process must lead its own session, as the server does.
  */
-import { readFileSync, readlinkSync } from "node:fs";
-import { SudoSpawnerError, errnoCode } from "../errors.js";
+import { readlinkSync } from "node:fs";
+import { SudoSpawnerError } from "../errors.js";
+import { STAT_FIELD, readProcFile, statNumber } from "../system/proc-stat.js";
 import { MARK_ENV } from "./env-policy.js";
 
 export type Ownership = "ours" | "not-ours" | "gone";
@@ -18,36 +19,26 @@ export function environMarksPid(environ: Buffer, pid: number): boolean {
   return environ.toString("latin1").split("\0").includes(wanted);
 }
 
-/** Parent pid and session from /proc/PID/stat text (pure); the command name may contain spaces and ")". */
+/** Parent pid and session from /proc/PID/stat text (pure). */
 export function statFields(stat: string): { ppid: number; session: number } | undefined {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ppid = Number(fields[1]);
-  const session = Number(fields[3]);
-  return Number.isSafeInteger(ppid) && Number.isSafeInteger(session) && fields.length > 3 ? { ppid, session } : undefined;
-}
-
-function readProc(file: string): Buffer | "gone" | "unreadable" {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    const code = errnoCode(error);
-    return code === "ENOENT" || code === "ESRCH" ? "gone" : "unreadable";
-  }
+  const ppid = statNumber(stat, STAT_FIELD.ppid);
+  const session = statNumber(stat, STAT_FIELD.session);
+  return ppid !== undefined && session !== undefined ? { ppid, session } : undefined;
 }
 
 export function assertProcReadable(): void {
-  if (readProc("/proc/self/stat") instanceof Buffer) return;
+  if (readProcFile("self", "stat") instanceof Buffer) return;
   throw new SudoSpawnerError(
-    "KILL_FAILED",
+    "PROC_UNREADABLE",
     "cannot tell whether the pid is a server this mediator started: /proc is not readable. Mount /proc (without hidepid hiding a user's own processes) and retry",
   );
 }
 
 export function ownership(pid: number, reaperRealPath: () => string): Ownership {
-  const environ = readProc(`/proc/${pid}/environ`);
+  const environ = readProcFile(pid, "environ");
   if (environ === "gone") return "gone";
   if (environ instanceof Buffer) return environMarksPid(environ, pid) ? "ours" : "not-ours";
-  const stat = readProc(`/proc/${pid}/stat`);
+  const stat = readProcFile(pid, "stat");
   if (stat === "gone") return "gone";
   if (!(stat instanceof Buffer)) return "not-ours";
   const fields = statFields(stat.toString("latin1"));

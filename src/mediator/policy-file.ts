@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { SudoSpawnerError, errnoCode, errorMessage } from "../errors.js";
-import { auditPath, formatProblems, realFs, type FsView } from "./path-trust.js";
+import { auditPath, formatProblems, realFs, type FsView } from "../install/path-trust.js";
 import { EMPTY_POLICY, POLICY_PATH, validatePolicy, type Policy } from "./policy.js";
 
 const ROOT_ONLY = new Set([0]);

@@ -5,15 +5,14 @@
  */
 import { isAbsolute, normalize } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
+import { LIMIT_NAMES, PROFILE_NAME_PATTERN, type Limits, type ProfileSummary } from "../protocol/index.js";
 import type { EnvPolicy } from "./env-policy.js";
 
 export const POLICY_PATH = "/etc/ts-sudospawner/config.json";
 
-export const LIMIT_NAMES = ["nofile", "nproc", "as", "cpu", "core"] as const;
-export type LimitName = (typeof LIMIT_NAMES)[number];
-export type Limits = Partial<Record<LimitName, number>>;
-
 export interface Profile {
+  /** Shown to users in the hub's options form. */
+  description: string;
   executable: string;
   /** Arguments placed before the hub's arguments. */
   args: string[];
@@ -75,6 +74,17 @@ function stringList(value: unknown, where: string, pattern?: RegExp): string[] {
   });
 }
 
+const MAX_DESCRIPTION = 200;
+
+/** One line of plain text for the options form: no control characters (the hub shows it to users). */
+function description(value: unknown, where: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (typeof value !== "string" || value.length > MAX_DESCRIPTION || /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value)) {
+    fail(where, `must be one line of text of at most ${MAX_DESCRIPTION} characters`);
+  }
+  return value;
+}
+
 export function validateLimits(value: unknown, where: string): Limits {
   const raw = object(value, where);
   onlyKeys(raw, LIMIT_NAMES, where);
@@ -97,17 +107,16 @@ function validateEnv(value: unknown): EnvPolicy {
   return env;
 }
 
-const PROFILE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-
 function validateProfiles(value: unknown): Record<string, Profile> {
   const raw = object(value, '"profiles"');
   const profiles: Record<string, Profile> = Object.create(null) as Record<string, Profile>;
   for (const [name, entry] of Object.entries(raw)) {
     const where = `"profiles.${name}"`;
-    if (!PROFILE_NAME.test(name)) fail(where, "is not a valid profile name (letters, digits, '.', '_', '-')");
+    if (!PROFILE_NAME_PATTERN.test(name)) fail(where, "is not a valid profile name (letters, digits, '.', '_', '-')");
     const profile = object(entry, where);
-    onlyKeys(profile, ["executable", "args", "limits"], where);
+    onlyKeys(profile, ["description", "executable", "args", "limits"], where);
     profiles[name] = {
+      description: profile.description === undefined ? "" : description(profile.description, `${where}.description`),
       executable: absolutePath(profile.executable, `${where}.executable`),
       args: profile.args === undefined ? [] : stringList(profile.args, `${where}.args`),
       limits: profile.limits === undefined ? {} : validateLimits(profile.limits, `${where}.limits`),
@@ -147,6 +156,11 @@ export function validatePolicy(value: unknown): Policy {
     policy.serverLog = log;
   }
   return policy;
+}
+
+/** What the hub's options form may show: each profile's name and description, in policy order. */
+export function profileSummaries(policy: Pick<Policy, "profiles">): ProfileSummary[] {
+  return Object.entries(policy.profiles).map(([name, profile]) => ({ name, description: profile.description }));
 }
 
 /** Effective limits: the lower of the site's and the hub's request for each (pure). */

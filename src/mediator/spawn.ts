@@ -4,11 +4,12 @@
  */
 import { constants } from "node:os";
 import { SudoSpawnerError } from "../errors.js";
+import { shellLine } from "../protocol/index.js";
 import { MARK_ENV } from "./env-policy.js";
 import type { Logger } from "./logger.js";
 import type { NativeAddon } from "./native.js";
-import type { ReaperEvents } from "./reaper-events.js";
-import { describeExit, describeStage } from "./reaper-status.js";
+import type { ReaperEvents } from "./reaper-pipe.js";
+import { describeExit, describeStage } from "./reaper-lines.js";
 
 const { ENOENT } = constants.errno;
 
@@ -73,9 +74,9 @@ async function reapSoon(addon: NativeAddon, pid: number): Promise<void> {
 export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<number> {
   const { addon, logger } = deps;
   const argv = reaperArgv(plan);
-  logger.info(`Spawning ${[plan.executable, ...plan.args].map(shellQuote).join(" ")} in ${plan.cwd}`);
+  logger.info(`Spawning ${shellLine([plan.executable, ...plan.args])} in ${plan.cwd}`);
   // Imported here: its socket machinery (node:net) is only needed to spawn, never to kill.
-  const { ReaperEvents } = await import("./reaper-events.js");
+  const { ReaperEvents } = await import("./reaper-pipe.js");
   const reaper = addon.spawnReaper(deps.reaperPath, argv, [...plan.env]);
   const events = new ReaperEvents(reaper.statusFd);
   try {
@@ -110,8 +111,4 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
   } finally {
     events.close();
   }
-}
-
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }

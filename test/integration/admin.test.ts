@@ -12,8 +12,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { CheckReport, CheckRow } from "../../src/admin/check-report.js";
-import { commandAliasName, generateSnippet } from "../../src/admin/sudoers-text.js";
-import { installSnippet } from "../../src/admin/sudoers.js";
+import { commandAliasName, generateSnippet } from "../../src/admin/sudoers-rule.js";
+import { installSnippet } from "../../src/admin/sudoers-command.js";
 import { installDemoSingleUser, installTarball } from "../helpers/install.js";
 import { announceSkip, ensureGroup, ensureUser, installSudoers, removeGroup, removeSudoers, removeUser, userInfo } from "../helpers/system.js";
 

@@ -19,7 +19,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { MAX_REQUEST_BYTES, parseRequest } from "../../src/mediator/request.js";
+import { MAX_REQUEST_BYTES, parseRequest } from "../../src/protocol/index.js";
 import { announceSkip, killUserProcesses, procState, userInfo, userProcesses, type TestUser } from "../helpers/system.js";
 
 const fx = inject("rootFixture");
@@ -355,6 +355,7 @@ function oracle(input: Buffer, targets: Targets): { answer: Record<string, unkno
     }
     return { answer: { ok: true, alive: false } };
   }
+  if (request.action === "profiles") return { answer: { ok: true, profiles: [] } };
   if (request.profile !== undefined) {
     return { answer: { ok: false, error: `launch profile ${JSON.stringify(request.profile)} requested, but the site policy defines no profiles` } };
   }

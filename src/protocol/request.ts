@@ -1,0 +1,165 @@
+/**
+ * Validation of the one JSON request the hub writes on stdin. Pure: no I/O.
+ * Anything not exactly of the documented shape is rejected with a message that names the problem.
+ */
+import { SudoSpawnerError } from "../errors.js";
+import {
+  ACTIONS,
+  LIMIT_NAMES,
+  MAX_PEM_BYTES,
+  MAX_PID,
+  MAX_REQUEST_BYTES,
+  MAX_SIGNAL,
+  PROFILE_NAME_PATTERN,
+  type KillRequest,
+  type LimitName,
+  type Limits,
+  type MediatorRequest,
+  type SpawnRequest,
+  type TlsFiles,
+} from "./wire.js";
+
+function bad(message: string): SudoSpawnerError {
+  return new SudoSpawnerError("BAD_REQUEST", message);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return `a string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === "number") return `the number ${value}`;
+  return `a ${typeof value}`;
+}
+
+function checkKeys(request: Record<string, unknown>, required: readonly string[], optional: readonly string[] = []): void {
+  for (const key of Object.keys(request)) {
+    if (!required.includes(key) && !optional.includes(key)) {
+      throw bad(`unknown key ${JSON.stringify(key)} in ${request.action} request`);
+    }
+  }
+  for (const key of required) {
+    if (!Object.hasOwn(request, key)) throw bad(`missing key ${JSON.stringify(key)} in ${request.action} request`);
+  }
+}
+
+function checkNoNul(value: string, what: string): void {
+  if (value.includes("\0")) throw bad(`${what} contains a NUL byte`);
+}
+
+const ENV_NAME = /^[^=\0]+$/;
+
+function validateRequestLimits(value: unknown): Limits {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw bad(`"limits" must be an object, got ${describe(value)}`);
+  }
+  const limits: Limits = {};
+  for (const [name, limit] of Object.entries(value)) {
+    if (!(LIMIT_NAMES as readonly string[]).includes(name)) {
+      throw bad(`unknown limit ${JSON.stringify(name)}; use ${LIMIT_NAMES.join(", ")}`);
+    }
+    if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 0) {
+      throw bad(`limit ${name} must be a non-negative integer, got ${describe(limit)}`);
+    }
+    limits[name as LimitName] = limit;
+  }
+  return limits;
+}
+
+const TLS_KEYS = ["key", "cert", "ca"] as const;
+/** One or more PEM blocks: printable ASCII lines between BEGIN and END markers. */
+const PEM = /^(?:[\x20-\x7e]*\r?\n)*-----BEGIN [A-Z0-9 ]+-----\r?\n[\x20-\x7e\r\n]*-----END [A-Z0-9 ]+-----(?:\r?\n[\x20-\x7e\r\n]*)?$/;
+
+function validateTls(value: unknown): TlsFiles {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw bad(`"tls" must be an object with "key", "cert" and "ca", got ${describe(value)}`);
+  }
+  const raw = value as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (!(TLS_KEYS as readonly string[]).includes(key)) throw bad(`unknown key ${JSON.stringify(key)} in "tls" (allowed: ${TLS_KEYS.join(", ")})`);
+  }
+  const files = {} as TlsFiles;
+  for (const key of TLS_KEYS) {
+    const pem = raw[key];
+    if (typeof pem !== "string") throw bad(`"tls.${key}" must be PEM text, got ${describe(pem)}`);
+    if (Buffer.byteLength(pem) > MAX_PEM_BYTES) throw bad(`"tls.${key}" is larger than ${MAX_PEM_BYTES} bytes`);
+    if (!PEM.test(pem)) throw bad(`"tls.${key}" is not PEM text (-----BEGIN ...----- to -----END ...-----, printable ASCII only)`);
+    files[key] = pem;
+  }
+  return files;
+}
+
+function validateSpawn(request: Record<string, unknown>): SpawnRequest {
+  checkKeys(request, ["action", "args", "env"], ["profile", "limits", "tls"]);
+  const { args, env, profile, limits, tls } = request;
+  if (!Array.isArray(args)) throw bad(`"args" must be an array of strings, got ${describe(args)}`);
+  const validArgs: string[] = args.map((arg: unknown, index) => {
+    if (typeof arg !== "string") throw bad(`"args[${index}]" must be a string, got ${describe(arg)}`);
+    checkNoNul(arg, `"args[${index}]"`);
+    return arg;
+  });
+  if (typeof env !== "object" || env === null || Array.isArray(env)) {
+    throw bad(`"env" must be an object of string values, got ${describe(env)}`);
+  }
+  const validEnv: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of Object.entries(env)) {
+    if (!ENV_NAME.test(name)) throw bad(`environment variable name ${JSON.stringify(name)} is empty or contains "=" or a NUL byte`);
+    if (typeof value !== "string") throw bad(`environment variable ${name} must be a string, got ${describe(value)}`);
+    checkNoNul(value, `environment variable ${name}`);
+    validEnv[name] = value;
+  }
+  const result: SpawnRequest = { action: "spawn", args: validArgs, env: validEnv };
+  if (profile !== undefined) {
+    if (typeof profile !== "string" || !PROFILE_NAME_PATTERN.test(profile)) {
+      throw bad(`"profile" must be a name of letters, digits, ".", "_" or "-", got ${describe(profile)}`);
+    }
+    result.profile = profile;
+  }
+  if (limits !== undefined) result.limits = validateRequestLimits(limits);
+  if (tls !== undefined) result.tls = validateTls(tls);
+  return result;
+}
+
+function validateKill(request: Record<string, unknown>): KillRequest {
+  checkKeys(request, ["action", "pid", "signal"]);
+  const { pid, signal } = request;
+  // Never a process group (negative), never "every process" (-1), never init or our own group (0, 1).
+  if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 1 || pid > MAX_PID) {
+    throw bad(`"pid" must be an integer greater than 1 (and at most ${MAX_PID}), got ${describe(pid)}`);
+  }
+  if (typeof signal !== "number" || !Number.isInteger(signal) || signal < 0 || signal > MAX_SIGNAL) {
+    throw bad(`"signal" must be an integer from 0 to ${MAX_SIGNAL}, got ${describe(signal)}`);
+  }
+  return { action: "kill", pid, signal };
+}
+
+/** Validate an already-parsed JSON value. */
+export function validateRequest(value: unknown): MediatorRequest {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw bad(`the request must be a JSON object, got ${describe(value)}`);
+  }
+  const request = value as Record<string, unknown>;
+  const { action } = request;
+  if (action === "spawn") return validateSpawn(request);
+  if (action === "kill") return validateKill(request);
+  if (action === "profiles") {
+    checkKeys(request, ["action"]);
+    return { action: "profiles" };
+  }
+  throw bad(`"action" must be one of ${ACTIONS.map((a) => JSON.stringify(a)).join(", ")}, got ${describe(action)}`);
+}
+
+/** Parse and validate the raw bytes read from stdin. */
+export function parseRequest(raw: Buffer): MediatorRequest {
+  if (raw.length > MAX_REQUEST_BYTES) {
+    throw new SudoSpawnerError("REQUEST_TOO_LARGE", `the request is larger than ${MAX_REQUEST_BYTES} bytes`);
+  }
+  const text = raw.toString("utf8");
+  if (text.trim() === "") throw bad("expected one JSON object on stdin, got nothing");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw bad(`expected one JSON object on stdin: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return validateRequest(value);
+}

@@ -1,0 +1,68 @@
+/**
+ * The wire protocol between a hub and the mediator: one JSON request on the mediator's stdin, one
+ * JSON answer on its stdout. Types, bounds and names only (pure); the mediator validates requests
+ * with request.ts, hubs read answers with answer.ts. docs/protocol.md is the prose of this file.
+ */
+
+/** The largest request the mediator reads. */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+/** Signals are 0 (existence check) to SIGRTMAX; Linux's is 64. */
+export const MAX_SIGNAL = 64;
+/** The largest pid_t: kill(2) takes a 32-bit signed pid. */
+export const MAX_PID = 2 ** 31 - 1;
+/** Launch profile names, in requests and in the site policy. */
+export const PROFILE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+/** The longest PEM text of one TLS file in a spawn request. */
+export const MAX_PEM_BYTES = 64 * 1024;
+
+/** Resource limits a request may lower and a policy may set (RLIMIT_<NAME> of setrlimit(2)). */
+export const LIMIT_NAMES = ["nofile", "nproc", "as", "data", "cpu", "core"] as const;
+export type LimitName = (typeof LIMIT_NAMES)[number];
+export type Limits = Partial<Record<LimitName, number>>;
+
+/** The key, certificate and CA of JupyterHub's internal_ssl, as PEM text. */
+export interface TlsFiles {
+  key: string;
+  cert: string;
+  ca: string;
+}
+
+export interface SpawnRequest {
+  action: "spawn";
+  args: string[];
+  env: Record<string, string>;
+  /** Launch profile name, only meaningful with a root-owned policy file that defines profiles. */
+  profile?: string;
+  /** Lower resource limits the hub asks for (never above the site policy's). */
+  limits?: Limits;
+  /** internal_ssl material, written by the mediator into a directory of the user's own. */
+  tls?: TlsFiles;
+}
+
+export interface KillRequest {
+  action: "kill";
+  pid: number;
+  signal: number;
+}
+
+/** Which launch profiles the site policy offers (for the hub's options form). */
+export interface ProfilesRequest {
+  action: "profiles";
+}
+
+export type MediatorRequest = SpawnRequest | KillRequest | ProfilesRequest;
+export const ACTIONS = ["spawn", "kill", "profiles"] as const satisfies ReadonlyArray<MediatorRequest["action"]>;
+
+export interface ProfileSummary {
+  name: string;
+  description: string;
+}
+
+export type SpawnAnswer = { ok: true; pid: number };
+export type KillAnswer = { ok: true; alive: boolean };
+export type ProfilesAnswer = { ok: true; profiles: ProfileSummary[] };
+export type ErrorAnswer = { ok: false; error: string };
+export type Answer = SpawnAnswer | KillAnswer | ProfilesAnswer | ErrorAnswer;
+
+/** An answer as any JSON object, before it is read (hub side). */
+export type JsonObject = Record<string, unknown>;

@@ -1,0 +1,605 @@
+// Tests of the native addon (build/Release/tsss_native.node) and tsss-reaper
+// with real processes. They need no root. Build first: node scripts/build-native.mjs
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+
+import type { ExitReport as ExitInfo, NativeAddon } from "../../src/mediator/native.js";
+import { parseReaperLine, splitLines } from "../../src/mediator/reaper-lines.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const ADDON_PATH = path.join(root, "build/Release/tsss_native.node");
+const REAPER = path.join(root, "build/Release/tsss-reaper");
+const addon = createRequire(import.meta.url)("../../build/Release/tsss_native.node") as NativeAddon;
+
+const SERVER_ENV = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "EMPTY="];
+const ESRCH = 3;
+const ECHILD = 10;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---- status pipe -----------------------------------------------------------
+
+/** Line reader for a reaper's status pipe. */
+class StatusReader {
+  private readonly socket: net.Socket;
+  private readonly lines: string[] = [];
+  private partial = "";
+  private ended = false;
+  private wake: (() => void) | undefined;
+  /** Set once an "X" line arrived: the server is gone and its pid may be reused. */
+  serverExited = false;
+
+  constructor(fd: number) {
+    this.socket = new net.Socket({ fd, readable: true, writable: false });
+    this.socket.setEncoding("utf8");
+    this.socket.on("data", (chunk: string) => {
+      const { lines, rest } = splitLines(this.partial + chunk);
+      this.partial = rest;
+      for (const line of lines) if (parseReaperLine(line)?.kind === "exited") this.serverExited = true;
+      this.lines.push(...lines);
+      this.wake?.();
+    });
+    const end = () => {
+      this.ended = true;
+      this.wake?.();
+    };
+    this.socket.on("end", end);
+    this.socket.on("error", end);
+  }
+
+  /** The next line, or null at EOF. */
+  async next(timeoutMs = 5000): Promise<string | null> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lines.length === 0 && !this.ended) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new Error("timed out waiting for a status line");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    return this.lines.shift() ?? null;
+  }
+
+  /** All remaining lines up to EOF. */
+  async rest(timeoutMs = 5000): Promise<string[]> {
+    const lines: string[] = [];
+    for (let line = await this.next(timeoutMs); line !== null; line = await this.next(timeoutMs)) lines.push(line);
+    return lines;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+// ---- starting and cleaning up reapers ---------------------------------------
+
+interface Reaper {
+  pid: number;
+  status: StatusReader;
+  serverPid?: number;
+}
+
+const started: Reaper[] = [];
+
+function spawnReaper(options: string[], server: string[], env = SERVER_ENV, reaperPath = REAPER): Reaper {
+  const { pid, statusFd } = addon.spawnReaper(reaperPath, ["tsss-reaper", ...options, "--", ...server], env);
+  const reaper: Reaper = { pid, status: new StatusReader(statusFd) };
+  started.push(reaper);
+  return reaper;
+}
+
+/** Spawns a reaper and waits for its "P <pid>" line. */
+async function startServer(options: string[], server: string[], env = SERVER_ENV): Promise<Reaper> {
+  const reaper = spawnReaper(options, server, env);
+  const line = await reaper.status.next();
+  expect(line).toMatch(/^P \d+$/);
+  reaper.serverPid = Number(line?.slice(2));
+  return reaper;
+}
+
+async function waitForExit(pid: number, timeoutMs = 5000): Promise<ExitInfo> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const exit = addon.reap(pid);
+    if (exit !== null) return exit;
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not exit`);
+    await sleep(10);
+  }
+}
+
+// Kill the server (never by a possibly reused pid), then reap its reaper.
+afterEach(async () => {
+  for (const reaper of started.splice(0)) {
+    if (reaper.serverPid !== undefined && !reaper.status.serverExited) addon.kill(reaper.serverPid, 9);
+    try {
+      await waitForExit(reaper.pid, 2000);
+    } catch {
+      addon.kill(reaper.pid, 9);
+      await waitForExit(reaper.pid);
+    }
+    reaper.status.close();
+  }
+});
+
+let tmp = "";
+beforeAll(() => {
+  tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "tsss-")));
+});
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+// ---- /proc ----------------------------------------------------------------
+
+function procStat(pid: number) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after "pid (comm) ", counted from field 3 (state).
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  return { ppid: fields[1], pgrp: fields[2], session: fields[3], nice: fields[16] };
+}
+
+function procStatus(pid: number, key: string): string | undefined {
+  const line = fs
+    .readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${key}:`));
+  return line?.slice(key.length + 1).trim();
+}
+
+/** Pids whose parent is `pid`, from a scan of /proc. */
+function childrenOf(pid: number): number[] {
+  return fs
+    .readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((child) => {
+      try {
+        return procStat(child).ppid === pid;
+      } catch {
+        return false;
+      }
+    });
+}
+
+function procFds(pid: number): number[] {
+  return fs
+    .readdirSync(`/proc/${pid}/fd`)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+function procEnviron(pid: number): string[] {
+  return fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").slice(0, -1);
+}
+
+/** "Max open files" -> ["64", "128"] */
+function procLimits(pid: number): Map<string, [string, string]> {
+  const limits = new Map<string, [string, string]>();
+  for (const line of fs.readFileSync(`/proc/${pid}/limits`, "utf8").split("\n").slice(1)) {
+    const match = /^(.+?)\s{2,}(\S+)\s+(\S+)/.exec(line);
+    if (match?.[1] && match[2] && match[3]) limits.set(match[1], [match[2], match[3]]);
+  }
+  return limits;
+}
+
+/** Our own hard limit as a --rlimit value: a number or "unlimited". */
+function hardLimitArg(name: string): string {
+  return procLimits(process.pid).get(name)?.[1] ?? "unlimited";
+}
+
+/**
+ * "P" arrives as soon as execve succeeded, while the server's dynamic loader
+ * and locale setup still open files. A server that stops itself is done with
+ * all of that once it shows as stopped.
+ */
+const SELF_STOPPING_SERVER = ["/bin/sh", "-c", "kill -STOP $$"];
+
+async function waitUntilStopped(pid: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!procStatus(pid, "State")?.startsWith("T")) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not stop`);
+    await sleep(10);
+  }
+}
+
+// ---- a child node process, to capture what the reaper writes to its stderr --
+
+interface Job {
+  options: string[];
+  server: string[];
+  env?: string[];
+}
+
+interface JobResult {
+  status: string[];
+  exit: ExitInfo;
+}
+
+const CHILD_SCRIPT = `
+const fs = require("fs");
+const [addonPath, reaperPath, jobsJson] = process.argv.slice(2);
+const addon = require(addonPath);
+const pause = new Int32Array(new SharedArrayBuffer(4));
+const results = [];
+for (const job of JSON.parse(jobsJson)) {
+  const argv = ["tsss-reaper", ...job.options, "--", ...job.server];
+  const { pid, statusFd } = addon.spawnReaper(reaperPath, argv, job.env);
+  const buf = Buffer.alloc(256);
+  let text = "";
+  for (let n; (n = fs.readSync(statusFd, buf)) > 0; ) text += buf.toString("utf8", 0, n);
+  fs.closeSync(statusFd);
+  let exit;
+  while ((exit = addon.reap(pid)) === null) Atomics.wait(pause, 0, 0, 10);
+  results.push({ status: text.split("\\n").filter(Boolean), exit });
+}
+process.stdout.write(JSON.stringify(results));
+`;
+
+/** Runs reapers (to completion) in a child node process whose stderr is captured. */
+function runInChild(jobs: Job[]): { results: JobResult[]; stderr: string } {
+  const script = path.join(tmp, "child.cjs");
+  fs.writeFileSync(script, CHILD_SCRIPT);
+  const full = jobs.map((job) => ({ env: SERVER_ENV, ...job }));
+  const child = spawnSync(process.execPath, [script, ADDON_PATH, REAPER, JSON.stringify(full)], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 20_000,
+  });
+  expect(child.status, child.stderr).toBe(0);
+  return { results: JSON.parse(child.stdout) as JobResult[], stderr: child.stderr };
+}
+
+// ---- tests ----------------------------------------------------------------
+
+describe("tsss_native addon", () => {
+  it("exports exactly the documented functions", () => {
+    expect(Object.keys(addon).sort()).toEqual(["kill", "reap", "spawnReaper", "strerror"]);
+  });
+
+  it("kill() rejects anything but one pid > 1 and a signal in 0..64", () => {
+    const badPids: unknown[] = [0, 1, -1, 1.5, Number.NaN, Infinity, "5", 2 ** 31, undefined];
+    for (const pid of badPids) expect(() => addon.kill(pid as number, 0), String(pid)).toThrow(TypeError);
+    for (const sig of [65, -1, 1.5, Number.NaN, "9"]) {
+      expect(() => addon.kill(process.pid, sig as number), String(sig)).toThrow(TypeError);
+    }
+  });
+
+  it("kill() returns 0 or the errno", () => {
+    expect(addon.kill(process.pid, 0)).toBe(0);
+    // Above any pid_max (at most 2^22), so no such process.
+    expect(addon.kill(2 ** 31 - 1, 0)).toBe(ESRCH);
+  });
+
+  it("reap() validates the pid and reports waitpid errors", () => {
+    for (const pid of [0, 1, -1, 2.5, "7"]) expect(() => addon.reap(pid as number)).toThrow(TypeError);
+    expect(addon.reap(process.pid)).toEqual({ code: null, signal: null, errno: ECHILD });
+  });
+
+  it("strerror() gives the C library text", () => {
+    expect(addon.strerror(2)).toBe("No such file or directory");
+    expect(addon.strerror(13)).toBe("Permission denied");
+    expect(() => addon.strerror(-1)).toThrow(TypeError);
+  });
+
+  it("spawnReaper() rejects non-strings, NUL bytes, an empty argv and env entries without '='", () => {
+    const cases: Array<[unknown, unknown, unknown]> = [
+      [42, ["r"], []],
+      ["/bin/tr\0ue", ["r"], []],
+      [REAPER, "r", []],
+      [REAPER, [], []],
+      [REAPER, ["r", 5], []],
+      [REAPER, ["r", "a\0b"], []],
+      [REAPER, ["r"], "A=1"],
+      [REAPER, ["r"], ["A=1\0B=2"]],
+      [REAPER, ["r"], ["NOEQUALS"]],
+    ];
+    for (const [file, argv, env] of cases) {
+      expect(() => addon.spawnReaper(file as string, argv as string[], env as string[])).toThrow(TypeError);
+    }
+  });
+
+  it("reports a reaper that cannot be executed as E 2 exec-reaper", async () => {
+    const reaper = spawnReaper(["--cwd", tmp], ["/bin/true"], SERVER_ENV, path.join(tmp, "no-such-reaper"));
+    expect(await reaper.status.rest()).toEqual(["E 2 exec-reaper"]);
+    expect(await waitForExit(reaper.pid)).toEqual({ code: 127, signal: null });
+  });
+
+  it("starts the reaper in its own session with /dev/null, our stderr and the status pipe only", async () => {
+    const reaper = await startServer(["--cwd", tmp], ["/bin/sleep", "30"]);
+    const ourStderr = fs.readlinkSync("/proc/self/fd/2");
+    const stat = procStat(reaper.pid);
+    expect(stat.session).toBe(reaper.pid);
+    expect(stat.ppid).toBe(process.pid);
+    expect(procFds(reaper.pid)).toEqual([0, 1, 2, 3]);
+    expect(fs.readlinkSync(`/proc/${reaper.pid}/fd/0`)).toBe("/dev/null");
+    expect(fs.readlinkSync(`/proc/${reaper.pid}/fd/1`)).toBe(ourStderr);
+    expect(fs.readlinkSync(`/proc/${reaper.pid}/fd/2`)).toBe(ourStderr);
+    expect(fs.readlinkSync(`/proc/${reaper.pid}/fd/3`)).toMatch(/^pipe:/);
+    // Only what the reaper sets itself: SIGPIPE ignored, SIGCHLD blocked.
+    expect(procStatus(reaper.pid, "SigIgn")).toBe((1n << 12n).toString(16).padStart(16, "0"));
+    expect(procStatus(reaper.pid, "SigBlk")).toBe((1n << 16n).toString(16).padStart(16, "0"));
+  });
+});
+
+describe("tsss-reaper", () => {
+  it("starts the server in its own session with a clean, exact environment", async () => {
+    const env = ["PATH=/usr/bin:/bin", "TSSS_MARK=stale", "LANG=C.UTF-8", "EMPTY=", "SPACES=a b  c"];
+    const options = ["--cwd", tmp, "--mark-env", "TSSS_MARK", "--umask", "027"];
+    const limits = ["--rlimit", "NOFILE=64:128", "--rlimit", "CORE=0:0", "--rlimit", "CPU=3600:7200"];
+    const reaper = await startServer([...options, ...limits], SELF_STOPPING_SERVER, env);
+    const pid = reaper.serverPid ?? 0;
+    await waitUntilStopped(pid);
+
+    const stat = procStat(pid);
+    expect(stat.ppid).toBe(reaper.pid);
+    expect(stat.session).toBe(pid);
+    expect(stat.pgrp).toBe(pid);
+    expect(fs.readlinkSync(`/proc/${pid}/cwd`)).toBe(tmp);
+
+    expect(procFds(pid)).toEqual([0, 1, 2]);
+    expect(fs.readlinkSync(`/proc/${pid}/fd/0`)).toBe("/dev/null");
+    const ourStderr = fs.readlinkSync("/proc/self/fd/2");
+    expect(fs.readlinkSync(`/proc/${pid}/fd/1`)).toBe(ourStderr);
+    expect(fs.readlinkSync(`/proc/${pid}/fd/2`)).toBe(ourStderr);
+
+    expect(procEnviron(pid)).toEqual([
+      "PATH=/usr/bin:/bin",
+      "LANG=C.UTF-8",
+      "EMPTY=",
+      "SPACES=a b  c",
+      `TSSS_MARK=${pid}`,
+    ]);
+    expect(procStatus(pid, "SigBlk")).toBe("0".repeat(16));
+    expect(procStatus(pid, "SigIgn")).toBe("0".repeat(16));
+    expect(procStatus(pid, "Umask")).toBe("0027");
+
+    const applied = procLimits(pid);
+    expect(applied.get("Max open files")).toEqual(["64", "128"]);
+    expect(applied.get("Max core file size")).toEqual(["0", "0"]);
+    expect(applied.get("Max cpu time")).toEqual(["3600", "7200"]);
+  });
+
+  it("passes the environment verbatim without --mark-env", async () => {
+    const env = ["B=2", "A=1", "A=again"];
+    const reaper = await startServer(["--cwd", tmp], ["/bin/sleep", "30"], env);
+    expect(procEnviron(reaper.serverPid ?? 0)).toEqual(env);
+  });
+
+  it("applies NPROC and AS limits, including 'unlimited'", async () => {
+    const nprocHard = hardLimitArg("Max processes");
+    const asHard = hardLimitArg("Max address space");
+    const nproc = nprocHard === "unlimited" ? "4096" : nprocHard;
+    const as = asHard === "unlimited" ? String(2 ** 40) : asHard;
+    const reaper = await startServer(
+      ["--cwd", tmp, "--rlimit", `NPROC=${nproc}:${nprocHard}`, "--rlimit", `AS=${as}:${asHard}`],
+      ["/bin/sleep", "30"],
+    );
+    const applied = procLimits(reaper.serverPid ?? 0);
+    expect(applied.get("Max processes")).toEqual([nproc, nprocHard]);
+    expect(applied.get("Max address space")).toEqual([as, asHard]);
+  });
+
+  it("raises the nice value, and refuses to lower it", async () => {
+    const current = os.getPriority();
+    if (current < 19) {
+      const nicer = Math.min(current + 2, 19);
+      const reaper = await startServer(["--cwd", tmp, "--nice", String(nicer)], ["/bin/sleep", "30"]);
+      expect(procStat(reaper.serverPid ?? 0).nice).toBe(nicer);
+    }
+    if (current > -20) {
+      const reaper = spawnReaper(["--cwd", tmp, "--nice", String(current - 1)], ["/bin/sleep", "30"]);
+      expect(await reaper.status.rest()).toEqual(["E 13 nice"]);
+    }
+  });
+
+  it.each([
+    ["a missing executable", () => [path.join(tmp, "missing")], "E 2 exec"],
+    ["a non-executable file", () => [nonExecutable()], "E 13 exec"],
+    ["a directory", () => [tmp], "E 13 exec"],
+  ])("reports %s as an exec error", async (_name, server, expected) => {
+    const reaper = spawnReaper(["--cwd", tmp], server());
+    expect(await reaper.status.rest()).toEqual([expected]);
+    expect(await waitForExit(reaper.pid)).toEqual({ code: 127, signal: null });
+  });
+
+  it("reports a missing working directory as E 2 chdir", async () => {
+    const reaper = spawnReaper(["--cwd", path.join(tmp, "gone")], ["/bin/true"]);
+    expect(await reaper.status.rest()).toEqual(["E 2 chdir"]);
+    expect(await waitForExit(reaper.pid)).toEqual({ code: 127, signal: null });
+  });
+
+  it("reports a failing setrlimit as E 1 rlimit", async () => {
+    // Raising a hard limit needs privilege, and nobody can exceed fs.nr_open.
+    const nrOpen = Number(fs.readFileSync("/proc/sys/fs/nr_open", "utf8"));
+    const reaper = spawnReaper(["--cwd", tmp, "--rlimit", `NOFILE=${nrOpen + 1}:${nrOpen + 1}`], ["/bin/true"]);
+    expect(await reaper.status.rest()).toEqual(["E 1 rlimit"]);
+  });
+
+  it("reports the exit code of the server, then exits itself", async () => {
+    const reaper = await startServer(["--cwd", tmp], ["/bin/sh", "-c", "exit 3"]);
+    expect(await reaper.status.rest()).toEqual(["X 3 0"]);
+    expect(await waitForExit(reaper.pid)).toEqual({ code: 0, signal: null });
+  });
+
+  it("reports a server killed by a signal", async () => {
+    const reaper = await startServer(["--cwd", tmp], ["/bin/sleep", "30"]);
+    expect(addon.kill(reaper.serverPid ?? 0, 15)).toBe(0);
+    expect(await reaper.status.rest()).toEqual(["X 0 15"]);
+    expect(await waitForExit(reaper.pid)).toEqual({ code: 0, signal: null });
+  });
+
+  it("as a subreaper, reaps the server's orphaned children and exits after the last one", async () => {
+    const reaper = await startServer(["--cwd", tmp], ["/bin/sh", "-c", "/bin/sleep 0.5 & exit 0"]);
+    expect(await reaper.status.next()).toBe("X 0 0");
+    // The orphaned sleep was reparented to the reaper, not to PID 1 (which may never reap it).
+    const orphans = childrenOf(reaper.pid);
+    expect(orphans).toHaveLength(1);
+    expect(addon.reap(reaper.pid)).toBeNull();
+    expect(await waitForExit(reaper.pid)).toEqual({ code: 0, signal: null });
+    expect(fs.existsSync(`/proc/${orphans[0]}`)).toBe(false);
+  });
+
+  it("keeps a waiting reaper under 1 MiB of RSS", async () => {
+    const log = path.join(tmp, "rss.log");
+    const reaper = await startServer(["--cwd", tmp, "--log-file", log, "--mark-env", "M"], ["/bin/sleep", "30"]);
+    const rss = procStatus(reaper.pid, "VmRSS") ?? "";
+    expect(rss).toMatch(/^\d+ kB$/);
+    expect(Number.parseInt(rss, 10)).toBeLessThan(1024);
+  });
+
+  it("rejects bad usage with E 22 usage and a message on stderr", () => {
+    const exe = ["/bin/true"];
+    const bad: Array<[string[], string[]]> = [
+      [[], exe],
+      [["--cwd", "relative"], exe],
+      [["--cwd", "/", "--cwd", "/"], exe],
+      [["--cwd", "/", "--bogus", "1"], exe],
+      [["--cwd", "/", "--status-fd", "2"], exe],
+      [["--cwd", "/", "--status-fd", "3x"], exe],
+      [["--cwd", "/", "--umask", "0800"], exe],
+      [["--cwd", "/", "--umask", ""], exe],
+      [["--cwd", "/", "--nice", "20"], exe],
+      [["--cwd", "/", "--nice", "+1"], exe],
+      [["--cwd", "/", "--rlimit", "STACK=1:1"], exe],
+      [["--cwd", "/", "--rlimit", "NOFILE=10"], exe],
+      [["--cwd", "/", "--rlimit", "NOFILE=20:10"], exe],
+      [["--cwd", "/", "--rlimit", "NOFILE=-1:10"], exe],
+      [["--cwd", "/", "--rlimit", "CPU=1:99999999999999999999999"], exe],
+      [["--cwd", "/", "--rlimit", "CPU=1:2", "--rlimit", "CPU=1:2"], exe],
+      [["--cwd", "/", "--mark-env", "1BAD"], exe],
+      [["--cwd", "/", "--mark-env", "A=B"], exe],
+      [["--cwd", "/", "--log-file", "relative.log"], exe],
+      [["--cwd", "/"], ["relative/exe"]],
+      [["--cwd", "/"], []],
+    ];
+    const { results, stderr } = runInChild(bad.map(([options, server]) => ({ options, server })));
+    for (const [i, result] of results.entries()) {
+      expect(result, JSON.stringify(bad[i])).toEqual({ status: ["E 22 usage"], exit: { code: 127, signal: null } });
+    }
+    expect(stderr).toContain("tsss-reaper: unknown option: --bogus");
+    expect(stderr).toContain("tsss-reaper: --cwd is required");
+  });
+
+  it("refuses a status fd that is not open, since its number could be reused", () => {
+    const { results, stderr } = runInChild([{ options: ["--status-fd", "9", "--cwd", "/"], server: ["/bin/true"] }]);
+    expect(results).toEqual([{ status: [], exit: { code: 127, signal: null } }]);
+    expect(stderr).toContain("tsss-reaper: the status fd is not open");
+  });
+
+  it("accepts the full option set", () => {
+    const options = ["--status-fd", "3", "--cwd", "/", "--umask", "0", "--nice", "19", "--mark-env", "_X1"];
+    const limits = ["--rlimit", `CORE=0:${hardLimitArg("Max core file size")}`, "--rlimit", "NOFILE=64:64"];
+    const { results } = runInChild([{ options: [...options, ...limits], server: ["/bin/true"] }]);
+    expect(results[0]?.status).toHaveLength(2);
+    expect(results[0]?.status[0]).toMatch(/^P \d+$/);
+    expect(results[0]?.status[1]).toBe("X 0 0");
+    expect(results[0]?.exit).toEqual({ code: 0, signal: null });
+  });
+
+  it("with --log-file, copies the server's stdout and stderr to the log and to its stderr", () => {
+    const log = path.join(tmp, "server.log");
+    fs.writeFileSync(log, "earlier line\n");
+    const script = "echo to-stdout; echo to-stderr >&2; exit 5";
+    const { results, stderr } = runInChild([
+      { options: ["--cwd", tmp, "--log-file", log], server: ["/bin/sh", "-c", script] },
+    ]);
+    expect(results[0]?.status).toHaveLength(2);
+    expect(results[0]?.status[0]).toMatch(/^P \d+$/);
+    expect(results[0]?.status[1]).toBe("X 5 0");
+    expect(results[0]?.exit).toEqual({ code: 0, signal: null });
+    expect(fs.readFileSync(log, "utf8")).toBe("earlier line\nto-stdout\nto-stderr\n");
+    // The server's output, then the reaper's exit line for the hub (which is not the server's parent).
+    const pid = Number(results[0]?.status[0]?.slice(2));
+    expect(stderr).toBe(`to-stdout\nto-stderr\n[I tsss-reaper] server pid ${pid} exited with status 5\n`);
+  });
+
+  it("tells the hub on stderr how the server ended: its exit status, or the signal that killed it", () => {
+    const { results, stderr } = runInChild([
+      { options: ["--cwd", tmp], server: ["/bin/sh", "-c", "exit 3"] },
+      { options: ["--cwd", tmp], server: ["/bin/sh", "-c", "kill -9 $$"] },
+    ]);
+    const [crashed, killed] = results.map((result) => Number(result.status[0]?.slice(2)));
+    expect(results.map((result) => result.status[1])).toEqual(["X 3 0", "X 0 9"]);
+    expect(stderr).toBe(`[I tsss-reaper] server pid ${crashed} exited with status 3\n[I tsss-reaper] server pid ${killed} was killed by signal 9\n`);
+  });
+
+  it("creates the log file with mode 0600 and does not follow symlinks", () => {
+    const log = path.join(tmp, "new.log");
+    const link = path.join(tmp, "link.log");
+    fs.symlinkSync(path.join(tmp, "target.log"), link);
+    const { results } = runInChild([
+      { options: ["--cwd", tmp, "--log-file", log], server: ["/bin/true"] },
+      { options: ["--cwd", tmp, "--log-file", link], server: ["/bin/true"] },
+      { options: ["--cwd", tmp, "--log-file", path.join(tmp, "no/dir.log")], server: ["/bin/true"] },
+    ]);
+    expect(fs.statSync(log).mode & 0o777).toBe(0o600);
+    expect(results[1]?.status).toEqual(["E 40 log-file"]); // ELOOP
+    expect(results[2]?.status).toEqual(["E 2 log-file"]);
+    expect(fs.existsSync(path.join(tmp, "target.log"))).toBe(false);
+  });
+
+  it("with --log-file, reports the exit at once but copies until the last writer is gone", async () => {
+    const lateLine = "native.test.ts: output written after the server exited, copied by tsss-reaper";
+    const log = path.join(tmp, "late.log");
+    const reaper = await startServer(["--cwd", tmp, "--log-file", log], ["/bin/sleep", "30"]);
+    // A second writer on the server's output pipe stands in for a grandchild
+    // that outlives the server (without leaving an orphan behind).
+    const writer = fs.openSync(`/proc/${reaper.serverPid}/fd/1`, fs.constants.O_WRONLY);
+    try {
+      expect(addon.kill(reaper.serverPid ?? 0, 15)).toBe(0);
+      expect(await reaper.status.next()).toBe("X 0 15");
+      // Also lands on our stderr, hence the self-explanatory text.
+      fs.writeSync(writer, `${lateLine}\n`);
+      await sleep(100);
+      expect(addon.reap(reaper.pid)).toBeNull();
+    } finally {
+      fs.closeSync(writer);
+    }
+    expect(await waitForExit(reaper.pid)).toEqual({ code: 0, signal: null });
+    expect(fs.readFileSync(log, "utf8")).toBe(`${lateLine}\n`);
+  });
+});
+
+function nonExecutable(): string {
+  const file = path.join(tmp, "not-executable");
+  fs.writeFileSync(file, "#!/bin/sh\n", { mode: 0o644 });
+  return file;
+}
+
+// CI builds the addon both ways so neither build description rots (npm ci runs binding.gyp).
+const cmakeMissing = spawnSync("cmake", ["--version"], { stdio: "ignore" }).status !== 0;
+if (cmakeMissing) process.stderr.write("\n!!! SKIPPED cmake-js build test: cmake is not installed (apt-get install cmake)\n\n");
+
+describe.skipIf(cmakeMissing)("cmake-js build", () => {
+  it("builds the addon and the reaper into build-cmake/Release, and they work", async () => {
+    const build = spawnSync(process.execPath, [path.join(root, "scripts/build-cmake.mjs")], {
+      encoding: "utf8",
+      timeout: 300_000,
+    });
+    expect(build.status, build.stderr).toBe(0);
+    const built = createRequire(import.meta.url)("../../build-cmake/Release/tsss_native.node") as NativeAddon;
+    expect(built.strerror(2)).toBe("No such file or directory");
+    const cmakeReaper = path.join(root, "build-cmake/Release/tsss-reaper");
+    expect(fs.statSync(cmakeReaper).mode & 0o777).toBe(0o755);
+    const { pid, statusFd } = built.spawnReaper(cmakeReaper, ["tsss-reaper", "--cwd", tmp, "--", "/bin/sh", "-c", "exit 7"], SERVER_ENV);
+    const status = new StatusReader(statusFd);
+    try {
+      expect(await status.rest()).toEqual([expect.stringMatching(/^P \d+$/), "X 7 0"]);
+      expect(await waitForExit(pid)).toEqual({ code: 0, signal: null });
+    } finally {
+      status.close();
+    }
+  }, 300_000);
+});

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { diagnoseSudoFailure, runasForCommand } from "../../../src/admin/diagnose.js";
+
+const ctx = { hub: "rhea", user: "alice", mediator: "/opt/tsss/bin/ts-sudospawner" };
+const LISTING = `Matching Defaults entries for rhea on vm:
+    env_reset, secure_path=/usr/bin
+
+User rhea may run the following commands on vm:
+    (%jupyterhub, !#0) NOPASSWD: /opt/tsss/bin/ts-sudospawner
+    (root) NOPASSWD: /usr/sbin/mkhomedir_helper ^[a-z_][a-z0-9_.-]{0,31}$
+`;
+
+describe("runasForCommand", () => {
+  it("finds the Runas list of the rule naming the command", () => {
+    expect(runasForCommand(LISTING, "/opt/tsss/bin/ts-sudospawner")).toBe("%jupyterhub, !#0");
+    expect(runasForCommand(LISTING, "/usr/sbin/mkhomedir_helper")).toBe("root");
+    expect(runasForCommand(LISTING, "/opt/other/bin/ts-sudospawner")).toBeUndefined();
+  });
+});
+
+describe("diagnoseSudoFailure (real messages)", () => {
+  it("a refusal with the rule present means the user is not in the Runas group", () => {
+    const d = diagnoseSudoFailure("sudo: a password is required\n", { ...ctx, listing: LISTING });
+    expect(d.cause).toBe("rhea may run /opt/tsss/bin/ts-sudospawner only as (%jupyterhub, !#0), which does not include alice");
+    expect(d.fix).toBe("as root: `usermod -aG jupyterhub alice`");
+  });
+
+  it("a refusal with no rule for the path means the rule is missing or names another path", () => {
+    const d = diagnoseSudoFailure("sudo: a password is required\n", { ...ctx, listing: "User rhea is not allowed to run sudo on vm.\n" });
+    expect(d.cause).toMatch(/^no sudoers rule lets rhea run \/opt\/tsss\/bin\/ts-sudospawner without a password/);
+    expect(d.fix).toBe("as root: `ts-sudospawner sudoers --hub-user rhea --group GROUP --mediator /opt/tsss/bin/ts-sudospawner --install`");
+  });
+
+  it("a refusal seen by the hub itself lists every possible reason", () => {
+    const d = diagnoseSudoFailure("sudo: a password is required\n", ctx);
+    expect(d.cause).toMatch(/the rule is missing, names another path, or alice is not in its Runas list/);
+    expect(d.fix).toMatch(/check the group with `id alice`$/);
+  });
+
+  it("node missing from secure_path (both quote styles of env)", () => {
+    for (const message of ["/usr/bin/env: 'node': No such file or directory", "/usr/bin/env: ‘node’: No such file or directory"]) {
+      const d = diagnoseSudoFailure(message, { ...ctx, nodeFix: "FIX" });
+      expect(d.cause).toBe("sudo runs the mediator with PATH=secure_path, and node is not in any of its directories");
+      expect(d.fix).toBe("FIX");
+    }
+  });
+
+  it.each([
+    ["sudo: sorry, you must have a tty to run sudo", /requiretty/, "add `Defaults:rhea !requiretty` (the generated rule has it)"],
+    ["sudo: unknown user alice", /does not know one of the users/, /getent passwd NAME/],
+    ["refusing to act as root: single-user servers must run as ordinary users.", /refuses to run servers as root/, /restrict the Runas list/],
+    ["cannot load the native addon /x/tsss_native.node (...)", /native addon/, /npm rebuild/],
+    ["no sudospawner-singleuser or jupyterhub-singleuser next to the mediator in /opt/tsss/bin", /no single-user executable/, 'as root: `ln -s "$(command -v jupyterhub-singleuser)" /opt/tsss/bin/jupyterhub-singleuser`'],
+    ["home directory /home/alice of alice does not exist; create it", /has no home directory/, "as root: `mkhomedir_helper alice`"],
+    ["sudo: unable to execute /opt/tsss/bin/ts-sudospawner: Permission denied", /cannot read or execute the mediator/, /chmod -R a\+rX PREFIX/],
+    ["sudo: /opt/tsss/bin/ts-sudospawner: command not found", /sudo cannot find \/opt\/tsss\/bin\/ts-sudospawner: it does not exist, or rhea cannot search/, /chmod a\+x DIR/],
+    ["something else entirely", /its output says why/, /--logging=debug/],
+  ])("%s", (output, cause, fix) => {
+    const d = diagnoseSudoFailure(output, ctx);
+    expect(d.cause).toMatch(cause);
+    if (typeof fix === "string") expect(d.fix).toBe(fix);
+    else expect(d.fix).toMatch(fix);
+  });
+});

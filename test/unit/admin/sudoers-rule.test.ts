@@ -1,0 +1,183 @@
+import { describe, expect, it } from "vitest";
+import {
+  MKHOMEDIR_ARGUMENT_REGEX,
+  commandAliasName,
+  generateSnippet,
+  parseUserList,
+  runasList,
+  validateAccountName,
+  validateCommandPath,
+} from "../../../src/admin/sudoers-rule.js";
+import { SudoSpawnerError } from "../../../src/errors.js";
+
+const MEDIATOR = "/opt/ts-sudospawner/bin/ts-sudospawner";
+
+function usageError(fn: () => unknown): SudoSpawnerError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SudoSpawnerError);
+    expect((error as SudoSpawnerError).code).toBe("USAGE");
+    return error as SudoSpawnerError;
+  }
+  throw new Error("expected a USAGE error");
+}
+
+describe("validateAccountName", () => {
+  it.each(["rhea", "jupyterhub", "b.ob", "tsss-alice", "_svc", "a", "user_1", "host01$", "a".repeat(32)])("accepts %j", (name) => {
+    expect(validateAccountName(name, "user")).toBe(name);
+  });
+
+  it.each([
+    ["ALL", /invalid user name "ALL"/],
+    ["All", /invalid user name/],
+    ["root", /the user must not be root/],
+    ["#0", /invalid user name "#0"/],
+    ["#1000", /invalid user name/],
+    ["%wheel", /invalid user name/],
+    ["!root", /invalid user name/],
+    ["alice,root", /invalid user name/],
+    ["alice bob", /invalid user name/],
+    ["alice\tbob", /invalid user name/],
+    ["al\nroot", /invalid user name/],
+    ['"alice"', /invalid user name/],
+    ["'alice'", /invalid user name/],
+    ["al\\ice", /invalid user name/],
+    ["alice:x", /invalid user name/],
+    ["alice=1", /invalid user name/],
+    ["alice)", /invalid user name/],
+    ["alice*", /invalid user name/],
+    ["+netgroup", /invalid user name/],
+    ["1alice", /invalid user name/],
+    ["-alice", /invalid user name/],
+    [".alice", /invalid user name/],
+    ["ALICE", /invalid user name/],
+    ["a$b", /invalid user name/],
+    ["", /the user name is empty/],
+    ["a".repeat(33), /longer than 32 characters/],
+  ])("rejects %j", (name, message) => {
+    expect(usageError(() => validateAccountName(name, "user")).message).toMatch(message);
+  });
+
+  it("names the kind of name in the message", () => {
+    expect(usageError(() => validateAccountName("root", "hub user")).message).toBe("the hub user must not be root");
+    expect(usageError(() => validateAccountName("a b", "group")).message).toMatch(/^invalid group name "a b": use lowercase letters/);
+  });
+});
+
+describe("parseUserList", () => {
+  it("splits, trims and de-duplicates", () => {
+    expect(parseUserList("alice, bob,alice ,b.ob")).toEqual(["alice", "bob", "b.ob"]);
+  });
+
+  it.each([
+    ["", /--users needs at least one user name/],
+    [",", /--users needs at least one user name/],
+    ["alice,,bob", /--users "alice,,bob" has an empty entry/],
+    ["alice,root", /the user must not be root/],
+    ["alice,ALL", /invalid user name "ALL"/],
+    ["alice,#0", /invalid user name "#0"/],
+  ])("rejects %j", (list, message) => {
+    expect(usageError(() => parseUserList(list)).message).toMatch(message);
+  });
+});
+
+describe("validateCommandPath", () => {
+  it.each([MEDIATOR, "/usr/sbin/mkhomedir_helper", "/opt/node-v20.1/bin/ts-sudospawner", "/a/b+c@d/e"])("accepts %j", (p) => {
+    expect(validateCommandPath(p, "the mediator path")).toBe(p);
+  });
+
+  it.each([
+    ["bin/ts-sudospawner", /is not an absolute path/],
+    ["./ts-sudospawner", /is not an absolute path/],
+    ["/opt/x/../x/bin/ts-sudospawner", /is not in normal form.*use "\/opt\/x\/bin\/ts-sudospawner"/],
+    ["/opt//x/bin/ts-sudospawner", /is not in normal form/],
+    ["/opt/./x/ts-sudospawner", /is not in normal form/],
+    ["/opt/x/bin/", /is not in normal form.*use "\/opt\/x\/bin"/],
+    ["/opt/my dir/ts-sudospawner", /characters sudoers would interpret/],
+    ["/opt/x/ts-sudospawner, /bin/sh", /characters sudoers would interpret/],
+    ["/opt/x:y/ts-sudospawner", /characters sudoers would interpret/],
+    ["/opt/x=y/ts-sudospawner", /characters sudoers would interpret/],
+    ["/opt/x\\y/ts-sudospawner", /characters sudoers would interpret/],
+    ["/opt/*/ts-sudospawner", /characters sudoers would interpret/],
+    ["/opt/x/ts-sudospawner?", /characters sudoers would interpret/],
+    ["/opt/[x]/ts-sudospawner", /characters sudoers would interpret/],
+    ["/opt/x/ts-sudospawner\nroot ALL=(ALL) ALL", /characters sudoers would interpret/],
+    ['/opt/"x"/ts', /characters sudoers would interpret/],
+  ])("rejects %j", (p, message) => {
+    expect(usageError(() => validateCommandPath(p, "the mediator path")).message).toMatch(message);
+  });
+});
+
+describe("runasList", () => {
+  it("always ends with the uid-0 exclusion", () => {
+    expect(runasList({ kind: "group", group: "jupyterhub" })).toBe("%jupyterhub, !#0");
+    expect(runasList({ kind: "users", users: ["alice", "b.ob"] })).toBe("alice, b.ob, !#0");
+  });
+
+  it("refuses an empty list, root and ALL", () => {
+    expect(usageError(() => runasList({ kind: "users", users: [] })).message).toMatch(/needs a group or at least one user/);
+    expect(usageError(() => runasList({ kind: "group", group: "root" })).message).toBe("the group must not be root");
+    expect(usageError(() => runasList({ kind: "users", users: ["ALL"] })).message).toMatch(/invalid user name "ALL"/);
+  });
+});
+
+describe("commandAliasName", () => {
+  it("derives an alias name sudoers accepts from any valid hub name", () => {
+    expect(commandAliasName("rhea")).toBe("TSSS_MEDIATOR_RHEA");
+    expect(commandAliasName("tsss-b.ob")).toBe("TSSS_MEDIATOR_TSSS_B_OB");
+    expect(commandAliasName("svc$")).toBe("TSSS_MEDIATOR_SVC_");
+    expect(commandAliasName("jupyter-hub_01")).toMatch(/^[A-Z][A-Z0-9_]*$/);
+  });
+});
+
+describe("generateSnippet", () => {
+  const base = { hubUser: "rhea", runas: { kind: "group", group: "jupyterhub" } as const, mediatorPath: MEDIATOR, generator: "ts-sudospawner 9.9.9" };
+
+  it("produces the exact rule for a group", () => {
+    const text = generateSnippet(base);
+    const rules = text.split("\n").filter((line) => line !== "" && !line.startsWith("#"));
+    expect(rules).toEqual([
+      `Cmnd_Alias TSSS_MEDIATOR_RHEA = ${MEDIATOR}`,
+      "Defaults:rhea !requiretty",
+      "rhea ALL=(%jupyterhub, !#0) NOPASSWD: TSSS_MEDIATOR_RHEA",
+    ]);
+    expect(text.endsWith("\n")).toBe(true);
+    expect(text).toContain("generated by ts-sudospawner 9.9.9");
+    expect(text).toContain(`c.SudoSpawner.sudospawner_path must be exactly ${MEDIATOR}`);
+  });
+
+  it("produces the exact rule for a list of users", () => {
+    const text = generateSnippet({ ...base, hubUser: "tsss-hub", runas: { kind: "users", users: ["tsss-alice", "tsss-b.ob"] } });
+    expect(text).toContain("tsss-hub ALL=(tsss-alice, tsss-b.ob, !#0) NOPASSWD: TSSS_MEDIATOR_TSSS_HUB\n");
+    expect(text).toContain("as the users tsss-alice, tsss-b.ob;");
+  });
+
+  it("never grants ALL or root anywhere but the mkhomedir_helper line", () => {
+    const text = generateSnippet(base);
+    const rules = text.split("\n").filter((line) => !line.startsWith("#"));
+    expect(rules.join("\n")).not.toMatch(/\(ALL|\bALL\)|\(root|NOPASSWD: ALL/);
+  });
+
+  it("adds mkhomedir_helper limited to one user-name argument when asked", () => {
+    const text = generateSnippet({ ...base, mkhomedirPath: "/usr/sbin/mkhomedir_helper" });
+    expect(text).toContain(`rhea ALL=(root) NOPASSWD: /usr/sbin/mkhomedir_helper ${MKHOMEDIR_ARGUMENT_REGEX}\n`);
+    expect(MKHOMEDIR_ARGUMENT_REGEX).toBe("^[a-z_][a-z0-9_.-]{0,31}$");
+    expect(generateSnippet(base)).not.toContain("mkhomedir_helper");
+  });
+
+  it.each([
+    [{ hubUser: "root" }, "the hub user must not be root"],
+    [{ hubUser: "rhea ALL=(ALL) NOPASSWD: ALL #" }, /invalid hub user name/],
+    [{ hubUser: "ALL" }, /invalid hub user name "ALL"/],
+    [{ runas: { kind: "group", group: "ALL" } }, /invalid group name "ALL"/],
+    [{ runas: { kind: "group", group: "jupyter hub" } }, /invalid group name/],
+    [{ runas: { kind: "users", users: ["alice", "root"] } }, "the user must not be root"],
+    [{ runas: { kind: "users", users: ["rhea"] } }, "the hub user rhea must not be one of the users it spawns servers for"],
+    [{ mediatorPath: "ts-sudospawner" }, /is not an absolute path/],
+    [{ mediatorPath: "/opt/x/bin/ts-sudospawner, ALL" }, /characters sudoers would interpret/],
+    [{ mkhomedirPath: "/usr/sbin/mkhomedir_helper *" }, /characters sudoers would interpret/],
+  ])("rejects %j", (override, message) => {
+    expect(usageError(() => generateSnippet({ ...base, ...override } as Parameters<typeof generateSnippet>[0])).message).toMatch(message);
+  });
+});
