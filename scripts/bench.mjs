@@ -18,6 +18,8 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+// The wire protocol from the built library (npm run bench builds first).
+import * as protocol from "../dist/index.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PREFIX = "/opt/tsss-bench";
@@ -314,11 +316,11 @@ function expectAnswer(result, expected, what) {
 // ---- the measurements --------------------------------------------------------------------------
 
 function spawnRequest(port) {
-  return JSON.stringify({ action: "spawn", args: [`--port=${port}`, "--ip=127.0.0.1"], env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" } });
+  return JSON.stringify(protocol.spawnRequest([`--port=${port}`, "--ip=127.0.0.1"], { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" }));
 }
 
 function killRequest(pid, signal) {
-  return JSON.stringify({ action: "kill", pid, signal });
+  return JSON.stringify(protocol.killRequest(pid, signal));
 }
 
 const HUB_SUDO = ["-n", "-u", USER, "-H"];

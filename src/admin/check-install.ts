@@ -12,7 +12,7 @@ import { auditPath, formatProblems, realFs, type PathProblem } from "../install/
 import { EXECUTE, READ, WRITE, firstUnsearchable, permits, type Principal } from "./access.js";
 import type { CheckRow } from "./check-report.js";
 import type { CheckSubject } from "./check-subject.js";
-import { describeUid, groupIds, pathChain } from "./host.js";
+import { groupIds, pathChain, uidWithName } from "./host.js";
 
 function mode(m: number): string {
   return (m & 0o7777).toString(8).padStart(4, "0");
@@ -49,7 +49,7 @@ export function checkInstallRootOnly(s: CheckSubject): CheckRow {
   const missing: string[] = [];
   const checked: string[] = [];
   for (const target of targets) {
-    const audit = auditPath(target.path, realFs, { trustedUids: new Set([0]), describeUid });
+    const audit = auditPath(target.path, realFs, { trustedUids: new Set([0]), describeUid: uidWithName });
     if (!audit.exists) missing.push(`${target.what} ${target.path}`);
     else checked.push(audit.realPath ?? target.path);
     for (const problem of audit.problems) {
@@ -83,7 +83,7 @@ export function checkSingleUser(s: CheckSubject): CheckRow {
   let real: string;
   try {
     file = findSingleUser(dir);
-    real = assertTrustedExecutable(file, new Set([0, s.user.uid]), describeUid, "the single-user server");
+    real = assertTrustedExecutable(file, new Set([0, s.user.uid]), uidWithName, "the single-user server");
   } catch (error) {
     // findSingleUser's message ends with its own fix; the fix has its own column here.
     const message = errorMessage(error).replace(/; as root, link the server there.*$/, "");
@@ -100,7 +100,7 @@ export function checkSingleUser(s: CheckSubject): CheckRow {
     return {
       ...row,
       status: "fail",
-      detail: `${s.user.name} cannot enter ${blocked.path} (owner ${describeUid(blocked.uid)}, group ${blocked.gid}, mode ${mode(blocked.mode)}) on the way to ${real}`,
+      detail: `${s.user.name} cannot enter ${blocked.path} (owner ${uidWithName(blocked.uid)}, group ${blocked.gid}, mode ${mode(blocked.mode)}) on the way to ${real}`,
       fix: `as root: \`chmod a+x ${blocked.path}\``,
     };
   }
@@ -112,7 +112,7 @@ export function checkSingleUser(s: CheckSubject): CheckRow {
     return {
       ...row,
       status: "fail",
-      detail: `${real} is not ${needsRead ? "readable and executable" : "executable"} by ${s.user.name} (owner ${describeUid(stats.uid)}, group ${stats.gid}, mode ${mode(stats.mode)})`,
+      detail: `${real} is not ${needsRead ? "readable and executable" : "executable"} by ${s.user.name} (owner ${uidWithName(stats.uid)}, group ${stats.gid}, mode ${mode(stats.mode)})`,
       fix: `as root: \`chmod a+rx ${real}\``,
     };
   }
@@ -160,12 +160,12 @@ export function checkHome(s: CheckSubject): CheckRow {
     return {
       ...row,
       status: "fail",
-      detail: `${s.user.name} cannot enter ${blocked.path} (owner ${describeUid(blocked.uid)}, group ${blocked.gid}, mode ${mode(blocked.mode)}), so it cannot be the server's cwd`,
+      detail: `${s.user.name} cannot enter ${blocked.path} (owner ${uidWithName(blocked.uid)}, group ${blocked.gid}, mode ${mode(blocked.mode)}), so it cannot be the server's cwd`,
       fix: own ? `as root: \`chown ${s.user.name}: ${home} && chmod u+rwx ${home}\`` : `as root: \`chmod a+x ${blocked.path}\``,
     };
   }
   const problems: string[] = [];
-  if (stats.uid !== s.user.uid) problems.push(`it is owned by ${describeUid(stats.uid)}, not ${s.user.name}`);
+  if (stats.uid !== s.user.uid) problems.push(`it is owned by ${uidWithName(stats.uid)}, not ${s.user.name}`);
   if (!permits(stats, who, WRITE)) problems.push(`${s.user.name} cannot write it (Jupyter keeps its runtime files there)`);
   if (problems.length > 0) {
     return { ...row, status: "warn", detail: `${home}: ${problems.join("; ")}`, fix: `as root: \`chown ${s.user.name}: ${home} && chmod u+rwx ${home}\`` };

@@ -11,6 +11,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { killRequest, spawnRequest, type Answer, type MediatorRequest } from "../protocol/index.js";
 import type { CheckRow } from "./check-report.js";
 import { failureContext, firstLines, runAsHub, type CheckSubject } from "./check-subject.js";
 import { diagnoseSudoFailure } from "./diagnose.js";
@@ -18,7 +19,6 @@ import { diagnoseSudoFailure } from "./diagnose.js";
 const STOP_TIMEOUT_MS = 10_000;
 const LISTEN_TIMEOUT_MS = 15_000;
 
-type Answer = { ok: true; pid?: number; alive?: boolean } | { ok: false; error: string };
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -103,7 +103,7 @@ class SpawnSession {
   }
 
   /** One request through the hub's sudo call; the answer, or the failure output. */
-  ask(request: object): { answer?: Answer; output: string; status: number | null } {
+  ask(request: MediatorRequest): { answer?: Answer; output: string; status: number | null } {
     const args = ["sudo", "-u", this.s.user.name, "-nH", this.s.mediator.path, "--logging=INFO"];
     const result = runAsHub(this.s, args, { input: JSON.stringify(request), stderrFd: this.logFd, timeoutMs: 30_000 });
     let answer: Answer | undefined;
@@ -116,8 +116,8 @@ class SpawnSession {
   }
 
   alive(pid: number, signal: number): boolean | undefined {
-    const { answer } = this.ask({ action: "kill", pid, signal });
-    return answer?.ok === true ? answer.alive : undefined;
+    const { answer } = this.ask(killRequest(pid, signal));
+    return answer?.ok === true && "alive" in answer ? answer.alive : undefined;
   }
 
   log(): string {
@@ -144,8 +144,8 @@ export async function checkSpawn(s: CheckSubject): Promise<CheckRow> {
   const session = new SpawnSession(s, dir);
   try {
     const port = await freePort();
-    const spawned = session.ask({ action: "spawn", args: [`--port=${port}`, "--ip=127.0.0.1"], env: hubEnvironment(s.user.name, port) });
-    const pid = spawned.answer?.ok === true ? spawned.answer.pid : undefined;
+    const spawned = session.ask(spawnRequest([`--port=${port}`, "--ip=127.0.0.1"], hubEnvironment(s.user.name, port)));
+    const pid = spawned.answer?.ok === true && "pid" in spawned.answer ? spawned.answer.pid : undefined;
     if (pid === undefined) {
       const log = session.log();
       const error = spawned.answer?.ok === false ? spawned.answer.error : `no JSON answer (exit ${spawned.status ?? "by a signal"})`;

@@ -4,7 +4,8 @@
  */
 import path from "node:path";
 import { SudoSpawnerError } from "../errors.js";
-import { currentUid, lookupAccount, runCommand, type AccountEntry, type CommandResult } from "./host.js";
+import { currentUid, lookupAccount, runCommand, type CommandResult } from "./host.js";
+import type { Account } from "../system/account.js";
 import type { FailureContext } from "./diagnose.js";
 import { locateMediator, type MediatorLocation } from "./mediator-path.js";
 import { nodeUnderSudo, securePathFix, securePathLocations, type NodeUnderSudo } from "./node-under-sudo.js";
@@ -18,8 +19,8 @@ export interface CheckRequest {
 }
 
 export interface CheckSubject {
-  hub: AccountEntry;
-  user: AccountEntry;
+  hub: Account;
+  user: Account;
   mediator: MediatorLocation;
   asRoot: boolean;
   node: NodeUnderSudo;
@@ -29,7 +30,7 @@ export interface CheckSubject {
   listing?: string;
 }
 
-function account(name: string, what: "hub user" | "user"): AccountEntry {
+function account(name: string, what: "hub user" | "user"): Account {
   validateAccountName(name, what);
   const entry = lookupAccount(name);
   if (entry === undefined) throw new SudoSpawnerError("NOT_FOUND", `the ${what} ${name} does not exist (getent passwd ${name} finds nothing)`);

@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { errorMessage } from "../errors.js";
+import type { Account } from "../system/account.js";
 
 export interface CommandResult {
   /** Exit status; null when killed by a signal or not started. */
@@ -40,16 +41,8 @@ export function runCommand(file: string, args: readonly string[], options: RunOp
   return out;
 }
 
-export interface AccountEntry {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-  shell: string;
-}
-
 /** The passwd entry of `name`, or undefined when there is none. */
-export function lookupAccount(name: string): AccountEntry | undefined {
+export function lookupAccount(name: string): Account | undefined {
   const result = runCommand("getent", ["passwd", name]);
   const line = result.status === 0 ? result.stdout.split("\n")[0] : undefined;
   if (!line) return undefined;
@@ -96,7 +89,7 @@ export function pathChain(p: string, includeSelf: boolean): ChainStep[] {
 }
 
 /** "alice (uid 1001)" for messages, or "uid 1001" when no account has it. */
-export function describeUid(uid: number): string {
+export function uidWithName(uid: number): string {
   const result = runCommand("getent", ["passwd", String(uid)]);
   const name = result.status === 0 ? result.stdout.split(":")[0] : undefined;
   return name ? `${name} (uid ${uid})` : `uid ${uid}`;

@@ -8,7 +8,7 @@
  *   await spawner.stop();   // SIGINT, SIGTERM, SIGKILL with JupyterHub's waits
  */
 import { SudoSpawnerError } from "../errors.js";
-import { killAnswerAlive, spawnAnswerPid, type JsonObject, type MediatorRequest, type SpawnRequest } from "../protocol/index.js";
+import { killAnswerAlive, killRequest, spawnAnswerPid, spawnRequest, type JsonObject, type MediatorRequest } from "../protocol/index.js";
 import { processAlive, signalNumber, waitForExit } from "./liveness.js";
 import { stderrLogger, type HubLogger } from "./logger.js";
 import { callMediator } from "./mediator-call.js";
@@ -103,7 +103,7 @@ export class SudoSpawner {
     if (this.currentPid !== undefined && processAlive(this.currentPid)) {
       throw new SudoSpawnerError("ALREADY_RUNNING", `a server for ${this.user} is already running as pid ${this.currentPid}: stop() it first`);
     }
-    const request: SpawnRequest = { action: "spawn", args: [...(options.args ?? [])], env: { ...(options.env ?? {}) } };
+    const request = spawnRequest(options.args ?? [], options.env ?? {});
     const answer = await this.call(request, options.signal, (late) => this.stopAbandoned(late));
     const pid = spawnAnswerPid(answer);
     this.currentPid = pid;
@@ -142,7 +142,7 @@ export class SudoSpawner {
   }
 
   private async signalPid(pid: number, signal: number, abort?: AbortSignal): Promise<boolean> {
-    return killAnswerAlive(await this.call({ action: "kill", pid, signal }, abort));
+    return killAnswerAlive(await this.call(killRequest(pid, signal), abort));
   }
 
   /**

@@ -66,3 +66,12 @@ export type Answer = SpawnAnswer | KillAnswer | ProfilesAnswer | ErrorAnswer;
 
 /** An answer as any JSON object, before it is read (hub side). */
 export type JsonObject = Record<string, unknown>;
+
+/** A spawn request (the hub client, `check --spawn`, the tests and the bench build them here). */
+export function spawnRequest(args: readonly string[], env: Readonly<Record<string, string>>, extra: Partial<Pick<SpawnRequest, "profile" | "limits" | "tls">> = {}): SpawnRequest {
+  return { action: "spawn", args: [...args], env: { ...env }, ...extra };
+}
+
+export function killRequest(pid: number, signal: number): KillRequest {
+  return { action: "kill", pid, signal };
+}
