@@ -35,6 +35,8 @@ export interface MediatorCallOptions {
    * running after a cancelled start.
    */
   onAbandonedAnswer?: (answer: JsonObject) => void;
+  /** Sees every stderr line, for as long as the pipe stays open (the server shares it). */
+  onStderrLine?: (line: string) => void;
 }
 
 /** sudo's compiled-in secure_path on Debian, Ubuntu, RHEL and most others. */
@@ -136,7 +138,7 @@ class MediatorCall {
       const child = this.startSudo();
       if (child === undefined) return;
       this.child = child;
-      this.relay = child.stderr ? relayStderr(child.stderr, this.options.logger, `[${this.command.user}]`) : undefined;
+      this.relay = child.stderr ? relayStderr(child.stderr, this.options.logger, `[${this.command.user}]`, this.options.onStderrLine) : undefined;
       this.watchDeadline();
       this.options.signal?.addEventListener("abort", this.onAbort, { once: true });
       this.collectStdout(child);

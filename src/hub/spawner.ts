@@ -8,7 +8,7 @@
  *   await spawner.stop();   // SIGINT, SIGTERM, SIGKILL with JupyterHub's waits
  */
 import { SudoSpawnerError } from "../errors.js";
-import { killAnswerAlive, killRequest, spawnAnswerPid, spawnRequest, type JsonObject, type MediatorRequest } from "../protocol/index.js";
+import { killAnswerAlive, killRequest, parseExitLine, spawnAnswerPid, spawnRequest, type JsonObject, type MediatorRequest } from "../protocol/index.js";
 import { processAlive, signalNumber, waitForExit } from "./liveness.js";
 import { stderrLogger, type HubLogger } from "./logger.js";
 import { callMediator } from "./mediator-call.js";
@@ -67,6 +67,8 @@ export class SudoSpawner {
   private readonly logger: HubLogger;
   private readonly sudoEnv: NodeJS.ProcessEnv | undefined;
   private currentPid: number | undefined;
+  /** How servers of this client ended, from the reaper's exit line: code, or -signal. */
+  private readonly exitStatuses = new Map<number, number>();
 
   constructor(options: SudoSpawnerOptions) {
     // Validated now, so a misconfiguration fails at construction rather than at the first start.
@@ -95,6 +97,10 @@ export class SudoSpawner {
       logger: this.logger,
       env: this.sudoEnv,
       onAbandonedAnswer,
+      onStderrLine: (line) => {
+        const exit = parseExitLine(line);
+        if (exit) this.exitStatuses.set(exit.pid, exit.status);
+      },
     });
   }
 
@@ -122,14 +128,18 @@ export class SudoSpawner {
   }
 
   /**
-   * null while the server runs, else its exit status. The hub is not the server's parent, so the
-   * real status is unknown and 0 is reported (as JupyterHub does). No sudo: kill(pid, 0) locally.
+   * null while the server runs, else its exit status: the code, or -signal, as the reaper reported
+   * it on the relayed stderr; 0 where that is unknown (e.g. after a restart of the hub). No sudo:
+   * kill(pid, 0) locally.
    */
   async poll(): Promise<number | null> {
-    if (this.currentPid === undefined) return 0;
-    if (processAlive(this.currentPid)) return null;
+    const pid = this.currentPid;
+    if (pid === undefined) return 0;
+    if (processAlive(pid)) return null;
     this.currentPid = undefined;
-    return 0;
+    const status = this.exitStatuses.get(pid) ?? 0;
+    this.exitStatuses.delete(pid);
+    return status;
   }
 
   /** Send a signal through the mediator; resolves to whether the server is still alive. */

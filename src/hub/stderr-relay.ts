@@ -69,13 +69,15 @@ export interface Relay {
   closed: Promise<void>;
 }
 
-export function relayStderr(stream: Readable, logger: HubLogger, tag: string): Relay {
+/** `onLine` sees every relayed line (the spawner watches for the reaper's exit line). */
+export function relayStderr(stream: Readable, logger: HubLogger, tag: string, onLine?: (line: string) => void): Relay {
   const splitter = new LineSplitter();
   let capture = "";
   let capturing = true;
   const emit = (lines: string[]) => {
     for (const line of lines) {
       if (line.trim() === "") continue;
+      onLine?.(line);
       logger[levelOfLine(line)](`${tag} ${line}`);
     }
   };

@@ -4,3 +4,4 @@ export { parseRequest, validateRequest } from "./request.js";
 export { excerpt, isServerPid, killAnswerAlive, profilesAnswerList, spawnAnswerPid } from "./answer.js";
 export { LOG_LEVELS, logLevelOf, type LogLevel } from "./log-levels.js";
 export { shellLine, shellQuote } from "./shell.js";
+export { parseExitLine, type ServerExit } from "./exit-line.js";

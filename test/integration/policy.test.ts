@@ -60,6 +60,7 @@ function removePolicy(): void {
 interface SpawnOptions {
   profile?: string;
   limits?: Record<string, number>;
+  tls?: Record<string, string>;
   env?: Record<string, string>;
   args?: string[];
 }
@@ -72,6 +73,7 @@ function spawnRequest(port: number, options: SpawnOptions = {}): string {
   };
   if (options.profile !== undefined) request.profile = options.profile;
   if (options.limits !== undefined) request.limits = options.limits;
+  if (options.tls !== undefined) request.tls = options.tls;
   return JSON.stringify(request);
 }
 
@@ -334,6 +336,54 @@ describe.skipIf(!fx.available)("the root-owned site policy", () => {
       const after = await call(alice, killRequest(pid, 0));
       expect(after.answer).toEqual({ ok: true, alive: false });
       await waitFor(() => userProcesses(alice.name).length === 0, 5_000, "no process of alice");
+    });
+  });
+
+  describe("for the hub's options form and JupyterHub's traits", () => {
+    it("answers the profiles with their descriptions, in policy order, and none without a policy", async () => {
+      expect((await call(alice, JSON.stringify({ action: "profiles" }))).answer).toEqual({ ok: true, profiles: [] });
+      writePolicy({
+        profiles: { voila: { description: "Voilà dashboards", executable: VOILA }, lab: { description: "JupyterLab <b>", executable: LAB } },
+      });
+      const run = await call(alice, JSON.stringify({ action: "profiles" }));
+      expect(run.status).toBe(0);
+      expect(run.answer).toEqual({ ok: true, profiles: [{ name: "voila", description: "Voilà dashboards" }, { name: "lab", description: "JupyterLab <b>" }] });
+      expectRefusal(await call(alice, JSON.stringify({ action: "profiles", profile: "lab" })), 'unknown key "profile" in profiles request');
+    });
+
+    it("applies a data limit (JupyterHub's mem_limit) as RLIMIT_DATA, never above the site's", async () => {
+      writePolicy({ limits: { data: 3_000_000_000 } });
+      const lowered = await spawnOk(alice, { limits: { data: 2_000_000_000 } });
+      expect(limit(lowered.pid, "Max data size")).toEqual(["2000000000", "2000000000"]);
+      await stop(alice, lowered.pid);
+      const capped = await spawnOk(alice, { limits: { data: 9_000_000_000 } });
+      expect(limit(capped.pid, "Max data size")).toEqual(["3000000000", "3000000000"]);
+      await stop(alice, capped.pid);
+    });
+
+    it("writes internal_ssl files 0600 into the user's own directory and points the server at them, whatever the hub's env said", async () => {
+      const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${Buffer.from(body).toString("base64")}\n-----END ${label}-----\n`;
+      const tls = { key: pem("PRIVATE KEY", "key of alice"), cert: pem("CERTIFICATE", "cert of alice"), ca: pem("CERTIFICATE", "the hub's CA") };
+      const prefix = `/user/${alice.name}/`;
+      const { pid } = await spawnOk(alice, { tls, env: { JUPYTERHUB_SERVICE_PREFIX: prefix, JUPYTERHUB_SSL_KEYFILE: "/home/hub/internal-ssl/hub-owned.key" } });
+      const environ = Object.fromEntries(
+        fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean).map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+      );
+      const files = { key: environ.JUPYTERHUB_SSL_KEYFILE, cert: environ.JUPYTERHUB_SSL_CERTFILE, ca: environ.JUPYTERHUB_SSL_CLIENT_CA };
+      for (const [name, file] of Object.entries(files)) {
+        expect(file, name).toMatch(new RegExp(`^${alice.home}/\\.ts-sudospawner/tls/[0-9a-f]{16}/`));
+        const stats = fs.lstatSync(file as string);
+        expect([stats.isFile(), stats.uid, stats.mode & 0o777]).toEqual([true, alice.uid, 0o600]);
+        expect(fs.readFileSync(file as string, "utf8")).toBe(tls[name as keyof typeof tls]);
+      }
+      const dir = path.dirname(files.key as string);
+      expect([fs.statSync(dir).uid, fs.statSync(dir).mode & 0o777]).toEqual([alice.uid, 0o700]);
+      await stop(alice, pid);
+      // Not PEM, or too large: refused before anything starts.
+      expectRefusal(await call(alice, spawnRequest(await freePort(), { tls: { ...tls, key: "$(id)" } })), /"tls.key" is not PEM text/);
+      expectRefusal(await call(alice, spawnRequest(await freePort(), { tls: { ...tls, ca: pem("CERTIFICATE", "x".repeat(70_000)) } })), /"tls.ca" is larger than 65536 bytes/);
+      expect(userProcesses(alice.name)).toEqual([]);
+      fs.rmSync(path.join(alice.home, ".ts-sudospawner"), { recursive: true, force: true });
     });
   });
 

@@ -55,6 +55,12 @@ process.stdin.on("end", () => {
       answer({ ok: true, pid });
       return;
     }
+    case "crash": {
+      // The reaper's exit line, as the real one writes it on the shared stderr.
+      const pid = server('sleep 0.3; echo "[I tsss-reaper] server pid $$ exited with status 3" >&2; exit 3');
+      answer({ ok: true, pid });
+      return;
+    }
     case "stubborn": {
       const pid = server("trap '' INT TERM; while :; do sleep 0.05; done");
       setTimeout(() => answer({ ok: true, pid }), 200);
@@ -297,6 +303,16 @@ describe("state", () => {
     expect(() => spawner.loadState({ pid: "4242" })).toThrow(/invalid pid in spawner state/);
     expect(() => spawner.loadState({ pid: 1 })).toThrow(/invalid pid/);
     expect(() => spawner.loadState([1])).toThrow(/invalid spawner state/);
+  });
+
+  it("poll returns the real exit status the reaper reported on the relayed stderr", async () => {
+    resetLogs();
+    const { spawner } = client("crash");
+    const { pid } = await spawner.start();
+    started.push(pid);
+    await expect.poll(() => spawner.poll(), { timeout: 5000 }).toBe(3);
+    expect(spawner.pid).toBeUndefined();
+    expect(await spawner.poll()).toBe(0);
   });
 
   it("poll reports a vanished server as exited and forgets it; signal on nothing is false", async () => {
