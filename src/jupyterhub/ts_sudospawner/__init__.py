@@ -1,0 +1,14 @@
+"""ts-sudospawner for JupyterHub: run the hub as an unprivileged user and start each user's server
+as that user, through sudo and the ts-sudospawner mediator.
+
+    c.JupyterHub.spawner_class = "ts-sudospawner"          # the entry point (pip-installed)
+    c.JupyterHub.spawner_class = "ts_sudospawner.TsSudoSpawner"   # the same, by import path
+    c.TsSudoSpawner.mediator_path = "/opt/ts-sudospawner/bin/ts-sudospawner"
+"""
+
+from ._version import __version__
+from .errors import MediatorError
+from .refusals import REFUSAL_KINDS, REFUSAL_PATTERNS, classify_refusal
+from .spawner import TsSudoSpawner
+
+__all__ = ["__version__", "TsSudoSpawner", "MediatorError", "REFUSAL_KINDS", "REFUSAL_PATTERNS", "classify_refusal"]

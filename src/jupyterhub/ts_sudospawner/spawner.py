@@ -1,0 +1,475 @@
+"""TsSudoSpawner: JupyterHub's Spawner contract on top of the ts-sudospawner mediator."""
+
+import asyncio
+import os
+import pwd
+import signal
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+
+from jupyterhub.spawner import LocalProcessSpawner
+from jupyterhub.traitlets import ByteSpecification
+from jupyterhub.utils import random_port
+from traitlets import CaselessStrEnum, Float, List as ListTrait, TraitError, Unicode, default, validate
+
+from .answers import MAX_PID, kill_alive, profile_list, spawn_pid
+from .errors import MediatorError
+from .exit_status import describe_status
+from .explain import CallContext
+from .limits import request_limits
+from .mediator_call import Answer, CallSettings, call_mediator
+from .procfs import Liveness, liveness, start_time_of
+from .profiles import Profile, is_valid_profile_name, profile_from_form, render_profiles_form
+from .progress import ProgressEvents
+from .relay import StderrRelay
+from .tls import read_tls_files
+from .usernames import check_username
+
+__all__ = ["TsSudoSpawner"]
+
+MEDIATOR_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL", "NONE")
+
+# Settings of LocalProcessSpawner that do not apply here are named once per hub process.
+_warned: Set[str] = set()
+
+
+def _warn_once(log: Any, key: str, message: str, *args: Any) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        log.warning(message, *args)
+
+
+def _hub_user() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+async def _profiles_options_form(spawner: "TsSudoSpawner") -> str:
+    """The default Spawner.options_form: JupyterHub calls it with the spawner and awaits it."""
+    return await spawner.render_profiles_options_form()
+
+
+class TsSudoSpawner(LocalProcessSpawner):
+    """Start single-user servers as their users through the ts-sudospawner mediator and sudo.
+
+    JupyterHub runs as an unprivileged user. For each start and each signal this spawner runs
+    ``sudo -u USER -nH MEDIATOR --logging=LEVEL``, writes one JSON request and reads one JSON
+    answer. poll() needs no sudo. What runs is fixed by the install (jupyterhub-singleuser, or
+    sudospawner-singleuser, next to the mediator, or a launch profile of the site policy), so
+    Spawner.cmd, shell_cmd and popen_kwargs are not used.
+    """
+
+    # -- configuration -------------------------------------------------------------------------
+
+    mediator_path = Unicode(
+        "/opt/ts-sudospawner/bin/ts-sudospawner",
+        help="""The installed ts-sudospawner, exactly as the sudoers rule names it.
+
+        An absolute path (a bare name is looked up on sudo's secure_path). The mediator decides
+        what runs: jupyterhub-singleuser or sudospawner-singleuser next to it, or the executable
+        of a launch profile of the root-owned site policy.
+        """,
+    ).tag(config=True)
+
+    sudo_command = ListTrait(
+        Unicode(),
+        default_value=["sudo"],
+        help="""The privilege tool and any fixed arguments before `-u USER`: ['sudo'] (default),
+        ['doas'], ['dzdo'] or an absolute path such as ['/usr/bin/sudo'].""",
+    ).tag(config=True)
+
+    sudo_args = ListTrait(
+        Unicode(),
+        help="""Options between `-u USER` and the mediator. Default ['-nH'] (['-n'] for doas, which has
+        no -H). Keep -n: a password prompt would hang the call until mediator_timeout.""",
+    ).tag(config=True)
+
+    mediator_log_level = Unicode(
+        "INFO",
+        help="""The mediator's --logging level: DEBUG, INFO, WARNING, ERROR, CRITICAL or NONE. Its lines
+        (and the server's) are relayed into the hub's log at their own level.""",
+    ).tag(config=True)
+
+    mediator_timeout = Float(
+        30,
+        help="""Seconds one mediator call may take before it is abandoned (its sudo is stopped, and a
+        server it still starts is stopped too). A spawn answers about 1 s after the server started.""",
+    ).tag(config=True)
+
+    kill_grace = Float(
+        5,
+        help="Seconds between SIGTERM and SIGKILL when an abandoned mediator call is stopped.",
+    ).tag(config=True)
+
+    profile = Unicode(
+        "",
+        help="""A launch profile of the site policy to use for every server, e.g. "lab".
+
+        Empty (default): the user chooses one on the options form (shown when the policy offers at
+        least two profiles, see profile_form), and without a choice the policy's default
+        single-user executable runs. When set, users cannot choose and no form is shown. The name
+        must be one the mediator lists for the user; the mediator checks it again.
+        """,
+    ).tag(config=True)
+
+    profile_form = CaselessStrEnum(
+        ["auto", "always", "never"],
+        default_value="auto",
+        help="""When to show the options form with the site policy's launch profiles.
+
+        "auto": when the policy offers at least two; "always": when it offers at least one;
+        "never": no form. Only applies while Spawner.options_form is not configured otherwise.
+        """,
+    ).tag(config=True)
+
+    mem_limit = ByteSpecification(
+        None,
+        help="""Memory limit of each single-user server process, e.g. "2G".
+
+        Sent as the spawn request's "limits": {"data": BYTES}; the mediator's reaper applies it as
+        RLIMIT_DATA (setrlimit) just before the server starts, never above the site policy's limit.
+        RLIMIT_DATA bounds the heap and private mappings of each process (kernels inherit it), not
+        the sum over a server's processes as a cgroup would: an allocation beyond it fails with
+        MemoryError instead of the server being killed. Also passed on as MEM_LIMIT in the
+        server's environment.
+        """,
+    ).tag(config=True)
+
+    cpu_limit = Float(
+        None,
+        allow_none=True,
+        help="""Not enforced by this spawner: resource limits (rlimits) cannot cap a CPU share, only
+        CPU seconds. If set, it is passed on as CPU_LIMIT in the server's environment (for
+        extensions that display it) and a warning is logged once. For CPU *time*, set "cpu" in the
+        limits of the mediator's site policy; for a CPU share, use systemd slices or cgroups.
+        """,
+    ).tag(config=True)
+
+    @default("sudo_args")
+    def _default_sudo_args(self) -> List[str]:
+        return ["-n"] if os.path.basename(self.sudo_command[0]) == "doas" else ["-nH"]
+
+    @default("options_form")
+    def _default_options_form(self) -> Any:
+        return "" if self.profile_form == "never" else _profiles_options_form
+
+    @default("options_from_form")
+    def _default_options_from_form(self) -> Any:
+        return self._profile_options_from_form
+
+    @validate("sudo_command")
+    def _validate_sudo_command(self, proposal: Mapping[str, Any]) -> List[str]:
+        value = list(proposal["value"])
+        if not value or not value[0]:
+            raise TraitError("sudo_command must name a privilege tool, e.g. ['sudo']")
+        return value
+
+    @validate("mediator_path")
+    def _validate_mediator_path(self, proposal: Mapping[str, Any]) -> str:
+        value = proposal["value"]
+        if not value or "\0" in value:
+            raise TraitError("mediator_path must name the installed ts-sudospawner, e.g. /opt/ts-sudospawner/bin/ts-sudospawner")
+        if not value.startswith("/") and "/" in value:
+            raise TraitError(f"mediator_path {value!r} is relative: use the absolute path the sudoers rule names")
+        return value
+
+    @validate("mediator_log_level")
+    def _validate_mediator_log_level(self, proposal: Mapping[str, Any]) -> str:
+        value = proposal["value"].strip().upper()
+        if value not in MEDIATOR_LOG_LEVELS:
+            raise TraitError(f"mediator_log_level {proposal['value']!r}: use one of DEBUG, INFO, WARNING, ERROR, CRITICAL, NONE")
+        return value
+
+    @validate("profile")
+    def _validate_profile(self, proposal: Mapping[str, Any]) -> str:
+        value = proposal["value"]
+        if value and not is_valid_profile_name(value):
+            raise TraitError(f"profile {value!r} is not a launch profile name (1-64 letters, digits, '.', '_' or '-')")
+        return value
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Set before super().__init__, which may already touch traits that log or poll.
+        self.start_time: Optional[int] = None
+        self._progress = ProgressEvents()
+        self._server_relay: Optional[StderrRelay] = None
+        self._starting = False
+        self._tls: Optional[Dict[str, str]] = None
+        super().__init__(**kwargs)
+
+    def load_state(self, state: Dict[str, Any]) -> None:
+        """Restore pid and start_time; a state with only a pid (the old shim, the Python
+        SudoSpawner) is accepted: poll() then checks the pid without its start time."""
+        pid = state.get("pid")
+        if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or not 1 < pid <= MAX_PID):
+            self.log.warning("Ignoring invalid pid %r in the stored state of %s", pid, self._tag)
+            state = {k: v for k, v in state.items() if k != "pid"}
+            self.pid = 0
+        super().load_state(state)
+        start_time = state.get("start_time")
+        self.start_time = start_time if isinstance(start_time, int) and not isinstance(start_time, bool) else None
+
+    def get_state(self) -> Dict[str, Any]:
+        state = super().get_state()
+        if self.pid and self.start_time is not None:
+            state["start_time"] = self.start_time
+        return state
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self.start_time = None
+        self._server_relay = None
+        if not self._starting:
+            self._progress.reset()
+
+    # -- the mediator --------------------------------------------------------------------------
+
+    @property
+    def _tag(self) -> str:
+        return f"[{self.user.name}:{self.name}]" if self.name else f"[{self.user.name}]"
+
+    def _mediator_argv(self) -> List[str]:
+        return [
+            *self.sudo_command,
+            "-u",
+            check_username(self.user.name),
+            *self.sudo_args,
+            self.mediator_path,
+            f"--logging={self.mediator_log_level}",
+        ]
+
+    def _call_settings(self) -> CallSettings:
+        context = CallContext(
+            argv=self._mediator_argv(),
+            tool=os.path.basename(self.sudo_command[0]),
+            user=self.user.name,
+            hub_user=_hub_user(),
+            mediator_path=self.mediator_path,
+        )
+        return CallSettings(context, self.log, self._tag, self.mediator_timeout, self.kill_grace)
+
+    async def _call(self, request: Dict[str, Any], on_late_answer: Any = None) -> Tuple[Answer, StderrRelay]:
+        return await call_mediator(self._call_settings(), request, on_late_answer)
+
+    async def _stop_late_server(self, answer: Answer) -> None:
+        """A cancelled or timed-out start still started a server: stop it (SIGTERM, then SIGKILL)."""
+        pid = answer.get("pid")
+        if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 1:
+            return
+        self.log.warning("%s the abandoned start still started pid %s: stopping it", self._tag, pid)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                answer, _ = await self._call({"action": "kill", "pid": pid, "signal": int(sig)})
+            except MediatorError as e:
+                self.log.error("%s could not stop the abandoned server pid %s: %s", self._tag, pid, e)
+                return
+            if not kill_alive(answer):
+                return
+            for _ in range(int(max(self.kill_grace, 0.1) * 10)):
+                if liveness(pid) is not Liveness.ALIVE:
+                    return
+                await asyncio.sleep(0.1)
+        self.log.error("%s the abandoned server pid %s survived SIGKILL", self._tag, pid)
+
+    # -- launch profiles and the options form --------------------------------------------------
+
+    async def list_profiles(self) -> List[Profile]:
+        """The launch profiles the site policy offers this user (a profiles request)."""
+        answer, _ = await self._call({"action": "profiles"})
+        return profile_list(answer)
+
+    async def render_profiles_options_form(self) -> str:
+        """The options form: a choice of launch profiles, or "" (no form) when there is nothing to choose."""
+        if self.profile or self.profile_form == "never":
+            return ""
+        try:
+            profiles = await self.list_profiles()
+        except MediatorError as e:
+            self.log.warning("%s no launch profile form: %s", self._tag, e)
+            return ""
+        minimum = 1 if self.profile_form == "always" else 2
+        if len(profiles) < minimum:
+            return ""
+        previous = self.user_options.get("profile") if isinstance(self.user_options, dict) else None
+        return render_profiles_form(profiles, previous if isinstance(previous, str) else None)
+
+    def _profile_options_from_form(self, form_data: Mapping[str, Any]) -> Dict[str, str]:
+        """user_options from the form: {"profile": NAME} (the name is checked again at start)."""
+        return profile_from_form(form_data)
+
+    async def _requested_profile(self) -> Optional[str]:
+        """The profile for this start, checked against the ones the mediator lists for the user."""
+        chosen = self.user_options.get("profile") if isinstance(self.user_options, dict) else None
+        if self.profile:
+            if chosen and chosen != self.profile:
+                self.log.warning("%s ignoring the chosen profile %r: c.TsSudoSpawner.profile fixes %r", self._tag, chosen, self.profile)
+            name: Any = self.profile
+        else:
+            name = chosen
+        if not name:
+            return None
+        if not is_valid_profile_name(name):
+            raise MediatorError(f"invalid launch profile {str(name)[:80]!r}: choose one of the site's profiles on the spawn page")
+        offered = [p.name for p in await self.list_profiles()]
+        if name not in offered:
+            raise MediatorError(
+                f"launch profile {name!r} is not one the site policy offers to {self.user.name} "
+                f"({', '.join(offered) or 'it offers none'}); choose another on the spawn page"
+                + (" or fix c.TsSudoSpawner.profile" if self.profile else "")
+            )
+        return name
+
+    # -- internal_ssl ---------------------------------------------------------------------------
+
+    async def move_certs(self, paths: Dict[str, str]) -> Dict[str, str]:
+        """Keep the text of the key, certificate and CA JupyterHub created, for the spawn request.
+
+        The paths are returned unchanged: the mediator writes the files into a directory of the
+        user's own and points the server's JUPYTERHUB_SSL_* variables there.
+        """
+        self._tls = read_tls_files(paths)
+        return paths
+
+    # -- the Spawner API -----------------------------------------------------------------------
+
+    def user_env(self, env: Dict[str, str]) -> Dict[str, str]:
+        """USER, and HOME and SHELL where the hub host knows the user (the mediator sets all three
+        from the user's passwd entry anyway)."""
+        env["USER"] = self.user.name
+        try:
+            entry = pwd.getpwnam(self.user.name)
+        except KeyError:
+            return env
+        if entry.pw_dir:
+            env["HOME"] = entry.pw_dir
+        if entry.pw_shell:
+            env["SHELL"] = entry.pw_shell
+        return env
+
+    def _warn_unused_settings(self) -> None:
+        if self.cmd and list(self.cmd) != ["jupyterhub-singleuser"]:
+            _warn_once(
+                self.log,
+                "cmd",
+                "Spawner.cmd %s is ignored by TsSudoSpawner: the mediator runs jupyterhub-singleuser (or "
+                "sudospawner-singleuser) installed next to it, or a launch profile of the site policy",
+                self.cmd,
+            )
+        if self.shell_cmd or self.popen_kwargs:
+            _warn_once(self.log, "shell", "LocalProcessSpawner.shell_cmd and popen_kwargs are ignored by TsSudoSpawner")
+        if self.cpu_limit:
+            _warn_once(
+                self.log,
+                "cpu_limit",
+                "Spawner.cpu_limit=%s is not enforced by TsSudoSpawner (rlimits cannot cap a CPU share); "
+                "use the site policy's cpu limit for CPU time, or cgroups",
+                self.cpu_limit,
+            )
+
+    async def start(self) -> Tuple[str, int]:
+        """Start the server as the user through the mediator; return (ip, port)."""
+        self._warn_unused_settings()
+        self._progress.begin()
+        self._starting = True
+        try:
+            if self.port == 0:
+                self.port = random_port()
+            request: Dict[str, Any] = {
+                "action": "spawn",
+                "args": [str(arg) for arg in self.get_args()],
+                "env": {str(k): str(v) for k, v in self.get_env().items()},
+            }
+            profile = await self._requested_profile()
+            if profile:
+                request["profile"] = profile
+            limits = request_limits(self.mem_limit)
+            if limits:
+                request["limits"] = limits
+            if self.internal_ssl:
+                if not self._tls:
+                    raise MediatorError("internal_ssl is on, but JupyterHub handed no certificates to move_certs()")
+                request["tls"] = dict(self._tls)
+            how = f" with launch profile {profile}" if profile else ""
+            self._progress.add(10, f"Asked the mediator to start the server as {self.user.name}{how}")
+            answer, relay = await self._call(request, on_late_answer=self._stop_late_server)
+            pid = spawn_pid(answer)
+            self.pid = pid
+            self.start_time = start_time_of(pid)
+            self._server_relay = relay
+            self.log.info("%s server running as pid %s%s", self._tag, pid, how)
+            self._progress.add(60, f"Server started as pid {pid}")
+            self._progress.add(80, "Waiting for the server to answer HTTP", final=True)
+        except BaseException:
+            self._progress.finish()
+            raise
+        finally:
+            self._starting = False
+            self._tls = None  # the key is not kept longer than needed
+        return (self.ip or "127.0.0.1", self.port)
+
+    async def progress(self) -> Any:
+        """Progress events for the spawn page: request sent, server started as pid N, waiting for HTTP."""
+
+        def pending() -> bool:
+            return self._starting or bool(getattr(self, "_spawn_pending", False))
+
+        async for event in self._progress.follow(pending):
+            yield event
+
+    async def poll(self) -> Optional[int]:
+        """None while the server runs; else its exit status (-N for signal N), 0 when unknown."""
+        if self._starting and not self.pid:
+            return None
+        if not self.pid:
+            self.clear_state()
+            return 0
+        pid = self.pid
+        state = liveness(pid, self.start_time)
+        if state is Liveness.ALIVE:
+            return None
+        if state is Liveness.REUSED:
+            self.log.warning("%s server pid %s is gone: the pid now belongs to a process that started later", self._tag, pid)
+            self.clear_state()
+            return 0
+        status = None
+        relay = self._server_relay
+        if relay is not None:
+            status = await relay.wait_for_exit(pid, 0 if relay.closed.is_set() else 0.5)
+        if status is None:
+            self.log.info("%s server pid %s is no longer running (exit status unknown)", self._tag, pid)
+            status = 0
+        elif status == 0:
+            self.log.info("%s server pid %s %s", self._tag, pid, describe_status(status))
+        else:
+            self.log.warning("%s server pid %s %s", self._tag, pid, describe_status(status))
+        self.clear_state()
+        return status
+
+    async def _signal(self, sig: int) -> bool:
+        """Send sig to the server; True if it still exists. Signal 0 needs no sudo."""
+        if not self.pid:
+            return False
+        if sig == 0:
+            return liveness(self.pid, self.start_time) is Liveness.ALIVE
+        answer, _ = await self._call({"action": "kill", "pid": self.pid, "signal": int(sig)})
+        return kill_alive(answer)
+
+    async def stop(self, now: bool = False) -> None:
+        """SIGINT, SIGTERM, SIGKILL through the mediator, waiting interrupt_timeout, term_timeout and
+        kill_timeout for the server to exit (now=True starts with SIGTERM)."""
+        steps = [(signal.SIGINT, self.interrupt_timeout), (signal.SIGTERM, self.term_timeout), (signal.SIGKILL, self.kill_timeout)]
+        if now:
+            steps = steps[1:]
+        for sig, timeout in steps:
+            if await self.poll() is not None:
+                return
+            self.log.debug("%s sending %s to pid %s", self._tag, sig.name, self.pid)
+            if not await self._signal(sig):
+                if await self.poll() is None:
+                    self.clear_state()  # the mediator no longer sees it as this user's process
+                return
+            await self.wait_for_death(timeout)
+        if await self.poll() is None:
+            self.log.warning("%s server pid %s did not exit after SIGKILL; it is kept, stop it again later", self._tag, self.pid)
