@@ -269,12 +269,16 @@ bool GetInt(Napi::Env env, Napi::Value value, const char* what, int min, int max
   return true;
 }
 
+// The protocol's bound (MAX_SIGNAL in src/protocol/wire.ts), checked again here as a second line;
+// test/unit/protocol/bounds.test.ts keeps the two equal.
+constexpr int kMaxSignal = 64;
+
 Napi::Value Kill(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t pid;
   int sig;
   if (!GetPid(env, info[0], &pid)) return env.Undefined();
-  if (!GetInt(env, info[1], "sig", 0, 64, &sig)) return env.Undefined();
+  if (!GetInt(env, info[1], "sig", 0, kMaxSignal, &sig)) return env.Undefined();
   int rc = kill(pid, sig);
   return Napi::Number::New(env, rc == 0 ? 0 : errno);
 }
