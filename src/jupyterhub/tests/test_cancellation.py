@@ -74,3 +74,20 @@ async def test_a_sudo_that_ignores_sigterm_is_killed(make_spawner, fake, tmp_pat
     pid = int(pidfile.read_text())
     assert await async_wait_until(lambda: pid_gone(pid), 5)
     assert any("stopping the abandoned mediator call" in w for w in spawner.records.lines("WARNING"))
+
+
+async def test_stop_during_a_start_cancels_it_and_leaves_nothing_running(make_spawner, fake):
+    """JupyterHub before 5.1 does not cancel start() at start_timeout: it calls stop() while the
+    start still waits, and ignores what the start returns later."""
+    fake.scenario(modes={"spawn": "late"})
+    spawner = make_spawner(kill_grace=2.0)
+    start = asyncio.ensure_future(spawner.start())
+    await wait_for_call(fake, "spawn")
+    await spawner.stop(now=True)
+    assert start.done() and start.cancelled()
+    # The fake mediator starts its server only after the call was abandoned, as a slow one may.
+    assert await async_wait_until(lambda: fake.pids(), 10), "the late server never started"
+    [server] = fake.pids()
+    assert await async_wait_until(lambda: pid_gone(server), 10), "the server of the stopped start is still running"
+    assert any("stop requested while the server was still starting: cancelling the start" in w for w in spawner.records.lines("WARNING"))
+    assert spawner.pid == 0 and spawner.get_state() == {}

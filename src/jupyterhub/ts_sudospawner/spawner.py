@@ -373,6 +373,7 @@ class TsSudoSpawner(LocalProcessSpawner):
         self._warn_unused_settings()
         self._progress.begin()
         self._starting = True
+        self._start_task = asyncio.current_task()
         try:
             if self.port == 0:
                 self.port = random_port()
@@ -406,6 +407,7 @@ class TsSudoSpawner(LocalProcessSpawner):
             raise
         finally:
             self._starting = False
+            self._start_task = None
             self._tls = None  # the key is not kept longer than needed
         return (self.ip or "127.0.0.1", self.port)
 
@@ -456,9 +458,22 @@ class TsSudoSpawner(LocalProcessSpawner):
         answer, _ = await self._call({"action": "kill", "pid": self.pid, "signal": int(sig)})
         return kill_alive(answer)
 
+    async def _abort_start(self) -> None:
+        """A stop while start() still waits for the mediator: JupyterHub before 5.1 does this at
+        start_timeout instead of cancelling start(). Cancel the start, so that its sudo is stopped
+        and the mediator stops the server it started; a pid that still arrives is stopped below."""
+        task = getattr(self, "_start_task", None)
+        if task is None or task.done() or task is asyncio.current_task() or self.pid:
+            return
+        self.log.warning("%s stop requested while the server was still starting: cancelling the start", self._tag)
+        task.cancel()
+        # asyncio.wait neither raises the start's outcome nor swallows a cancellation of this stop.
+        await asyncio.wait({task}, timeout=self.mediator_timeout)
+
     async def stop(self, now: bool = False) -> None:
         """SIGINT, SIGTERM, SIGKILL through the mediator, waiting interrupt_timeout, term_timeout and
         kill_timeout for the server to exit (now=True starts with SIGTERM)."""
+        await self._abort_start()
         steps = [(signal.SIGINT, self.interrupt_timeout), (signal.SIGTERM, self.term_timeout), (signal.SIGKILL, self.kill_timeout)]
         if now:
             steps = steps[1:]

@@ -1,0 +1,527 @@
+/**
+ * The JupyterHub end-to-end matrix: the same test bodies against every hub in HUB_TARGETS.
+ * Imported by jupyterhub.test.ts (vitest collects only *.test.ts).
+ *
+ * What one run sets up (as root, all tsss-e2e-*, removed at the end):
+ * - the packed tarball installed into /opt/tsss-e2e; the rule `ts-sudospawner sudoers` generates;
+ * - a hub user and two users (one with a dot in its name) in one group;
+ * - one venv per pip-installed JupyterHub series (jupyterhub==X.* + jupyterlab from PyPI), built in
+ *   the background at the start, with the spawner package pip-installed offline from the installed
+ *   tarball; configurable-http-proxy from npm; all in one root-owned 0755 temp directory;
+ * - per hub target: PREFIX/bin/jupyterhub-singleuser linked to that target's single-user server.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installTarball, type Installation } from "../helpers/install.js";
+import { Hub, type ServerModel } from "../helpers/jupyterhub.js";
+import { executeInKernel } from "../helpers/kernel.js";
+import { SitePolicyGuard } from "../helpers/site-policy.js";
+import {
+  ensureGroup,
+  ensureUser,
+  installSudoers,
+  killUserProcesses,
+  procState,
+  procStatus,
+  removeGroup,
+  removeSudoers,
+  removeUser,
+  userInfo,
+  userProcesses,
+  waitFor,
+} from "../helpers/system.js";
+import { installNpmProxy, runAsync, VenvPool, type Venv } from "../helpers/venvs.js";
+
+export const E2E = {
+  prefix: "/opt/tsss-e2e",
+  hub: "tsss-e2e-hub",
+  ann: "tsss-e2e-ann",
+  jdoe: "tsss-e2e-j.doe",
+  group: "tsss-e2e-users",
+  sudoers: "tsss-e2e",
+  venvPrefix: "/tmp/tsss-e2e-venvs-",
+} as const;
+const USERS = [E2E.ann, E2E.jdoe];
+// Debian's configurable-http-proxy finds its modules only with this (a Node.js that is not Debian's).
+const DEBIAN_NODE_PATH = "/usr/share/nodejs:/usr/lib/nodejs";
+const SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+export interface HubTarget {
+  /** Short key: working directories, log files, TSSS_E2E_HUBS. */
+  key: string;
+  title: string;
+  /** pip-installed: `jupyterhub==SERIES.*` plus these packages; absent: Debian's system JupyterHub. */
+  pip?: { series: string; packages: string[] };
+  internalSsl: boolean;
+  /** Also run PyPI's sudospawner.SudoSpawner with sudospawner_path = ts-sudospawner. */
+  sudospawner: boolean;
+}
+
+export const HUB_TARGETS: HubTarget[] = [
+  { key: "3.0", title: "Debian's JupyterHub 3.0 (system python, module on sys.path)", internalSsl: false, sudospawner: false },
+  { key: "4.1", title: "JupyterHub 4.1.x (pip)", pip: { series: "4.1", packages: ["jupyterlab"] }, internalSsl: false, sudospawner: false },
+  { key: "5", title: "JupyterHub 5.x (pip)", pip: { series: "5", packages: ["jupyterlab", "sudospawner"] }, internalSsl: true, sudospawner: true },
+  { key: "6", title: "JupyterHub 6.x (pip)", pip: { series: "6", packages: ["jupyterlab"] }, internalSsl: true, sudospawner: false },
+];
+
+/** TSSS_E2E_HUBS=5,6 runs only those targets (for working on one version). */
+export function selectedTargets(): HubTarget[] {
+  const wanted = process.env.TSSS_E2E_HUBS?.split(",").map((key) => key.trim()).filter(Boolean);
+  return wanted?.length ? HUB_TARGETS.filter((target) => wanted.includes(target.key)) : HUB_TARGETS;
+}
+
+/** What a hub target runs with, once its venv is ready. */
+interface Runtime {
+  version: string;
+  jupyterhub: string;
+  singleuser: string;
+  path: string;
+  env: Record<string, string>;
+  /** Proxy and spawner configuration for the ts-sudospawner hub. */
+  proxyConfig: string;
+  spawnerConfig: string;
+  venvSeconds?: number;
+}
+
+function log(line: string): void {
+  process.stderr.write(`e2e: ${line}\n`);
+}
+
+/** Live (non-zombie) processes of a user. */
+export function liveProcesses(user: string): number[] {
+  return userProcesses(user).filter((pid) => {
+    const state = procState(pid);
+    return state !== undefined && state !== "Z";
+  });
+}
+
+function describeProcesses(user: string): string {
+  return spawnSync("ps", ["-o", "pid,ppid,stat,etime,cmd", "-u", user], { encoding: "utf8" }).stdout;
+}
+
+export async function expectNoLiveProcess(user: string, timeoutMs = 20_000, context = ""): Promise<void> {
+  await waitFor(() => liveProcesses(user).length === 0, timeoutMs, `no live process of ${user}`).catch((error: unknown) => {
+    throw new Error(`${String(error)}${context}\n${describeProcesses(user)}`);
+  });
+}
+
+function expectRunsAs(pid: number | undefined, user: string): void {
+  expect(pid, "the spawner state holds the server's pid").toBeGreaterThan(1);
+  const { uid } = userInfo(user);
+  expect(procStatus(pid as number)?.Uid?.split(/\s+/), `process ${pid} runs as ${user}`).toEqual(Array(4).fill(String(uid)));
+}
+
+function cmdline(pid: number): string[] {
+  return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+}
+
+function environ(pid: number): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")) {
+    const eq = entry.indexOf("=");
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
+/** Status through the proxy, a kernel, `os.getuid()` printed over the kernel's WebSocket: the user's uid. */
+async function expectKernelRunsAs(hub: Hub, user: string, token: string, serverName = ""): Promise<void> {
+  const status = await hub.userFetch(user, token, "api/status", { serverName });
+  expect(status.status, `GET ${hub.serverPrefix(user, serverName)}api/status`).toBe(200);
+  const created = await hub.userFetch(user, token, "api/kernels", { serverName, method: "POST", body: JSON.stringify({ name: "python3" }) });
+  expect(created.status, `POST ${hub.serverPrefix(user, serverName)}api/kernels: ${await created.clone().text()}`).toBe(201);
+  const kernel = (await created.json()) as { id: string };
+  const printed = await executeInKernel(hub.kernelChannelsUrl(user, kernel.id, serverName), token, "import os; print(os.getuid())");
+  expect(printed.trim()).toBe(String(userInfo(user).uid));
+  const deleted = await hub.userFetch(user, token, `api/kernels/${kernel.id}`, { serverName, method: "DELETE" });
+  expect(deleted.status).toBe(204);
+}
+
+async function stopAndExpectGone(hub: Hub, user: string, serverName = "", pid?: number): Promise<void> {
+  await hub.stopServer(user, serverName);
+  await hub.waitStopped(user, serverName);
+  if (pid !== undefined) await waitFor(() => procStatus(pid) === undefined, 15_000, `process ${pid} to be gone`);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Everything one run shares: install, users, sudoers, venvs, proxy, the site policy backup. */
+export class E2EContext {
+  installation!: Installation;
+  pool!: VenvPool;
+  readonly policy = new SitePolicyGuard();
+  private proxyBin: Promise<string> | undefined;
+  private readonly runtimes = new Map<string, Promise<Runtime>>();
+  readonly timings: { key: string; version: string; venvSeconds?: number; testSeconds: number }[] = [];
+
+  /** The spawner package as the tarball installs it. */
+  get spawnerPackage(): string {
+    return path.join(this.installation.packageDir, "src/jupyterhub");
+  }
+
+  static cleanLeftovers(): void {
+    for (const user of [...USERS, E2E.hub]) removeUser(user);
+    removeGroup(E2E.group);
+    removeSudoers(E2E.sudoers);
+    fs.rmSync(E2E.prefix, { recursive: true, force: true });
+    // Venv directories of an interrupted run (the run lock makes them no one else's).
+    for (const entry of fs.readdirSync("/tmp")) {
+      if (entry.startsWith(path.basename(E2E.venvPrefix))) fs.rmSync(path.join("/tmp", entry), { recursive: true, force: true });
+    }
+  }
+
+  /** `tarball`: the global setup's packed ts-sudospawner. */
+  setup(targets: HubTarget[], tarball: string): void {
+    E2EContext.cleanLeftovers();
+    this.policy.backup();
+    // Venvs and the npm proxy first: they build in the background while the rest is set up and
+    // while the first targets run.
+    this.pool = new VenvPool(E2E.venvPrefix);
+    for (const target of targets) if (target.pip) void this.pool.get(target.pip.series, target.pip.packages);
+    if (targets.some((target) => target.pip)) {
+      this.proxyBin = installNpmProxy(path.join(this.pool.root, "configurable-http-proxy"));
+      this.proxyBin.catch(() => undefined);
+    }
+    log(`installing the packed tarball into ${E2E.prefix}`);
+    this.installation = installTarball(tarball, E2E.prefix);
+    ensureGroup(E2E.group);
+    ensureUser(E2E.hub);
+    for (const user of USERS) ensureUser(user, { groups: [E2E.group] });
+    // The rule an admin gets from the package itself (installSudoers validates it with visudo).
+    const rule = execFileSync(this.installation.mediator, ["sudoers", "--hub-user", E2E.hub, "--group", E2E.group], { encoding: "utf8" });
+    installSudoers(E2E.sudoers, rule);
+  }
+
+  teardown(): void {
+    try {
+      this.policy.restore();
+      for (const user of [...USERS, E2E.hub]) killUserProcesses(user);
+    } finally {
+      E2EContext.cleanLeftovers();
+      this.pool?.remove();
+    }
+  }
+
+  runtime(target: HubTarget): Promise<Runtime> {
+    let runtime = this.runtimes.get(target.key);
+    if (!runtime) {
+      runtime = this.makeRuntime(target);
+      this.runtimes.set(target.key, runtime);
+    }
+    return runtime;
+  }
+
+  private async makeRuntime(target: HubTarget): Promise<Runtime> {
+    const mediator = this.installation.mediator;
+    if (!target.pip) {
+      // Debian's hub: the module straight from the installed tarball, no pip.
+      const version = execFileSync("/usr/bin/python3", ["-c", "import jupyterhub; print(jupyterhub.__version__)"], { encoding: "utf8" }).trim();
+      return {
+        version,
+        jupyterhub: "/usr/bin/jupyterhub",
+        singleuser: "/usr/bin/jupyterhub-singleuser",
+        path: SYSTEM_PATH,
+        env: { NODE_PATH: DEBIAN_NODE_PATH },
+        proxyConfig: "",
+        spawnerConfig: [
+          "import sys",
+          `sys.path.insert(0, ${JSON.stringify(this.spawnerPackage)})`,
+          'c.JupyterHub.spawner_class = "ts_sudospawner.TsSudoSpawner"',
+          `c.TsSudoSpawner.mediator_path = ${JSON.stringify(mediator)}`,
+        ].join("\n"),
+      };
+    }
+    const venv: Venv = await this.pool.get(target.pip.series, target.pip.packages);
+    // The offline install the issue promises: from the installed npm package, no index at all.
+    await this.pool.installOffline(venv, this.spawnerPackage);
+    const proxy = await (this.proxyBin as Promise<string>);
+    return {
+      version: venv.version,
+      jupyterhub: path.join(venv.bin, "jupyterhub"),
+      singleuser: path.join(venv.bin, "jupyterhub-singleuser"),
+      path: `${venv.bin}:${SYSTEM_PATH}`,
+      env: {},
+      proxyConfig: `c.ConfigurableHTTPProxy.command = [${JSON.stringify(proxy)}]`,
+      spawnerConfig: ['c.JupyterHub.spawner_class = "ts-sudospawner"', `c.TsSudoSpawner.mediator_path = ${JSON.stringify(mediator)}`].join("\n"),
+      venvSeconds: venv.seconds,
+    };
+  }
+
+  /** PREFIX/bin/jupyterhub-singleuser -> this target's server (root-owned link, root-owned target). */
+  linkSingleUser(runtime: Runtime): string {
+    const link = path.join(this.installation.binDir, "jupyterhub-singleuser");
+    fs.rmSync(link, { force: true });
+    fs.symlinkSync(runtime.singleuser, link);
+    return link;
+  }
+}
+
+/** A hub for `target` with the given spawner configuration, started in beforeAll, stopped in afterAll. */
+function useHub(
+  ctx: E2EContext,
+  target: HubTarget,
+  key: string,
+  config: (runtime: Runtime) => string,
+  options: { internalSsl?: boolean } = {},
+): { hub: () => Hub; runtime: () => Runtime } {
+  let hub: Hub | undefined;
+  let runtime: Runtime | undefined;
+  beforeAll(async () => {
+    runtime = await ctx.runtime(target);
+    ctx.linkSingleUser(runtime);
+    hub = new Hub({
+      key,
+      hubUser: E2E.hub,
+      jupyterhub: runtime.jupyterhub,
+      path: runtime.path,
+      env: runtime.env,
+      users: USERS,
+      config: `${runtime.proxyConfig}\n${config(runtime)}`,
+      internalSsl: options.internalSsl ?? false,
+    });
+    await hub.configure();
+    log(`starting JupyterHub ${runtime.version} (${key}) as ${E2E.hub}, log in ${hub.logFile}`);
+    await hub.start();
+  }, 20 * 60_000);
+  afterAll(async () => {
+    try {
+      await hub?.stop();
+    } finally {
+      killUserProcesses(E2E.hub);
+      for (const user of USERS) killUserProcesses(user);
+    }
+  }, 120_000);
+  return {
+    hub: () => {
+      if (!hub) throw new Error("the hub did not start (see beforeAll)");
+      return hub;
+    },
+    runtime: () => runtime as Runtime,
+  };
+}
+
+const SLOW_SERVER = "slow";
+const SLOW_START_TIMEOUT = 3;
+const SLOW_GRACE_SECONDS = 10;
+
+/** Every test of one hub target. */
+export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
+  let started = 0;
+  describe(target.title, () => {
+    beforeAll(() => {
+      started = Date.now();
+    });
+    afterAll(async () => {
+      const runtime = await ctx.runtime(target).catch(() => undefined);
+      const testSeconds = Math.round((Date.now() - started) / 1000);
+      ctx.timings.push({ key: target.key, version: runtime?.version ?? "?", venvSeconds: runtime?.venvSeconds, testSeconds });
+    });
+
+    describe("with the ts-sudospawner spawner", () => {
+      const { hub: getHub, runtime } = useHub(ctx, target, target.key, (rt) =>
+        [
+          rt.spawnerConfig,
+          // One named server gets a short start_timeout: the cancelled slow start below.
+          "def _tsss_e2e_pre_spawn(spawner):",
+          `    if spawner.name == ${JSON.stringify(SLOW_SERVER)}:`,
+          `        spawner.start_timeout = ${SLOW_START_TIMEOUT}`,
+          "c.Spawner.pre_spawn_hook = _tsss_e2e_pre_spawn",
+        ].join("\n"),
+      );
+      const tokens: Record<string, string> = {};
+      const pids: Record<string, number> = {};
+
+      it("two users at once (one with a dot): each server runs as its user, and a kernel through the proxy runs code with the user's uid", async () => {
+        const hub = getHub();
+        for (const user of USERS) tokens[user] = await hub.token(user);
+        await Promise.all(USERS.map((user) => hub.startServer(user)));
+        const servers: ServerModel[] = await Promise.all(USERS.map((user) => hub.waitReady(user)));
+        for (const [index, user] of USERS.entries()) {
+          const pid = servers[index]?.state?.pid;
+          expectRunsAs(pid, user);
+          pids[user] = pid as number;
+          expect(fs.readlinkSync(`/proc/${pid}/cwd`)).toBe(userInfo(user).home);
+          expect(fs.realpathSync(`/proc/${pid}/exe`)).toBe(fs.realpathSync("/usr/bin/python3"));
+          await expectKernelRunsAs(hub, user, tokens[user] as string);
+        }
+        // Another user's token does not open this user's server.
+        const foreign = await hub.userFetch(E2E.ann, tokens[E2E.jdoe] as string, "api/status");
+        expect(foreign.status).toBe(403);
+      }, 240_000);
+
+      it("a named server runs as its user next to the default one, and stops on its own", async () => {
+        const hub = getHub();
+        await hub.startServer(E2E.ann, "second");
+        const server = await hub.waitReady(E2E.ann, "second");
+        const pid = server.state?.pid;
+        expectRunsAs(pid, E2E.ann);
+        expect(pid).not.toBe(pids[E2E.ann]);
+        await expectKernelRunsAs(hub, E2E.ann, tokens[E2E.ann] as string, "second");
+        await stopAndExpectGone(hub, E2E.ann, "second", pid);
+        expect(procState(pids[E2E.ann] as number), "the default server was not touched").toMatch(/[RS]/);
+      }, 180_000);
+
+      it("stopping a server leaves no live process of the user", async () => {
+        const hub = getHub();
+        await stopAndExpectGone(hub, E2E.jdoe, "", pids[E2E.jdoe]);
+        await expectNoLiveProcess(E2E.jdoe);
+        expect(procState(pids[E2E.ann] as number), "the other user's server was not touched").toMatch(/[RS]/);
+      }, 120_000);
+
+      it("a restarted hub (cleanup_servers = False) finds the running server ready and can stop it", async () => {
+        const hub = getHub();
+        const pid = pids[E2E.ann] as number;
+        await hub.stop();
+        expect(procState(pid), "the server outlived the hub").toMatch(/[RS]/);
+        await hub.start();
+        const after = await hub.server(E2E.ann);
+        expect(after?.ready).toBe(true);
+        expect(after?.state?.pid).toBe(pid);
+        // The proxy route was restored, and the server still serves the user.
+        const status = await hub.userFetch(E2E.ann, tokens[E2E.ann] as string, "api/status");
+        expect(status.status).toBe(200);
+        await stopAndExpectGone(hub, E2E.ann, "", pid);
+        await expectNoLiveProcess(E2E.ann);
+      }, 240_000);
+
+      it("the options form lists the site policy's launch profiles; a REST start with {profile: classic} runs that profile's arguments", async () => {
+        const hub = getHub();
+        const singleuser = path.join(ctx.installation.binDir, "jupyterhub-singleuser");
+        const profiles = {
+          lab: { executable: singleuser, args: ["--ServerApp.default_url=/lab"], description: "E2E profile lab: JupyterLab" },
+          classic: { executable: singleuser, args: ["--ServerApp.default_url=/tree"], description: "E2E profile classic: the file tree" },
+        };
+        ctx.policy.write({ profiles });
+        try {
+          // The hub's HTML pages take no tokens: log in as the user.
+          const form = await hub.hubPage("spawn", await hub.login(E2E.ann));
+          const html = await form.text();
+          expect(form.status, `GET /hub/spawn as ${E2E.ann} (Location: ${form.headers.get("location")}): ${html.slice(0, 500)}`).toBe(200);
+          expect(html).toContain(profiles.lab.description);
+          expect(html).toContain(profiles.classic.description);
+
+          await hub.startServer(E2E.ann, "", { profile: "classic" });
+          const server = await hub.waitReady(E2E.ann);
+          const pid = server.state?.pid as number;
+          expectRunsAs(pid, E2E.ann);
+          const argv = cmdline(pid);
+          expect(argv).toContain("--ServerApp.default_url=/tree");
+          expect(argv).not.toContain("--ServerApp.default_url=/lab");
+          await stopAndExpectGone(hub, E2E.ann, "", pid);
+
+          // A profile the site does not define is refused, and nothing starts.
+          await hub.api("POST", `/users/${E2E.ann}/server`, { profile: "invented" }, [201, 202, 400, 500]);
+          await hub.waitStopped(E2E.ann, "", 60_000);
+          expect(hub.logText).toContain("invented");
+          await expectNoLiveProcess(E2E.ann);
+        } finally {
+          ctx.policy.restore();
+        }
+      }, 240_000);
+
+      it(`a slow start cancelled at start_timeout (${SLOW_START_TIMEOUT} s, mediator grace ${SLOW_GRACE_SECONDS} s) leaves no process of the user`, async () => {
+        const hub = getHub();
+        // The mediator answers only after graceSeconds: start() is still in flight at start_timeout.
+        ctx.policy.write({ graceSeconds: SLOW_GRACE_SECONDS });
+        const begun = Date.now();
+        try {
+          await hub.api("POST", `/users/${encodeURIComponent(E2E.jdoe)}/servers/${SLOW_SERVER}`, undefined, [202, 201, 500]);
+          await waitFor(
+            () => /failed to start in \d+ seconds/.test(hub.logText),
+            SLOW_START_TIMEOUT * 1000 + 30_000,
+            "the hub to give up on the slow start",
+          ).catch((error: unknown) => {
+            throw new Error(`${String(error)}; ${hub.logTail()}`);
+          });
+          await hub.waitStopped(E2E.jdoe, SLOW_SERVER, 30_000);
+          // Whether JupyterHub cancelled start() (>= 5.1) or let it run on (< 5.1), nothing of the
+          // user may remain, including a server whose pid arrives after the hub gave up.
+          const hint =
+            " (JupyterHub < 5.1 does not cancel start(): it calls stop() while start() still runs, so the spawner must stop the server that start() starts afterwards)";
+          await expectNoLiveProcess(E2E.jdoe, 40_000, ` after the cancelled start on JupyterHub ${runtime().version}${hint}; ${hub.logTail(3000)}`);
+          const pastGrace = begun + (SLOW_GRACE_SECONDS + 3) * 1000 - Date.now();
+          if (pastGrace > 0) await sleep(pastGrace);
+          expect(liveProcesses(E2E.jdoe), `nothing came back once the grace period was over\n${describeProcesses(E2E.jdoe)}`).toEqual([]);
+        } finally {
+          ctx.policy.restore();
+        }
+      }, 180_000);
+    });
+
+    if (target.internalSsl) {
+      describe("with internal_ssl", () => {
+        const { hub: getHub } = useHub(ctx, target, `${target.key}-ssl`, (rt) => rt.spawnerConfig, { internalSsl: true });
+
+        it("the server answers the hub over https with certificates private to the user, and the kernel check passes", async () => {
+          const hub = getHub();
+          const token = await hub.token(E2E.ann);
+          await hub.startServer(E2E.ann);
+          const server = await hub.waitReady(E2E.ann);
+          const pid = server.state?.pid as number;
+          expectRunsAs(pid, E2E.ann);
+          const env = environ(pid);
+          expect(env.JUPYTERHUB_SERVICE_URL).toMatch(/^https:\/\//);
+          // The server's own port speaks TLS only: plain http is not answered.
+          const port = new URL(env.JUPYTERHUB_SERVICE_URL as string).port;
+          const plain = await fetch(`http://127.0.0.1:${port}${hub.serverPrefix(E2E.ann)}api/status`).then(
+            (response) => response.status,
+            () => "refused",
+          );
+          expect(plain, "a plain-http request to the server").not.toBe(200);
+          const { uid } = userInfo(E2E.ann);
+          for (const name of ["JUPYTERHUB_SSL_KEYFILE", "JUPYTERHUB_SSL_CERTFILE", "JUPYTERHUB_SSL_CLIENT_CA"]) {
+            const file = env[name];
+            expect(file, `${name} in the server's environment`).toBeTruthy();
+            const stat = fs.statSync(file as string);
+            expect(stat.uid, `${file} is the user's`).toBe(uid);
+            if (name === "JUPYTERHUB_SSL_KEYFILE") expect(stat.mode & 0o077, `${file} is private`).toBe(0);
+          }
+          await expectKernelRunsAs(hub, E2E.ann, token);
+          await stopAndExpectGone(hub, E2E.ann, "", pid);
+          await expectNoLiveProcess(E2E.ann);
+        }, 240_000);
+      });
+    }
+
+    if (target.sudospawner) {
+      describe("with PyPI's sudospawner.SudoSpawner and sudospawner_path = ts-sudospawner (no code)", () => {
+        const { hub: getHub } = useHub(ctx, target, `${target.key}-sudospawner`, () =>
+          ['c.JupyterHub.spawner_class = "sudospawner.SudoSpawner"', `c.SudoSpawner.sudospawner_path = ${JSON.stringify(ctx.installation.mediator)}`].join("\n"),
+        );
+
+        it("starts a server as the user, runs a kernel with the user's uid, and stops it", async () => {
+          const hub = getHub();
+          const token = await hub.token(E2E.jdoe);
+          await hub.startServer(E2E.jdoe);
+          const server = await hub.waitReady(E2E.jdoe);
+          const pid = server.state?.pid as number;
+          expectRunsAs(pid, E2E.jdoe);
+          await expectKernelRunsAs(hub, E2E.jdoe, token);
+          await stopAndExpectGone(hub, E2E.jdoe, "", pid);
+          await expectNoLiveProcess(E2E.jdoe);
+        }, 240_000);
+      });
+    }
+  });
+}
+
+/** The generated rule, checked once: the hub may run the mediator as the users, and nothing else. */
+export function defineSudoersCheck(ctx: E2EContext): void {
+  it("the generated sudoers rule lets the hub run the mediator as the users, and nothing else", async () => {
+    const mediator = ctx.installation.mediator;
+    const help = await runAsync("sudo", ["-u", E2E.hub, "sudo", "-n", "-u", E2E.jdoe, mediator, "--help"]);
+    expect(help).toContain("ts-sudospawner");
+    const echo = spawnSync("sudo", ["-u", E2E.hub, "sudo", "-n", "-u", E2E.jdoe, "echo", "fail"], { encoding: "utf8" });
+    expect(echo.status).not.toBe(0);
+    expect(echo.stdout).not.toContain("fail");
+  });
+}
+
+export function reportTimings(ctx: E2EContext): void {
+  for (const timing of ctx.timings) {
+    const venv = timing.venvSeconds === undefined ? "system packages" : `venv ${timing.venvSeconds} s (built in the background)`;
+    log(`timing: JupyterHub ${timing.version} [${timing.key}]: tests ${timing.testSeconds} s; ${venv}`);
+  }
+}
