@@ -82,6 +82,11 @@ export function auditPath(target: string, view: FsView, options: TrustOptions): 
     const info = view.lstat(next);
     if (!info) return { exists: false, problems };
     if (info.kind === "symlink") {
+      // Whoever owns a link chooses where it leads: in a sticky directory (/tmp) anyone may
+      // have made it, so its owner is judged like a file's (its own mode means nothing).
+      if (!options.trustedUids.has(info.uid)) {
+        problems.push({ path: next, problem: `a symbolic link owned by ${describeOwner(info.uid, options)}, who must not choose where it leads` });
+      }
       if (++links > MAX_SYMLINKS) {
         problems.push({ path: next, problem: "too many levels of symbolic links" });
         return { exists: false, problems };

@@ -1,7 +1,8 @@
 /**
  * Who the mediator runs as, and whether that account may own a single-user server.
  */
-import { readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { SudoSpawnerError } from "../errors.js";
 import type { Account } from "../system/account.js";
@@ -58,6 +59,38 @@ export function assertSpawnableAccount(account: Pick<Account, "uid" | "name">, u
     throw new SudoSpawnerError(
       "FORBIDDEN_USER",
       `refusing to act as system account ${account.name} (uid ${account.uid} is below UID_MIN ${uidMin}). Restrict the sudoers Runas list to the users who may run notebook servers`,
+    );
+  }
+}
+
+/** Groups this process has that the user's own group list lacks (pure). */
+export function foreignGroups(current: readonly number[], own: readonly number[]): number[] {
+  return [...new Set(current)].filter((gid) => !own.includes(gid)).sort((a, b) => a - b);
+}
+
+/** The user's groups as the system defines them (NSS, as initgroups would give them). */
+function ownGroups(name: string): Promise<number[]> {
+  const id = ["/usr/bin/id", "/bin/id"].find((file) => existsSync(file));
+  if (id === undefined) return Promise.reject(new SudoSpawnerError("NOT_FOUND", "cannot check the server's groups: /usr/bin/id is missing"));
+  return new Promise((resolve, reject) => {
+    execFile(id, ["-G", "--", name], { encoding: "utf8", env: {} }, (error, stdout) => {
+      if (error) reject(new SudoSpawnerError("NOT_FOUND", `cannot list the groups of ${name} (id -G): ${error.message}`));
+      else resolve(stdout.trim().split(/\s+/).map(Number));
+    });
+  });
+}
+
+/**
+ * Refuse to start a server with groups that are not the user's: `sudo -P` keeps the caller's
+ * (the hub's) supplementary groups, and sudo allows it by default. Asynchronous, so that the
+ * lookup overlaps the spawn's other preparations.
+ */
+export async function assertOwnGroups(account: Pick<Account, "name">, current: readonly number[] = [...(process.getgroups?.() ?? []), process.getegid?.() ?? -1]): Promise<void> {
+  const foreign = foreignGroups(current, await ownGroups(account.name));
+  if (foreign.length > 0) {
+    throw new SudoSpawnerError(
+      "FORBIDDEN_USER",
+      `refusing to start a server with groups ${foreign.join(", ")}, which are not ${account.name}'s: sudo kept the caller's groups (sudo -P, or preserve_groups in sudoers). Let the hub call sudo without -P, and remove preserve_groups from the sudoers rules of the hub user`,
     );
   }
 }

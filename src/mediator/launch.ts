@@ -7,6 +7,7 @@ import { SudoSpawnerError } from "../errors.js";
 import type { SpawnRequest } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
 import { effectiveLimits, reaperOptions, serverLogPath, type Policy } from "./policy.js";
+import { checkServerArgs } from "./server-args.js";
 
 /** What the site policy picks for one spawn request; spawn.ts's LaunchPlan adds env and cwd. */
 export interface PolicyChoice {
@@ -41,6 +42,7 @@ export function chooseLaunch(request: SpawnRequest, policy: Policy, user: Pick<A
   if (logFile !== undefined && !isAbsolute(logFile)) {
     throw new SudoSpawnerError("POLICY", `the server log path ${logFile} is not absolute`);
   }
+  checkServerArgs(request.args, prefixArgs, policy.serverArgs, request.profile);
   const limits = effectiveLimits(siteLimits, request.limits);
   return { executable, args: [...prefixArgs, ...request.args], reaperOptions: reaperOptions(limits, policy, logFile), logFile };
 }

@@ -4,7 +4,7 @@
  * human-readable line in JupyterHub's style, because the hub copies these lines raw into its log.
  */
 import { join } from "node:path";
-import type { LogLevel } from "../protocol/index.js";
+import { escapeControls, type LogLevel } from "../protocol/index.js";
 import type { LogFormat } from "./args.js";
 import { writeAllSync } from "../system/write-all.js";
 
@@ -35,8 +35,7 @@ export function formatTextLine(level: number, time: number, message: string, nam
   const d = new Date(time);
   const stamp = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
   // One line per record: the hub relays stderr line by line.
-  const oneLine = message.replace(/\r?\n/g, "\\n");
-  return `[${LETTER[level] ?? "I"} ${stamp} ${name}] ${oneLine}\n`;
+  return `[${LETTER[level] ?? "I"} ${stamp} ${name}] ${escapeControls(message)}\n`;
 }
 
 function stderrWriter(format: LogFormat): { write(line: string): void } {
@@ -99,7 +98,8 @@ export function createLogger(level: LogLevel, format: LogFormat, name = "ts-sudo
   const emit = (method: Method, message: string) => {
     if (METHOD_LEVEL[method] < THRESHOLD[level]) return;
     sink ??= open();
-    sink[method](message);
+    // Escaped before pino sees it, so the JSON format is as safe as the text one.
+    sink[method](escapeControls(message));
   };
   return {
     debug: (message) => emit("debug", message),

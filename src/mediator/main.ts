@@ -10,12 +10,12 @@ import { MAX_REQUEST_BYTES, parseRequest, type Answer, type SpawnRequest } from 
 import type { Account } from "../system/account.js";
 import { writeAllSync } from "../system/write-all.js";
 import { VERSION } from "../version.js";
-import { assertSpawnableAccount, currentAccount, readUidMin, sudoUid, uidMarkingHub } from "./accounts.js";
+import { assertOwnGroups, assertSpawnableAccount, currentAccount, readUidMin, sudoUid, uidMarkingHub } from "./accounts.js";
 import { parseMediatorArgs, type MediatorArgs } from "./args.js";
-import { applyEnvPolicy, toEnvList } from "./env-policy.js";
+import { applyEnvPolicy, dropWarnings, serverPath, toEnvList } from "./env-policy.js";
 import { HELP_TEXT } from "./help.js";
 import { killServer } from "./kill.js";
-import { chooseLaunch } from "./launch.js";
+import { chooseLaunch, type PolicyChoice } from "./launch.js";
 import { createLogger, type Logger } from "./logger.js";
 import { loadAddon, type NativeAddon } from "./native.js";
 import { assertProcReadable, ownership } from "./ownership.js";
@@ -78,12 +78,34 @@ function homeDirectory(account: Account): string {
 
 async function spawnAction(request: SpawnRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
   const launch = chooseLaunch(request, policy, account);
+  // Runs `id` while the rest is prepared; awaited on every way out, so that no process of the
+  // user outlives this call when the spawn is refused.
+  const groupsChecked = assertOwnGroups(account);
+  try {
+    return await prepareAndSpawn(request, launch, groupsChecked, layout, account, policy, logger, interrupted);
+  } finally {
+    await groupsChecked.catch(() => undefined);
+  }
+}
+
+async function prepareAndSpawn(
+  request: SpawnRequest,
+  launch: PolicyChoice,
+  groupsChecked: Promise<void>,
+  layout: InstallLayout,
+  account: Account,
+  policy: Policy,
+  logger: Logger,
+  interrupted: AbortSignal,
+): Promise<Answer> {
   const tools = prepareSpawnTools(layout, account);
   const executable = launch.executable ?? findSingleUser(layout.binDir());
-  assertTrustedExecutable(executable, tools.trustedUids, tools.describe, "the single-user server");
+  const realExecutable = assertTrustedExecutable(executable, tools.trustedUids, tools.describe, "the single-user server");
   const cwd = homeDirectory(account);
   const decision = applyEnvPolicy(request.env, account, policy.env);
-  for (const { name, reason } of decision.dropped) logger.warn(`dropped environment variable ${name}: ${reason}`);
+  decision.env.PATH = serverPath(realExecutable, policy.path);
+  for (const line of dropWarnings(decision.dropped)) logger.warn(line);
+  await groupsChecked;
   if (request.tls) {
     Object.assign(decision.env, writeTlsFiles(account, decision.env.JUPYTERHUB_SERVICE_PREFIX, request.tls));
     logger.info(`internal_ssl: key and certificates written for the server (${decision.env[TLS_ENV.cert]})`);

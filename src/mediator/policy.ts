@@ -7,6 +7,7 @@ import { isAbsolute, normalize } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 import { LIMIT_NAMES, PROFILE_NAME_PATTERN, type Limits, type ProfileSummary } from "../protocol/index.js";
 import type { EnvPolicy } from "./env-policy.js";
+import type { ServerArgsPolicy } from "./server-args.js";
 
 export const POLICY_PATH = "/etc/ts-sudospawner/config.json";
 
@@ -31,6 +32,24 @@ export interface Policy {
   minUid?: number;
   /** Absolute path template; `{user}` and `{home}` are replaced. */
   serverLog?: string;
+  /** The server's PATH after the executable's own directory (default DEFAULT_PATH of env-policy.ts). */
+  path?: string;
+  /** Which server arguments the hub may pass, beyond the built-in refusals (server-args.ts). */
+  serverArgs?: ServerArgsPolicy;
+  /** What the server may do and see beyond its user's rights (validateSandbox). */
+  sandbox?: SandboxPolicy;
+}
+
+/** The server sandbox: no_new_privs, and through user + mount namespaces a private /tmp and read-only paths. */
+export interface SandboxPolicy {
+  /** prctl(PR_SET_NO_NEW_PRIVS) on the server: setuid programs such as sudo gain nothing. On by default. */
+  noNewPrivileges: boolean;
+  /** A fresh tmpfs on /tmp, seen by the server and its processes only. */
+  privateTmp: boolean;
+  /** Paths bind-mounted read-only (submounts included) for the server. */
+  readOnlyPaths: string[];
+  /** Between SIGTERM and SIGKILL for what is left of the server's tree once it exited; the reaper's 3 s if unset. */
+  leftoverGraceMs?: number;
 }
 
 export const EMPTY_POLICY: Policy = { profiles: {}, env: {}, limits: {} };
@@ -125,7 +144,53 @@ function validateProfiles(value: unknown): Record<string, Profile> {
   return profiles;
 }
 
-const TOP_KEYS = ["singleuser", "profiles", "env", "limits", "umask", "nice", "graceSeconds", "minUid", "serverLog"];
+function searchPath(value: unknown, where: string): string {
+  if (typeof value !== "string" || value === "" || value.split(":").some((dir) => !isAbsolute(dir) || normalize(dir) !== dir || dir.includes("\0"))) {
+    fail(where, 'must be absolute, normalised directories separated by ":", e.g. "/opt/conda/bin:/usr/local/bin:/usr/bin:/bin"');
+  }
+  return value;
+}
+
+const OPTION_PATTERN = /^--?[A-Za-z0-9_*][A-Za-z0-9_.*-]*$/;
+
+function validateServerArgs(value: unknown): ServerArgsPolicy {
+  const raw = object(value, '"serverArgs"');
+  onlyKeys(raw, ["allow", "deny"], '"serverArgs"');
+  const result: ServerArgsPolicy = {};
+  if (raw.allow !== undefined) result.allow = stringList(raw.allow, '"serverArgs.allow"', OPTION_PATTERN);
+  if (raw.deny !== undefined) result.deny = stringList(raw.deny, '"serverArgs.deny"', OPTION_PATTERN);
+  return result;
+}
+
+const MAX_READ_ONLY_PATHS = 64;
+
+function validateSandbox(value: unknown): SandboxPolicy {
+  const raw = object(value, '"sandbox"');
+  onlyKeys(raw, ["noNewPrivileges", "privateTmp", "readOnlyPaths", "leftoverGraceSeconds"], '"sandbox"');
+  const flag = (key: string, fallback: boolean): boolean => {
+    if (raw[key] === undefined) return fallback;
+    if (typeof raw[key] !== "boolean") fail(`"sandbox.${key}"`, "must be true or false");
+    return raw[key];
+  };
+  const sandbox: SandboxPolicy = { noNewPrivileges: flag("noNewPrivileges", true), privateTmp: flag("privateTmp", false), readOnlyPaths: [] };
+  if (raw.readOnlyPaths !== undefined) {
+    const where = '"sandbox.readOnlyPaths"';
+    if (!Array.isArray(raw.readOnlyPaths) || raw.readOnlyPaths.length > MAX_READ_ONLY_PATHS) fail(where, `must be an array of at most ${MAX_READ_ONLY_PATHS} paths`);
+    sandbox.readOnlyPaths = raw.readOnlyPaths.map((item: unknown, index) => {
+      const path = absolutePath(item, `${where}[${index}]`);
+      if (path === "/") fail(`${where}[${index}]`, 'must not be "/": name the directories, e.g. "/usr", "/etc", "/opt"');
+      return path;
+    });
+  }
+  if (raw.leftoverGraceSeconds !== undefined) {
+    const grace = raw.leftoverGraceSeconds;
+    if (typeof grace !== "number" || !Number.isFinite(grace) || grace < 0 || grace > 60) fail('"sandbox.leftoverGraceSeconds"', "must be a number from 0 to 60");
+    sandbox.leftoverGraceMs = Math.round(grace * 1000);
+  }
+  return sandbox;
+}
+
+const TOP_KEYS = ["singleuser", "profiles", "env", "limits", "umask", "nice", "graceSeconds", "minUid", "serverLog", "path", "serverArgs", "sandbox"];
 
 export function validatePolicy(value: unknown): Policy {
   const raw = object(value, "the policy");
@@ -146,6 +211,9 @@ export function validatePolicy(value: unknown): Policy {
     if (typeof grace !== "number" || !Number.isFinite(grace) || grace < 0 || grace > 60) fail('"graceSeconds"', "must be a number from 0 to 60");
     policy.graceMs = Math.round(grace * 1000);
   }
+  if (raw.path !== undefined) policy.path = searchPath(raw.path, '"path"');
+  if (raw.serverArgs !== undefined) policy.serverArgs = validateServerArgs(raw.serverArgs);
+  if (raw.sandbox !== undefined) policy.sandbox = validateSandbox(raw.sandbox);
   if (raw.minUid !== undefined) policy.minUid = integer(raw.minUid, '"minUid"', 1, 2 ** 31 - 1);
   if (raw.serverLog !== undefined) {
     const log = raw.serverLog;
@@ -175,8 +243,22 @@ export function effectiveLimits(site: Limits, requested: Limits | undefined): Li
   return result;
 }
 
-/** The reaper options that apply limits, umask, nice and the log file (pure). */
-export function reaperOptions(limits: Limits, policy: Pick<Policy, "umask" | "nice">, logFile: string | undefined): string[] {
+/**
+ * The reaper options of the sandbox (pure). The reaper sets no_new_privs unless told
+ * --allow-new-privs, so a policy without a sandbox needs none.
+ */
+export function sandboxOptions(sandbox: SandboxPolicy | undefined): string[] {
+  const options: string[] = [];
+  if (sandbox === undefined) return options;
+  if (!sandbox.noNewPrivileges) options.push("--allow-new-privs");
+  if (sandbox.privateTmp) options.push("--private-tmp");
+  for (const path of sandbox.readOnlyPaths) options.push("--read-only", path);
+  if (sandbox.leftoverGraceMs !== undefined) options.push("--leftover-grace-ms", String(sandbox.leftoverGraceMs));
+  return options;
+}
+
+/** The reaper options that apply limits, umask, nice, the log file and the sandbox (pure). */
+export function reaperOptions(limits: Limits, policy: Pick<Policy, "umask" | "nice" | "sandbox">, logFile: string | undefined): string[] {
   const options: string[] = [];
   for (const name of LIMIT_NAMES) {
     const value = limits[name];
@@ -185,6 +267,7 @@ export function reaperOptions(limits: Limits, policy: Pick<Policy, "umask" | "ni
   if (policy.umask !== undefined) options.push("--umask", policy.umask.toString(8).padStart(4, "0"));
   if (policy.nice !== undefined) options.push("--nice", String(policy.nice));
   if (logFile !== undefined) options.push("--log-file", logFile);
+  options.push(...sandboxOptions(policy.sandbox));
   return options;
 }
 

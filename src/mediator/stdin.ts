@@ -1,9 +1,15 @@
 /**
  * Read the whole request from stdin, bounded in size and time, so a hub that never closes the
  * pipe or sends endless data gets a clear error instead of a hung or exhausted mediator.
+ *
+ * Pipes, sockets and terminals are read through libuv's event loop, never by a blocking read(2)
+ * in a thread-pool thread: such a thread cannot be interrupted, and Node's exit waits for it, so
+ * a hub that keeps stdin open would keep the mediator alive past its answer and past SIGTERM.
  */
-import { read as fsRead } from "node:fs";
-import { SudoSpawnerError, errnoCode } from "../errors.js";
+import { fstatSync, readSync } from "node:fs";
+import { Socket } from "node:net";
+import { isatty, ReadStream } from "node:tty";
+import { SudoSpawnerError } from "../errors.js";
 
 export const STDIN_TIMEOUT_MS = 30_000;
 
@@ -11,69 +17,56 @@ function tooLarge(limit: number): SudoSpawnerError {
   return new SudoSpawnerError("REQUEST_TOO_LARGE", `the request on stdin is larger than ${limit} bytes`);
 }
 
-/** Read from a stream (used when fd 0 is non-blocking, e.g. a terminal or a socket). */
-function readStream(stream: NodeJS.ReadableStream, limit: number, initial: Buffer[], initialSize: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks = initial;
-    let size = initialSize;
-    stream.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(tooLarge(limit));
-        stream.removeAllListeners("data");
-        return;
-      }
-      chunks.push(chunk);
-    });
-    stream.on("end", () => resolve(Buffer.concat(chunks)));
-    stream.on("error", (error: Error) => reject(new SudoSpawnerError("BAD_REQUEST", `cannot read stdin: ${error.message}`)));
-  });
+function timedOut(timeoutMs: number): SudoSpawnerError {
+  return new SudoSpawnerError("REQUEST_TIMEOUT", `no complete request on stdin after ${timeoutMs / 1000} s; the hub must write one JSON object and close stdin`);
 }
 
-function readFd(fd: number, limit: number): Promise<Buffer> {
+/** A file or a device that never blocks (/dev/null): plain reads until end or the limit. */
+function readWhole(fd: number, limit: number): Buffer {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const buffer = Buffer.allocUnsafe(64 * 1024);
+    const n = readSync(fd, buffer, 0, buffer.length, null);
+    if (n === 0) return Buffer.concat(chunks);
+    size += n;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(buffer.subarray(0, n));
+  }
+}
+
+/** A pipe, socket or terminal, through the event loop; destroyed on every way out. */
+function readStream(stream: Socket, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const step = (): void => {
-      const buffer = Buffer.allocUnsafe(64 * 1024);
-      fsRead(fd, buffer, 0, buffer.length, null, (error, bytesRead) => {
-        if (error) {
-          if (errnoCode(error) === "EAGAIN") {
-            resolve(readStream(process.stdin, limit, chunks, size));
-            return;
-          }
-          reject(new SudoSpawnerError("BAD_REQUEST", `cannot read stdin: ${error.message}`));
-          return;
-        }
-        if (bytesRead === 0) {
-          resolve(Buffer.concat(chunks));
-          return;
-        }
-        size += bytesRead;
-        if (size > limit) {
-          reject(tooLarge(limit));
-          return;
-        }
-        chunks.push(buffer.subarray(0, bytesRead));
-        step();
-      });
+    const finish = (error: SudoSpawnerError | undefined) => {
+      clearTimeout(timer);
+      stream.removeAllListeners("data");
+      stream.destroy();
+      if (error) reject(error);
+      else resolve(Buffer.concat(chunks));
     };
-    step();
+    const timer = setTimeout(() => finish(timedOut(timeoutMs)), timeoutMs);
+    timer.unref();
+    stream.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) finish(tooLarge(limit));
+      else chunks.push(chunk);
+    });
+    stream.on("end", () => finish(undefined));
+    stream.on("error", (error: Error) => finish(new SudoSpawnerError("BAD_REQUEST", `cannot read stdin: ${error.message}`)));
   });
 }
 
 export async function readRequestBytes(limit: number, timeoutMs = STDIN_TIMEOUT_MS, fd = 0): Promise<Buffer> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new SudoSpawnerError("REQUEST_TIMEOUT", `no complete request on stdin after ${timeoutMs / 1000} s; the hub must write one JSON object and close stdin`)),
-      timeoutMs,
-    );
-    timer.unref();
-  });
+  let stats;
   try {
-    return await Promise.race([readFd(fd, limit), timeout]);
-  } finally {
-    clearTimeout(timer);
+    stats = fstatSync(fd);
+  } catch (error) {
+    throw new SudoSpawnerError("BAD_REQUEST", `cannot read stdin: ${error instanceof Error ? error.message : String(error)}`);
   }
+  if (stats.isFIFO() || stats.isSocket()) return readStream(new Socket({ fd, readable: true, writable: false }), limit, timeoutMs);
+  if (isatty(fd)) return readStream(new ReadStream(fd), limit, timeoutMs);
+  return readWhole(fd, limit);
 }

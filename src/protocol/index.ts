@@ -5,3 +5,4 @@ export { excerpt, isServerPid, killAnswerAlive, profilesAnswerList, spawnAnswerP
 export { LOG_LEVELS, logLevelOf, type LogLevel } from "./log-levels.js";
 export { shellLine, shellQuote } from "./shell.js";
 export { parseExitLine, type ServerExit } from "./exit-line.js";
+export { escapeControls, logExcerpt } from "./log-text.js";

@@ -39,7 +39,7 @@ const LAB = `${EXTRA}/lab-server`;
 const VOILA = `${EXTRA}/voila-server`;
 const HUB_OWNED = `${EXTRA}/hub-owned-server`;
 const SERVER_LOG_NAME = ".tsss-server.log";
-const TOP_KEYS = "singleuser, profiles, env, limits, umask, nice, graceSeconds, minUid, serverLog";
+const TOP_KEYS = "singleuser, profiles, env, limits, umask, nice, graceSeconds, minUid, serverLog, path, serverArgs";
 
 
 function writePolicy(policy: unknown): void {
@@ -226,6 +226,27 @@ describe.skipIf(!fx.available)("the root-owned site policy", () => {
       expect(userProcesses(alice.name)).toEqual([]);
     });
 
+    it("refuses a profile executable reached through a hub-owned symlink in a sticky directory (/tmp)", async () => {
+      // The link points at a trusted root-owned server; only its owner is wrong: the hub could
+      // re-point it at anything between the audit and the exec.
+      const link = `/tmp/tsss-policy-link-${process.pid}`;
+      fs.rmSync(link, { force: true });
+      fs.symlinkSync(LAB, link);
+      fs.lchownSync(link, hub.uid, hub.gid);
+      try {
+        writePolicy({ profiles: { linked: { executable: link } } });
+        const result = await call(alice, spawnRequest(await freePort(), { profile: "linked" }));
+        expectRefusal(result, `refusing to run the single-user server ${link}: ${link}: a symbolic link owned by uid ${hub.uid} (the hub user that called sudo), who must not choose where it leads. As root, make it and every directory above it owned by root and not group/world-writable (chown root:root, chmod go-w)`);
+        expect(userProcesses(alice.name)).toEqual([]);
+        // The same link owned by root is fine.
+        fs.lchownSync(link, 0, 0);
+        const { pid } = await spawnOk(alice, { profile: "linked" });
+        await stop(alice, pid);
+      } finally {
+        fs.rmSync(link, { force: true });
+      }
+    });
+
     it("refuses a profile executable that does not exist", async () => {
       writePolicy({ profiles: { gone: { executable: `${EXTRA}/missing-server` } } });
       const result = await call(alice, spawnRequest(await freePort(), { profile: "gone" }));
@@ -234,8 +255,8 @@ describe.skipIf(!fx.available)("the root-owned site policy", () => {
   });
 
   describe("environment policy", () => {
-    it("drops the names and patterns the site denies, on top of the built-in list", async () => {
-      writePolicy({ env: { deny: ["TSSS_SECRET"], denyPatterns: ["AWS_*"] } });
+    it("drops the names and patterns the site denies, even when its allow-list admits them", async () => {
+      writePolicy({ env: { deny: ["TSSS_SECRET"], denyPatterns: ["AWS_*"], allow: ["TSSS_*", "AWS_*", "KEEP_ME"] } });
       const { pid, port, run } = await spawnOk(alice, {
         env: { TSSS_SECRET: "s", AWS_ACCESS_KEY_ID: "k", AWS_REGION: "r", JUPYTERHUB_API_TOKEN: "t", LD_PRELOAD: "/tmp/x.so", KEEP_ME: "1" },
       });
@@ -248,18 +269,27 @@ describe.skipIf(!fx.available)("the root-owned site policy", () => {
       await stop(alice, pid);
     });
 
-    it("passes only the allow-list in allow-list mode, and the deny rules still apply", async () => {
-      writePolicy({ env: { allow: ["JUPYTERHUB_*", "PATH", "LD_*"] } });
-      const { pid, port, run } = await spawnOk(alice, {
-        env: { JUPYTERHUB_API_TOKEN: "t", JUPYTERHUB_USER: "alice", OTHER: "x", LD_PRELOAD: "/tmp/x.so" },
-      });
-      expect(run.stderr).toContain("dropped environment variable LANG: not in the site policy's allow-list");
-      expect(run.stderr).toContain("dropped environment variable OTHER: not in the site policy's allow-list");
+    it("passes JupyterHub's variables and the locale by default, the site's allow-list on top, and the deny rules still apply", async () => {
+      const hubEnv = { JUPYTERHUB_API_TOKEN: "t", JUPYTERHUB_USER: "alice", OTHER: "x", SITE_FLAG: "1", LD_PRELOAD: "/tmp/x.so" };
+      const before = await spawnOk(alice, { env: hubEnv });
+      expect(before.run.stderr).toContain("dropped environment variable SITE_FLAG: not in the allow-list (JupyterHub's own variables, and the site policy's env.allow)");
+      await stop(alice, before.pid);
+      writePolicy({ env: { allow: ["SITE_*", "LD_*"] } });
+      const { pid, port, run } = await spawnOk(alice, { env: hubEnv });
+      expect(run.stderr).toContain("dropped environment variable OTHER: not in the allow-list (JupyterHub's own variables, and the site policy's env.allow)");
+      expect(run.stderr).toContain("dropped environment variable PATH: it points the server at files or programs of the hub's choosing (PATH comes from the root policy)");
       expect(run.stderr).toContain("dropped environment variable LD_PRELOAD: it can inject code into the loader or an interpreter");
       const { env } = await serverReport(port);
-      // The identity variables come from passwd and the mark from the reaper, whatever the list says.
-      expect(Object.keys(env).sort()).toEqual(["HOME", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER", "LOGNAME", "PATH", "SHELL", "TS_SUDOSPAWNER_PID", "USER"]);
+      // The identity variables come from passwd, PATH from the policy and the mark from the reaper, whatever the list says.
+      expect(Object.keys(env).sort()).toEqual(["HOME", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER", "LANG", "LOGNAME", "PATH", "SHELL", "SITE_FLAG", "TS_SUDOSPAWNER_PID", "USER"]);
       expect(env.JUPYTERHUB_USER).toBe("alice");
+      await stop(alice, pid);
+    });
+
+    it("sets the server's PATH from the policy, after the executable's own directory", async () => {
+      writePolicy({ path: "/usr/bin:/bin" });
+      const { pid, port } = await spawnOk(alice, { env: { PATH: "/home/hub/bin:/usr/bin" } });
+      expect((await serverReport(port)).env.PATH).toBe(`${fx.binDir}:/usr/bin:/bin`);
       await stop(alice, pid);
     });
   });

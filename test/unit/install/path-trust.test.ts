@@ -62,6 +62,20 @@ describe("auditPath", () => {
     expect(auditPath("/tmp/evil", view, trusted).problems).toHaveLength(1);
   });
 
+  it("flags a symlink owned by someone untrusted, even in a sticky directory and pointing at a trusted file", () => {
+    const view = fakeFs({
+      ...base,
+      "/tmp": { kind: "directory", mode: 0o1777 },
+      "/tmp/server": { kind: "symlink", uid: 999, target: "/opt/tsss/bin/real" },
+      "/opt/tsss/bin/real": { kind: "file" },
+    });
+    const audit = auditPath("/tmp/server", view, { ...trusted, describeUid: (uid) => `uid ${uid} (hub)` });
+    expect(audit.realPath).toBe("/opt/tsss/bin/real");
+    expect(audit.problems).toEqual([{ path: "/tmp/server", problem: "a symbolic link owned by uid 999 (hub), who must not choose where it leads" }]);
+    const rootLink = fakeFs({ ...base, "/tmp": { kind: "directory", mode: 0o1777 }, "/tmp/server": { kind: "symlink", target: "/opt/tsss/bin/real" }, "/opt/tsss/bin/real": { kind: "file" } });
+    expect(auditPath("/tmp/server", rootLink, trusted).problems).toEqual([]);
+  });
+
   it("follows symlinks and judges where they lead", () => {
     const view = fakeFs({
       ...base,

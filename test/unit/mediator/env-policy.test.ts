@@ -1,21 +1,29 @@
 import { describe, expect, it } from "vitest";
-import { applyEnvPolicy, denialReason, toEnvList } from "../../../src/mediator/env-policy.js";
+import { applyEnvPolicy, denialReason, dropWarnings, serverPath, toEnvList } from "../../../src/mediator/env-policy.js";
 
 const alice = { name: "alice", home: "/home/alice", shell: "/bin/bash" };
 
 describe("applyEnvPolicy", () => {
-  it("passes the hub's variables through unchanged", () => {
-    const { env, dropped } = applyEnvPolicy({ JUPYTERHUB_API_TOKEN: "secret", PATH: "/usr/bin:/bin", LANG: "C.UTF-8" }, alice);
-    expect(dropped).toEqual([]);
+  it("passes JupyterHub's own variables and the locale through unchanged, and nothing else by default", () => {
+    const { env, dropped } = applyEnvPolicy(
+      { JUPYTERHUB_API_TOKEN: "secret", JPY_API_TOKEN: "secret", MEM_LIMIT: "1073741824", LANG: "C.UTF-8", LC_ALL: "C.UTF-8", PATH: "/home/hub/bin", CUSTOM: "x" },
+      alice,
+    );
     expect(env).toEqual({
       JUPYTERHUB_API_TOKEN: "secret",
-      PATH: "/usr/bin:/bin",
+      JPY_API_TOKEN: "secret",
+      MEM_LIMIT: "1073741824",
       LANG: "C.UTF-8",
+      LC_ALL: "C.UTF-8",
       HOME: "/home/alice",
       USER: "alice",
       LOGNAME: "alice",
       SHELL: "/bin/bash",
     });
+    expect(dropped).toEqual([
+      { name: "PATH", reason: "it points the server at files or programs of the hub's choosing (PATH comes from the root policy)" },
+      { name: "CUSTOM", reason: "not in the allow-list (JupyterHub's own variables, and the site policy's env.allow)" },
+    ]);
   });
 
   it("takes HOME, USER, LOGNAME and SHELL from the passwd entry, whatever the hub sent", () => {
@@ -28,12 +36,24 @@ describe("applyEnvPolicy", () => {
     "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PYTHONINSPECT",
     "PYTHONWARNINGS", "NODE_OPTIONS", "BASH_ENV", "ENV", "PERL5LIB", "PERL5OPT", "RUBYOPT", "GCONV_PATH",
     "GLIBC_TUNABLES", "BASH_FUNC_ls%%", "DYLD_INSERT_LIBRARIES", "JAVA_TOOL_OPTIONS",
-  ])("drops %s and says why", (name) => {
-    const { env, dropped } = applyEnvPolicy({ [name]: "/tmp/payload", KEEP: "1" }, alice);
+    // issue 11: each of these ran code as the user, or leaked to the hub
+    "PYTHONPYCACHEPREFIX", "OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES", "JUPYTER_CONFIG_DIR", "JUPYTER_CONFIG_PATH",
+    "JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
+  ])("drops %s even where the site policy allows every name, and says why", (name) => {
+    const { env, dropped } = applyEnvPolicy({ [name]: "/tmp/payload", KEEP: "1" }, alice, { allowPatterns: ["*"] });
     expect(env[name]).toBeUndefined();
     expect(env.KEEP).toBe("1");
     expect(dropped).toEqual([{ name, reason: "it can inject code into the loader or an interpreter" }]);
   });
+
+  it.each(["PATH", "TMPDIR", "EDITOR", "VISUAL", "PAGER", "SSLKEYLOGFILE", "XDG_CONFIG_HOME", "GIT_SSH_COMMAND"])(
+    "drops %s, which points the server at the hub's files or programs, even where the site policy allows every name",
+    (name) => {
+      const { env, dropped } = applyEnvPolicy({ [name]: "/home/hub/x" }, alice, { allowPatterns: ["*"] });
+      expect(env[name]).toBeUndefined();
+      expect(dropped).toEqual([{ name, reason: "it points the server at files or programs of the hub's choosing (PATH comes from the root policy)" }]);
+    },
+  );
 
   it("drops a hub-sent copy of the mediator's own mark", () => {
     const { env, dropped } = applyEnvPolicy({ TS_SUDOSPAWNER_PID: "4242" }, alice);
@@ -41,27 +61,46 @@ describe("applyEnvPolicy", () => {
     expect(dropped).toEqual([{ name: "TS_SUDOSPAWNER_PID", reason: "it is reserved for the mediator's own mark" }]);
   });
 
-  it("does not drop look-alikes", () => {
-    expect(denialReason("MY_LD_PRELOAD")).toBeUndefined();
-    expect(denialReason("ENVIRONMENT")).toBeUndefined();
-    expect(denialReason("PYTHONUNBUFFERED")).toBeUndefined();
+  it("does not deny look-alikes (the allow-list decides about them)", () => {
+    const everything = { allowPatterns: ["*"] };
+    expect(denialReason("MY_LD_PRELOAD", everything)).toBeUndefined();
+    expect(denialReason("ENVIRONMENT", everything)).toBeUndefined();
+    expect(denialReason("PYTHONUNBUFFERED", everything)).toBeUndefined();
     expect(denialReason("JUPYTERHUB_SERVICE_PREFIX")).toBeUndefined();
   });
 
-  it("applies a site policy: extra names, patterns and an allow-list", () => {
-    const policy = { deniedNames: ["SECRET"], deniedPatterns: ["AWS_*"], allowPatterns: ["JUPYTERHUB_*", "PATH", "AWS_*"] };
-    const { env, dropped } = applyEnvPolicy({ SECRET: "1", AWS_KEY: "2", JUPYTERHUB_USER: "alice", PATH: "/bin", LANG: "C" }, alice, policy);
-    expect(Object.keys(env).sort()).toEqual(["HOME", "JUPYTERHUB_USER", "LOGNAME", "PATH", "SHELL", "USER"]);
+  it("applies a site policy: extra names and patterns to deny, extra names to allow", () => {
+    const policy = { deniedNames: ["SECRET"], deniedPatterns: ["AWS_*"], allowPatterns: ["SECRET", "AWS_*", "CONDA_DEFAULT_ENV"] };
+    const { env, dropped } = applyEnvPolicy({ SECRET: "1", AWS_KEY: "2", JUPYTERHUB_USER: "alice", CONDA_DEFAULT_ENV: "ml", OTHER: "3" }, alice, policy);
+    expect(Object.keys(env).sort()).toEqual(["CONDA_DEFAULT_ENV", "HOME", "JUPYTERHUB_USER", "LOGNAME", "SHELL", "USER"]);
     expect(dropped).toEqual([
       { name: "SECRET", reason: "denied by the site policy" },
       { name: "AWS_KEY", reason: "denied by the site policy" },
-      { name: "LANG", reason: "not in the site policy's allow-list" },
+      { name: "OTHER", reason: "not in the allow-list (JupyterHub's own variables, and the site policy's env.allow)" },
     ]);
+  });
+});
+
+describe("serverPath", () => {
+  it("puts the executable's directory first, then the policy's path or root's default, without repeats", () => {
+    expect(serverPath("/opt/venvs/jh/bin/jupyterhub-singleuser", undefined)).toBe("/opt/venvs/jh/bin:/usr/local/bin:/usr/bin:/bin");
+    expect(serverPath("/usr/bin/jupyterhub-singleuser", undefined)).toBe("/usr/bin:/usr/local/bin:/bin");
+    expect(serverPath("/opt/conda/bin/jupyterhub-singleuser", "/opt/conda/bin:/usr/bin")).toBe("/opt/conda/bin:/usr/bin");
   });
 });
 
 describe("toEnvList", () => {
   it("renders sorted NAME=value strings, keeping '=' in values", () => {
     expect(toEnvList({ B: "x=y", A: "" })).toEqual(["A=", "B=x=y"]);
+  });
+});
+
+describe("dropWarnings", () => {
+  it("escapes names, and sums up beyond the limit instead of flooding the hub's log", () => {
+    const dropped = Array.from({ length: 25 }, (_, i) => ({ name: `X${i}\r\u001b`, reason: "denied by the site policy" }));
+    const lines = dropWarnings(dropped, 20);
+    expect(lines).toHaveLength(21);
+    expect(lines[0]).toBe("dropped environment variable X0\\r\\e: denied by the site policy");
+    expect(lines[20]).toBe("dropped 5 more environment variables (not listed)");
   });
 });

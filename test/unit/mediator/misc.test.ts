@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { assertSpawnableAccount, parseUidMin, sudoUid, uidMarkingHub } from "../../../src/mediator/accounts.js";
+import { assertSpawnableAccount, foreignGroups, parseUidMin, sudoUid, uidMarkingHub } from "../../../src/mediator/accounts.js";
 import { findSingleUser, installDirectory } from "../../../src/install/executable.js";
 import { formatTextLine } from "../../../src/mediator/logger.js";
 import { describeExit, parseReaperLine, splitLines } from "../../../src/mediator/reaper-lines.js";
@@ -104,5 +104,12 @@ describe("logging and version", () => {
   it("keeps VERSION equal to package.json", () => {
     const manifest = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, "../../../package.json"), "utf8")) as { version: string };
     expect(VERSION).toBe(manifest.version);
+  });
+});
+
+describe("foreignGroups", () => {
+  it("names the groups the process has beyond the user's own (the hub's, under sudo -P)", () => {
+    expect(foreignGroups([1001, 27, 999, 999], [1001, 27])).toEqual([999]);
+    expect(foreignGroups([1001], [1001, 27, 100])).toEqual([]);
   });
 });

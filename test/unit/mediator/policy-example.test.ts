@@ -18,7 +18,9 @@ describe("examples/policy.json", () => {
     expect(policy.singleuser).toBe("/usr/local/bin/jupyterhub-singleuser");
     expect(Object.keys(policy.profiles)).toEqual(["lab", "voila", "conda-ml"]);
     expect(policy.profiles["conda-ml"]).toEqual({ description: "Machine learning (conda env, 64 GiB address space)", executable: "/opt/conda/envs/ml/bin/jupyterhub-singleuser", args: [], limits: { as: 68719476736, nofile: 8192 } });
-    expect(policy.env).toEqual({ deniedNames: ["JUPYTERHUB_DEBUG"], deniedPatterns: ["AWS_*", "GOOGLE_*"] });
+    expect(policy.env).toEqual({ deniedNames: ["JUPYTERHUB_DEBUG"], deniedPatterns: ["AWS_*", "GOOGLE_*"], allowPatterns: ["CONDA_DEFAULT_ENV", "SITE_*"] });
+    expect(policy.path).toBe("/opt/conda/bin:/usr/local/bin:/usr/bin:/bin");
+    expect(policy.serverArgs).toEqual({ deny: ["--*.allow_origin*", "--*.disable_check_xsrf"] });
     expect(policy.limits).toEqual({ nofile: 4096, nproc: 1024, as: 17179869184, data: 8589934592, cpu: 86400, core: 0 });
     expect([policy.umask, policy.nice, policy.graceMs, policy.minUid]).toEqual([0o77, 5, 1000, 1000]);
     expect(policy.serverLog).toBe("{home}/.jupyterhub-singleuser.log");
@@ -64,8 +66,7 @@ describe("examples/policy.json", () => {
     const profiles = Object.values(example.profiles as Record<string, Record<string, unknown>>);
     expect([...new Set(profiles.flatMap((p) => Object.keys(p)))].sort()).toEqual([...profile].sort());
     expect(Object.keys(example.limits as object)).toEqual(limits);
-    // allow-list mode is shown in docs/policy.md rather than here, where it would drop everything else.
-    expect(Object.keys(example.env as object)).toEqual(env.filter((key) => key !== "allow"));
+    expect(Object.keys(example.env as object)).toEqual(env);
     for (const key of [...top, ...profile, ...env, ...limits]) {
       expect(reference, `docs/policy.md documents \`${key}\``).toContain(`\`${key}\``);
     }
