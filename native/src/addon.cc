@@ -1,13 +1,18 @@
 // tsss_native: the parts of the ts-sudospawner mediator that Node cannot do
 // safely by itself: fork+exec of tsss-reaper with exact control over fds,
-// signals and session, kill(2) of exactly one pid, and waitpid(2) of one pid.
+// signals and session, kill(2) of exactly one pid, a pidfd for one pid
+// (pidfd_open, pidfd_send_signal) so that a checked process is the one
+// signalled, and waitpid(2) of one pid.
 //
 // Built without C++ exceptions: every failure throws a JS exception and
 // returns immediately.
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -283,6 +288,56 @@ Napi::Value Kill(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rc == 0 ? 0 : errno);
 }
 
+// pidfd_open(2) (Linux 5.3): a file descriptor that names one process for as
+// long as it is open; a pid that is freed and reused never reaches the
+// process behind it. Returns the fd (close-on-exec, as pidfd_open always
+// makes it), or -errno: -ESRCH (no such process), -EINVAL (not a process,
+// e.g. a thread id), -ENOSYS (a kernel without pidfds), -EMFILE...
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid;
+  if (!GetPid(env, info[0], &pid)) return env.Undefined();
+#ifdef SYS_pidfd_open
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  return Napi::Number::New(env, fd >= 0 ? static_cast<double>(fd) : -static_cast<double>(errno));
+#else
+  return Napi::Number::New(env, -ENOSYS);
+#endif
+}
+
+// pidfd_send_signal(2) (Linux 5.1) to the process a pidfd names. Returns 0 or
+// the errno (ESRCH once that process has exited and been reaped, EPERM for
+// another user's process, as kill(2)).
+Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd, sig;
+  if (!GetInt(env, info[0], "fd", 0, INT_MAX, &fd)) return env.Undefined();
+  if (!GetInt(env, info[1], "sig", 0, kMaxSignal, &sig)) return env.Undefined();
+#ifdef SYS_pidfd_send_signal
+  long rc = syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0);
+  return Napi::Number::New(env, rc == 0 ? 0 : errno);
+#else
+  return Napi::Number::New(env, ENOSYS);
+#endif
+}
+
+// close(2) of a descriptor this addon handed out (a pidfd). Returns 0 or the errno.
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetInt(env, info[0], "fd", 3, INT_MAX, &fd)) return env.Undefined();
+  return Napi::Number::New(env, close(fd) == 0 ? 0 : errno);
+}
+
+// prctl(PR_SET_DUMPABLE, 0) on the mediator itself, before it starts a
+// server: a process of the same user (a sandboxed server, during the grace
+// period) can then neither ptrace it nor open /proc/<mediator>/root, cwd or fd,
+// which lead outside the server's sandbox. Returns 0 or the errno.
+Napi::Value SetNonDumpable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env, prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : errno);
+}
+
 Napi::Value Reap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t pid;
@@ -309,6 +364,33 @@ Napi::Value Reap(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// One read of at most `max` bytes from fd (the request on stdin), waiting at
+// most timeout_ms for it with poll(2) on the calling thread. A blocking read in
+// libuv's thread pool could not be interrupted, and Node's exit waits for that
+// thread: a hub that kept stdin open would keep the mediator alive. Returns a
+// Buffer (empty at end of input) or a negative errno: -EAGAIN when nothing came
+// in time, -EINTR when a signal arrived (the caller lets the event loop run its
+// handler, then calls again).
+Napi::Value ReadWithin(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd, max, timeout_ms;
+  if (!GetInt(env, info[0], "fd", 0, INT_MAX, &fd) || !GetInt(env, info[1], "max", 1, 1 << 20, &max) ||
+      !GetInt(env, info[2], "timeoutMs", 0, INT_MAX, &timeout_ms)) {
+    return env.Undefined();
+  }
+  struct pollfd pfd = {fd, POLLIN, 0};
+  int ready = poll(&pfd, 1, timeout_ms);
+  if (ready < 0) return Napi::Number::New(env, -errno);
+  if (ready == 0) return Napi::Number::New(env, -EAGAIN);
+  std::vector<char> buf(static_cast<size_t>(max));
+  ssize_t n;
+  do {
+    n = read(fd, buf.data(), buf.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Napi::Number::New(env, -errno);
+  return Napi::Buffer<char>::Copy(env, buf.data(), static_cast<size_t>(n));
+}
+
 Napi::Value Strerror(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int err;
@@ -319,7 +401,12 @@ Napi::Value Strerror(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnReaper", Napi::Function::New(env, SpawnReaper, "spawnReaper"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
+  exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("setNonDumpable", Napi::Function::New(env, SetNonDumpable, "setNonDumpable"));
   exports.Set("reap", Napi::Function::New(env, Reap, "reap"));
+  exports.Set("readWithin", Napi::Function::New(env, ReadWithin, "readWithin"));
   exports.Set("strerror", Napi::Function::New(env, Strerror, "strerror"));
   return exports;
 }

@@ -10,6 +10,7 @@ import { MAX_REQUEST_BYTES, parseRequest, type Answer, type SpawnRequest } from 
 import type { Account } from "../system/account.js";
 import { writeAllSync } from "../system/write-all.js";
 import { VERSION } from "../version.js";
+import { adoptionFor } from "./adoption.js";
 import { assertOwnGroups, assertSpawnableAccount, currentAccount, readUidMin, sudoUid, uidMarkingHub } from "./accounts.js";
 import { parseMediatorArgs, type MediatorArgs } from "./args.js";
 import { applyEnvPolicy, dropWarnings, serverPath, toEnvList } from "./env-policy.js";
@@ -119,18 +120,20 @@ async function prepareAndSpawn(
   return { ok: true, pid };
 }
 
-function killAction(pid: number, signal: number, layout: InstallLayout, logger: Logger): Answer {
+function killAction(pid: number, signal: number, layout: InstallLayout, policy: Policy, logger: Logger): Answer {
   // A kill runs nothing, so the reaper needs no audit here: only its real path, and that only
   // where a process's environment cannot be read.
   const addon = loadAddon(layout.addon);
   assertProcReadable();
   const reaperRealPath = () => realpathSync(layout.reaper);
-  const alive = killServer(pid, signal, { addon, logger, ownership: (p) => ownership(p, reaperRealPath) });
+  // Servers the Python sudospawner started carry no mark: adoption.ts decides (live migration).
+  const adopted = adoptionFor({ binDir: layout.binDir, policy, logger });
+  const alive = killServer(pid, signal, { addon, logger, ownership: (p) => ownership(p, reaperRealPath, adopted) });
   return { ok: true, alive };
 }
 
 async function handle(layout: InstallLayout, logger: Logger, interrupts: Interrupts): Promise<Answer> {
-  const raw = await readRequestBytes(MAX_REQUEST_BYTES);
+  const raw = await readRequestBytes(loadAddon(layout.addon), MAX_REQUEST_BYTES);
   const request = parseRequest(raw);
   const policy = loadPolicy();
   const account = currentAccount();
@@ -142,7 +145,7 @@ async function handle(layout: InstallLayout, logger: Logger, interrupts: Interru
       interrupts.deferred = true;
       return spawnAction(request, layout, account, policy, logger, interrupts.controller.signal);
     case "kill":
-      return killAction(request.pid, request.signal, layout, logger);
+      return killAction(request.pid, request.signal, layout, policy, logger);
     case "profiles":
       return { ok: true, profiles: profileSummaries(policy) };
   }

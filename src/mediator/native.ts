@@ -1,5 +1,5 @@
 /**
- * The native addon (fork/exec of the reaper, exact kill), built from native/ into build/Release of
+ * The native addon (fork/exec of the reaper, exact kill, pidfds), built from native/ into build/Release of
  * the installed package (src/install/layout.ts says where). Its interface is declared once, here.
  */
 import { createRequire } from "node:module";
@@ -13,8 +13,19 @@ export interface ExitReport {
 
 export interface NativeAddon {
   spawnReaper(reaperPath: string, argv: string[], env: string[]): { pid: number; statusFd: number };
+  /** kill(2): 0 or the errno. */
   kill(pid: number, sig: number): number;
+  /** pidfd_open(2): the fd (>= 0, close-on-exec), or minus the errno (-ENOSYS on kernels before 5.3). */
+  pidfdOpen(pid: number): number;
+  /** pidfd_send_signal(2) to the process the fd names: 0 or the errno. */
+  pidfdSendSignal(fd: number, sig: number): number;
+  /** close(2) of a descriptor the addon returned (fd >= 3): 0 or the errno. */
+  closeFd(fd: number): number;
+  /** prctl(PR_SET_DUMPABLE, 0) on this process: 0 or the errno. */
+  setNonDumpable(): number;
   reap(pid: number): ExitReport | null;
+  /** One read(2) of at most `max` bytes after poll(2) waited at most timeoutMs: the bytes (empty at end), or -EAGAIN (nothing in time), -EINTR (a signal), -errno. */
+  readWithin(fd: number, max: number, timeoutMs: number): Buffer | number;
   strerror(errno: number): string;
 }
 
