@@ -12,6 +12,8 @@ import { auditPath, formatProblems, realFs, type PathProblem } from "../install/
 import { EXECUTE, READ, WRITE, firstUnsearchable, permits, type Principal } from "./access.js";
 import type { CheckRow } from "./check-report.js";
 import type { CheckSubject } from "./check-subject.js";
+import { shellQuote } from "../protocol/index.js";
+import { homeFix } from "./diagnose.js";
 import { groupIds, pathChain, uidWithName } from "./host.js";
 
 function mode(m: number): string {
@@ -146,7 +148,7 @@ export function checkHome(s: CheckSubject): CheckRow {
       ...row,
       status: "fail",
       detail: `the home directory ${home} of ${s.user.name} does not exist; the mediator refuses to spawn without it`,
-      fix: `as root: \`mkhomedir_helper ${s.user.name}\` (or \`mkdir -m 0700 ${home} && chown ${s.user.name}: ${home}\`)`,
+      fix: homeFix(s.user.name),
     };
   }
   if (!stats.isDirectory()) {
@@ -161,14 +163,14 @@ export function checkHome(s: CheckSubject): CheckRow {
       ...row,
       status: "fail",
       detail: `${s.user.name} cannot enter ${blocked.path} (owner ${uidWithName(blocked.uid)}, group ${blocked.gid}, mode ${mode(blocked.mode)}), so it cannot be the server's cwd`,
-      fix: own ? `as root: \`chown ${s.user.name}: ${home} && chmod u+rwx ${home}\`` : `as root: \`chmod a+x ${blocked.path}\``,
+      fix: own ? `as root: \`chown ${shellQuote(`${s.user.name}:`)} ${shellQuote(home)} && chmod u+rwx ${shellQuote(home)}\`` : `as root: \`chmod a+x ${shellQuote(blocked.path)}\``,
     };
   }
   const problems: string[] = [];
   if (stats.uid !== s.user.uid) problems.push(`it is owned by ${uidWithName(stats.uid)}, not ${s.user.name}`);
   if (!permits(stats, who, WRITE)) problems.push(`${s.user.name} cannot write it (Jupyter keeps its runtime files there)`);
   if (problems.length > 0) {
-    return { ...row, status: "warn", detail: `${home}: ${problems.join("; ")}`, fix: `as root: \`chown ${s.user.name}: ${home} && chmod u+rwx ${home}\`` };
+    return { ...row, status: "warn", detail: `${home}: ${problems.join("; ")}`, fix: `as root: \`chown ${shellQuote(`${s.user.name}:`)} ${shellQuote(home)} && chmod u+rwx ${shellQuote(home)}\`` };
   }
   return { ...row, status: "pass", detail: `${home} (owner ${s.user.name}, mode ${mode(stats.mode)})`, fix: "" };
 }

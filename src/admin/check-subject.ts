@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import { SudoSpawnerError } from "../errors.js";
+import { shellQuote } from "../protocol/index.js";
 import { currentUid, lookupAccount, runCommand, type CommandResult } from "./host.js";
 import type { Account } from "../system/account.js";
 import type { FailureContext } from "./diagnose.js";
@@ -16,6 +17,8 @@ export interface CheckRequest {
   user: string;
   mediator: string | undefined;
   spawn: boolean;
+  /** The hub's systemd unit file; found by User= when not given. */
+  unit?: string;
 }
 
 export interface CheckSubject {
@@ -26,14 +29,16 @@ export interface CheckSubject {
   node: NodeUnderSudo;
   /** How to put node on secure_path, when it is missing there. */
   nodeFix?: string;
-  /** `sudo -l -U HUB` (root only): which rules apply to the hub. */
+  /** `sudo -ll -U HUB` (root only): which rules and Defaults apply to the hub (sudo-listing.ts reads it). */
   listing?: string;
+  /** --unit FILE. */
+  unitFile?: string;
 }
 
 function account(name: string, what: "hub user" | "user"): Account {
   validateAccountName(name, what);
   const entry = lookupAccount(name);
-  if (entry === undefined) throw new SudoSpawnerError("NOT_FOUND", `the ${what} ${name} does not exist (getent passwd ${name} finds nothing)`);
+  if (entry === undefined) throw new SudoSpawnerError("NOT_FOUND", `the ${what} ${name} does not exist (getent passwd ${shellQuote(name)} finds nothing)`);
   if (entry.uid === 0) throw new SudoSpawnerError("USAGE", `the ${what} ${name} has uid 0; hubs and single-user servers must run as ordinary users`);
   return entry;
 }
@@ -50,7 +55,8 @@ export function buildSubject(request: CheckRequest): CheckSubject {
   const node = nodeUnderSudo(hub.name, asRoot ? undefined : hub.name);
   const subject: CheckSubject = { hub, user, mediator, asRoot, node };
   if (node.state === "missing") subject.nodeFix = securePathFix(node.securePath, path.dirname(process.execPath), securePathLocations());
-  if (asRoot) subject.listing = runCommand("sudo", ["-n", "-l", "-U", hub.name]).stdout;
+  if (asRoot) subject.listing = runCommand("sudo", ["-n", "-l", "-l", "-U", hub.name]).stdout;
+  if (request.unit !== undefined) subject.unitFile = path.resolve(request.unit);
   return subject;
 }
 

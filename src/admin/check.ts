@@ -1,8 +1,23 @@
 /**
- * `ts-sudospawner check`: run the seven checks in order, showing progress on stderr, and return
- * the rows (the CLI prints them as a table or JSON). Every check runs even when an earlier one
- * failed, so one run shows everything that is wrong.
+ * `ts-sudospawner check`: run the checks in order, showing progress on stderr, and return the rows
+ * (the CLI prints them as a table or JSON). Every check runs even when an earlier one failed, so
+ * one run shows everything that is wrong: the rule and the install (rows 1-6), what an old
+ * sudospawner setup may have left behind (check-hazards.ts), and last, on request, a real spawn.
  */
+import {
+  checkEnvKeep,
+  checkEnvReset,
+  checkExemptGroup,
+  checkOnlyMediator,
+  checkPamShadow,
+  checkSecurePath,
+  checkUnitKillMode,
+  checkUnitNoNewPrivileges,
+  checkWhoBecomesHub,
+  gatherHazardFacts,
+  sudoersJson,
+  type HazardFacts,
+} from "./check-hazards.js";
 import { checkHome, checkInstallRootOnly, checkSingleUser } from "./check-install.js";
 import { progressLine, type CheckReport, type CheckRow } from "./check-report.js";
 import { checkRuleAllowsMediator, checkRuleNotTooBroad, checkRuleRefusesRoot } from "./check-rules.js";
@@ -16,6 +31,17 @@ export interface Step {
   run: (s: CheckSubject) => CheckRow | Promise<CheckRow>;
 }
 
+/** The hazard checks share one look at sudo, the sudoers files and the unit. */
+const facts = new WeakMap<CheckSubject, HazardFacts>();
+function factsOf(s: CheckSubject): HazardFacts {
+  let found = facts.get(s);
+  if (found === undefined) {
+    found = gatherHazardFacts(s, s.unitFile);
+    facts.set(s, found);
+  }
+  return found;
+}
+
 const STEPS: readonly Step[] = [
   { activity: (s) => `running the mediator as ${s.user.name} through ${s.hub.name}'s rule`, run: checkRuleAllowsMediator },
   { activity: (s) => `trying another command (echo) as ${s.user.name} through the rule`, run: checkRuleNotTooBroad },
@@ -23,6 +49,15 @@ const STEPS: readonly Step[] = [
   { activity: () => "checking who can write the mediator, node, the addon and the directories above them", run: checkInstallRootOnly },
   { activity: () => "looking for the single-user executable next to the mediator", run: checkSingleUser },
   { activity: (s) => `checking ${s.user.name}'s home directory`, run: checkHome },
+  { activity: (s) => `listing what else sudo lets ${s.hub.name} do (sudo -ll)`, run: (s) => checkOnlyMediator(s, factsOf(s)) },
+  { activity: () => "looking for exempt_group", run: (s) => checkExemptGroup(s, factsOf(s)) },
+  { activity: () => "looking for !env_reset", run: (s) => checkEnvReset(s, factsOf(s)) },
+  { activity: () => "looking for env_keep and SETENV", run: (s) => checkEnvKeep(s, factsOf(s)) },
+  { activity: (s) => `looking for rules that let others become ${s.hub.name} (cvtsudoers)`, run: (s) => checkWhoBecomesHub(s, factsOf(s), sudoersJson) },
+  { activity: () => "checking who can write the directories of secure_path", run: (s) => checkSecurePath(s, factsOf(s)) },
+  { activity: () => "reading the hub's systemd unit (KillMode)", run: (s) => checkUnitKillMode(s, factsOf(s)) },
+  { activity: () => "reading the hub's systemd unit (NoNewPrivileges)", run: (s) => checkUnitNoNewPrivileges(s, factsOf(s)) },
+  { activity: (s) => `checking whether PAM can read /etc/shadow as ${s.hub.name}`, run: (s) => checkPamShadow(s, factsOf(s)) },
 ];
 
 const SPAWN_STEP: Step = { activity: (s) => `spawning and stopping a single-user server as ${s.user.name}`, run: checkSpawn };

@@ -31,6 +31,7 @@ interface CheckOptions {
   mediator?: string;
   spawn?: boolean;
   json?: boolean;
+  unit?: string;
 }
 
 function runasFrom(options: SudoersOptions): Runas {
@@ -57,7 +58,7 @@ function buildProgram(ctx: AdminContext, io: AdminIO, setStatus: (status: number
     .option("--group <name>", "the group whose members may get servers")
     .option("--users <list>", "comma-separated users who may get servers (instead of --group)")
     .option("--mediator <path>", "the mediator path the hub runs (default: the path this command was started by)")
-    .option("--mkhomedir", "also let the hub create missing homes: sudo -n mkhomedir_helper USER")
+    .option("--mkhomedir", "removed: homes are created by pam_mkhomedir in /etc/pam.d/sudo (see the admin guide)")
     .option("--output <file>", "write the validated rule to FILE (mode 0440) instead of printing it")
     .option("--install", "install it as /etc/sudoers.d/ts-sudospawner (root; atomic, validated with visudo)")
     .action((options: SudoersOptions) => {
@@ -77,15 +78,22 @@ function buildProgram(ctx: AdminContext, io: AdminIO, setStatus: (status: number
     });
   program
     .command("check")
-    .description("check the sudo rule and the install through real sudo, as root or as the hub user")
+    .description("check the sudo rule, the install and what an old sudospawner setup left behind, through real sudo, as root or as the hub user")
     .requiredOption("--hub-user <name>", "the user JupyterHub runs as")
     .requiredOption("--user <name>", "a user who should get servers")
     .option("--mediator <path>", "the mediator path the hub runs (default: the path this command was started by)")
+    .option("--unit <file>", "the hub's systemd unit file (default: the unit in systemd's directories whose User= is the hub)")
     .option("--spawn", "also start and stop a real single-user server as the user")
     .option("--json", "print the results as JSON")
     .action(async (options: CheckOptions) => {
       const report = await runCheck(
-        { hubUser: options.hubUser, user: options.user, mediator: options.mediator ?? ctx.invokedPath, spawn: options.spawn === true },
+        {
+          hubUser: options.hubUser,
+          user: options.user,
+          mediator: options.mediator ?? ctx.invokedPath,
+          spawn: options.spawn === true,
+          ...(options.unit === undefined ? {} : { unit: options.unit }),
+        },
         io,
       );
       io.out(options.json === true ? formatJson(report) : formatTable(report));

@@ -4,7 +4,9 @@
  * the real messages of env, the kernel and the mediator (docs/admin-guide.md lists them in its
  * troubleshooting table).
  */
+import { shellQuote } from "../protocol/index.js";
 import { classifyRefusal } from "../system/sudo-refusals.js";
+import { parseLongListing, splitListEntries, unquoteListedName } from "./sudo-listing.js";
 
 export interface FailureContext {
   hub: string;
@@ -22,29 +24,46 @@ export interface Diagnosis {
   fix: string;
 }
 
-/** The Runas list of the first listed rule that names `command`, e.g. "%jupyterhub". */
+/**
+ * The Runas list of the first listed rule that names `command`, e.g. "%jupyterhub, !#0": from
+ * `sudo -ll` (one entry per rule), or from the one-line-per-rule `sudo -l` format.
+ */
 export function runasForCommand(listing: string, command: string): string | undefined {
+  const names = (commands: readonly string[]) => commands.some((cmd) => cmd.trim().split(/\s+/)[0] === command);
+  if (/^Sudoers entry:/m.test(listing)) {
+    const rule = parseLongListing(listing).rules.find((entry) => names(entry.commands));
+    return rule === undefined ? undefined : rule.runAsUsers.join(", ");
+  }
   for (const line of listing.split("\n")) {
     const match = /^\s*\(([^)]*)\)\s*(?:[A-Z_]+:\s*)*(.*)$/.exec(line);
-    if (match && (match[2] as string).split(/,\s*/).some((cmd) => cmd.trim().split(/\s+/)[0] === command)) {
-      return (match[1] as string).trim();
-    }
+    if (match && names((match[2] as string).split(/,\s*/))) return (match[1] as string).trim();
   }
   return undefined;
 }
 
+/** The first group of a listed Runas list, as the account has it: `%jupyterhub` → jupyterhub, `"%domain users"` → domain users. */
+export function runasGroup(runas: string): string | undefined {
+  const entry = splitListEntries(runas)
+    .map(unquoteListedName)
+    .find((name) => name.startsWith("%") && !name.startsWith("%#") && !name.startsWith("%:"));
+  return entry?.slice(1);
+}
+
 function generatorCommand(ctx: FailureContext): string {
-  return `as root: \`ts-sudospawner sudoers --hub-user ${ctx.hub} --group GROUP --mediator ${ctx.mediator} --install\``;
+  return `as root: \`ts-sudospawner sudoers --hub-user ${shellQuote(ctx.hub)} --group GROUP --mediator ${ctx.mediator} --install\``;
 }
 
 function refusedBySudo(ctx: FailureContext): Diagnosis {
   if (ctx.listing !== undefined) {
     const runas = runasForCommand(ctx.listing, ctx.mediator);
     if (runas !== undefined) {
-      const group = /%([a-z_][a-z0-9_.-]*\$?)/.exec(runas)?.[1];
+      const group = runasGroup(runas);
       return {
         cause: `${ctx.hub} may run ${ctx.mediator} only as (${runas}), which does not include ${ctx.user}`,
-        fix: group !== undefined ? `as root: \`usermod -aG ${group} ${ctx.user}\`` : `add ${ctx.user} to the rule's Runas list (${generatorCommand(ctx)})`,
+        fix:
+          group !== undefined
+            ? `as root: \`usermod -aG ${shellQuote(group)} ${shellQuote(ctx.user)}\` (or add ${ctx.user} to ${group} in the directory service)`
+            : `add ${ctx.user} to the rule's Runas list (${generatorCommand(ctx)})`,
       };
     }
     return {
@@ -54,8 +73,13 @@ function refusedBySudo(ctx: FailureContext): Diagnosis {
   }
   return {
     cause: `sudo did not let ${ctx.hub} run ${ctx.mediator} as ${ctx.user} without a password: the rule is missing, names another path, or ${ctx.user} is not in its Runas list`,
-    fix: `${generatorCommand(ctx)}; check the group with \`id ${ctx.user}\``,
+    fix: `${generatorCommand(ctx)}; check the group with \`id ${shellQuote(ctx.user)}\``,
   };
+}
+
+/** Make one home now, and every future one on first spawn (docs/admin-guide.md, "Home directories"). */
+export function homeFix(user: string): string {
+  return `as root: \`mkhomedir_helper ${shellQuote(user)}\`; to create homes on first spawn, add \`session optional pam_mkhomedir.so skel=/etc/skel umask=0077\` to /etc/pam.d/sudo`;
 }
 
 export function diagnoseSudoFailure(output: string, ctx: FailureContext): Diagnosis {
@@ -83,7 +107,7 @@ export function diagnoseSudoFailure(output: string, ctx: FailureContext): Diagno
     return { cause: "no single-user executable next to the mediator", fix: `as root: \`ln -s "$(command -v jupyterhub-singleuser)" ${ctx.mediator.replace(/[^/]*$/, "jupyterhub-singleuser")}\`` };
   }
   if (/home directory .* does not exist/.test(output)) {
-    return { cause: `${ctx.user} has no home directory`, fix: `as root: \`mkhomedir_helper ${ctx.user}\`` };
+    return { cause: `${ctx.user} has no home directory`, fix: homeFix(ctx.user) };
   }
   if (refusal === "not_found") {
     return {

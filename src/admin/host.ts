@@ -43,7 +43,7 @@ export function runCommand(file: string, args: readonly string[], options: RunOp
 
 /** The passwd entry of `name`, or undefined when there is none. */
 export function lookupAccount(name: string): Account | undefined {
-  const result = runCommand("getent", ["passwd", name]);
+  const result = runCommand("getent", ["passwd", "--", name]);
   const line = result.status === 0 ? result.stdout.split("\n")[0] : undefined;
   if (!line) return undefined;
   const fields = line.split(":");
@@ -52,12 +52,12 @@ export function lookupAccount(name: string): Account | undefined {
 }
 
 export function groupExists(name: string): boolean {
-  return runCommand("getent", ["group", name]).status === 0;
+  return runCommand("getent", ["group", "--", name]).status === 0;
 }
 
 /** Primary and supplementary gids of `name` (`id -G`), as initgroups would give them. */
 export function groupIds(name: string): number[] {
-  const result = runCommand("id", ["-G", name]);
+  const result = runCommand("id", ["-G", "--", name]);
   if (result.status !== 0) return [];
   return result.stdout.trim().split(/\s+/).filter(Boolean).map(Number);
 }

@@ -13,14 +13,14 @@ import os from "node:os";
 import path from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 import { SINGLEUSER_NAMES, findSingleUser } from "../install/executable.js";
+import { shellQuote } from "../protocol/index.js";
 import { auditPath, formatProblems, realFs } from "../install/path-trust.js";
 import { VERSION } from "../version.js";
 import type { AdminIO } from "./io.js";
 import { currentUid, groupExists, lookupAccount, runCommand } from "./host.js";
 import { locateMediator, type MediatorLocation } from "./mediator-path.js";
-import { nodeUnderSudo, securePathFix, securePathLocations, sudoVersion } from "./node-under-sudo.js";
-import { supportsArgumentRegex } from "./sudo-info.js";
-import { generateSnippet, validateAccountName, type Runas } from "./sudoers-rule.js";
+import { nodeUnderSudo, securePathFix, securePathLocations } from "./node-under-sudo.js";
+import { generateSnippet, runasList, sudoersName, type AccountKind, type Runas } from "./sudoers-rule.js";
 
 export interface SudoersRequest {
   hubUser: string;
@@ -41,7 +41,6 @@ export interface InstallTarget {
 export const DEFAULT_INSTALL_TARGET: InstallTarget = { dir: "/etc/sudoers.d", name: "ts-sudospawner" };
 
 const VISUDO_CANDIDATES = ["/usr/sbin/visudo", "/sbin/visudo", "/usr/bin/visudo", "/usr/local/sbin/visudo"];
-const MKHOMEDIR_CANDIDATES = ["/usr/sbin/mkhomedir_helper", "/sbin/mkhomedir_helper"];
 
 function firstExisting(candidates: readonly string[]): string | undefined {
   return candidates.find((file) => fs.existsSync(file));
@@ -63,7 +62,7 @@ function warnAboutAccounts(request: SudoersRequest, io: AdminIO): void {
   if (hub === undefined) io.err(`warning: the hub user ${request.hubUser} does not exist (yet)\n`);
   else if (hub.uid === 0) throw new SudoSpawnerError("USAGE", `the hub user ${request.hubUser} has uid 0; run the hub as an unprivileged user`);
   if (request.runas.kind === "group" && !groupExists(request.runas.group)) {
-    io.err(`warning: the group ${request.runas.group} does not exist (yet); create it with \`groupadd ${request.runas.group}\`\n`);
+    io.err(`warning: the group ${request.runas.group} does not exist (yet); create it with \`groupadd ${shellQuote(request.runas.group)}\` (or in the directory service)\n`);
   }
   if (request.runas.kind === "users") {
     for (const user of request.runas.users) {
@@ -108,24 +107,27 @@ function lookupCurrentUserName(): string | undefined {
   }
 }
 
-function mkhomedirHelper(): string {
-  const helper = firstExisting(MKHOMEDIR_CANDIDATES);
-  if (helper === undefined) {
-    throw new SudoSpawnerError("NOT_FOUND", "--mkhomedir: mkhomedir_helper is not installed (Debian/Ubuntu: libpam-modules-bin; RHEL: pam)");
-  }
-  const version = sudoVersion();
-  if (version !== undefined && !supportsArgumentRegex(version)) {
-    throw new SudoSpawnerError(
-      "USAGE",
-      `--mkhomedir needs sudo 1.9.10 or newer to limit mkhomedir_helper to one user-name argument (this is ${version.major}.${version.minor}.${version.patch}); create homes with \`useradd -m\` instead`,
-    );
-  }
-  return helper;
+/**
+ * `--mkhomedir` is gone: no hub code ever ran the mkhomedir_helper rule it wrote, and the rule's
+ * argument pattern needed sudo 1.9.10. Homes are made by PAM when sudo opens the session.
+ */
+export const MKHOMEDIR_REMOVED =
+  "--mkhomedir was removed: let PAM create a missing home when sudo starts the mediator instead. As root, add `session optional pam_mkhomedir.so skel=/etc/skel umask=0077` to /etc/pam.d/sudo (RHEL: `authselect enable-feature with-mkhomedir` and `systemctl enable --now oddjobd`, or `session optional pam_oddjob_mkhomedir.so` in /etc/pam.d/sudo); see docs/admin-guide.md, \"Home directories\"";
+
+/** The uid or gid of a name, for the by-hand form of a name sudoers cannot spell. */
+function idOf(name: string, kind: AccountKind): number | undefined {
+  if (kind !== "group") return lookupAccount(name)?.uid;
+  const result = runCommand("getent", ["group", "--", name]);
+  const gid = result.status === 0 ? Number(result.stdout.split("\n")[0]?.split(":")[2]) : Number.NaN;
+  return Number.isSafeInteger(gid) ? gid : undefined;
 }
 
 /** Every check that does not need the text, then the text. */
 export function buildSnippet(request: SudoersRequest, io: AdminIO): { text: string; mediatorPath: string } {
-  validateAccountName(request.hubUser, "hub user");
+  if (request.mkhomedir) throw new SudoSpawnerError("USAGE", MKHOMEDIR_REMOVED);
+  // Names sudoers cannot spell are refused before anything else is looked at.
+  sudoersName(request.hubUser, "hub user", idOf(request.hubUser, "hub user"));
+  runasList(request.runas, idOf);
   const location = locateMediator(request.mediator);
   assertRootOnly(location);
   warnAboutAccounts(request, io);
@@ -135,13 +137,12 @@ export function buildSnippet(request: SudoersRequest, io: AdminIO): { text: stri
   } catch {
     io.err(`warning: no ${SINGLEUSER_NAMES.join(" or ")} next to ${location.path} yet; spawns fail until one is linked there\n`);
   }
-  const mkhomedirPath = request.mkhomedir ? mkhomedirHelper() : undefined;
   const text = generateSnippet({
     hubUser: request.hubUser,
     runas: request.runas,
     mediatorPath: location.path,
     generator: `ts-sudospawner ${VERSION}`,
-    ...(mkhomedirPath === undefined ? {} : { mkhomedirPath }),
+    idOf,
   });
   return { text, mediatorPath: location.path };
 }
@@ -244,7 +245,7 @@ function writeOutput(file: string, text: string): void {
 
 function nextSteps(request: SudoersRequest, mediatorPath: string): string {
   const user = request.runas.kind === "users" ? (request.runas.users[0] as string) : "SOME_USER";
-  return `next: ts-sudospawner check --hub-user ${request.hubUser} --user ${user} --mediator ${mediatorPath}\n`;
+  return `next: ts-sudospawner check --hub-user ${shellQuote(request.hubUser)} --user ${user === "SOME_USER" ? user : shellQuote(user)} --mediator ${mediatorPath}\n`;
 }
 
 export function runSudoers(request: SudoersRequest, io: AdminIO, target: InstallTarget = DEFAULT_INSTALL_TARGET): number {

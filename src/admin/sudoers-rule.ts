@@ -3,8 +3,10 @@
  * the generation itself. Pure (no I/O), so every hostile input can be unit-tested.
  *
  * Rules of construction:
- * - Names are checked against a strict allow-list before they touch sudoers syntax: no sudoers
- *   metacharacters, aliases, `ALL`, `#uid` forms, whitespace or quoting can get through.
+ * - Any user or group name NSS can hold is accepted (system/account-name.ts refuses the few that
+ *   sudo reads as ids, groups, netgroups, negations or options) and spelled for sudoers by
+ *   sudoersName: a plain word as is, anything else in double quotes, so no name can add a list
+ *   entry, an alias, `ALL`, a `#uid` or a second rule.
  * - The Runas list names the spawnable users (or their group) and always ends in `!#0`: even when
  *   root (or another uid-0 account) is a member of the group, sudo refuses to run the mediator as
  *   uid 0. In a sudoers list the last matching entry wins, so the negation must come last.
@@ -12,36 +14,65 @@
  */
 import path from "node:path";
 import { SudoSpawnerError } from "../errors.js";
-
-/** Portable user/group names (POSIX + the trailing `$` of machine accounts), as useradd accepts them. */
-export const ACCOUNT_NAME_PATTERN = /^[a-z_][a-z0-9_.-]*\$?$/;
-export const MAX_ACCOUNT_NAME_LENGTH = 32;
+import { shellQuote } from "../protocol/index.js";
+import { accountNameProblem } from "../system/account-name.js";
 
 /** Characters allowed in a command path in the rule: no whitespace, no sudoers or glob metacharacters. */
 const COMMAND_PATH_PATTERN = /^\/[A-Za-z0-9_.+@/-]+$/;
 
-/** sudo >= 1.9.10 can restrict arguments with a regular expression (used for mkhomedir_helper). */
-export const MKHOMEDIR_ARGUMENT_REGEX = "^[a-z_][a-z0-9_.-]{0,31}$";
-
 export type AccountKind = "hub user" | "group" | "user";
 
-/** A name that may appear in the rule, or a USAGE error saying why not. */
+/**
+ * A name any tool may be given (system/account-name.ts), never root; or a USAGE error saying why
+ * not. Directory-service names (`alice@corp.example.com`, `CORP\alice`, `domain users`) pass.
+ */
 export function validateAccountName(name: string, kind: AccountKind): string {
-  const shown = JSON.stringify(name);
-  if (name.length === 0) throw new SudoSpawnerError("USAGE", `the ${kind} name is empty`);
-  if (name.length > MAX_ACCOUNT_NAME_LENGTH) {
-    throw new SudoSpawnerError("USAGE", `the ${kind} name ${shown} is longer than ${MAX_ACCOUNT_NAME_LENGTH} characters`);
-  }
-  if (!ACCOUNT_NAME_PATTERN.test(name)) {
+  const problem = accountNameProblem(name);
+  if (problem !== undefined) {
     throw new SudoSpawnerError(
       "USAGE",
-      `invalid ${kind} name ${shown}: use lowercase letters, digits, "_", "." and "-", starting with a letter or "_" (no spaces, commas, quotes, "%", "!", "#", "\\" or other sudoers syntax)`,
+      `invalid ${kind} name ${JSON.stringify(name)}: ${problem}. Names may hold letters of any case, digits, spaces inside, and ".", "_", "-", "@", "\\", "$" and other signs, but not begin with "#", "%", "+", "!" or "-"`,
     );
   }
   // root as the hub, as a spawnable user or as the group (whose members include uid 0 by primary
   // group) would put uid 0 on one side of the rule.
   if (name === "root") throw new SudoSpawnerError("USAGE", `the ${kind} must not be root`);
   return name;
+}
+
+/** Written as is: sudoers reads these as one plain word (a name, never an alias or a keyword). */
+const PLAIN_WORD = /^[A-Za-z0-9_.@$-]+$/;
+/** What sudoers would read as an alias name rather than a user or group name. */
+const ALIAS_SHAPED = /^[A-Z][A-Z0-9_]*$/;
+
+/**
+ * A validated name as sudoers must spell it, with the `%` of a group: `alice`, `%jupyter`, or in
+ * double quotes where sudoers would otherwise read it differently: `"Alice Smith"`, `"CORP\alice"`,
+ * `"%domain users"`, `"TSSSBOB"` (unquoted, an all-capitals word is an alias). Inside double quotes
+ * sudoers takes every character literally except `\"`, which stands for `"` (sudo 1.9's lexer;
+ * checked with visudo and cvtsudoers in the tests). What sudoers cannot spell — "ALL", a name
+ * ending in a backslash — is refused with the form to write by hand: the numeric id, `#UID` or
+ * `%#GID`, which `id` prints.
+ */
+export function sudoersName(name: string, kind: AccountKind, id?: number): string {
+  validateAccountName(name, kind);
+  const prefix = kind === "group" ? "%" : "";
+  const byHand = () => {
+    const form = kind === "group" ? `%#${id ?? "GID"}` : `#${id ?? "UID"}`;
+    const lookup = kind === "group" ? `getent group ${shellQuote(name)}` : `id -u ${shellQuote(name)}`;
+    return `write the rule by hand with the numeric id instead of the name: ${form} (\`${lookup}\` prints it), and check it with \`visudo -cf FILE\``;
+  };
+  if (name === "ALL") {
+    throw new SudoSpawnerError("USAGE", `the ${kind} name "ALL" cannot be written into a sudoers rule: sudoers reads it as "everyone"; ${byHand()}`);
+  }
+  if (PLAIN_WORD.test(name) && !ALIAS_SHAPED.test(name)) return `${prefix}${name}`;
+  if (name.endsWith("\\")) {
+    throw new SudoSpawnerError(
+      "USAGE",
+      `the ${kind} name ${JSON.stringify(name)} cannot be written into a sudoers rule: a backslash at the end of a quoted name would escape the closing quote; ${byHand()}`,
+    );
+  }
+  return `"${prefix}${name.replaceAll('"', '\\"')}"`;
 }
 
 /** `--users a,b,c` → validated, de-duplicated names. */
@@ -84,10 +115,17 @@ export function validateCommandPath(p: string, what: string): string {
 
 export type Runas = { kind: "group"; group: string } | { kind: "users"; users: readonly string[] };
 
-/** `%group, !#0` or `alice, bob, !#0`: never root, never ALL. */
-export function runasList(runas: Runas): string {
+/** The numeric id of an account, for the by-hand form of a name sudoers cannot spell. */
+export type IdLookup = (name: string, kind: AccountKind) => number | undefined;
+
+const noIds: IdLookup = () => undefined;
+
+/** `%group, !#0` or `alice, bob, !#0`, each name spelled for sudoers: never root, never ALL. */
+export function runasList(runas: Runas, idOf: IdLookup = noIds): string {
   const members =
-    runas.kind === "group" ? [`%${validateAccountName(runas.group, "group")}`] : runas.users.map((u) => validateAccountName(u, "user"));
+    runas.kind === "group"
+      ? [sudoersName(runas.group, "group", idOf(runas.group, "group"))]
+      : runas.users.map((u) => sudoersName(u, "user", idOf(u, "user")));
   if (members.length === 0) throw new SudoSpawnerError("USAGE", "the rule needs a group or at least one user to run servers as");
   return [...members, "!#0"].join(", ");
 }
@@ -102,10 +140,10 @@ export interface SnippetInput {
   runas: Runas;
   /** The path the hub runs (c.SudoSpawner.sudospawner_path). */
   mediatorPath: string;
-  /** mkhomedir_helper's path when home directories are to be created on first spawn. */
-  mkhomedirPath?: string;
   /** Who made it, for the header (e.g. "ts-sudospawner 0.1.0"). */
   generator: string;
+  /** Numeric ids, for the by-hand form in the error about a name sudoers cannot spell. */
+  idOf?: IdLookup;
 }
 
 function describeRunas(runas: Runas): string {
@@ -114,16 +152,18 @@ function describeRunas(runas: Runas): string {
 
 /** The whole snippet, ending in a newline (sudoers requires one on the last line). */
 export function generateSnippet(input: SnippetInput): string {
-  const hub = validateAccountName(input.hubUser, "hub user");
-  if (input.runas.kind === "users" && input.runas.users.includes(hub)) {
-    throw new SudoSpawnerError("USAGE", `the hub user ${hub} must not be one of the users it spawns servers for`);
+  const idOf = input.idOf ?? noIds;
+  const hubName = validateAccountName(input.hubUser, "hub user");
+  if (input.runas.kind === "users" && input.runas.users.includes(hubName)) {
+    throw new SudoSpawnerError("USAGE", `the hub user ${hubName} must not be one of the users it spawns servers for`);
   }
+  const hub = sudoersName(hubName, "hub user", idOf(hubName, "hub user"));
   const mediator = validateCommandPath(input.mediatorPath, "the mediator path");
-  const alias = commandAliasName(hub);
-  const runas = runasList(input.runas);
+  const alias = commandAliasName(hubName);
+  const runas = runasList(input.runas, idOf);
   const lines = [
     `# sudoers rule for JupyterHub with ts-sudospawner (generated by ${input.generator}).`,
-    `# Lets the hub user ${hub} run the mediator, and nothing else, as ${describeRunas(input.runas)};`,
+    `# Lets the hub user ${hubName} run the mediator, and nothing else, as ${describeRunas(input.runas)};`,
     "# never as root. Check it with `visudo -cf FILE` before it goes into /etc/sudoers.d/,",
     "# or let `ts-sudospawner sudoers ... --install` do both.",
     "#",
@@ -139,15 +179,5 @@ export function generateSnippet(input: SnippetInput): string {
     "# list even if root is a member of the group. Never use (ALL) here.",
     `${hub} ALL=(${runas}) NOPASSWD: ${alias}`,
   ];
-  if (input.mkhomedirPath !== undefined) {
-    const helper = validateCommandPath(input.mkhomedirPath, "the mkhomedir_helper path");
-    lines.push(
-      "",
-      "# Create a user's home directory on first spawn: `sudo -n " + helper + " USER`.",
-      "# The regular expression allows exactly one user-name argument (no umask or skeleton",
-      "# directory chosen by the hub); mkhomedir_helper leaves existing homes alone.",
-      `${hub} ALL=(root) NOPASSWD: ${helper} ${MKHOMEDIR_ARGUMENT_REGEX}`,
-    );
-  }
   return `${lines.join("\n")}\n`;
 }

@@ -9,6 +9,7 @@
 import path from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 import { LOG_LEVELS, logLevelOf, shellLine } from "../protocol/index.js";
+import { accountNameProblem } from "../system/account-name.js";
 
 export interface SudoCommandOptions {
   /** The user the single-user server runs as. */
@@ -33,17 +34,16 @@ export interface SudoCommand {
 }
 
 /**
- * Names we pass to `-u`. sudo reads `#123` as a uid and `%`/`+` prefixes as groups or netgroups in
- * other positions, and a leading "-" would be parsed as an option: none of that may come from a
- * hub username. This is the usual POSIX portable set plus "." and "@" (dots are common: j.doe).
+ * Names we pass to `-u`: any name a directory service may hand out (`alice@corp.example.com`,
+ * `Alice.Smith`, `CORP\alice`, `host01$`), but none that sudo would read as a uid (`#0`) or an
+ * option, nor control characters (system/account-name.ts; the Python spawner has the same rule).
  */
-const USERNAME = /^[A-Za-z0-9_][A-Za-z0-9_.@-]*\$?$/;
-
 export function assertUsername(user: string): void {
-  if (!USERNAME.test(user) || user.length > 256) {
+  const problem = accountNameProblem(user);
+  if (problem !== undefined) {
     throw new SudoSpawnerError(
       "USAGE",
-      `invalid user name ${JSON.stringify(user)}: it must start with a letter, digit or "_" and contain only letters, digits, ".", "_", "-", "@" (map hub names to system users, e.g. with Authenticator.username_map)`,
+      `invalid user name ${JSON.stringify(user)}: ${problem}; map hub names to system users, e.g. with Authenticator.username_map`,
     );
   }
 }

@@ -16,7 +16,8 @@ Options:
 
 Admin commands (as root or the hub user, never through the hub's sudo rule):
   ts-sudospawner sudoers --hub-user HUB (--group G | --users a,b) [--mediator PATH]
-                         [--mkhomedir] [--output FILE | --install]
-  ts-sudospawner check --hub-user HUB --user USER [--spawn] [--json]
+                         [--output FILE | --install]
+  ts-sudospawner check --hub-user HUB --user USER [--mediator PATH] [--unit FILE]
+                       [--spawn] [--json]
   Run \`ts-sudospawner COMMAND --help\` for details.
 `;

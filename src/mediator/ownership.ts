@@ -9,6 +9,7 @@
 import { readlinkSync } from "node:fs";
 import { SudoSpawnerError } from "../errors.js";
 import { STAT_FIELD, readProcFile, statNumber } from "../system/proc-stat.js";
+import type { Adoption } from "./adoption.js";
 import { MARK_ENV } from "./env-policy.js";
 
 export type Ownership = "ours" | "not-ours" | "gone";
@@ -34,7 +35,16 @@ export function assertProcReadable(): void {
   );
 }
 
-export function ownership(pid: number, reaperRealPath: () => string): Ownership {
+/**
+ * Ours by the mark (or, where the environment is unreadable, by our reaper as parent); failing
+ * that, a server of the Python sudospawner that `adopted` recognises (adoption.ts, live migration).
+ */
+export function ownership(pid: number, reaperRealPath: () => string, adopted?: Adoption): Ownership {
+  const verdict = markedOwnership(pid, reaperRealPath);
+  return verdict === "not-ours" && adopted?.(pid) === true ? "ours" : verdict;
+}
+
+function markedOwnership(pid: number, reaperRealPath: () => string): Ownership {
   const environ = readProcFile(pid, "environ");
   if (environ === "gone") return "gone";
   if (environ instanceof Buffer) return environMarksPid(environ, pid) ? "ours" : "not-ours";

@@ -7,6 +7,7 @@ import { isAbsolute, normalize } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 import { LIMIT_NAMES, PROFILE_NAME_PATTERN, type Limits, type ProfileSummary } from "../protocol/index.js";
 import type { EnvPolicy } from "./env-policy.js";
+import type { AdoptPolicy } from "./adoption.js";
 import type { ServerArgsPolicy } from "./server-args.js";
 
 export const POLICY_PATH = "/etc/ts-sudospawner/config.json";
@@ -38,6 +39,8 @@ export interface Policy {
   serverArgs?: ServerArgsPolicy;
   /** What the server may do and see beyond its user's rights (validateSandbox). */
   sandbox?: SandboxPolicy;
+  /** Until when servers of the Python sudospawner whose mediator is gone are adopted (adoption.ts). */
+  adopt?: AdoptPolicy;
 }
 
 /** The server sandbox: no_new_privs, and through user + mount namespaces a private /tmp and read-only paths. */
@@ -190,7 +193,21 @@ function validateSandbox(value: unknown): SandboxPolicy {
   return sandbox;
 }
 
-const TOP_KEYS = ["singleuser", "profiles", "env", "limits", "umask", "nice", "graceSeconds", "minUid", "serverLog", "path", "serverArgs", "sandbox"];
+/** `"adopt": {"until": "2026-12-31T00:00:00Z", "executables": [...]}`: a date-time with a zone. */
+function validateAdopt(value: unknown): AdoptPolicy {
+  const raw = object(value, '"adopt"');
+  onlyKeys(raw, ["until", "executables"], '"adopt"');
+  const until = raw.until;
+  const zoned = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+  if (typeof until !== "string" || !zoned.test(until) || Number.isNaN(Date.parse(until))) {
+    fail('"adopt.until"', 'must be a date and time with a zone, e.g. "2026-12-31T00:00:00Z"');
+  }
+  const executables = raw.executables === undefined ? [] : stringList(raw.executables, '"adopt.executables"');
+  executables.forEach((file, index) => absolutePath(file, `"adopt.executables"[${index}]`));
+  return { until, untilMs: Date.parse(until), executables };
+}
+
+const TOP_KEYS = ["singleuser", "profiles", "env", "limits", "umask", "nice", "graceSeconds", "minUid", "serverLog", "path", "serverArgs", "sandbox", "adopt"];
 
 export function validatePolicy(value: unknown): Policy {
   const raw = object(value, "the policy");
@@ -214,6 +231,7 @@ export function validatePolicy(value: unknown): Policy {
   if (raw.path !== undefined) policy.path = searchPath(raw.path, '"path"');
   if (raw.serverArgs !== undefined) policy.serverArgs = validateServerArgs(raw.serverArgs);
   if (raw.sandbox !== undefined) policy.sandbox = validateSandbox(raw.sandbox);
+  if (raw.adopt !== undefined) policy.adopt = validateAdopt(raw.adopt);
   if (raw.minUid !== undefined) policy.minUid = integer(raw.minUid, '"minUid"', 1, 2 ** 31 - 1);
   if (raw.serverLog !== undefined) {
     const log = raw.serverLog;

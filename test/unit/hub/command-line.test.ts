@@ -37,7 +37,7 @@ describe("sudo command line", () => {
     expect(() => buildSudoCommand({ user: "alice", mediatorPath: "--help" })).toThrow(/looks like an option/);
   });
 
-  it.each(["", "-u", "#0", "%wheel", "+netgroup", "a b", "a\nb", "a:b", "../x", "x\0"])("refuses the user name %j", (name) => {
+  it.each(["", "-u", "#0", "%wheel", "+netgroup", " a", "a\tb", "a\nb", "a:b", "../x", "x\0"])("refuses the user name %j", (name) => {
     let caught: unknown;
     try {
       assertUsername(name);
@@ -49,9 +49,13 @@ describe("sudo command line", () => {
     expect((caught as SudoSpawnerError).message).toMatch(/invalid user name/);
   });
 
-  it.each(["alice", "j.doe", "tsss-b.ob", "_svc", "user@realm", "machine$", "42"])("accepts the user name %j", (name) => {
-    expect(() => assertUsername(name)).not.toThrow();
-  });
+  it.each(["alice", "j.doe", "tsss-b.ob", "_svc", "user@realm", "machine$", "42", "Alice.Smith@corp.example.com", "CORP\\alice", "TSSSBOB", "John Smith"])(
+    "accepts the user name %j",
+    (name) => {
+      expect(() => assertUsername(name)).not.toThrow();
+      expect(buildSudoCommand({ user: name, mediatorPath: MEDIATOR }).args.slice(0, 2)).toEqual(["-u", name]);
+    },
+  );
 
   it("describes the command shell-quoted", () => {
     expect(describeCommand({ file: "sudo", args: ["-u", "alice", "/opt/a b/ts-sudospawner"] })).toBe("sudo -u alice '/opt/a b/ts-sudospawner'");

@@ -24,6 +24,7 @@ describe("examples/policy.json", () => {
     expect(policy.limits).toEqual({ nofile: 4096, nproc: 1024, as: 17179869184, data: 8589934592, cpu: 86400, core: 0 });
     expect([policy.umask, policy.nice, policy.graceMs, policy.minUid]).toEqual([0o77, 5, 1000, 1000]);
     expect(policy.serverLog).toBe("{home}/.jupyterhub-singleuser.log");
+    expect(policy.sandbox).toEqual({ noNewPrivileges: true, privateTmp: true, readOnlyPaths: ["/opt/conda", "/srv/datasets"], leftoverGraceMs: 3000 });
   });
 
   it("launches a profile the way docs/policy.md describes it", () => {
@@ -41,6 +42,7 @@ describe("examples/policy.json", () => {
         "--rlimit", "NOFILE=1024:1024", "--rlimit", "NPROC=1024:1024", "--rlimit", "AS=17179869184:17179869184", "--rlimit", "DATA=8589934592:8589934592",
         "--rlimit", "CPU=7200:7200", "--rlimit", "CORE=0:0", "--umask", "0077", "--nice", "5",
         "--log-file", "/home/alice/.jupyterhub-singleuser.log",
+        "--private-tmp", "--read-only", "/opt/conda", "--read-only", "/srv/datasets", "--leftover-grace-ms", "3000",
       ],
       logFile: "/home/alice/.jupyterhub-singleuser.log",
     });
@@ -62,12 +64,14 @@ describe("examples/policy.json", () => {
     const profile = allowedKeys({ profiles: { p: { executable: "/x", tsssProbe: 1 } } });
     const env = allowedKeys({ env: { tsssProbe: 1 } });
     const limits = allowedKeys({ limits: { tsssProbe: 1 } });
+    const sandbox = allowedKeys({ sandbox: { tsssProbe: 1 } });
     expect(Object.keys(example)).toEqual(top);
     const profiles = Object.values(example.profiles as Record<string, Record<string, unknown>>);
     expect([...new Set(profiles.flatMap((p) => Object.keys(p)))].sort()).toEqual([...profile].sort());
     expect(Object.keys(example.limits as object)).toEqual(limits);
     expect(Object.keys(example.env as object)).toEqual(env);
-    for (const key of [...top, ...profile, ...env, ...limits]) {
+    expect(Object.keys(example.sandbox as object)).toEqual(sandbox);
+    for (const key of [...top, ...profile, ...env, ...limits, ...sandbox]) {
       expect(reference, `docs/policy.md documents \`${key}\``).toContain(`\`${key}\``);
     }
   });

@@ -1,0 +1,116 @@
+/**
+ * The switch from the Python sudospawner on a real JupyterHub 5.x, as the admin guide (section 10)
+ * describes it: the hub runs PyPI's `sudospawner.SudoSpawner` with the old-style `(ALL)` rule and
+ * starts a user's JupyterLab server; the hub stops (`cleanup_servers = False`); the config switches
+ * to the `TsSudoSpawner` package and ts-sudospawner, the old rule goes; the restarted hub finds the
+ * same server ready (same pid, still answering through the proxy) and stops it through the new
+ * mediator, which adopts it because the Python mediator's fork still waits for it.
+ *
+ * Own names: the prefix /opt/tsss-mighub, the sudoers files tsss-mighub-*, the venv directory
+ * /tmp/tsss-mighub-venvs-*; the shared hub user and first user of the global fixture.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { installTarball, type Installation } from "../helpers/install.js";
+import { Hub } from "../helpers/jupyterhub.js";
+import { announceSkip, installSudoers, killUserProcesses, procState, procStatus, removeSudoers, waitFor } from "../helpers/system.js";
+import { installNpmProxy, VenvPool, type Venv } from "../helpers/venvs.js";
+
+const fx = inject("rootFixture");
+const enabled = fx.available && process.env.TSSS_SKIP_HUB_MIGRATION !== "1";
+if (!fx.available) announceSkip("the switch on a real JupyterHub (test/integration/migration-hub.test.ts)", fx.reason);
+
+const PREFIX = "/opt/tsss-mighub";
+const OLD_RULE = "tsss-mighub-python";
+const NEW_RULE = "tsss-mighub-rule";
+const SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+describe.skipIf(!enabled)("switching a running JupyterHub 5.x from sudospawner.SudoSpawner to TsSudoSpawner (root, real sudo, real hub)", () => {
+  const user = fx.users[0] as string;
+  let pool: VenvPool | undefined;
+  let venv: Venv;
+  let installation: Installation;
+  let hub: Hub;
+  let proxy: string;
+
+  function spawnerConfig(python: boolean): string {
+    return python
+      ? ['c.JupyterHub.spawner_class = "sudospawner.SudoSpawner"', `c.SudoSpawner.sudospawner_path = ${JSON.stringify(path.join(venv.bin, "sudospawner"))}`].join("\n")
+      : ['c.JupyterHub.spawner_class = "ts-sudospawner"', `c.TsSudoSpawner.mediator_path = ${JSON.stringify(installation.mediator)}`].join("\n");
+  }
+
+  beforeAll(async () => {
+    removeSudoers(OLD_RULE);
+    removeSudoers(NEW_RULE);
+    fs.rmSync(PREFIX, { recursive: true, force: true });
+    pool = new VenvPool("/tmp/tsss-mighub-venvs-");
+    const venvReady = pool.get("5", ["jupyterlab", "sudospawner"]);
+    const proxyReady = installNpmProxy(path.join(pool.root, "configurable-http-proxy"));
+    installation = installTarball(fx.tarball, PREFIX);
+    venv = await venvReady;
+    proxy = await proxyReady;
+    await pool.installOffline(venv, path.join(installation.packageDir, "src/jupyterhub"));
+    // Both mediators run the same single-user server: the old one next to itself, the new one
+    // through the link next to ts-sudospawner.
+    fs.symlinkSync(path.join(venv.bin, "jupyterhub-singleuser"), path.join(installation.binDir, "jupyterhub-singleuser"));
+    // The old site: the widespread (ALL) rule for the Python mediator.
+    installSudoers(OLD_RULE, `Defaults:${fx.hub} !requiretty\n${fx.hub} ALL=(ALL) NOPASSWD: ${path.join(venv.bin, "sudospawner")}\n`);
+    installSudoers(NEW_RULE, execFileSync(installation.mediator, ["sudoers", "--hub-user", fx.hub, "--group", fx.group], { encoding: "utf8" }));
+    hub = new Hub({
+      key: "migration",
+      hubUser: fx.hub,
+      jupyterhub: path.join(venv.bin, "jupyterhub"),
+      path: `${venv.bin}:${SYSTEM_PATH}`,
+      users: [user],
+      config: `c.ConfigurableHTTPProxy.command = [${JSON.stringify(proxy)}]\n${spawnerConfig(true)}`,
+    });
+    await hub.configure();
+  }, 20 * 60_000);
+
+  afterAll(async () => {
+    try {
+      await hub?.stop();
+    } finally {
+      killUserProcesses(user);
+      killUserProcesses(fx.hub);
+      removeSudoers(OLD_RULE);
+      removeSudoers(NEW_RULE);
+      fs.rmSync(PREFIX, { recursive: true, force: true });
+      pool?.remove();
+    }
+  }, 120_000);
+
+  it("keeps the server across the switch and stops it afterwards", async () => {
+    await hub.start();
+    await hub.startServer(user);
+    const before = await hub.waitReady(user);
+    const pid = before.state?.pid as number;
+    expect(pid).toBeGreaterThan(1);
+    // The Python mediator's fork waits for the server.
+    const fork = Number(procStatus(pid)?.PPid);
+    expect(fs.readFileSync(`/proc/${fork}/cmdline`, "utf8").split("\0")).toContain(path.join(venv.bin, "sudospawner"));
+    const token = await hub.token(user);
+    expect((await hub.userFetch(user, token, "api/status")).status).toBe(200);
+
+    // The switch: stop the hub (cleanup_servers = False), new spawner and mediator, old rule gone.
+    await hub.stop();
+    expect(procState(pid), "the server outlived the hub").toMatch(/[RS]/);
+    const config = fs.readFileSync(hub.configFile, "utf8");
+    fs.writeFileSync(hub.configFile, config.replace(spawnerConfig(true), spawnerConfig(false)));
+    removeSudoers(OLD_RULE);
+    await hub.start();
+
+    const after = await hub.server(user);
+    expect(after?.ready, hub.logTail()).toBe(true);
+    expect(after?.state?.pid).toBe(pid);
+    expect((await hub.userFetch(user, token, "api/status")).status).toBe(200);
+
+    await hub.stopServer(user);
+    await hub.waitStopped(user);
+    await waitFor(() => procState(pid) === undefined, 20_000, `the server ${pid} to be gone`);
+    await waitFor(() => procState(fork) === undefined, 20_000, `the Python fork ${fork} to exit`);
+    expect(hub.logText).toContain(`pid ${pid} is a server the Python sudospawner started`);
+  }, 10 * 60_000);
+});
