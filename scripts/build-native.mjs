@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // Builds the native addon (build/Release/tsss_native.node) and the static
-// reaper (build/Release/tsss-reaper) with node-gyp from binding.gyp.
+// reaper (build/Release/tsss-reaper) from source with node-gyp from binding.gyp
+// (npm run build:native, always from source).
 //
-// This is the package's npm "install" script, so it must also work for
-// `npm install -g --prefix /opt/x ./ts-sudospawner-*.tgz` as root and offline:
-// it uses npm's own node-gyp and the headers installed next to the running
-// node, and never downloads anything when those headers exist.
+// The npm "install" script (scripts/install-native.mjs) installs the prebuilt
+// parts when they fit and calls buildFromSource() below when they do not, so
+// this must also work for `npm install -g --prefix /opt/x ./ts-sudospawner-*.tgz`
+// as root and offline: it uses npm's own node-gyp and the headers installed
+// next to the running node, and never downloads anything when those headers exist.
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const outputs = ["build/Release/tsss_native.node", "build/Release/tsss-reaper"];
@@ -58,24 +61,46 @@ function build() {
   if (!nodeGyp) fail("node-gyp not found (looked at $npm_config_node_gyp and next to npm)");
   const args = nodeGypArgs(nodeGyp);
   log(`building native addon with node-gyp (${[nodeGyp, ...args.slice(1)].join(" ")}) ...`);
-  const result = spawnSync(process.execPath, args, {
-    cwd: root,
-    // stdout stays clean for npm; binding.gyp runs `node`, so make it this one.
-    stdio: ["ignore", process.stderr, process.stderr],
-    env: { ...process.env, PATH: [path.dirname(process.execPath), process.env.PATH].filter(Boolean).join(path.delimiter) },
-  });
+  // binding.gyp runs `node`: make it this one, through a directory holding only a link to it (not
+  // node's own directory, which would put whatever else lives there, /usr/bin, on PATH).
+  const nodeDir = mkdtempSync(path.join(tmpdir(), "tsss-node-"));
+  symlinkSync(process.execPath, path.join(nodeDir, "node"));
+  let result;
+  try {
+    result = spawnSync(process.execPath, args, {
+      cwd: root,
+      // stdout stays clean for npm.
+      stdio: ["ignore", process.stderr, process.stderr],
+      env: { ...process.env, PATH: [nodeDir, process.env.PATH].filter(Boolean).join(path.delimiter) },
+    });
+  } finally {
+    rmSync(nodeDir, { recursive: true, force: true });
+  }
   if (result.error) fail(`could not run node-gyp: ${result.error.message}`);
   if (result.status !== 0) fail(`node-gyp failed (${result.signal ?? `exit status ${result.status}`})`);
 }
 
-function finish() {
+// The mediator trusts these files only when they and every directory above
+// are not group/world-writable (src/install/path-trust.ts): whatever the
+// umask, build/ and build/Release end up 0755 (the user the mediator runs as
+// must reach them) and the outputs 0755.
+export function secureOutputs() {
+  for (const dir of ["build", "build/Release"]) {
+    const full = path.join(root, dir);
+    if (existsSync(full)) chmodSync(full, 0o755);
+  }
   for (const output of outputs) {
     const file = path.join(root, output);
     if (!existsSync(file)) fail(`build finished but ${output} is missing`);
     chmodSync(file, 0o755);
   }
-  log(`built ${outputs.join(" and ")}`);
 }
 
-build();
-finish();
+/** node-gyp rebuild of binding.gyp; exits the process with a hint when the toolchain is missing. */
+export function buildFromSource() {
+  build();
+  secureOutputs();
+  log(`built ${outputs.join(" and ")} from source`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) buildFromSource();

@@ -18,6 +18,7 @@ import {
   rootUnavailableReason,
 } from "./helpers/system.js";
 import { acquireRunLock } from "./helpers/run-lock.js";
+import { putTestNodeOnPath } from "./helpers/node-under-test.js";
 
 export const FIXTURE = {
   prefix: "/opt/tsss-test",
@@ -85,20 +86,36 @@ export default function setup(project: TestProject): () => void {
     return () => undefined;
   }
   const releaseLock = acquireRunLock();
-  teardown(); // leftovers of an interrupted run
-  process.stderr.write("test setup: packing and installing ts-sudospawner into /opt/tsss-test (builds the addon)...\n");
-  const tarball = packTarball("/tmp/tsss-pack");
-  const installation = installTarball(tarball, FIXTURE.prefix);
-  installDemoSingleUser(installation);
-  ensureGroup(FIXTURE.group);
-  ensureUser(FIXTURE.hub);
-  for (const user of FIXTURE.users) ensureUser(user, { groups: [FIXTURE.group] });
-  ensureUser(FIXTURE.outsider);
-  installSudoers(FIXTURE.sudoersName, sudoersRule(installation.mediator));
-  process.stderr.write("test setup: done\n");
-  project.provide("rootFixture", { ...base, tarball, available: true, reason: "" });
+  let restoreNode: () => void;
+  try {
+    // The Node 20/22/24 matrix: the installed mediator must run on the node these tests run on.
+    restoreNode = putTestNodeOnPath();
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+  try {
+    teardown(); // leftovers of an interrupted run
+    process.stderr.write("test setup: packing and installing ts-sudospawner into /opt/tsss-test (npm pack builds the prebuilt native parts; the install uses them)...\n");
+    const tarball = packTarball("/tmp/tsss-pack");
+    const installation = installTarball(tarball, FIXTURE.prefix);
+    installDemoSingleUser(installation);
+    ensureGroup(FIXTURE.group);
+    ensureUser(FIXTURE.hub);
+    for (const user of FIXTURE.users) ensureUser(user, { groups: [FIXTURE.group] });
+    ensureUser(FIXTURE.outsider);
+    installSudoers(FIXTURE.sudoersName, sudoersRule(installation.mediator));
+    process.stderr.write("test setup: done\n");
+    project.provide("rootFixture", { ...base, tarball, available: true, reason: "" });
+  } catch (error) {
+    teardown();
+    restoreNode();
+    releaseLock();
+    throw error;
+  }
   return () => {
     teardown();
+    restoreNode();
     releaseLock();
   };
 }

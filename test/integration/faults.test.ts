@@ -70,7 +70,8 @@ async function serves(port: number): Promise<boolean> {
 function serverPids(user: string): number[] {
   return userProcesses(user).filter((pid) => {
     const status = procStatus(pid);
-    return status?.Name === "node" && procStatus(Number(status.PPid))?.Name === "tsss-reaper";
+    // Node 24 names its main thread (and so the process's comm) "MainThread"; earlier ones "node".
+    return ["node", "MainThread"].includes(status?.Name ?? "") && procStatus(Number(status?.PPid))?.Name === "tsss-reaper";
   });
 }
 
