@@ -71,7 +71,7 @@ export function checkInstallRootOnly(s: CheckSubject): CheckRow {
   if (missing.length > 0) {
     const fixes = [
       ...(s.node.state === "missing" ? [s.nodeFix ?? "put node on secure_path"] : []),
-      ...(missing.some((m) => m.startsWith("native") || m.startsWith("reaper")) ? ["as root: `npm rebuild -g --prefix PREFIX ts-sudospawner` (needs g++, make, python3)"] : []),
+      ...(missing.some((m) => m.startsWith("native") || m.startsWith("reaper")) ? ["as root: `npm rebuild -g --prefix PREFIX --foreground-scripts ts-sudospawner` (uses the prebuilt parts on linux-x64/arm64; elsewhere it needs g++, make, python3)"] : []),
     ];
     return { ...row, status: "fail", detail: `missing: ${missing.join("; ")}`, fix: fixes.join("; ") };
   }
