@@ -330,9 +330,9 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
 }
 
 // prctl(PR_SET_DUMPABLE, 0) on the mediator itself, before it starts a
-// server: a process of the same user (a sandboxed server, during the grace
-// period) can then neither ptrace it nor open /proc/<mediator>/root, cwd or fd,
-// which lead outside the server's sandbox. Returns 0 or the errno.
+// server: a process of the same user (the server, during the grace period,
+// while the mediator holds the hub's stdout) can then neither ptrace it nor
+// open its /proc/PID files. Returns 0 or the errno.
 Napi::Value SetNonDumpable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Napi::Number::New(env, prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : errno);

@@ -7,9 +7,20 @@
  * "P <pid>" or "E <errno> <stage>" on the status fd, then waits for it and
  * reports "X <code> <signal>". Being the server's parent, it reaps the server
  * even where PID 1 does not reap orphans; as a child subreaper it also reaps
- * the server's orphaned descendants (kernels), and exits when none is left.
+ * the server's orphaned descendants (kernels). Once the server has exited,
+ * nothing of its tree may stay: every remaining descendant gets SIGTERM, and
+ * after a grace period SIGKILL; the reaper exits when none is left.
  * Its own environment is passed to the server verbatim (the mediator has
  * already filtered it).
+ *
+ * The server runs with no_new_privs (unless --allow-new-privs), dies with its
+ * reaper (PR_SET_PDEATHSIG), and, with --private-tmp or --read-only, in a
+ * sandbox: a user namespace mapping only the caller's own uid and gid, and a
+ * mount namespace with a fresh tmpfs on /tmp and read-only bind mounts. The
+ * reaper itself stays outside it.
+ *
+ * Writes to the hub's stderr never wait: what does not fit into the pipe of a
+ * hub that stopped reading is dropped, so the reaper keeps reaping.
  *
  * It stays alive as long as the server, so it is linked statically, uses no
  * stdio and allocates at most once (--mark-env), keeping its RSS tiny.
@@ -22,10 +33,17 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tsss_common.h"
@@ -34,22 +52,40 @@ extern char **environ;
 
 /* Where starting the server failed; the names are part of the status protocol. */
 enum stage { ST_USAGE, ST_LOG_FILE, ST_ENV, ST_FORK, ST_SIGNALS, ST_SETSID, ST_FDS,
-             ST_CHDIR, ST_NICE, ST_RLIMIT, ST_EXEC, ST_WAIT };
+             ST_CHDIR, ST_NICE, ST_RLIMIT, ST_EXEC, ST_WAIT, ST_PARENT, ST_USERNS,
+             ST_PRIVATE_TMP, ST_READ_ONLY, ST_NO_NEW_PRIVS };
 
 static const char *const stage_names[] = {
     [ST_USAGE] = "usage",   [ST_LOG_FILE] = "log-file", [ST_ENV] = "env",
     [ST_FORK] = "fork",     [ST_SIGNALS] = "signals",   [ST_SETSID] = "setsid",
     [ST_FDS] = "fds",       [ST_CHDIR] = "chdir",       [ST_NICE] = "nice",
     [ST_RLIMIT] = "rlimit", [ST_EXEC] = "exec",         [ST_WAIT] = "wait",
+    [ST_PARENT] = "parent", [ST_USERNS] = "userns",     [ST_PRIVATE_TMP] = "private-tmp",
+    [ST_READ_ONLY] = "read-only", [ST_NO_NEW_PRIVS] = "no-new-privs",
 };
 
 enum option_id { OPT_STATUS_FD, OPT_CWD, OPT_LOG_FILE, OPT_MARK_ENV, OPT_UMASK, OPT_NICE,
-                 OPT_RLIMIT, OPT_COUNT };
+                 OPT_RLIMIT, OPT_ALLOW_NEW_PRIVS, OPT_PRIVATE_TMP, OPT_READ_ONLY,
+                 OPT_LEFTOVER_GRACE_MS, OPT_COUNT };
 
-static const char *const option_names[OPT_COUNT] = {
-    [OPT_STATUS_FD] = "--status-fd", [OPT_CWD] = "--cwd",   [OPT_LOG_FILE] = "--log-file",
-    [OPT_MARK_ENV] = "--mark-env",   [OPT_UMASK] = "--umask", [OPT_NICE] = "--nice",
-    [OPT_RLIMIT] = "--rlimit",
+struct option_spec {
+  const char *name;
+  int takes_value;
+  int repeatable;
+};
+
+static const struct option_spec option_specs[OPT_COUNT] = {
+    [OPT_STATUS_FD] = {"--status-fd", 1, 0},
+    [OPT_CWD] = {"--cwd", 1, 0},
+    [OPT_LOG_FILE] = {"--log-file", 1, 0},
+    [OPT_MARK_ENV] = {"--mark-env", 1, 0},
+    [OPT_UMASK] = {"--umask", 1, 0},
+    [OPT_NICE] = {"--nice", 1, 0},
+    [OPT_RLIMIT] = {"--rlimit", 1, 1},
+    [OPT_ALLOW_NEW_PRIVS] = {"--allow-new-privs", 0, 0},
+    [OPT_PRIVATE_TMP] = {"--private-tmp", 0, 0},
+    [OPT_READ_ONLY] = {"--read-only", 1, 1},
+    [OPT_LEFTOVER_GRACE_MS] = {"--leftover-grace-ms", 1, 0},
 };
 
 struct rlimit_option {
@@ -67,6 +103,12 @@ static struct rlimit_option rlimit_options[] = {
 };
 #define RLIMIT_OPTION_COUNT (sizeof rlimit_options / sizeof rlimit_options[0])
 
+/* Read-only bind mounts in the sandbox: at most this many paths. */
+#define READ_ONLY_MAX 64
+/* What is left of the server's tree gets this long between SIGTERM and SIGKILL. */
+#define DEFAULT_LEFTOVER_GRACE_MS 3000
+#define LEFTOVER_GRACE_MAX_MS 600000
+
 struct options {
   int status_fd;
   const char *cwd;
@@ -75,6 +117,9 @@ struct options {
   mode_t umask;
   int nice;
   unsigned seen; /* bit per enum option_id */
+  const char *read_only[READ_ONLY_MAX];
+  size_t read_only_count;
+  long leftover_grace_ms;
   char **server_argv;
 };
 
@@ -84,7 +129,93 @@ struct options {
 static char mark_slot[MARK_NAME_MAX + 1 + 20 + 1];
 static size_t mark_value_at;
 
+/* One read of server output; at most PIPE_BUF, so a write of it to a pipe is all or nothing. */
 static char copy_buf[4096];
+
+/* Our own pid: the server child checks that its parent is still this one. */
+static pid_t reaper_pid;
+
+/* ---- writes to the hub's stderr (fd 2) ------------------------------------ */
+
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008
+#endif
+
+enum hub_kind { HUB_UNKNOWN, HUB_FILE, HUB_NOWAIT, HUB_POLL };
+static enum hub_kind hub_kind = HUB_UNKNOWN;
+
+/*
+ * A write to fd 2 that never waits for the reader. The hub's pipe is shared
+ * with the server (and, in log-file mode, with the mediator and sudo), so
+ * O_NONBLOCK, a flag of that shared open file description, is not ours to set
+ * in general; RWF_NOWAIT makes just this one write non-blocking. Kernels
+ * without RWF_NOWAIT for pipes get a poll() with no timeout first. A regular
+ * file never waits for a reader and is written normally. Returns what
+ * write(2) returns; EAGAIN means the pipe is full.
+ */
+static ssize_t hub_write_once(const char *buf, size_t len) {
+  if (hub_kind == HUB_UNKNOWN) {
+    struct stat st;
+    hub_kind = fstat(2, &st) == 0 && S_ISREG(st.st_mode) ? HUB_FILE : HUB_NOWAIT;
+  }
+#ifdef SYS_pwritev2
+  if (hub_kind == HUB_NOWAIT) {
+    struct iovec iov;
+    ssize_t n;
+    iov.iov_base = (void *)buf;
+    iov.iov_len = len;
+    /* Offset -1 (both halves): the current position, as write(2). */
+    n = syscall(SYS_pwritev2, 2, &iov, 1, -1L, -1L, RWF_NOWAIT);
+    if (n >= 0 || (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL)) return n;
+    hub_kind = HUB_POLL;
+  }
+#else
+  if (hub_kind == HUB_NOWAIT) hub_kind = HUB_POLL;
+#endif
+  if (hub_kind == HUB_POLL) {
+    struct pollfd pfd;
+    pfd.fd = 2;
+    pfd.events = POLLOUT;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, 0) == 0) {
+      errno = EAGAIN;
+      return -1;
+    }
+  }
+  return write(2, buf, len);
+}
+
+/*
+ * Writes buf to the hub's stderr without ever waiting: what does not fit is
+ * dropped. Returns 0, or -1 when the hub is gone for good (EPIPE, EBADF...).
+ */
+static int hub_write(const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = hub_write_once(buf, len);
+    if (n > 0) {
+      buf += n;
+      len -= (size_t)n;
+    } else if (n < 0 && errno == EAGAIN) {
+      return 0;
+    } else if (n < 0 && errno != EINTR) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/*
+ * In log-file mode only the reaper (and, until they exit, the mediator and
+ * sudo, which cope with it) write to the hub's pipe: there it is also made
+ * O_NONBLOCK, so that not even a kernel without RWF_NOWAIT can block us.
+ * Never for a terminal, whose open file description a shell may share.
+ */
+static void hub_nonblocking(void) {
+  struct stat st;
+  int flags = fcntl(2, F_GETFL);
+  if (flags < 0 || fstat(2, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) return;
+  (void)fcntl(2, F_SETFL, flags | O_NONBLOCK);
+}
 
 /* ---- status reports ------------------------------------------------------ */
 
@@ -93,7 +224,7 @@ static _Noreturn void die(int status_fd, int err, enum stage stage) {
   _exit(127);
 }
 
-static void say(const char *s) { (void)tsss_write_all(2, s, strlen(s)); }
+static void say(const char *s) { (void)hub_write(s, strlen(s)); }
 
 static _Noreturn void usage_error(const struct options *o, const char *reason, const char *arg) {
   say("tsss-reaper: ");
@@ -103,7 +234,8 @@ static _Noreturn void usage_error(const struct options *o, const char *reason, c
     say(arg);
   }
   say("\nusage: tsss-reaper [--status-fd N] --cwd DIR [--rlimit NAME=SOFT:HARD]... [--umask OCTAL]"
-      " [--nice N] [--mark-env NAME] [--log-file PATH] -- EXECUTABLE [ARG...]\n");
+      " [--nice N] [--mark-env NAME] [--log-file PATH] [--allow-new-privs] [--private-tmp]"
+      " [--read-only PATH]... [--leftover-grace-ms N] -- EXECUTABLE [ARG...]\n");
   die(o->status_fd, EINVAL, ST_USAGE);
 }
 
@@ -134,7 +266,7 @@ static void report_exit(int status_fd, pid_t pid, int status) {
   tsss_line_str(&hub, WIFSIGNALED(status) ? " was killed by signal " : " exited with status ");
   tsss_line_int(&hub, WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
   tsss_line_str(&hub, "\n");
-  tsss_line_send(2, &hub);
+  (void)hub_write(hub.buf, hub.len);
 }
 
 /* ---- option parsing ------------------------------------------------------ */
@@ -240,6 +372,19 @@ static const char *apply_option(struct options *o, enum option_id id, const char
       return NULL;
     case OPT_RLIMIT:
       return parse_rlimit(value);
+    case OPT_ALLOW_NEW_PRIVS:
+    case OPT_PRIVATE_TMP:
+      return NULL; /* flags: o->seen says they were given */
+    case OPT_READ_ONLY:
+      /* "/" itself cannot be covered by a bind mount its own lookups would see. */
+      if (value[0] != '/' || value[1] == '\0') return "--read-only must be an absolute path other than /";
+      if (o->read_only_count == READ_ONLY_MAX) return "--read-only given too often (at most 64 paths)";
+      o->read_only[o->read_only_count++] = value;
+      return NULL;
+    case OPT_LEFTOVER_GRACE_MS:
+      if (parse_uint(value, 10, LEFTOVER_GRACE_MAX_MS, &n) != 0) return "--leftover-grace-ms must be an integer in 0..600000";
+      o->leftover_grace_ms = (long)n;
+      return NULL;
     case OPT_COUNT:
       break;
   }
@@ -248,22 +393,26 @@ static const char *apply_option(struct options *o, enum option_id id, const char
 
 static enum option_id find_option(const char *name) {
   int id = 0;
-  while (id < OPT_COUNT && strcmp(name, option_names[id]) != 0) id++;
+  while (id < OPT_COUNT && strcmp(name, option_specs[id].name) != 0) id++;
   return (enum option_id)id;
 }
 
 /* Fills o from argv or exits through usage_error. */
 static void parse_options(int argc, char **argv, struct options *o) {
   int i = 1;
-  for (; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
+  while (i < argc && strcmp(argv[i], "--") != 0) {
     enum option_id id = find_option(argv[i]);
-    const char *reason;
+    const char *value = NULL, *reason;
     if (id == OPT_COUNT) usage_error(o, "unknown option", argv[i]);
-    if (i + 1 >= argc) usage_error(o, "option needs a value", argv[i]);
-    if (id != OPT_RLIMIT && (o->seen & (1u << id)) != 0) usage_error(o, "option given twice", argv[i]);
+    if (option_specs[id].takes_value) {
+      if (i + 1 >= argc) usage_error(o, "option needs a value", argv[i]);
+      value = argv[i + 1];
+    }
+    if (!option_specs[id].repeatable && (o->seen & (1u << id)) != 0) usage_error(o, "option given twice", argv[i]);
     o->seen |= 1u << id;
-    reason = apply_option(o, id, argv[i + 1]);
-    if (reason != NULL) usage_error(o, reason, argv[i + 1]);
+    reason = apply_option(o, id, value);
+    if (reason != NULL) usage_error(o, reason, value);
+    i += option_specs[id].takes_value ? 2 : 1;
   }
   if (i >= argc || argv[i + 1] == NULL) usage_error(o, "missing -- EXECUTABLE", NULL);
   o->server_argv = &argv[i + 1];
@@ -361,6 +510,119 @@ static int fail(struct failure *f, enum stage stage) {
   return -1;
 }
 
+/* ---- the sandbox (entered by the server child, before exec) ---------------- */
+
+static int sandboxed(const struct options *o) {
+  return (o->seen & (1u << OPT_PRIVATE_TMP)) != 0 || o->read_only_count > 0;
+}
+
+/* Writes one short text into a /proc file in a single write(2). */
+static int write_proc_file(const char *path, const char *text, size_t len) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  ssize_t n;
+  int err;
+  if (fd < 0) return -1;
+  n = write(fd, text, len);
+  err = errno;
+  close(fd);
+  if (n == (ssize_t)len) return 0;
+  errno = n < 0 ? err : EIO;
+  return -1;
+}
+
+/* "<id> <id> 1\n": the caller's own id, and only it, keeps its number inside. */
+static int map_own_id(const char *path, unsigned long id) {
+  struct tsss_line line = {{0}, 0};
+  tsss_line_int(&line, (long long)id);
+  tsss_line_str(&line, " ");
+  tsss_line_int(&line, (long long)id);
+  tsss_line_str(&line, " 1\n");
+  return write_proc_file(path, line.buf, line.len);
+}
+
+/* struct mount_attr of <linux/mount.h>, which clashes with <sys/mount.h> on some libcs. */
+struct tsss_mount_attr {
+  uint64_t attr_set;
+  uint64_t attr_clr;
+  uint64_t propagation;
+  uint64_t userns_fd;
+};
+#define TSSS_MOUNT_ATTR_RDONLY 0x00000001
+#define TSSS_AT_RECURSIVE 0x8000
+
+/* Flags a less privileged mount namespace may not clear on a mount it inherited. */
+#define LOCKED_MOUNT_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME)
+
+/*
+ * Binds path onto itself, submounts included, and makes the whole tree
+ * read-only. Inherited mounts are locked together in our namespace, so
+ * nothing in the sandbox can unmount or remount them writable later.
+ * Without mount_setattr (Linux < 5.12) only the top mount becomes read-only.
+ */
+static int bind_read_only(const char *path) {
+  struct statfs st;
+  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) != 0) return -1;
+#ifdef SYS_mount_setattr
+  {
+    struct tsss_mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = TSSS_MOUNT_ATTR_RDONLY;
+    if (syscall(SYS_mount_setattr, AT_FDCWD, path, TSSS_AT_RECURSIVE, &attr, sizeof attr) == 0) return 0;
+    if (errno != ENOSYS) return -1;
+  }
+#endif
+  if (statfs(path, &st) != 0) return -1;
+  return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | ((unsigned long)st.f_flags & LOCKED_MOUNT_FLAGS), NULL);
+}
+
+/* Names the step that failed on the hub's log; the status line carries errno and stage. */
+static int sandbox_failed(struct failure *f, enum stage stage, const char *what, const char *path) {
+  int err = errno;
+  say("tsss-reaper: ");
+  say(what);
+  if (path != NULL) {
+    say(" ");
+    say(path);
+  }
+  say("\n");
+  errno = err;
+  return fail(f, stage);
+}
+
+/*
+ * A user namespace in which only our own uid and gid are mapped (files keep
+ * their owners; no other id, root included, exists inside), and a mount
+ * namespace with the read-only paths and a private /tmp. Only the server's
+ * tree lives in it: the reaper stays outside, where the server can neither
+ * ptrace it nor open its /proc/PID/root (a process in a child user namespace
+ * gets no ptrace access to one in the parent), nor can it reach the mediator
+ * or any other process of the user that way. The capabilities the namespace
+ * grants end at exec, the uid not being 0 inside.
+ */
+static int enter_sandbox(const struct options *o, struct failure *f) {
+  unsigned long uid = (unsigned long)geteuid(), gid = (unsigned long)getegid();
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+    return sandbox_failed(f, ST_USERNS, "cannot create a user and mount namespace (unprivileged user namespaces disabled?)", NULL);
+  }
+  /* setgroups must be denied before an unprivileged gid_map; absent before Linux 3.19. */
+  if (write_proc_file("/proc/self/setgroups", "deny", 4) != 0 && errno != ENOENT) {
+    return sandbox_failed(f, ST_USERNS, "cannot write /proc/self/setgroups", NULL);
+  }
+  if (map_own_id("/proc/self/uid_map", uid) != 0) return sandbox_failed(f, ST_USERNS, "cannot write /proc/self/uid_map", NULL);
+  if (map_own_id("/proc/self/gid_map", gid) != 0) return sandbox_failed(f, ST_USERNS, "cannot write /proc/self/gid_map", NULL);
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return sandbox_failed(f, ST_USERNS, "cannot make the mounts private", NULL);
+  for (size_t i = 0; i < o->read_only_count; i++) {
+    if (bind_read_only(o->read_only[i]) != 0) return sandbox_failed(f, ST_READ_ONLY, "cannot make read-only:", o->read_only[i]);
+  }
+  /* After the read-only paths, so that a read-only parent of /tmp leaves it writable. */
+  if ((o->seen & (1u << OPT_PRIVATE_TMP)) != 0 &&
+      mount("tsss-private-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
+    return sandbox_failed(f, ST_PRIVATE_TMP, "cannot mount a private /tmp", NULL);
+  }
+  return 0;
+}
+
+
 /*
  * stdout and stderr become `out`; everything else except the CLOEXEC
  * exec-error pipe is closed. `out` is made blocking: Node leaves its stderr
@@ -413,13 +675,24 @@ static void fill_mark(pid_t pid) {
 /* Fds come before rlimits: a lowered RLIMIT_NOFILE would otherwise bound
  * tsss_close_range's fallback loop. */
 static int prepare_server(const struct options *o, int out, int err_pipe, struct failure *f) {
+  /* First of all: die with the reaper, which alone reports this server's exit and stops
+   * its leftovers. Had the reaper died before this line (the mediator's start timeout
+   * kills it with SIGKILL), our parent is already someone else. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return fail(f, ST_PARENT);
+  if (getppid() != reaper_pid) _exit(127);
   if (tsss_reset_signals() != 0) return fail(f, ST_SIGNALS);
   if (setsid() < 0) return fail(f, ST_SETSID);
+  if (sandboxed(o) && enter_sandbox(o, f) != 0) return -1;
   if (setup_server_fds(out, err_pipe) != 0) return fail(f, ST_FDS);
+  /* In the sandbox's mounts: home may lie under a read-only path. */
   if (chdir(o->cwd) != 0) return fail(f, ST_CHDIR);
   if ((o->seen & (1u << OPT_UMASK)) != 0) umask(o->umask);
   if ((o->seen & (1u << OPT_NICE)) != 0 && set_nice(o->nice) != 0) return fail(f, ST_NICE);
   if (apply_rlimits() != 0) return fail(f, ST_RLIMIT);
+  /* Last, right before exec: setuid programs (sudo) then run without their privileges. */
+  if ((o->seen & (1u << OPT_ALLOW_NEW_PRIVS)) == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    return fail(f, ST_NO_NEW_PRIVS);
+  }
   return 0;
 }
 
@@ -483,66 +756,225 @@ static pid_t start_server(const struct options *o, char **envp, int out) {
   die(o->status_fd, f.err, (enum stage)f.stage);
 }
 
+/* ---- what is left of the server's tree ------------------------------------ */
+
+/* struct linux_dirent64, as getdents64(2) fills it. */
+struct dirent64_head {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+static long long dents_buf[1024]; /* 8 KiB, aligned for dirent64_head */
+
+/* The parent pid from /proc/PID/stat, or -1 (gone, unreadable). */
+static pid_t parent_of(pid_t pid) {
+  struct tsss_line path = {{0}, 0};
+  char stat[512];
+  ssize_t n;
+  int fd;
+  long long ppid = 0;
+  tsss_line_str(&path, "/proc/");
+  tsss_line_int(&path, pid);
+  tsss_line_str(&path, "/stat");
+  path.buf[path.len < sizeof path.buf ? path.len : sizeof path.buf - 1] = '\0';
+  fd = open(path.buf, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  do {
+    n = read(fd, stat, sizeof stat - 1);
+  } while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n <= 0) return -1;
+  stat[n] = '\0';
+  /* "pid (comm) S ppid ...": comm may hold spaces and ')', so go by the last ')'. */
+  {
+    char *p = NULL;
+    for (char *q = stat; *q != '\0'; q++) {
+      if (*q == ')') p = q;
+    }
+    if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ') return -1;
+    for (p += 4; *p >= '0' && *p <= '9'; p++) ppid = ppid * 10 + (*p - '0');
+    if (*p != ' ' || ppid > INT_MAX) return -1;
+  }
+  return (pid_t)ppid;
+}
+
+/* Is pid below us in the process tree? Orphans are reparented to us, never past us. */
+static int is_descendant(pid_t pid) {
+  for (int depth = 0; depth < 4096 && pid > 1; depth++) {
+    pid_t parent = parent_of(pid);
+    if (parent == reaper_pid) return 1;
+    pid = parent;
+  }
+  return 0;
+}
+
 /*
- * Reaps exited children: the server (reported with X) and, as subreaper, any
- * orphaned descendant. Blocking mode reaps one. Returns 0 once no child is
- * left (ECHILD), else 1.
+ * Sends sig to every process below us, found by walking /proc (getdents64:
+ * no stdio, no allocation). Returns how many were signalled, or -1 without
+ * /proc, where leftovers can only be waited for.
  */
-static int reap_children(pid_t server, int status_fd, int flags) {
+static int signal_descendants(int sig) {
+  int found = 0;
+  int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, dents_buf, sizeof dents_buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (long at = 0; at < n;) {
+      const struct dirent64_head *d = (const struct dirent64_head *)((const char *)dents_buf + at);
+      unsigned long long pid = 0;
+      at += d->d_reclen;
+      if (parse_uint(d->d_name, 10, INT_MAX, &pid) != 0 || (pid_t)pid == reaper_pid || pid <= 1) continue;
+      if (!is_descendant((pid_t)pid) || kill((pid_t)pid, sig) != 0) continue;
+      found++;
+      /* A stopped process would hold SIGTERM pending until the grace period ends. */
+      if (sig == SIGTERM) (void)kill((pid_t)pid, SIGCONT);
+    }
+  }
+  close(fd);
+  return found;
+}
+
+static struct timespec now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t;
+}
+
+static long long ms_until(struct timespec when) {
+  struct timespec t = now();
+  return (long long)(when.tv_sec - t.tv_sec) * 1000 + (when.tv_nsec - t.tv_nsec) / 1000000;
+}
+
+static struct timespec ms_from_now(long ms) {
+  struct timespec t = now();
+  t.tv_sec += ms / 1000;
+  t.tv_nsec += (ms % 1000) * 1000000L;
+  if (t.tv_nsec >= 1000000000L) {
+    t.tv_sec++;
+    t.tv_nsec -= 1000000000L;
+  }
+  return t;
+}
+
+/* ---- supervision ---------------------------------------------------------- */
+
+/* How often the SIGKILL phase looks again for processes forked meanwhile. */
+#define KILL_RESCAN_MS 100
+
+struct supervision {
+  pid_t server;
+  int status_fd;
+  int out_read;       /* the log pipe, or -1 */
+  int sinks[2];       /* the hub's stderr and the log file, -1 once failed */
+  int children;       /* 0 once waitpid says ECHILD */
+  int server_exited;
+  int killing;        /* the grace period is over: SIGKILL */
+  long grace_ms;
+  struct timespec deadline; /* of the grace period */
+  struct timespec rescan;   /* next SIGKILL pass */
+};
+
+/* The server is gone: SIGTERM to everything it left behind, SIGKILL after the grace period. */
+static void server_gone(struct supervision *s) {
+  s->server_exited = 1;
+  if (signal_descendants(SIGTERM) < 0) {
+    say("[W tsss-reaper] cannot read /proc: processes the server left behind are not stopped\n");
+    s->grace_ms = -1;
+  }
+  s->deadline = ms_from_now(s->grace_ms > 0 ? s->grace_ms : 0);
+}
+
+/*
+ * Reaps every exited child: the server (reported with X) and, as subreaper,
+ * any orphaned descendant. Sets children to 0 once none is left (ECHILD).
+ */
+static void reap_children(struct supervision *s) {
   for (;;) {
     int status;
-    pid_t rc = wait_child(-1, &status, flags);
+    pid_t rc = wait_child(-1, &status, WNOHANG);
     if (rc < 0) {
-      if (errno == ECHILD) return 0;
-      die(status_fd, errno, ST_WAIT);
+      if (errno != ECHILD) die(s->status_fd, errno, ST_WAIT);
+      s->children = 0;
+      return;
     }
-    if (rc == 0) return 1;
-    if (rc == server) report_exit(status_fd, server, status);
-    if (!(flags & WNOHANG)) return 1;
+    if (rc == 0) return;
+    if (rc == s->server) {
+      report_exit(s->status_fd, s->server, status);
+      server_gone(s);
+    }
   }
 }
 
 /*
- * Copies one read's worth of server output to every sink. A failing sink
- * (hub gone: EPIPE; disk full) is dropped, but the pipe keeps being drained
- * so the server never blocks on it. Returns 0 at EOF.
+ * Copies one read's worth of server output to every sink. The hub's stderr
+ * never blocks us (a full pipe drops the chunk); a failing sink (hub gone:
+ * EPIPE; disk full) is dropped, but the pipe keeps being drained so the
+ * server never blocks on it. Returns 0 at EOF.
  */
 static int copy_chunk(int from, int sinks[2]) {
   ssize_t n = read(from, copy_buf, sizeof copy_buf);
   if (n < 0) return errno == EINTR || errno == EAGAIN;
-  for (int i = 0; i < 2 && n > 0; i++) {
-    if (sinks[i] >= 0 && tsss_write_all(sinks[i], copy_buf, (size_t)n) != 0) sinks[i] = -1;
-  }
+  if (n > 0 && sinks[0] >= 0 && hub_write(copy_buf, (size_t)n) != 0) sinks[0] = -1;
+  if (n > 0 && sinks[1] >= 0 && tsss_write_all(sinks[1], copy_buf, (size_t)n) != 0) sinks[1] = -1;
   return n > 0;
 }
 
+/* How long ppoll may sleep: until a signal or output only, until the grace period ends, or
+ * until the next SIGKILL pass. */
+static const struct timespec *poll_timeout(struct supervision *s, struct timespec *buf) {
+  long long ms;
+  if (!s->server_exited || !s->children || s->grace_ms < 0) return NULL;
+  if (!s->killing && ms_until(s->deadline) <= 0) {
+    s->killing = 1;
+    s->rescan = now();
+  }
+  if (s->killing && ms_until(s->rescan) <= 0) {
+    (void)signal_descendants(SIGKILL);
+    s->rescan = ms_from_now(KILL_RESCAN_MS);
+  }
+  ms = ms_until(s->killing ? s->rescan : s->deadline);
+  if (ms < 0) ms = 0;
+  buf->tv_sec = (time_t)(ms / 1000);
+  buf->tv_nsec = (long)(ms % 1000) * 1000000L;
+  return buf;
+}
+
 /*
- * Waits for the server and, with a log pipe (out_read >= 0), copies its
- * output until EOF. The exit report does not wait for EOF: the server's
- * children may hold the pipe open long after it exits.
+ * Waits for the server, then stops what it left behind, and, with a log pipe
+ * (out_read >= 0), copies its output until EOF. The exit report waits for
+ * neither: the server's children may hold the pipe open long after it exits.
+ * SIGCHLD is only unblocked inside ppoll, so no exit slips in between.
  */
-static void supervise(pid_t pid, int status_fd, int out_read, int log_fd, const sigset_t *wait_mask) {
-  int sinks[2] = {2, log_fd};
-  int children = 1;
-  while (children || out_read >= 0) {
+static void supervise(struct supervision *s, const sigset_t *wait_mask) {
+  for (;;) {
     struct pollfd pfd;
+    struct timespec timeout_buf;
+    const struct timespec *timeout;
     int ready;
-    if (children) children = reap_children(pid, status_fd, out_read >= 0 ? WNOHANG : 0);
-    if (out_read < 0) continue;
-    pfd.fd = out_read;
+    if (s->children) reap_children(s);
+    if (!s->children && s->out_read < 0) return;
+    timeout = poll_timeout(s, &timeout_buf);
+    pfd.fd = s->out_read;
     pfd.events = POLLIN;
     pfd.revents = 0;
-    ready = ppoll(&pfd, 1, NULL, children ? wait_mask : NULL);
+    ready = ppoll(&pfd, s->out_read >= 0 ? 1 : 0, timeout, s->children ? wait_mask : NULL);
+    if (s->out_read < 0) continue;
     /* Should ppoll itself fail (ENOMEM), fall back to a blocking read rather than spin. */
-    if ((ready > 0 || (ready < 0 && errno != EINTR)) && !copy_chunk(out_read, sinks)) {
-      close(out_read);
-      out_read = -1;
+    if ((ready > 0 || (ready < 0 && errno != EINTR)) && !copy_chunk(s->out_read, s->sinks)) {
+      close(s->out_read);
+      s->out_read = -1;
     }
   }
 }
 
 int main(int argc, char **argv) {
   struct options o;
+  struct supervision s;
   sigset_t wait_mask;
   char **envp;
   int log_fd = -1, out_pipe[2] = {-1, -1};
@@ -553,8 +985,10 @@ int main(int argc, char **argv) {
   set_handler(SIGPIPE, SIG_IGN, 0);
   memset(&o, 0, sizeof o);
   o.status_fd = 3;
+  o.leftover_grace_ms = DEFAULT_LEFTOVER_GRACE_MS;
   parse_options(argc, argv, &o);
   ensure_std_fds();
+  reaper_pid = getpid();
 
   envp = server_environment(&o);
   if (envp == NULL) die(o.status_fd, ENOMEM, ST_ENV);
@@ -568,8 +1002,20 @@ int main(int argc, char **argv) {
   (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   pid = start_server(&o, envp, log_fd >= 0 ? out_pipe[1] : 2);
-  if (log_fd >= 0) close(out_pipe[1]); /* so that EOF comes when the server side closes */
+  if (log_fd >= 0) {
+    close(out_pipe[1]); /* so that EOF comes when the server side closes */
+    hub_nonblocking();
+  }
   report_started(o.status_fd, pid);
-  supervise(pid, o.status_fd, out_pipe[0], log_fd, &wait_mask);
+
+  memset(&s, 0, sizeof s);
+  s.server = pid;
+  s.status_fd = o.status_fd;
+  s.out_read = out_pipe[0];
+  s.sinks[0] = 2;
+  s.sinks[1] = log_fd;
+  s.children = 1;
+  s.grace_ms = o.leftover_grace_ms;
+  supervise(&s, &wait_mask);
   return 0;
 }

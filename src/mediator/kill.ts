@@ -1,13 +1,19 @@
 /**
  * The kill action: one signal to one validated pid that this mediator started, answered as
  * "is it still alive". A pid that now belongs to someone else is left alone and reported gone.
+ *
+ * No window between the check and the signal: the process is pinned with a pidfd first, its
+ * ownership is read from /proc, then the pidfd must still name a live (or unreaped) process —
+ * so its pid was never freed, and what /proc said was about this very process — and only then
+ * is the signal sent through the pidfd. Kernels without pidfds (before 5.3) fall back to kill(2).
  */
 import { constants } from "node:os";
+import { SudoSpawnerError } from "../errors.js";
 import type { Logger } from "./logger.js";
 import type { NativeAddon } from "./native.js";
 import type { Ownership } from "./ownership.js";
 
-const { ESRCH, EPERM } = constants.errno;
+const { ESRCH, EPERM, EINVAL, ENOSYS } = constants.errno;
 
 export interface KillDeps {
   addon: NativeAddon;
@@ -26,20 +32,58 @@ function aliveAfter(errno: number, pid: number, signal: number, deps: KillDeps):
     );
     return false;
   }
-  deps.logger.error(`kill(${pid}, ${signal}) failed: ${deps.addon.strerror(errno)}; treating the server as gone`);
+  deps.logger.error(`sending signal ${signal} to pid ${pid} failed: ${deps.addon.strerror(errno)}; treating the server as gone`);
   return false;
+}
+
+/** Is the process at `pid` ours? Logs why not. */
+function isOurs(pid: number, deps: KillDeps): boolean {
+  const owner = deps.ownership(pid);
+  if (owner === "not-ours") {
+    deps.logger.warn(`pid ${pid} is not a server started by ts-sudospawner (the pid was reused); leaving it alone and reporting the server gone`);
+  }
+  return owner === "ours";
+}
+
+/** Check and signal through a pidfd: `send` reaches the process the fd was opened for, or none. */
+function killPinned(pid: number, signal: number, send: (sig: number) => number, deps: KillDeps): boolean {
+  if (!aliveAfter(send(0), pid, signal, deps)) return false;
+  if (!isOurs(pid, deps)) return false;
+  // Still there (a zombie included): its pid has not been freed since the pidfd was opened, so the
+  // /proc files just read were this process's own, not a newcomer's that took over the pid.
+  if (!aliveAfter(send(0), pid, signal, deps)) return false;
+  if (signal === 0) return true;
+  deps.logger.debug(`sending signal ${signal} to pid ${pid} through its pidfd`);
+  return aliveAfter(send(signal), pid, signal, deps);
+}
+
+/** The fallback without pidfds: a pid reused between the check and kill(2) would get the signal. */
+function killByPid(pid: number, signal: number, deps: KillDeps): boolean {
+  const { addon, logger } = deps;
+  if (!aliveAfter(addon.kill(pid, 0), pid, signal, deps)) return false;
+  if (!isOurs(pid, deps)) return false;
+  if (signal === 0) return true;
+  logger.debug(`sending signal ${signal} to pid ${pid}`);
+  return aliveAfter(addon.kill(pid, signal), pid, signal, deps);
 }
 
 export function killServer(pid: number, signal: number, deps: KillDeps): boolean {
   const { addon, logger } = deps;
-  if (!aliveAfter(addon.kill(pid, 0), pid, signal, deps)) return false;
-  const owner = deps.ownership(pid);
-  if (owner === "gone") return false;
-  if (owner === "not-ours") {
-    logger.warn(`pid ${pid} is not a server started by ts-sudospawner (the pid was reused); leaving it alone and reporting the server gone`);
-    return false;
+  const fd = addon.pidfdOpen(pid);
+  if (fd === -ENOSYS) {
+    logger.warn(
+      `pidfd_open is not available on this kernel (Linux < 5.3): checking pid ${pid} and signalling it with kill(2) instead, which leaves a short window in which a reused pid could be signalled`,
+    );
+    return killByPid(pid, signal, deps);
   }
-  if (signal === 0) return true;
-  logger.debug(`sending signal ${signal} to pid ${pid}`);
-  return aliveAfter(addon.kill(pid, signal), pid, signal, deps);
+  if (fd < 0) {
+    // No such process, or the number is a thread's, not a process's: either way not our server.
+    if (-fd === ESRCH || -fd === EINVAL) return false;
+    throw new SudoSpawnerError("INTERNAL", `pidfd_open(${pid}) failed: ${addon.strerror(-fd)} (errno ${-fd}); nothing was signalled`);
+  }
+  try {
+    return killPinned(pid, signal, (sig) => addon.pidfdSendSignal(fd, sig), deps);
+  } finally {
+    addon.closeFd(fd);
+  }
 }

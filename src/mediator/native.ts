@@ -38,7 +38,7 @@ export function loadAddon(addonPath: string): NativeAddon {
   } catch (error) {
     throw new SudoSpawnerError(
       "NATIVE",
-      `cannot load the native addon ${addonPath} (${errorMessage(error)}); rebuild it with \`npm rebuild ts-sudospawner\` as root (needs g++, make, python3)`,
+      `cannot load the native addon ${addonPath} (${errorMessage(error)}); reinstall it as root with \`npm rebuild -g --prefix PREFIX --foreground-scripts ts-sudospawner\` (prebuilt on linux-x64/arm64; elsewhere it needs g++, make, python3)`,
     );
   }
   return loaded;

@@ -56,6 +56,11 @@ const STAGE_TEXT: Record<string, string> = {
   nice: "could not set the nice value",
   exec: "could not execute the single-user server",
   "log-file": "could not open the server log file",
+  parent: "could not tie the server's life to its reaper",
+  userns: "could not set up the server sandbox's user and mount namespace",
+  "private-tmp": "could not mount the server sandbox's private /tmp",
+  "read-only": "could not make a path read-only in the server sandbox",
+  "no-new-privs": "could not set no_new_privs on the server",
 };
 
 export function describeStage(stage: string): string {

@@ -48,7 +48,29 @@ function stageHint(stage: string, errno: number, plan: LaunchPlan): string {
   if (stage === "chdir") return ` (home directory ${plan.cwd}); the user must be able to enter it: check its owner and mode`;
   if (stage === "exec") return ` (${plan.executable}); check that it exists and is executable by this user`;
   if (stage === "exec-reaper") return "; reinstall ts-sudospawner (`npm rebuild ts-sudospawner`)";
+  if (stage === "userns") {
+    return "; the site policy's sandbox (privateTmp, readOnlyPaths) needs unprivileged user namespaces: check user.max_user_namespaces and kernel.unprivileged_userns_clone (sysctl), or remove those keys";
+  }
+  if (stage === "read-only") return `; check the site policy's sandbox.readOnlyPaths (${readOnlyPaths(plan).join(", ")}): each must exist`;
   return "";
+}
+
+function readOnlyPaths(plan: LaunchPlan): string[] {
+  return optionValues(plan.reaperOptions, "--read-only");
+}
+
+function optionValues(options: readonly string[], name: string): string[] {
+  return options.flatMap((option, i) => (option === name ? [options[i + 1] ?? ""] : []));
+}
+
+/** What the sandbox does to the server, for the log (from the reaper options). */
+export function describeSandbox(reaperOptions: readonly string[]): string {
+  const parts: string[] = [];
+  if (!reaperOptions.includes("--allow-new-privs")) parts.push("no_new_privs");
+  if (reaperOptions.includes("--private-tmp")) parts.push("a private /tmp");
+  const readOnly = optionValues(reaperOptions, "--read-only");
+  if (readOnly.length > 0) parts.push(`read-only ${readOnly.join(", ")}`);
+  return parts.length === 0 ? "none (the site policy turned no_new_privs off)" : parts.join(", ");
 }
 
 /** Give the reaper a moment to exit after reporting, so it is not left as our zombie. */
@@ -75,8 +97,16 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
   const { addon, logger } = deps;
   const argv = reaperArgv(plan);
   logger.info(`Spawning ${shellLine([plan.executable, ...plan.args])} in ${plan.cwd}`);
+  // The default (no_new_privs alone) at debug; anything the site chose at info.
+  const sandbox = describeSandbox(plan.reaperOptions);
+  if (sandbox === "no_new_privs") logger.debug(`server sandbox: ${sandbox}`);
+  else logger.info(`server sandbox: ${sandbox}`);
   // Imported here: its socket machinery (node:net) is only needed to spawn, never to kill.
   const { ReaperEvents } = await import("./reaper-pipe.js");
+  // While we wait out the grace period, holding the hub's stdout, the server we start (our
+  // user's process) must not be able to ptrace us or open our /proc files.
+  const dumpable = addon.setNonDumpable();
+  if (dumpable !== 0) logger.warn(`could not make the mediator non-dumpable: ${addon.strerror(dumpable)}`);
   const reaper = addon.spawnReaper(deps.reaperPath, argv, [...plan.env]);
   const events = new ReaperEvents(reaper.statusFd);
   try {
@@ -90,6 +120,8 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
       );
     }
     if (first.kind !== "started") {
+      // A server child the reaper forked but never reported dies with it (PR_SET_PDEATHSIG in
+      // the child, set before anything else, with a check that the reaper is still its parent).
       addon.kill(reaper.pid, 9);
       await reapSoon(addon, reaper.pid);
       throw new SudoSpawnerError("SPAWN_FAILED", `the reaper did not report a started server (${first.kind === "garbage" ? `it said ${JSON.stringify(first.line)}` : first.kind})`);

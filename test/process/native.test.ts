@@ -3,269 +3,53 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { createRequire } from "node:module";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 
-import type { ExitReport as ExitInfo, NativeAddon } from "../../src/mediator/native.js";
-import { parseReaperLine, splitLines } from "../../src/mediator/reaper-lines.js";
+import type { NativeAddon } from "../../src/mediator/native.js";
+import {
+  addon,
+  childrenOf,
+  hardLimitArg,
+  procEnviron,
+  procFds,
+  procLimits,
+  procStat,
+  procStatus,
+  REAPER,
+  runInChild as runJobsInChild,
+  SELF_STOPPING_SERVER,
+  SERVER_ENV,
+  sleep,
+  StatusReader,
+  useReapers,
+  waitForExit,
+  waitUntil,
+  waitUntilStopped,
+  type Job,
+} from "../helpers/reaper.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const ADDON_PATH = path.join(root, "build/Release/tsss_native.node");
-const REAPER = path.join(root, "build/Release/tsss-reaper");
-const addon = createRequire(import.meta.url)("../../build/Release/tsss_native.node") as NativeAddon;
-
-const SERVER_ENV = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "EMPTY="];
+const root = path.resolve(import.meta.dirname, "../..");
 const ESRCH = 3;
 const ECHILD = 10;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// ---- status pipe -----------------------------------------------------------
-
-/** Line reader for a reaper's status pipe. */
-class StatusReader {
-  private readonly socket: net.Socket;
-  private readonly lines: string[] = [];
-  private partial = "";
-  private ended = false;
-  private wake: (() => void) | undefined;
-  /** Set once an "X" line arrived: the server is gone and its pid may be reused. */
-  serverExited = false;
-
-  constructor(fd: number) {
-    this.socket = new net.Socket({ fd, readable: true, writable: false });
-    this.socket.setEncoding("utf8");
-    this.socket.on("data", (chunk: string) => {
-      const { lines, rest } = splitLines(this.partial + chunk);
-      this.partial = rest;
-      for (const line of lines) if (parseReaperLine(line)?.kind === "exited") this.serverExited = true;
-      this.lines.push(...lines);
-      this.wake?.();
-    });
-    const end = () => {
-      this.ended = true;
-      this.wake?.();
-    };
-    this.socket.on("end", end);
-    this.socket.on("error", end);
-  }
-
-  /** The next line, or null at EOF. */
-  async next(timeoutMs = 5000): Promise<string | null> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.lines.length === 0 && !this.ended) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new Error("timed out waiting for a status line");
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, remaining);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-    return this.lines.shift() ?? null;
-  }
-
-  /** All remaining lines up to EOF. */
-  async rest(timeoutMs = 5000): Promise<string[]> {
-    const lines: string[] = [];
-    for (let line = await this.next(timeoutMs); line !== null; line = await this.next(timeoutMs)) lines.push(line);
-    return lines;
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-// ---- starting and cleaning up reapers ---------------------------------------
-
-interface Reaper {
-  pid: number;
-  status: StatusReader;
-  serverPid?: number;
-}
-
-const started: Reaper[] = [];
-
-function spawnReaper(options: string[], server: string[], env = SERVER_ENV, reaperPath = REAPER): Reaper {
-  const { pid, statusFd } = addon.spawnReaper(reaperPath, ["tsss-reaper", ...options, "--", ...server], env);
-  const reaper: Reaper = { pid, status: new StatusReader(statusFd) };
-  started.push(reaper);
-  return reaper;
-}
-
-/** Spawns a reaper and waits for its "P <pid>" line. */
-async function startServer(options: string[], server: string[], env = SERVER_ENV): Promise<Reaper> {
-  const reaper = spawnReaper(options, server, env);
-  const line = await reaper.status.next();
-  expect(line).toMatch(/^P \d+$/);
-  reaper.serverPid = Number(line?.slice(2));
-  return reaper;
-}
-
-async function waitForExit(pid: number, timeoutMs = 5000): Promise<ExitInfo> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const exit = addon.reap(pid);
-    if (exit !== null) return exit;
-    if (Date.now() > deadline) throw new Error(`process ${pid} did not exit`);
-    await sleep(10);
-  }
-}
-
-// Kill the server (never by a possibly reused pid), then reap its reaper.
-afterEach(async () => {
-  for (const reaper of started.splice(0)) {
-    if (reaper.serverPid !== undefined && !reaper.status.serverExited) addon.kill(reaper.serverPid, 9);
-    try {
-      await waitForExit(reaper.pid, 2000);
-    } catch {
-      addon.kill(reaper.pid, 9);
-      await waitForExit(reaper.pid);
-    }
-    reaper.status.close();
-  }
-});
-
+const reapers = useReapers();
+const { spawnReaper, startServer } = reapers;
 let tmp = "";
 beforeAll(() => {
-  tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "tsss-")));
-});
-afterAll(() => {
-  fs.rmSync(tmp, { recursive: true, force: true });
+  tmp = reapers.tmp(); // made by useReapers' own beforeAll, which runs first
 });
 
-// ---- /proc ----------------------------------------------------------------
-
-function procStat(pid: number) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after "pid (comm) ", counted from field 3 (state).
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
-  return { ppid: fields[1], pgrp: fields[2], session: fields[3], nice: fields[16] };
-}
-
-function procStatus(pid: number, key: string): string | undefined {
-  const line = fs
-    .readFileSync(`/proc/${pid}/status`, "utf8")
-    .split("\n")
-    .find((l) => l.startsWith(`${key}:`));
-  return line?.slice(key.length + 1).trim();
-}
-
-/** Pids whose parent is `pid`, from a scan of /proc. */
-function childrenOf(pid: number): number[] {
-  return fs
-    .readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number)
-    .filter((child) => {
-      try {
-        return procStat(child).ppid === pid;
-      } catch {
-        return false;
-      }
-    });
-}
-
-function procFds(pid: number): number[] {
-  return fs
-    .readdirSync(`/proc/${pid}/fd`)
-    .map(Number)
-    .sort((a, b) => a - b);
-}
-
-function procEnviron(pid: number): string[] {
-  return fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").slice(0, -1);
-}
-
-/** "Max open files" -> ["64", "128"] */
-function procLimits(pid: number): Map<string, [string, string]> {
-  const limits = new Map<string, [string, string]>();
-  for (const line of fs.readFileSync(`/proc/${pid}/limits`, "utf8").split("\n").slice(1)) {
-    const match = /^(.+?)\s{2,}(\S+)\s+(\S+)/.exec(line);
-    if (match?.[1] && match[2] && match[3]) limits.set(match[1], [match[2], match[3]]);
-  }
-  return limits;
-}
-
-/** Our own hard limit as a --rlimit value: a number or "unlimited". */
-function hardLimitArg(name: string): string {
-  return procLimits(process.pid).get(name)?.[1] ?? "unlimited";
-}
-
-/**
- * "P" arrives as soon as execve succeeded, while the server's dynamic loader
- * and locale setup still open files. A server that stops itself is done with
- * all of that once it shows as stopped.
- */
-const SELF_STOPPING_SERVER = ["/bin/sh", "-c", "kill -STOP $$"];
-
-async function waitUntilStopped(pid: number): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!procStatus(pid, "State")?.startsWith("T")) {
-    if (Date.now() > deadline) throw new Error(`process ${pid} did not stop`);
-    await sleep(10);
-  }
-}
-
-// ---- a child node process, to capture what the reaper writes to its stderr --
-
-interface Job {
-  options: string[];
-  server: string[];
-  env?: string[];
-}
-
-interface JobResult {
-  status: string[];
-  exit: ExitInfo;
-}
-
-const CHILD_SCRIPT = `
-const fs = require("fs");
-const [addonPath, reaperPath, jobsJson] = process.argv.slice(2);
-const addon = require(addonPath);
-const pause = new Int32Array(new SharedArrayBuffer(4));
-const results = [];
-for (const job of JSON.parse(jobsJson)) {
-  const argv = ["tsss-reaper", ...job.options, "--", ...job.server];
-  const { pid, statusFd } = addon.spawnReaper(reaperPath, argv, job.env);
-  const buf = Buffer.alloc(256);
-  let text = "";
-  for (let n; (n = fs.readSync(statusFd, buf)) > 0; ) text += buf.toString("utf8", 0, n);
-  fs.closeSync(statusFd);
-  let exit;
-  while ((exit = addon.reap(pid)) === null) Atomics.wait(pause, 0, 0, 10);
-  results.push({ status: text.split("\\n").filter(Boolean), exit });
-}
-process.stdout.write(JSON.stringify(results));
-`;
-
-/** Runs reapers (to completion) in a child node process whose stderr is captured. */
-function runInChild(jobs: Job[]): { results: JobResult[]; stderr: string } {
-  const script = path.join(tmp, "child.cjs");
-  fs.writeFileSync(script, CHILD_SCRIPT);
-  const full = jobs.map((job) => ({ env: SERVER_ENV, ...job }));
-  const child = spawnSync(process.execPath, [script, ADDON_PATH, REAPER, JSON.stringify(full)], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-    timeout: 20_000,
-  });
-  expect(child.status, child.stderr).toBe(0);
-  return { results: JSON.parse(child.stdout) as JobResult[], stderr: child.stderr };
+function runInChild(jobs: Job[]) {
+  return runJobsInChild(tmp, jobs);
 }
 
 // ---- tests ----------------------------------------------------------------
 
 describe("tsss_native addon", () => {
   it("exports exactly the documented functions", () => {
-    expect(Object.keys(addon).sort()).toEqual(["kill", "reap", "spawnReaper", "strerror"]);
+    expect(Object.keys(addon).sort()).toEqual(["closeFd", "kill", "pidfdOpen", "pidfdSendSignal", "readWithin", "reap", "setNonDumpable", "spawnReaper", "strerror"]);
   });
 
   it("kill() rejects anything but one pid > 1 and a signal in 0..64", () => {
@@ -327,9 +111,12 @@ describe("tsss_native addon", () => {
     expect(fs.readlinkSync(`/proc/${reaper.pid}/fd/1`)).toBe(ourStderr);
     expect(fs.readlinkSync(`/proc/${reaper.pid}/fd/2`)).toBe(ourStderr);
     expect(fs.readlinkSync(`/proc/${reaper.pid}/fd/3`)).toMatch(/^pipe:/);
-    // Only what the reaper sets itself: SIGPIPE ignored, SIGCHLD blocked.
+    // Only what the reaper sets itself: SIGPIPE ignored, and SIGCHLD caught (blocked except inside
+    // ppoll, where it waits now: hence nothing blocked).
     expect(procStatus(reaper.pid, "SigIgn")).toBe((1n << 12n).toString(16).padStart(16, "0"));
-    expect(procStatus(reaper.pid, "SigBlk")).toBe((1n << 16n).toString(16).padStart(16, "0"));
+    expect(procStatus(reaper.pid, "SigCgt")).toBe((1n << 16n).toString(16).padStart(16, "0"));
+    await waitUntil(() => procStatus(reaper.pid, "State")?.startsWith("S") === true, 5000, "the reaper to wait");
+    expect(procStatus(reaper.pid, "SigBlk")).toBe("0".repeat(16));
   });
 });
 
@@ -440,15 +227,21 @@ describe("tsss-reaper", () => {
     expect(await waitForExit(reaper.pid)).toEqual({ code: 0, signal: null });
   });
 
-  it("as a subreaper, reaps the server's orphaned children and exits after the last one", async () => {
-    const reaper = await startServer(["--cwd", tmp], ["/bin/sh", "-c", "/bin/sleep 0.5 & exit 0"]);
+  it("as a subreaper, adopts the server's orphans, and exits after the last one", async () => {
+    // The orphan ignores SIGTERM, so it outlives the server for the grace period (see reaper-hardening.test.ts).
+    const kidFile = path.join(tmp, "orphan.pid");
+    const reaper = await startServer(
+      ["--cwd", tmp, "--leftover-grace-ms", "1500"],
+      // Exits only once the child has set its trap and exec'd sleep.
+      ["/bin/sh", "-c", `(trap '' TERM; exec /bin/sleep 30) & echo $! > ${kidFile}; until grep -q sleep /proc/$!/comm; do :; done; exit 0`],
+    );
     expect(await reaper.status.next()).toBe("X 0 0");
-    // The orphaned sleep was reparented to the reaper, not to PID 1 (which may never reap it).
-    const orphans = childrenOf(reaper.pid);
-    expect(orphans).toHaveLength(1);
+    const orphan = Number(fs.readFileSync(kidFile, "utf8"));
+    // Reparented to the reaper, not to PID 1 (which may never reap it).
+    expect(childrenOf(reaper.pid)).toEqual([orphan]);
     expect(addon.reap(reaper.pid)).toBeNull();
     expect(await waitForExit(reaper.pid)).toEqual({ code: 0, signal: null });
-    expect(fs.existsSync(`/proc/${orphans[0]}`)).toBe(false);
+    expect(fs.existsSync(`/proc/${orphan}`)).toBe(false);
   });
 
   it("keeps a waiting reaper under 1 MiB of RSS", async () => {
@@ -481,6 +274,14 @@ describe("tsss-reaper", () => {
       [["--cwd", "/", "--mark-env", "1BAD"], exe],
       [["--cwd", "/", "--mark-env", "A=B"], exe],
       [["--cwd", "/", "--log-file", "relative.log"], exe],
+      [["--cwd", "/", "--read-only", "relative"], exe],
+      [["--cwd", "/", "--read-only", "/"], exe],
+      [["--cwd", "/", ...Array.from({ length: 65 }, (_, i) => ["--read-only", `/r${i}`]).flat()], exe],
+      [["--cwd", "/", "--private-tmp", "--private-tmp"], exe],
+      [["--cwd", "/", "--allow-new-privs", "--allow-new-privs"], exe],
+      [["--cwd", "/", "--leftover-grace-ms", "-1"], exe],
+      [["--cwd", "/", "--leftover-grace-ms", "600001"], exe],
+      [["--cwd", "/", "--leftover-grace-ms", "1", "--leftover-grace-ms", "1"], exe],
       [["--cwd", "/"], ["relative/exe"]],
       [["--cwd", "/"], []],
     ];
@@ -490,6 +291,9 @@ describe("tsss-reaper", () => {
     }
     expect(stderr).toContain("tsss-reaper: unknown option: --bogus");
     expect(stderr).toContain("tsss-reaper: --cwd is required");
+    expect(stderr).toContain("tsss-reaper: --read-only must be an absolute path other than /: /");
+    expect(stderr).toContain("tsss-reaper: --read-only given too often (at most 64 paths): /r64");
+    expect(stderr).toContain("tsss-reaper: --leftover-grace-ms must be an integer in 0..600000: 600001");
   });
 
   it("refuses a status fd that is not open, since its number could be reused", () => {
@@ -499,7 +303,7 @@ describe("tsss-reaper", () => {
   });
 
   it("accepts the full option set", () => {
-    const options = ["--status-fd", "3", "--cwd", "/", "--umask", "0", "--nice", "19", "--mark-env", "_X1"];
+    const options = ["--status-fd", "3", "--cwd", "/", "--umask", "0", "--nice", "19", "--mark-env", "_X1", "--allow-new-privs", "--leftover-grace-ms", "0"];
     const limits = ["--rlimit", `CORE=0:${hardLimitArg("Max core file size")}`, "--rlimit", "NOFILE=64:64"];
     const { results } = runInChild([{ options: [...options, ...limits], server: ["/bin/true"] }]);
     expect(results[0]?.status).toHaveLength(2);
