@@ -19,7 +19,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { MAX_REQUEST_BYTES, parseRequest } from "../../src/protocol/index.js";
+import { MAX_REQUEST_BYTES, escapeControls, parseRequest } from "../../src/protocol/index.js";
 import { announceSkip, killUserProcesses, procState, userInfo, userProcesses, type TestUser } from "../helpers/system.js";
 
 const fx = inject("rootFixture");
@@ -503,8 +503,8 @@ function violation(item: Case, outcome: Outcome): string | undefined {
   const stray = lines.find((line) => !LOG_LINE.test(line));
   if (stray !== undefined) return `stderr line that is not a log line (stack trace or stray output): ${shorten(stray)}`;
   if (item.expectedStatus === 1 && item.args[0] !== "--logging=none") {
-    // As written to stderr: one line, lone surrogates encoded as U+FFFD.
-    const error = Buffer.from((JSON.parse(item.expectedStdout) as { error: string }).error.replace(/\r?\n/g, "\\n"), "utf8").toString("utf8");
+    // As written to stderr: control characters escaped, lone surrogates encoded as U+FFFD.
+    const error = Buffer.from(escapeControls((JSON.parse(item.expectedStdout) as { error: string }).error), "utf8").toString("utf8");
     if (!outcome.stderr.includes(error)) return "the error message is not repeated on stderr";
   }
   if (item.stderrMust && !outcome.stderr.includes(item.stderrMust)) return `stderr lacks ${JSON.stringify(item.stderrMust)}`;
