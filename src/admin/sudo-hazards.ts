@@ -4,7 +4,7 @@
  * reach the hub, and `cvtsudoers -e -f json` for every rule, to find who else may become the hub.
  */
 import type { ListedRule, SudoListing } from "./sudo-listing.js";
-import { isPasswordless, unquoteListedName } from "./sudo-listing.js";
+import { isPasswordless, splitListEntries, unquoteListedName } from "./sudo-listing.js";
 
 // ---------------------------------------------------------------------------------------------
 // The hub's own rules
@@ -87,30 +87,9 @@ export function specificDefaultsForMediator(listing: SudoListing, mediator: stri
     const [, kind, target, rest] = match as unknown as [string, string, string, string];
     if (kind === ">" && (target === "root" || target === "#0")) continue;
     if (kind === "!" && target !== mediator && target !== "ALL") continue;
-    entries.push(...splitDefaultsEntries(rest));
+    entries.push(...splitListEntries(rest));
   }
   return entries;
-}
-
-function splitDefaultsEntries(list: string): string[] {
-  const out: string[] = [];
-  let current = "";
-  let quoted = false;
-  for (let i = 0; i < list.length; i++) {
-    const char = list.charAt(i);
-    if (char === "\\" && i + 1 < list.length) {
-      current += char + list.charAt(i + 1);
-      i++;
-    } else if (char === '"') {
-      quoted = !quoted;
-      current += char;
-    } else if (char === "," && !quoted) {
-      out.push(current.trim());
-      current = "";
-    } else current += char;
-  }
-  if (current.trim() !== "") out.push(current.trim());
-  return out;
 }
 
 /** `exempt_group=G` as it applies to the hub (the last setting wins), or undefined. */

@@ -78,37 +78,26 @@ export function isTrue(value: string): boolean {
   return ["1", "yes", "y", "true", "t", "on"].includes(value.trim().toLowerCase());
 }
 
-/** Settings that turn NoNewPrivileges on for a service not running as root (systemd.exec(5)). */
-export const IMPLYING_NO_NEW_PRIVILEGES = [
-  "SystemCallFilter",
-  "SystemCallArchitectures",
-  "RestrictAddressFamilies",
-  "RestrictNamespaces",
-  "PrivateDevices",
-  "ProtectKernelTunables",
-  "ProtectKernelModules",
-  "ProtectKernelLogs",
-  "ProtectClock",
-  "MemoryDenyWriteExecute",
-  "RestrictRealtime",
-  "RestrictSUIDSGID",
-  "LockPersonality",
-  "DynamicUser",
-] as const;
-
-/** Boolean settings among them; the others count when set to anything. */
-const BOOLEAN_IMPLYING = new Set([
-  "PrivateDevices",
-  "ProtectKernelTunables",
-  "ProtectKernelModules",
-  "ProtectKernelLogs",
-  "ProtectClock",
-  "MemoryDenyWriteExecute",
-  "RestrictRealtime",
-  "RestrictSUIDSGID",
-  "LockPersonality",
-  "DynamicUser",
-]);
+/**
+ * Settings that turn NoNewPrivileges on for a service not running as root (systemd.exec(5)):
+ * booleans count when true, the others (lists) when set to anything.
+ */
+export const IMPLYING_NO_NEW_PRIVILEGES: Readonly<Record<string, "boolean" | "list">> = {
+  SystemCallFilter: "list",
+  SystemCallArchitectures: "list",
+  RestrictAddressFamilies: "list",
+  RestrictNamespaces: "list",
+  PrivateDevices: "boolean",
+  ProtectKernelTunables: "boolean",
+  ProtectKernelModules: "boolean",
+  ProtectKernelLogs: "boolean",
+  ProtectClock: "boolean",
+  MemoryDenyWriteExecute: "boolean",
+  RestrictRealtime: "boolean",
+  RestrictSUIDSGID: "boolean",
+  LockPersonality: "boolean",
+  DynamicUser: "boolean",
+};
 
 export interface UnitVerdict {
   user?: UnitSetting;
@@ -139,10 +128,10 @@ export function judgeUnit(settings: ServiceSettings): UnitVerdict {
   }
   const runsAsRoot = user === undefined || user.value === "root" || user.value === "0";
   if (!runsAsRoot) {
-    for (const key of IMPLYING_NO_NEW_PRIVILEGES) {
-      const setting = BOOLEAN_IMPLYING.has(key) ? lastSetting(settings, key) : listSetting(settings, key).at(-1);
+    for (const [key, kind] of Object.entries(IMPLYING_NO_NEW_PRIVILEGES)) {
+      const setting = kind === "boolean" ? lastSetting(settings, key) : listSetting(settings, key).at(-1);
       if (setting === undefined) continue;
-      const on = BOOLEAN_IMPLYING.has(key) ? isTrue(setting.value) : setting.value !== "";
+      const on = kind === "boolean" ? isTrue(setting.value) : setting.value !== "";
       if (on) {
         verdict.noNewPrivileges.push(setting);
         verdict.noNewPrivilegesKeys.push(key);
