@@ -13,7 +13,7 @@ import type { Logger } from "./logger.js";
 import type { NativeAddon } from "./native.js";
 import type { Ownership } from "./ownership.js";
 
-const { ESRCH, EPERM, EINVAL, ENOSYS } = constants.errno;
+const { ESRCH, EPERM, EINVAL, ENOENT, ENOSYS } = constants.errno;
 
 export interface KillDeps {
   addon: NativeAddon;
@@ -77,8 +77,9 @@ export function killServer(pid: number, signal: number, deps: KillDeps): boolean
     return killByPid(pid, signal, deps);
   }
   if (fd < 0) {
-    // No such process, or the number is a thread's, not a process's: either way not our server.
-    if (-fd === ESRCH || -fd === EINVAL) return false;
+    // No such process, or the number is a thread's, not a process's (EINVAL before Linux 6.9,
+    // ENOENT since): either way not our server.
+    if (-fd === ESRCH || -fd === EINVAL || -fd === ENOENT) return false;
     throw new SudoSpawnerError("INTERNAL", `pidfd_open(${pid}) failed: ${addon.strerror(-fd)} (errno ${-fd}); nothing was signalled`);
   }
   try {

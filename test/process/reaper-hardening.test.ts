@@ -23,8 +23,9 @@ import {
   waitForExit,
   waitUntil,
 } from "../helpers/reaper.js";
+import { killServer } from "../../src/mediator/kill.js";
 
-const { ESRCH, EBADF, EAGAIN } = os.constants.errno;
+const { ESRCH, EBADF, EAGAIN, ENOENT, EINVAL } = os.constants.errno;
 const IS_ROOT = process.getuid?.() === 0;
 
 /** As root, the reaper runs as nobody (as the mediator runs it as the user); otherwise as us. */
@@ -59,6 +60,17 @@ describe("tsss_native pidfds", () => {
       expect(() => addon.pidfdSendSignal(fd as number, sig as number), `${fd} ${sig}`).toThrow(TypeError);
     }
     for (const fd of [0, 1, 2, -1, 3.5]) expect(() => addon.closeFd(fd), String(fd)).toThrow(TypeError);
+  });
+
+  it("take no thread's id for a process's, and the kill action answers such a pid as gone", () => {
+    // Node runs threads of its own; any of them is a task of this process that leads no group.
+    const thread = fs.readdirSync("/proc/self/task").map(Number).find((tid) => tid !== process.pid);
+    expect(thread).toBeDefined();
+    const fd = addon.pidfdOpen(thread as number);
+    expect([-ENOENT, -EINVAL]).toContain(fd); // ENOENT since Linux 6.9, EINVAL before
+    const lines: string[] = [];
+    const logger = { debug: (m: string) => lines.push(m), info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+    expect(killServer(thread as number, 15, { addon, logger, ownership: () => "ours" })).toBe(false);
   });
 
   it("pin one process: a signal reaches it while it lives, and nothing once it was reaped", async () => {

@@ -5,7 +5,7 @@ import type { Logger } from "../../../src/mediator/logger.js";
 import type { NativeAddon } from "../../../src/mediator/native.js";
 import { environMarksPid, statFields, type Ownership } from "../../../src/mediator/ownership.js";
 
-const { ESRCH, EPERM, EINVAL, EMFILE, ENOSYS } = os.constants.errno;
+const { ESRCH, EPERM, EINVAL, EMFILE, ENOENT, ENOSYS } = os.constants.errno;
 
 function recorder() {
   const lines: string[] = [];
@@ -95,6 +95,8 @@ describe("killServer through a pidfd", () => {
   it("reports a missing process as gone, without a pidfd to close", () => {
     expect(kill([], "ours", 15, -ESRCH)).toMatchObject({ alive: false, calls: [["open", 4242]] });
     expect(kill([], "ours", 15, -EINVAL)).toMatchObject({ alive: false, calls: [["open", 4242]] });
+    // A thread's id, not a process's: ENOENT since Linux 6.9 (the fuzz suite met one: a pid of 63).
+    expect(kill([], "ours", 15, -ENOENT)).toMatchObject({ alive: false, calls: [["open", 4242]] });
   });
 
   it("refuses to guess when pidfd_open fails otherwise", () => {
