@@ -167,7 +167,8 @@ describe.skipIf(!fx.available)("the server sandbox and the server's lifecycle, t
           // Every process of alice's outside the sandbox (the reaper, the mediator while it waits
           // out the grace period): their /proc/PID/root would lead to the host's /tmp.
           `for p in $(pgrep -u "$(id -u)"); do cat /proc/$p/root${HOST_MARKER} 2>/dev/null && echo "escaped through $p"; done; echo tried`,
-          `pgrep -u "$(id -u)" -x node >/dev/null && echo "the mediator was there"`,
+          // Node 24 names its main thread, and so the process, "MainThread"; earlier ones "node".
+          `pgrep -u "$(id -u)" -x 'node|MainThread' >/dev/null && echo "the mediator was there"`,
         ].join("; "),
         { sandbox: SANDBOX, graceSeconds: 3 },
       );
