@@ -8,6 +8,7 @@
 // returns immediately.
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -391,6 +392,33 @@ Napi::Value ReadWithin(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(env, buf.data(), static_cast<size_t>(n));
 }
 
+// getgrouplist(3): the groups `name` has by the system's account databases
+// (NSS), as initgroups would set them, with `gid` among them. An array of gids,
+// or a negative errno. The mediator compares them with its own, which `sudo -P`
+// would have replaced by the hub's.
+Napi::Value GroupList(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int gid;
+  if (!info[0].IsString()) {
+    Napi::TypeError::New(env, "name must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!GetInt(env, info[1], "gid", 0, INT_MAX, &gid)) return env.Undefined();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::vector<gid_t> groups(64);
+  for (int attempt = 0; attempt < 8; attempt++) {
+    int count = static_cast<int>(groups.size());
+    if (getgrouplist(name.c_str(), static_cast<gid_t>(gid), groups.data(), &count) >= 0) {
+      Napi::Array result = Napi::Array::New(env, static_cast<size_t>(count));
+      for (int i = 0; i < count; i++) result.Set(static_cast<uint32_t>(i), Napi::Number::New(env, groups[static_cast<size_t>(i)]));
+      return result;
+    }
+    if (count <= static_cast<int>(groups.size())) return Napi::Number::New(env, -ENOENT);
+    groups.resize(static_cast<size_t>(count));
+  }
+  return Napi::Number::New(env, -ERANGE);
+}
+
 Napi::Value Strerror(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int err;
@@ -407,6 +435,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNonDumpable", Napi::Function::New(env, SetNonDumpable, "setNonDumpable"));
   exports.Set("reap", Napi::Function::New(env, Reap, "reap"));
   exports.Set("readWithin", Napi::Function::New(env, ReadWithin, "readWithin"));
+  exports.Set("groupList", Napi::Function::New(env, GroupList, "groupList"));
   exports.Set("strerror", Napi::Function::New(env, Strerror, "strerror"));
   return exports;
 }

@@ -1,8 +1,7 @@
 /**
  * Who the mediator runs as, and whether that account may own a single-user server.
  */
-import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { SudoSpawnerError } from "../errors.js";
 import type { Account } from "../system/account.js";
@@ -68,25 +67,19 @@ export function foreignGroups(current: readonly number[], own: readonly number[]
   return [...new Set(current)].filter((gid) => !own.includes(gid)).sort((a, b) => a - b);
 }
 
-/** The user's groups as the system defines them (NSS, as initgroups would give them). */
-function ownGroups(name: string): Promise<number[]> {
-  const id = ["/usr/bin/id", "/bin/id"].find((file) => existsSync(file));
-  if (id === undefined) return Promise.reject(new SudoSpawnerError("NOT_FOUND", "cannot check the server's groups: /usr/bin/id is missing"));
-  return new Promise((resolve, reject) => {
-    execFile(id, ["-G", "--", name], { encoding: "utf8", env: {} }, (error, stdout) => {
-      if (error) reject(new SudoSpawnerError("NOT_FOUND", `cannot list the groups of ${name} (id -G): ${error.message}`));
-      else resolve(stdout.trim().split(/\s+/).map(Number));
-    });
-  });
-}
-
 /**
  * Refuse to start a server with groups that are not the user's: `sudo -P` keeps the caller's
- * (the hub's) supplementary groups, and sudo allows it by default. Asynchronous, so that the
- * lookup overlaps the spawn's other preparations.
+ * (the hub's) supplementary groups, and sudo allows it by default. `groupList` is the addon's
+ * getgrouplist(3): the user's groups by the system's account databases (NSS).
  */
-export async function assertOwnGroups(account: Pick<Account, "name">, current: readonly number[] = [...(process.getgroups?.() ?? []), process.getegid?.() ?? -1]): Promise<void> {
-  const foreign = foreignGroups(current, await ownGroups(account.name));
+export function assertOwnGroups(
+  account: Pick<Account, "name" | "gid">,
+  groupList: (name: string, gid: number) => number[] | number,
+  current: readonly number[] = [...(process.getgroups?.() ?? []), process.getegid?.() ?? -1],
+): void {
+  const own = groupList(account.name, account.gid);
+  if (typeof own === "number") throw new SudoSpawnerError("NOT_FOUND", `cannot list the groups of ${account.name} (getgrouplist: errno ${-own})`);
+  const foreign = foreignGroups(current, own);
   if (foreign.length > 0) {
     throw new SudoSpawnerError(
       "FORBIDDEN_USER",

@@ -16,7 +16,7 @@ import { parseMediatorArgs, type MediatorArgs } from "./args.js";
 import { applyEnvPolicy, dropWarnings, serverPath, toEnvList } from "./env-policy.js";
 import { HELP_TEXT } from "./help.js";
 import { killServer } from "./kill.js";
-import { chooseLaunch, type PolicyChoice } from "./launch.js";
+import { chooseLaunch } from "./launch.js";
 import { createLogger, type Logger } from "./logger.js";
 import { loadAddon, type NativeAddon } from "./native.js";
 import { assertProcReadable, ownership } from "./ownership.js";
@@ -79,26 +79,6 @@ function homeDirectory(account: Account): string {
 
 async function spawnAction(request: SpawnRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
   const launch = chooseLaunch(request, policy, account);
-  // Runs `id` while the rest is prepared; awaited on every way out, so that no process of the
-  // user outlives this call when the spawn is refused.
-  const groupsChecked = assertOwnGroups(account);
-  try {
-    return await prepareAndSpawn(request, launch, groupsChecked, layout, account, policy, logger, interrupted);
-  } finally {
-    await groupsChecked.catch(() => undefined);
-  }
-}
-
-async function prepareAndSpawn(
-  request: SpawnRequest,
-  launch: PolicyChoice,
-  groupsChecked: Promise<void>,
-  layout: InstallLayout,
-  account: Account,
-  policy: Policy,
-  logger: Logger,
-  interrupted: AbortSignal,
-): Promise<Answer> {
   const tools = prepareSpawnTools(layout, account);
   const executable = launch.executable ?? findSingleUser(layout.binDir());
   const realExecutable = assertTrustedExecutable(executable, tools.trustedUids, tools.describe, "the single-user server");
@@ -106,7 +86,7 @@ async function prepareAndSpawn(
   const decision = applyEnvPolicy(request.env, account, policy.env);
   decision.env.PATH = serverPath(realExecutable, policy.path);
   for (const line of dropWarnings(decision.dropped)) logger.warn(line);
-  await groupsChecked;
+  assertOwnGroups(account, tools.addon.groupList);
   if (request.tls) {
     Object.assign(decision.env, writeTlsFiles(account, decision.env.JUPYTERHUB_SERVICE_PREFIX, request.tls));
     logger.info(`internal_ssl: key and certificates written for the server (${decision.env[TLS_ENV.cert]})`);

@@ -26,6 +26,8 @@ export interface NativeAddon {
   reap(pid: number): ExitReport | null;
   /** One read(2) of at most `max` bytes after poll(2) waited at most timeoutMs: the bytes (empty at end), or -EAGAIN (nothing in time), -EINTR (a signal), -errno. */
   readWithin(fd: number, max: number, timeoutMs: number): Buffer | number;
+  /** getgrouplist(3) of a user with its primary gid: the gids, or minus an errno. */
+  groupList(name: string, gid: number): number[] | number;
   strerror(errno: number): string;
 }
 

@@ -49,7 +49,7 @@ function runInChild(jobs: Job[]) {
 
 describe("tsss_native addon", () => {
   it("exports exactly the documented functions", () => {
-    expect(Object.keys(addon).sort()).toEqual(["closeFd", "kill", "pidfdOpen", "pidfdSendSignal", "readWithin", "reap", "setNonDumpable", "spawnReaper", "strerror"]);
+    expect(Object.keys(addon).sort()).toEqual(["closeFd", "groupList", "kill", "pidfdOpen", "pidfdSendSignal", "readWithin", "reap", "setNonDumpable", "spawnReaper", "strerror"]);
   });
 
   it("kill() rejects anything but one pid > 1 and a signal in 0..64", () => {

@@ -62,6 +62,14 @@ describe("tsss_native pidfds", () => {
     for (const fd of [0, 1, 2, -1, 3.5]) expect(() => addon.closeFd(fd), String(fd)).toThrow(TypeError);
   });
 
+  it("groupList gives a user's groups as the system defines them (id -G agrees)", () => {
+    const name = os.userInfo().username;
+    const expected = spawnSync("id", ["-G", name], { encoding: "utf8" }).stdout.trim().split(/\s+/).map(Number).sort((a, b) => a - b);
+    const listed = addon.groupList(name, os.userInfo().gid);
+    expect(Array.isArray(listed) ? [...new Set(listed)].sort((a, b) => a - b) : listed).toEqual([...new Set(expected)]);
+    expect(addon.groupList("tsss-no-such-user-at-all", 12345)).toEqual([12345]);
+  });
+
   it("take no thread's id for a process's, and the kill action answers such a pid as gone", () => {
     // Node runs threads of its own; any of them is a task of this process that leads no group.
     const thread = fs.readdirSync("/proc/self/task").map(Number).find((tid) => tid !== process.pid);

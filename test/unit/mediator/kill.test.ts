@@ -35,6 +35,9 @@ function fakeAddon(results: number[], opened = FD): { addon: NativeAddon; calls:
     readWithin: () => {
       throw new Error("not used");
     },
+    groupList: () => {
+      throw new Error("not used");
+    },
     kill: (pid, sig) => {
       calls.push(["kill", pid, sig]);
       return results.shift() ?? 0;
