@@ -288,12 +288,7 @@ describe.skipIf(!fx.available)("an offline install with an empty npm cache and n
   });
 
   it("fails clearly, offline and without a compiler, when the prebuilt addon does not load", () => {
-    const prebuilt = path.join(install.packageDir, "prebuilds", TARGET, "tsss_native.node");
-    const good = fs.readFileSync(prebuilt);
-    const manifestFile = path.join(install.packageDir, "prebuilds/manifest.json");
-    const manifest = fs.readFileSync(manifestFile, "utf8");
-    try {
-      breakPrebuiltAddon(install.packageDir);
+    withBrokenPrebuiltAddon(install.packageDir, () => {
       const rebuilt = npm(toolbox, ["rebuild", "-g", "--offline", "--cache", toolbox.emptyCache(), "--prefix", PREFIX, "--foreground-scripts", "ts-sudospawner"]);
       expect(rebuilt.status).not.toBe(0);
       expect(rebuilt.stderr).toMatch(/ts-sudospawner: not using prebuilt native parts: the prebuilt addon does not load in this node .*; building from source instead/);
@@ -306,28 +301,17 @@ describe.skipIf(!fx.available)("an offline install with an empty npm cache and n
       expect(strict.status).not.toBe(0);
       expect(strict.stderr).toMatch(/ts-sudospawner: ERROR: TS_SUDOSPAWNER_NATIVE=prebuilt but the prebuilt addon does not load/);
       expect(strict.stderr).not.toMatch(/node-gyp/);
-    } finally {
-      fs.writeFileSync(prebuilt, good);
-      fs.writeFileSync(manifestFile, manifest);
-    }
+    });
   });
 
   it("builds from source, offline, when the prebuilt addon does not load and a compiler is there; and when forced", () => {
     const fullPath = `${toolbox.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
-    const prebuilt = path.join(install.packageDir, "prebuilds", TARGET, "tsss_native.node");
-    const good = fs.readFileSync(prebuilt);
-    const manifestFile = path.join(install.packageDir, "prebuilds/manifest.json");
-    const manifest = fs.readFileSync(manifestFile, "utf8");
-    try {
-      breakPrebuiltAddon(install.packageDir);
+    withBrokenPrebuiltAddon(install.packageDir, () => {
       const rebuilt = npm(toolbox, ["rebuild", "-g", "--offline", "--cache", toolbox.emptyCache(), "--prefix", PREFIX, "--foreground-scripts", "ts-sudospawner"], { path: fullPath });
       expect(rebuilt.status, rebuilt.stderr).toBe(0);
       expect(rebuilt.stderr).toMatch(/not using prebuilt native parts: the prebuilt addon does not load in this node/);
       expect(rebuilt.stderr).toContain("ts-sudospawner: built build/Release/tsss_native.node and build/Release/tsss-reaper from source");
-    } finally {
-      fs.writeFileSync(prebuilt, good);
-      fs.writeFileSync(manifestFile, manifest);
-    }
+    });
     for (const file of NATIVE) expectTrusted(path.join(install.packageDir, "build/Release", file));
     const forced = npm(toolbox, ["rebuild", "-g", "--offline", "--cache", toolbox.emptyCache(), "--prefix", PREFIX, "--foreground-scripts", "--build-from-source", "ts-sudospawner"], {
       path: fullPath,
@@ -384,13 +368,22 @@ describe.skipIf(!fx.available)("a client-only install (TS_SUDOSPAWNER_NATIVE=ski
 });
 
 /** Make the installed package's prebuilt addon unloadable, keeping its manifest entry consistent. */
-function breakPrebuiltAddon(packageDir: string): void {
+/** Run `body` with a prebuilt addon that does not load (its manifest hash updated to match), then put both back. */
+function withBrokenPrebuiltAddon(packageDir: string, body: () => void): void {
   const file = path.join(packageDir, "prebuilds", TARGET, "tsss_native.node");
-  fs.writeFileSync(file, Buffer.from("\x7fELF this is not a shared object\n"));
   const manifestFile = path.join(packageDir, "prebuilds/manifest.json");
-  const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as { targets: Record<string, { files: Record<string, { sha256: string }> }> };
-  (manifest.targets[TARGET] as { files: Record<string, { sha256: string }> }).files["tsss_native.node"] = { sha256: sha256(file) } as { sha256: string };
-  fs.writeFileSync(manifestFile, JSON.stringify(manifest));
+  const good = fs.readFileSync(file);
+  const manifestText = fs.readFileSync(manifestFile, "utf8");
+  try {
+    fs.writeFileSync(file, Buffer.from("\x7fELF this is not a shared object\n"));
+    const manifest = JSON.parse(manifestText) as { targets: Record<string, { files: Record<string, { sha256: string }> }> };
+    (manifest.targets[TARGET] as { files: Record<string, { sha256: string }> }).files["tsss_native.node"] = { sha256: sha256(file) };
+    fs.writeFileSync(manifestFile, JSON.stringify(manifest));
+    body();
+  } finally {
+    fs.writeFileSync(file, good);
+    fs.writeFileSync(manifestFile, manifestText);
+  }
 }
 
 /** Collects /proc/PID/exe of `user`'s processes running `mediator` until stopped. */
