@@ -397,8 +397,8 @@ export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
         try {
           // The hub's HTML pages take no tokens: log in as the user.
           const form = await hub.hubPage("spawn", await hub.login(E2E.ann));
-          const html = await form.text();
-          expect(form.status, `GET /hub/spawn as ${E2E.ann} (Location: ${form.headers.get("location")}): ${html.slice(0, 500)}`).toBe(200);
+          const html = form.body;
+          expect(form.status, `GET /hub/spawn as ${E2E.ann} (Location: ${form.location}): ${html.slice(0, 500)}`).toBe(200);
           expect(html).toContain(profiles.lab.description);
           expect(html).toContain(profiles.classic.description);
 
