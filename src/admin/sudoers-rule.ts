@@ -150,6 +150,16 @@ function describeRunas(runas: Runas): string {
   return runas.kind === "group" ? `the members of group ${runas.group}` : `the users ${runas.users.join(", ")}`;
 }
 
+/**
+ * Slurm mode needs nothing more from sudo: the mediator runs the policy's job commands itself, as
+ * the user, with an environment it builds. Said in the rule so no admin "completes" it.
+ */
+export const SLURM_NOTE = [
+  "# The same rule serves Slurm mode (the policy's \"slurm\" section): the mediator runs the",
+  "# policy's sbatch, squeue and scancel itself, as the user, with an environment it builds.",
+  "# Add no SETENV and no rule for those commands.",
+] as const;
+
 /** The whole snippet, ending in a newline (sudoers requires one on the last line). */
 export function generateSnippet(input: SnippetInput): string {
   const idOf = input.idOf ?? noIds;
@@ -169,6 +179,8 @@ export function generateSnippet(input: SnippetInput): string {
     "#",
     "# sudo compares the command path literally with the one the hub runs, so the hub's",
     `# c.SudoSpawner.sudospawner_path must be exactly ${mediator}`,
+    "#",
+    ...SLURM_NOTE,
     "",
     `Cmnd_Alias ${alias} = ${mediator}`,
     "",

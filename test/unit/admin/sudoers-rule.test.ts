@@ -4,6 +4,7 @@ import {
   generateSnippet,
   parseUserList,
   runasList,
+  SLURM_NOTE,
   sudoersName,
   validateAccountName,
   validateCommandPath,
@@ -175,6 +176,24 @@ describe("generateSnippet", () => {
     const text = generateSnippet({ ...base, hubUser: "tsss-hub", runas: { kind: "users", users: ["tsss-alice", "tsss-b.ob"] } });
     expect(text).toContain("tsss-hub ALL=(tsss-alice, tsss-b.ob, !#0) NOPASSWD: TSSS_MEDIATOR_TSSS_HUB\n");
     expect(text).toContain("as the users tsss-alice, tsss-b.ob;");
+  });
+
+  it("is the same rule for Slurm mode: no SETENV or other way to pass -E, no rule for the job commands", () => {
+    for (const runas of [base.runas, { kind: "users", users: ["tsss-alice"] } as const]) {
+      const text = generateSnippet({ ...base, runas });
+      // What sudo reads: comments are not part of the rule.
+      const rules = text.split("\n").filter((line) => line !== "" && !line.startsWith("#"));
+      const userSpec = rules.find((line) => line.includes("NOPASSWD"));
+      // The only tag is NOPASSWD: no SETENV (which also allows `sudo -E` and VAR=value), no EXEC/MAIL games.
+      expect(userSpec).toMatch(/\) NOPASSWD: TSSS_MEDIATOR_RHEA$/);
+      expect(rules.join("\n")).not.toMatch(/SETENV|setenv|env_keep|env_reset|env_check|env_delete|env_file|\bALL$/);
+      expect(rules.join("\n")).not.toMatch(/sbatch|squeue|scancel|srun|salloc|slurm/i);
+      // The command list is the mediator alone.
+      expect(rules.filter((line) => line.startsWith("Cmnd_Alias"))).toEqual([`Cmnd_Alias TSSS_MEDIATOR_RHEA = ${MEDIATOR}`]);
+      // And the explanation says so, for the admin who would otherwise add a rule for sbatch.
+      expect(text).toContain(["", ...SLURM_NOTE, ""].join("\n"));
+      expect(text).toContain("# The same rule serves Slurm mode");
+    }
   });
 
   it("never grants ALL or root", () => {
