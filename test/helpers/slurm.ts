@@ -1,0 +1,398 @@
+/**
+ * A real single-node Slurm cluster that a test starts and stops itself: munged, slurmctld and
+ * slurmd, no systemd, everything in one fresh root-owned 0755 temp dir (/tmp/tsss-slurm-*) on free
+ * ports. The system's /etc/slurm, /etc/munge and /run/munge are never touched, so a cluster of
+ * someone else's on the same machine keeps running.
+ *
+ * Every daemon is started with TSSS_SLURM_DIR=<dir> in its environment (munged: on its command
+ * line), and slurmd's job steps inherit it: that is how stop() and leftoverProcesses() tell this
+ * cluster's processes from any other. stop() cancels every job, waits until no job and no job step
+ * is left, stops the daemons by their pid files, checks they are gone and removes the dir.
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { freePort } from "./ports.js";
+import { commandExists, waitFor } from "./system.js";
+
+export const SLURM_DIR_PREFIX = "/tmp/tsss-slurm-";
+const SLURMCTLD = "/usr/sbin/slurmctld";
+const SLURMD = "/usr/sbin/slurmd";
+const MUNGED = "/usr/sbin/munged";
+/** The environment variable that marks this helper's daemons and their job steps. */
+const MARK = "TSSS_SLURM_DIR";
+/** In the dir: the pid of the test process that owns it (leftovers of a dead one are cleaned up). */
+const OWNER_FILE = "tsss-slurm-owner";
+/** Job states after which nothing of a job runs any more. */
+const FINISHED = new Set(["COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"]);
+
+function log(line: string): void {
+  process.stderr.write(`slurm: ${line}\n`);
+}
+
+/** Why a Slurm cluster cannot be started here, or undefined when it can. */
+export function slurmUnavailableReason(): string | undefined {
+  if (process.getuid?.() !== 0) return "not running as root (the test cluster's daemons run as root and munge)";
+  for (const file of [SLURMCTLD, SLURMD, MUNGED]) {
+    if (!fs.existsSync(file)) return `${file} is not installed (apt-get install slurmctld slurmd slurm-client munge)`;
+  }
+  for (const tool of ["sbatch", "squeue", "scancel", "sinfo", "scontrol"]) {
+    if (!commandExists(tool)) return `${tool} is not installed (apt-get install slurm-client)`;
+  }
+  if (spawnSync("getent", ["passwd", "munge"]).status !== 0) return "there is no munge user (apt-get install munge)";
+  return undefined;
+}
+
+export interface SlurmJob {
+  id: number;
+  user: string;
+  state: string;
+  reason: string;
+  /** Nodes of a running job, "" while pending. */
+  nodes: string;
+  /** Time limit as squeue prints it, e.g. "1:00:00". */
+  timeLimit: string;
+  name: string;
+  comment: string;
+}
+
+interface Daemons {
+  munged: string;
+  slurmctld: string;
+  slurmd: string;
+}
+
+export class SlurmCluster {
+  readonly conf: string;
+  readonly mungeSocket: string;
+  readonly node = os.hostname().split(".")[0] as string;
+  readonly partitions = ["debug", "short"] as const;
+  /** The environment Slurm's client tools need to find this cluster. */
+  readonly env: { SLURM_CONF: string };
+  private readonly pidFiles: Daemons;
+  private stopped = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly ports: { slurmctld: number; slurmd: number },
+  ) {
+    this.conf = path.join(dir, "slurm.conf");
+    this.mungeSocket = path.join(dir, "munge-run/munge.socket");
+    this.env = { SLURM_CONF: this.conf };
+    this.pidFiles = { munged: path.join(dir, "munge-run/munged.pid"), slurmctld: path.join(dir, "run/slurmctld.pid"), slurmd: path.join(dir, `run/slurmd-${this.node}.pid`) };
+  }
+
+  /** A cluster dir left by a dead test process, to stop it (its ports are no longer needed). */
+  static adopt(dir: string): SlurmCluster {
+    return new SlurmCluster(dir, { slurmctld: 0, slurmd: 0 });
+  }
+
+  /** Start munged, slurmctld and slurmd; resolves once the node is idle. */
+  static async start(): Promise<SlurmCluster> {
+    const reason = slurmUnavailableReason();
+    if (reason) throw new Error(`cannot start a Slurm test cluster: ${reason}`);
+    await cleanLeftoverClusters();
+    const started = Date.now();
+    const dir = fs.mkdtempSync(SLURM_DIR_PREFIX);
+    fs.chmodSync(dir, 0o755); // Slurm's clients run as the test users: they read slurm.conf and reach munge
+    fs.writeFileSync(path.join(dir, OWNER_FILE), `${process.pid}\n`);
+    const cluster = new SlurmCluster(dir, { slurmctld: await freePort(), slurmd: await freePort() });
+    try {
+      cluster.startDaemons();
+      await cluster.waitIdle();
+    } catch (error) {
+      const logs = cluster.logTail();
+      await cluster.stop().catch((stopError: unknown) => log(`stop after a failed start: ${String(stopError)}`));
+      throw new Error(`${String(error)}\n${logs}`);
+    }
+    log(`cluster in ${dir} up after ${Date.now() - started} ms (node ${cluster.node}, slurmctld port ${cluster.ports.slurmctld})`);
+    return cluster;
+  }
+
+  private startDaemons(): void {
+    const { dir } = this;
+    const munge = spawnSync("id", ["-u", "munge"], { encoding: "utf8" });
+    const mungeUid = Number(munge.stdout.trim());
+    const mungeGid = Number(spawnSync("id", ["-g", "munge"], { encoding: "utf8" }).stdout.trim());
+    // munged insists on a private key directory and a socket directory others can only enter.
+    const keyDir = path.join(dir, "munge");
+    const socketDir = path.dirname(this.mungeSocket);
+    fs.mkdirSync(keyDir, { mode: 0o700 });
+    fs.mkdirSync(socketDir, { mode: 0o755 });
+    const key = path.join(keyDir, "munge.key");
+    fs.writeFileSync(key, randomBytes(1024), { mode: 0o400 });
+    for (const file of [keyDir, socketDir, key]) fs.chownSync(file, mungeUid, mungeGid);
+    for (const sub of ["run", "state", "log", `spool/${this.node}`]) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o755 });
+    fs.writeFileSync(this.conf, this.confText(), { mode: 0o644 });
+
+    log(`starting munged (socket ${this.mungeSocket})`);
+    // --pid-file etc. name the dir on munged's command line: that marks it (sudo drops the environment).
+    this.daemon("sudo", ["-u", "munge", MUNGED, `--key-file=${key}`, `--socket=${this.mungeSocket}`, `--pid-file=${this.pidFiles.munged}`, `--log-file=${path.join(keyDir, "munged.log")}`, `--seed-file=${path.join(keyDir, "munged.seed")}`]);
+    log("starting slurmctld");
+    this.daemon(SLURMCTLD, ["-f", this.conf]);
+    log("starting slurmd");
+    this.daemon(SLURMD, ["-f", this.conf]);
+  }
+
+  /** Run a daemon that forks into the background; fail with its output when it does not. */
+  private daemon(file: string, args: string[]): void {
+    const result = spawnSync(file, args, { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...this.env, [MARK]: this.dir }, encoding: "utf8", timeout: 30_000, cwd: "/" });
+    if (result.status !== 0) throw new Error(`${file} ${args.join(" ")} failed (${result.status ?? result.signal}): ${result.stdout}${result.stderr}`);
+  }
+
+  private confText(): string {
+    const { dir, node } = this;
+    return [
+      "# tsss test cluster: generated by test/helpers/slurm.ts, removed with its directory",
+      "ClusterName=tsss",
+      `SlurmctldHost=${node}(127.0.0.1)`,
+      `SlurmctldPort=${this.ports.slurmctld}`,
+      `SlurmdPort=${this.ports.slurmd}`,
+      "AuthType=auth/munge",
+      `AuthInfo=socket=${this.mungeSocket}`,
+      "CredType=cred/munge",
+      "SlurmUser=root",
+      "SlurmdUser=root",
+      `StateSaveLocation=${dir}/state`,
+      `SlurmdSpoolDir=${dir}/spool/%n`,
+      `SlurmctldPidFile=${this.pidFiles.slurmctld}`,
+      `SlurmdPidFile=${dir}/run/slurmd-%n.pid`,
+      `SlurmctldLogFile=${dir}/log/slurmctld.log`,
+      `SlurmdLogFile=${dir}/log/slurmd-%n.log`,
+      // cgroup v1 only here: linuxproc tracks a job's processes by their parents, without cgroups.
+      "ProctrackType=proctrack/linuxproc",
+      "TaskPlugin=task/none",
+      "JobAcctGatherType=jobacct_gather/none",
+      "AccountingStorageType=accounting_storage/none",
+      "JobCompType=jobcomp/none",
+      "SchedulerType=sched/backfill",
+      "SelectType=select/cons_tres",
+      "SelectTypeParameters=CR_Core_Memory",
+      "MpiDefault=none",
+      "ReturnToService=2",
+      "SlurmctldTimeout=30",
+      "SlurmdTimeout=30",
+      "InactiveLimit=0",
+      // A finished job stays visible to squeue for 30 s (its end state), then it is gone.
+      "MinJobAge=30",
+      "KillWait=5",
+      `NodeName=${node} NodeAddr=127.0.0.1 CPUs=2 RealMemory=4000 State=UNKNOWN`,
+      `PartitionName=debug Nodes=${node} Default=YES MaxTime=INFINITE State=UP`,
+      `PartitionName=short Nodes=${node} MaxTime=60 State=UP`,
+      "",
+    ].join("\n");
+  }
+
+  /** Run one of Slurm's client tools against this cluster, as root; throws on failure. */
+  tool(name: string, args: string[]): string {
+    const result = spawnSync(name, args, { env: { PATH: "/usr/bin:/bin", ...this.env }, encoding: "utf8", timeout: 30_000 });
+    if (result.status !== 0) throw new Error(`${name} ${args.join(" ")} failed (${result.status ?? result.signal}): ${result.stderr}${result.stdout}`);
+    return result.stdout;
+  }
+
+  /** squeue with these arguments (add -h for no header). */
+  squeue(...args: string[]): string {
+    return this.tool("squeue", args);
+  }
+
+  /** Every job squeue still knows, in any state. */
+  jobs(): SlurmJob[] {
+    const out = this.squeue("-h", "--states=all", "-o", "%i\t%u\t%T\t%r\t%N\t%l\t%j\t%k");
+    return out
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => {
+        const [id, user, state, reason, nodes, timeLimit, name, comment] = line.split("\t");
+        return { id: Number(id), user: user ?? "", state: state ?? "", reason: reason ?? "", nodes: nodes ?? "", timeLimit: timeLimit ?? "", name: name ?? "", comment: comment ?? "" };
+      });
+  }
+
+  /** Jobs of the user that have not finished (pending, running, completing...). */
+  jobsOf(user: string): SlurmJob[] {
+    return this.jobs().filter((job) => job.user === user && !FINISHED.has(job.state));
+  }
+
+  job(id: number): SlurmJob | undefined {
+    return this.jobs().find((job) => job.id === id);
+  }
+
+  /** Pids of a running job's processes on the node (scontrol listpids), the job step's own included. */
+  jobPids(id: number): number[] {
+    const result = spawnSync("scontrol", ["listpids", String(id)], { env: { PATH: "/usr/bin:/bin", ...this.env }, encoding: "utf8", timeout: 30_000 });
+    if (result.status !== 0) return [];
+    return result.stdout
+      .split("\n")
+      .slice(1)
+      .map((line) => Number(line.trim().split(/\s+/)[0]))
+      .filter((pid) => Number.isSafeInteger(pid) && pid > 1);
+  }
+
+  /** Wait until the node is idle: registered, and no job holds any of its CPUs. */
+  async waitIdle(timeoutMs = 30_000): Promise<void> {
+    let last = "";
+    await waitFor(
+      () => {
+        const result = spawnSync("sinfo", ["-h", "-N", "-n", this.node, "-o", "%T"], { env: { PATH: "/usr/bin:/bin", ...this.env }, encoding: "utf8", timeout: 10_000 });
+        last = `${result.stdout}${result.stderr}`.trim();
+        return result.status === 0 && result.stdout.split("\n").filter(Boolean).every((state) => state === "idle") && result.stdout.trim() !== "";
+      },
+      timeoutMs,
+      `node ${this.node} of ${this.dir} to be idle`,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)} (sinfo says: ${last})`);
+    });
+  }
+
+  /** Processes of this cluster: its daemons and job steps (marked), and the jobs' own processes. */
+  processes(): number[] {
+    return clusterProcesses(this.dir);
+  }
+
+  logTail(lines = 30): string {
+    const parts: string[] = [];
+    for (const file of ["log/slurmctld.log", `log/slurmd-${this.node}.log`, "munge/munged.log"]) {
+      try {
+        const text = fs.readFileSync(path.join(this.dir, file), "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+        parts.push(`--- ${file}\n${text}`);
+      } catch {
+        // not written (yet)
+      }
+    }
+    return parts.join("\n");
+  }
+
+  /**
+   * Cancel every job, wait until no job and no job step is left, stop slurmd, slurmctld and munged
+   * by their pid files, check that nothing of the cluster runs any more and remove the dir.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const started = Date.now();
+    try {
+      await this.cancelAll();
+    } finally {
+      await stopDaemons(this.dir, this.pidFiles);
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+    log(`cluster in ${this.dir} stopped and removed after ${Date.now() - started} ms`);
+  }
+
+  private async cancelAll(): Promise<void> {
+    let active: SlurmJob[] = [];
+    try {
+      active = this.jobs().filter((job) => !FINISHED.has(job.state));
+    } catch (error) {
+      log(`squeue failed before the stop (${String(error).trim()}); stopping the daemons anyway`);
+      return;
+    }
+    if (active.length > 0) {
+      log(`cancelling ${active.length} job(s): ${active.map((job) => `${job.id} (${job.user}, ${job.state})`).join(", ")}`);
+      this.tool("scancel", ["--full", ...active.map((job) => String(job.id))]);
+    }
+    // KillWait is 5 s: a job that ignores SIGTERM is gone after it, its step shortly after.
+    await waitFor(() => this.jobs().every((job) => FINISHED.has(job.state)), 30_000, `every job of ${this.dir} to end`);
+    await waitFor(() => jobProcesses(this.dir).length === 0, 30_000, `no job step or job process of ${this.dir} to remain`).catch((error: unknown) => {
+      throw new Error(`${String(error)}: ${listProcesses(jobProcesses(this.dir))}`);
+    });
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(file, "utf8").trim());
+    return Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function procText(pid: number, file: "cmdline" | "environ"): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/${file}`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function isZombieOrGone(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+function allPids(): number[] {
+  return fs
+    .readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => pid !== process.pid);
+}
+
+/**
+ * Live processes of the cluster in `dir`: its daemons (the mark in their environment, or the dir on
+ * munged's command line), job steps (slurmstepd inherits slurmd's environment) and the jobs' own
+ * processes (slurmstepd gives them SLURM_CONF=<dir>/slurm.conf).
+ */
+export function clusterProcesses(dir: string): number[] {
+  const marks = [`${MARK}=${dir}\0`, `SLURM_CONF=${dir}/slurm.conf\0`];
+  return allPids().filter((pid) => {
+    if (isZombieOrGone(pid)) return false;
+    const environ = procText(pid, "environ");
+    return marks.some((mark) => environ.includes(mark)) || procText(pid, "cmdline").split("\0").some((arg) => arg === dir || arg.includes(`${dir}/`));
+  });
+}
+
+/** The cluster's job steps and the processes of its jobs (not its daemons). */
+function jobProcesses(dir: string): number[] {
+  return clusterProcesses(dir).filter((pid) => procText(pid, "cmdline").startsWith("slurmstepd") || /(^|\0)SLURM_JOB_ID=/.test(procText(pid, "environ")));
+}
+
+function listProcesses(pids: number[]): string {
+  return pids.map((pid) => `${pid} ${procText(pid, "cmdline").split("\0").join(" ").trim()}`).join("; ") || "none";
+}
+
+/** SIGTERM each daemon by its pid file (slurmd first), SIGKILL what remains, then check nothing of `dir` runs. */
+async function stopDaemons(dir: string, pidFiles: Daemons): Promise<void> {
+  for (const name of ["slurmd", "slurmctld", "munged"] as const) {
+    const pid = readPid(pidFiles[name]);
+    if (pid === undefined) continue;
+    // Only a process that is really this cluster's: a pid file can outlive its process.
+    if (!clusterProcesses(dir).includes(pid)) continue;
+    process.kill(pid, "SIGTERM");
+    await waitFor(() => isZombieOrGone(pid), 15_000, `${name} (${pid}) to exit`).catch(() => {
+      log(`${name} (${pid}) ignored SIGTERM for 15 s: SIGKILL`);
+      process.kill(pid, "SIGKILL");
+    });
+  }
+  // slurmctld's slurmscriptd and anything else of the dir: they end with their daemon.
+  await waitFor(() => clusterProcesses(dir).length === 0, 15_000, `no process of ${dir} to remain`).catch(() => {
+    const left = clusterProcesses(dir);
+    log(`SIGKILL to what is left of ${dir}: ${listProcesses(left)}`);
+    for (const pid of left) process.kill(pid, "SIGKILL");
+  });
+  await waitFor(() => clusterProcesses(dir).length === 0, 10_000, `no process of ${dir} to remain`).catch((error: unknown) => {
+    throw new Error(`${String(error)}: ${listProcesses(clusterProcesses(dir))}`);
+  });
+}
+
+/**
+ * Clusters of an earlier test process that died before its stop(): only dirs this helper made
+ * (they hold the owner file) whose owner is no longer alive, stopped the same way as stop() does.
+ * Anyone else's /tmp/tsss-slurm-* stays.
+ */
+export async function cleanLeftoverClusters(): Promise<void> {
+  for (const entry of fs.readdirSync("/tmp")) {
+    const dir = path.join("/tmp", entry);
+    if (!dir.startsWith(SLURM_DIR_PREFIX)) continue;
+    const owner = readPid(path.join(dir, OWNER_FILE));
+    if (owner === undefined || !isZombieOrGone(owner)) continue;
+    log(`stopping the leftover cluster ${dir} of the dead test process ${owner}`);
+    await SlurmCluster.adopt(dir).stop();
+  }
+}
