@@ -18,6 +18,9 @@ export const ERROR_CODES = [
   "POLICY", // the root-owned policy file is unsafe or invalid
   "SUDO", // sudo refused, asked for a password, or could not run the mediator
   "MEDIATOR", // the mediator answered with an error or garbage
+  "DISABLED", // the request needs a mode the site policy does not turn on (Slurm mode)
+  "NOT_OURS", // a Slurm job that is not a server this mediator submitted for this user
+  "SLURM", // sbatch, squeue or scancel failed or printed something unexpected
   "TIMEOUT", // an operation took too long
   "ABORTED", // the caller aborted
   "INTERNAL", // a bug: please report

@@ -4,7 +4,7 @@
  */
 import { isAbsolute } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
-import type { SpawnRequest } from "../protocol/index.js";
+import type { SpawnRequest, SubmitRequest } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
 import { effectiveLimits, reaperOptions, serverLogPath, type Policy } from "./policy.js";
 import { checkServerArgs } from "./server-args.js";
@@ -19,7 +19,7 @@ export interface PolicyChoice {
   logFile: string | undefined;
 }
 
-export function chooseLaunch(request: SpawnRequest, policy: Policy, user: Pick<Account, "name" | "home">): PolicyChoice {
+export function chooseLaunch(request: SpawnRequest | SubmitRequest, policy: Policy, user: Pick<Account, "name" | "home">): PolicyChoice {
   let executable = policy.singleuser;
   let prefixArgs: string[] = [];
   let siteLimits = policy.limits;
@@ -43,6 +43,6 @@ export function chooseLaunch(request: SpawnRequest, policy: Policy, user: Pick<A
     throw new SudoSpawnerError("POLICY", `the server log path ${logFile} is not absolute`);
   }
   checkServerArgs(request.args, prefixArgs, policy.serverArgs, request.profile);
-  const limits = effectiveLimits(siteLimits, request.limits);
+  const limits = effectiveLimits(siteLimits, request.action === "spawn" ? request.limits : undefined);
   return { executable, args: [...prefixArgs, ...request.args], reaperOptions: reaperOptions(limits, policy, logFile), logFile };
 }

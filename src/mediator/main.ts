@@ -3,10 +3,11 @@
  * Every failure becomes {"ok":false,"error":...} on stdout, the same message on stderr, exit 1.
  */
 import { Stats, realpathSync, statSync } from "node:fs";
+import { basename } from "node:path";
 import { SudoSpawnerError, errorMessage, isSudoSpawnerError } from "../errors.js";
 import { assertTrustedExecutable, findSingleUser } from "../install/executable.js";
 import { resolveInstall, type InstallLayout, type Invocation } from "../install/layout.js";
-import { MAX_REQUEST_BYTES, parseRequest, type Answer, type SpawnRequest } from "../protocol/index.js";
+import { MAX_REQUEST_BYTES, escapeControls, parseRequest, type Answer, type SpawnRequest, type SubmitRequest } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
 import { writeAllSync } from "../system/write-all.js";
 import { VERSION } from "../version.js";
@@ -16,13 +17,15 @@ import { parseMediatorArgs, type MediatorArgs } from "./args.js";
 import { applyEnvPolicy, dropWarnings, serverPath, toEnvList } from "./env-policy.js";
 import { HELP_TEXT } from "./help.js";
 import { killServer } from "./kill.js";
-import { chooseLaunch } from "./launch.js";
+import { chooseLaunch, type PolicyChoice } from "./launch.js";
 import { createLogger, type Logger } from "./logger.js";
 import { loadAddon, type NativeAddon } from "./native.js";
 import { assertProcReadable, ownership } from "./ownership.js";
 import { profileSummaries, type Policy } from "./policy.js";
 import { loadPolicy } from "./policy-file.js";
 import { DEFAULT_GRACE_MS, spawnServer } from "./spawn.js";
+import { cancelJob, queryJob, slurmDisabled, submitJob, type SlurmContext } from "./slurm.js";
+import { jobScript, resolveJob, slurmOptions } from "./slurm-job.js";
 import { readRequestBytes } from "./stdin.js";
 import { TLS_ENV, writeTlsFiles } from "./tls-files.js";
 
@@ -77,7 +80,16 @@ function homeDirectory(account: Account): string {
   return account.home;
 }
 
-async function spawnAction(request: SpawnRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
+/** What spawn and submit share: the executable, its arguments and environment, all checked. */
+interface ServerLaunch {
+  launch: PolicyChoice;
+  tools: SpawnTools;
+  executable: string;
+  env: Record<string, string>;
+  cwd: string;
+}
+
+function prepareServer(request: SpawnRequest | SubmitRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger): ServerLaunch {
   const launch = chooseLaunch(request, policy, account);
   const tools = prepareSpawnTools(layout, account);
   const executable = launch.executable ?? findSingleUser(layout.binDir());
@@ -87,17 +99,49 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
   decision.env.PATH = serverPath(realExecutable, policy.path);
   for (const line of dropWarnings(decision.dropped)) logger.warn(line);
   assertOwnGroups(account, tools.addon.groupList);
+  return { launch, tools, executable, env: decision.env, cwd };
+}
+
+async function spawnAction(request: SpawnRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
+  const { launch, tools, executable, env, cwd } = prepareServer(request, layout, account, policy, logger);
   if (request.tls) {
-    Object.assign(decision.env, writeTlsFiles(account, decision.env.JUPYTERHUB_SERVICE_PREFIX, request.tls));
-    logger.info(`internal_ssl: key and certificates written for the server (${decision.env[TLS_ENV.cert]})`);
+    Object.assign(env, writeTlsFiles(account, env.JUPYTERHUB_SERVICE_PREFIX, request.tls));
+    logger.info(`internal_ssl: key and certificates written for the server (${env[TLS_ENV.cert]})`);
   }
   if (launch.logFile) logger.info(`server output is also written to ${launch.logFile}`);
   const pid = await spawnServer(
-    { executable, args: launch.args, env: toEnvList(decision.env), cwd, reaperOptions: launch.reaperOptions },
+    { executable, args: launch.args, env: toEnvList(env), cwd, reaperOptions: launch.reaperOptions },
     { addon: tools.addon, reaperPath: tools.reaperPath, logger, graceMs: policy.graceMs ?? DEFAULT_GRACE_MS, interrupted },
   );
   logger.info(`single-user server for ${account.name} running as pid ${pid}`);
   return { ok: true, pid };
+}
+
+/** Slurm mode: the policy's sbatch, squeue and scancel, each audited like the server's executable. */
+function slurmContext(account: Account, policy: Policy, logger: Logger): SlurmContext {
+  const { slurm } = policy;
+  if (slurm === undefined) throw slurmDisabled();
+  const trustedUids = new Set([0, account.uid]);
+  const describe = (uid: number) => uidMarkingHub(uid, sudoUid());
+  for (const file of [slurm.sbatch, slurm.squeue, slurm.scancel]) assertTrustedExecutable(file, trustedUids, describe, `Slurm's ${basename(file)}`);
+  return { slurm, account, logger };
+}
+
+async function submitAction(request: SubmitRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
+  const ctx = slurmContext(account, policy, logger);
+  const resources = resolveJob(request.job, ctx.slurm);
+  const { launch, executable, env } = prepareServer(request, layout, account, policy, logger);
+  const script = jobScript(executable, launch.args, env);
+  for (const name of script.skipped) logger.warn(`environment variable ${JSON.stringify(escapeControls(name))} cannot be exported by a job script: dropped`);
+  if (request.action === "submit-test") return { ok: true, estimate: submitJob(ctx, script.text, resources, true) as string };
+  const job = submitJob(ctx, script.text, resources, false) as number;
+  // A signal that arrived while sbatch ran is handled now: nobody would learn this job's id.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (interrupted.aborted) {
+    cancelJob(ctx, job);
+    throw new SudoSpawnerError("ABORTED", `interrupted by ${String(interrupted.reason)} while submitting; Slurm job ${job} was cancelled`);
+  }
+  return { ok: true, job };
 }
 
 function killAction(pid: number, signal: number, layout: InstallLayout, policy: Policy, logger: Logger): Answer {
@@ -128,6 +172,17 @@ async function handle(layout: InstallLayout, logger: Logger, interrupts: Interru
       return killAction(request.pid, request.signal, layout, policy, logger);
     case "profiles":
       return { ok: true, profiles: profileSummaries(policy) };
+    case "submit":
+    case "submit-test":
+      interrupts.deferred = true;
+      return submitAction(request, layout, account, policy, logger, interrupts.controller.signal);
+    case "query":
+      return { ok: true, ...queryJob(slurmContext(account, policy, logger), request.job) };
+    case "cancel":
+      return { ok: true, cancelled: cancelJob(slurmContext(account, policy, logger), request.job) };
+    case "slurm-options":
+      if (policy.slurm === undefined) throw slurmDisabled();
+      return { ok: true, ...slurmOptions(policy.slurm) };
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, normalize } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
-import { LIMIT_NAMES, PROFILE_NAME_PATTERN, type Limits, type ProfileSummary } from "../protocol/index.js";
+import { JOB_RESOURCE_NAMES, LIMIT_NAMES, PARTITION_NAME_PATTERN, PROFILE_NAME_PATTERN, type JobResourceName, type Limits, type ProfileSummary, type ResourceBounds } from "../protocol/index.js";
 import type { EnvPolicy } from "./env-policy.js";
 import type { AdoptPolicy } from "./adoption.js";
 import type { ServerArgsPolicy } from "./server-args.js";
@@ -41,6 +41,23 @@ export interface Policy {
   sandbox?: SandboxPolicy;
   /** Until when servers of the Python sudospawner whose mediator is gone are adopted (adoption.ts). */
   adopt?: AdoptPolicy;
+  /** Slurm mode: servers as batch jobs (slurm.ts); off when absent. */
+  slurm?: SlurmPolicy;
+}
+
+/** Slurm mode: which commands run, where the configuration is, and what a job may ask for. */
+export interface SlurmPolicy {
+  sbatch: string;
+  squeue: string;
+  scancel: string;
+  /** Given to the commands as SLURM_CONF; Slurm's own default when absent. */
+  conf?: string;
+  /** Non-empty; the first is the default. */
+  partitions: string[];
+  /** Default and maximum of each job resource (gpus defaults to none). */
+  bounds: Record<JobResourceName, ResourceBounds>;
+  /** sbatch --output template ({home}, {user}, and Slurm's own %j); /dev/null when absent. */
+  output?: string;
 }
 
 /** The server sandbox: no_new_privs, and through user + mount namespaces a private /tmp and read-only paths. */
@@ -207,7 +224,54 @@ function validateAdopt(value: unknown): AdoptPolicy {
   return { until, untilMs: Date.parse(until), executables };
 }
 
-const TOP_KEYS = ["singleuser", "profiles", "env", "limits", "umask", "nice", "graceSeconds", "minUid", "serverLog", "path", "serverArgs", "sandbox", "adopt"];
+/** `{"default": N, "max": N}` under the key `key` (e.g. slurm.cpus). */
+function resourceBounds(value: unknown, key: string): ResourceBounds {
+  const raw = object(value, `"${key}"`);
+  onlyKeys(raw, ["default", "max"], `"${key}"`);
+  const max = integer(raw.max, `"${key}.max"`, 0, 2 ** 32 - 1);
+  const fallback = integer(raw.default, `"${key}.default"`, 0, max);
+  return { default: fallback, max };
+}
+
+/** A log path template: absolute (or under {home}), no "..", no NUL. */
+function pathTemplate(value: unknown, where: string, example: string): string {
+  const absolute = typeof value === "string" && (value.startsWith("/") || value.startsWith("{home}/"));
+  if (!absolute || value.includes("\0") || value.split("/").includes("..")) fail(where, `must be an absolute path template without "..", e.g. "${example}"`);
+  return value;
+}
+
+const SLURM_KEYS = ["sbatch", "squeue", "scancel", "conf", "partitions", "output", ...JOB_RESOURCE_NAMES];
+
+function validateSlurm(value: unknown): SlurmPolicy {
+  const raw = object(value, '"slurm"');
+  onlyKeys(raw, SLURM_KEYS, '"slurm"');
+  const partitions = stringList(raw.partitions, '"slurm.partitions"', PARTITION_NAME_PATTERN);
+  if (partitions.length === 0) fail('"slurm.partitions"', "must name at least one partition (the first is the default)");
+  const bounds = {} as Record<JobResourceName, ResourceBounds>;
+  for (const name of JOB_RESOURCE_NAMES) {
+    if (raw[name] === undefined) {
+      if (name !== "gpus") fail(`"slurm.${name}"`, 'is required: {"default": N, "max": N}');
+      bounds[name] = { default: 0, max: 0 };
+    } else {
+      bounds[name] = resourceBounds(raw[name], `slurm.${name}`);
+    }
+  }
+  for (const name of ["minutes", "memoryMB", "cpus"] as const) {
+    if (bounds[name].default < 1) fail(`"slurm.${name}.default"`, "must be at least 1");
+  }
+  const slurm: SlurmPolicy = {
+    sbatch: absolutePath(raw.sbatch, '"slurm.sbatch"'),
+    squeue: absolutePath(raw.squeue, '"slurm.squeue"'),
+    scancel: absolutePath(raw.scancel, '"slurm.scancel"'),
+    partitions,
+    bounds,
+  };
+  if (raw.conf !== undefined) slurm.conf = absolutePath(raw.conf, '"slurm.conf"');
+  if (raw.output !== undefined) slurm.output = pathTemplate(raw.output, '"slurm.output"', "{home}/.jupyterhub-slurm-%j.log");
+  return slurm;
+}
+
+const TOP_KEYS = ["singleuser", "profiles", "env", "limits", "umask", "nice", "graceSeconds", "minUid", "serverLog", "path", "serverArgs", "sandbox", "adopt", "slurm"];
 
 export function validatePolicy(value: unknown): Policy {
   const raw = object(value, "the policy");
@@ -232,15 +296,9 @@ export function validatePolicy(value: unknown): Policy {
   if (raw.serverArgs !== undefined) policy.serverArgs = validateServerArgs(raw.serverArgs);
   if (raw.sandbox !== undefined) policy.sandbox = validateSandbox(raw.sandbox);
   if (raw.adopt !== undefined) policy.adopt = validateAdopt(raw.adopt);
+  if (raw.slurm !== undefined) policy.slurm = validateSlurm(raw.slurm);
   if (raw.minUid !== undefined) policy.minUid = integer(raw.minUid, '"minUid"', 1, 2 ** 31 - 1);
-  if (raw.serverLog !== undefined) {
-    const log = raw.serverLog;
-    const absolute = typeof log === "string" && (log.startsWith("/") || log.startsWith("{home}/"));
-    if (!absolute || log.includes("\0") || log.split("/").includes("..")) {
-      fail('"serverLog"', 'must be an absolute path template without "..", e.g. "{home}/.jupyterhub-singleuser.log"');
-    }
-    policy.serverLog = log;
-  }
+  if (raw.serverLog !== undefined) policy.serverLog = pathTemplate(raw.serverLog, '"serverLog"', "{home}/.jupyterhub-singleuser.log");
   return policy;
 }
 
@@ -289,7 +347,7 @@ export function reaperOptions(limits: Limits, policy: Pick<Policy, "umask" | "ni
   return options;
 }
 
-/** Expand `{user}` and `{home}` in the server log template (pure). */
+/** Expand `{user}` and `{home}` in a path template (the server log, the Slurm job's output) (pure). */
 export function serverLogPath(template: string, user: string, home: string): string {
   return normalize(template.replaceAll("{user}", user).replaceAll("{home}", home));
 }

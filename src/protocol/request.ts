@@ -5,17 +5,23 @@
 import { SudoSpawnerError } from "../errors.js";
 import {
   ACTIONS,
+  JOB_RESOURCE_NAMES,
   LIMIT_NAMES,
+  MAX_JOB_ID,
   MAX_PEM_BYTES,
   MAX_PID,
   MAX_REQUEST_BYTES,
   MAX_SIGNAL,
+  PARTITION_NAME_PATTERN,
   PROFILE_NAME_PATTERN,
+  type JobRequest,
+  type JobResourceName,
   type KillRequest,
   type LimitName,
   type Limits,
   type MediatorRequest,
   type SpawnRequest,
+  type SubmitRequest,
   type TlsFiles,
 } from "./wire.js";
 
@@ -88,9 +94,9 @@ function validateTls(value: unknown): TlsFiles {
   return files;
 }
 
-function validateSpawn(request: Record<string, unknown>): SpawnRequest {
-  checkKeys(request, ["action", "args", "env"], ["profile", "limits", "tls"]);
-  const { args, env, profile, limits, tls } = request;
+/** args, env and profile: what spawn and submit share. */
+function validateLaunch(request: Record<string, unknown>): Pick<SpawnRequest, "args" | "env" | "profile"> {
+  const { args, env, profile } = request;
   if (!Array.isArray(args)) throw bad(`"args" must be an array of strings, got ${describe(args)}`);
   const validArgs: string[] = args.map((arg: unknown, index) => {
     if (typeof arg !== "string") throw bad(`"args[${index}]" must be a string, got ${describe(arg)}`);
@@ -107,16 +113,62 @@ function validateSpawn(request: Record<string, unknown>): SpawnRequest {
     checkNoNul(value, `environment variable ${name}`);
     validEnv[name] = value;
   }
-  const result: SpawnRequest = { action: "spawn", args: validArgs, env: validEnv };
+  const result: Pick<SpawnRequest, "args" | "env" | "profile"> = { args: validArgs, env: validEnv };
   if (profile !== undefined) {
     if (typeof profile !== "string" || !PROFILE_NAME_PATTERN.test(profile)) {
       throw bad(`"profile" must be a name of letters, digits, ".", "_" or "-", got ${describe(profile)}`);
     }
     result.profile = profile;
   }
+  return result;
+}
+
+function validateSpawn(request: Record<string, unknown>): SpawnRequest {
+  checkKeys(request, ["action", "args", "env"], ["profile", "limits", "tls"]);
+  const { limits, tls } = request;
+  const result: SpawnRequest = { action: "spawn", ...validateLaunch(request) };
   if (limits !== undefined) result.limits = validateRequestLimits(limits);
   if (tls !== undefined) result.tls = validateTls(tls);
   return result;
+}
+
+/** Job resources are counts (minutes, MB, CPUs, GPUs): bounded here only by shape, by the policy later. */
+function validateJob(value: unknown): JobRequest {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw bad(`"job" must be an object, got ${describe(value)}`);
+  }
+  const job: JobRequest = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (key === "partition") {
+      if (typeof item !== "string" || !PARTITION_NAME_PATTERN.test(item)) throw bad(`"job.partition" must be a partition name of letters, digits, ".", "_" or "-", got ${describe(item)}`);
+      job.partition = item;
+    } else if ((JOB_RESOURCE_NAMES as readonly string[]).includes(key)) {
+      if (typeof item !== "number" || !Number.isSafeInteger(item) || item < 0 || item > MAX_JOB_ID) {
+        throw bad(`"job.${key}" must be a non-negative integer, got ${describe(item)}`);
+      }
+      job[key as JobResourceName] = item;
+    } else {
+      throw bad(`unknown key ${JSON.stringify(key)} in "job" (allowed: partition, ${JOB_RESOURCE_NAMES.join(", ")})`);
+    }
+  }
+  return job;
+}
+
+function validateSubmit(request: Record<string, unknown>, action: SubmitRequest["action"]): SubmitRequest {
+  // No "limits" or "tls": Slurm's own limits apply, and internal_ssl is not offered in Slurm mode.
+  checkKeys(request, ["action", "args", "env"], ["profile", "job"]);
+  const result: SubmitRequest = { action, ...validateLaunch(request) };
+  if (request.job !== undefined) result.job = validateJob(request.job);
+  return result;
+}
+
+function validateJobId(request: Record<string, unknown>): number {
+  checkKeys(request, ["action", "job"]);
+  const { job } = request;
+  if (typeof job !== "number" || !Number.isSafeInteger(job) || job < 1 || job > MAX_JOB_ID) {
+    throw bad(`"job" must be a Slurm job id (an integer from 1 to ${MAX_JOB_ID}), got ${describe(job)}`);
+  }
+  return job;
 }
 
 function validateKill(request: Record<string, unknown>): KillRequest {
@@ -141,10 +193,12 @@ export function validateRequest(value: unknown): MediatorRequest {
   const { action } = request;
   if (action === "spawn") return validateSpawn(request);
   if (action === "kill") return validateKill(request);
-  if (action === "profiles") {
+  if (action === "profiles" || action === "slurm-options") {
     checkKeys(request, ["action"]);
-    return { action: "profiles" };
+    return { action };
   }
+  if (action === "submit" || action === "submit-test") return validateSubmit(request, action);
+  if (action === "query" || action === "cancel") return { action, job: validateJobId(request) };
   throw bad(`"action" must be one of ${ACTIONS.map((a) => JSON.stringify(a)).join(", ")}, got ${describe(action)}`);
 }
 

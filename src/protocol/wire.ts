@@ -14,6 +14,12 @@ export const MAX_PID = 2 ** 31 - 1;
 export const PROFILE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 /** The longest PEM text of one TLS file in a spawn request. */
 export const MAX_PEM_BYTES = 64 * 1024;
+/** Slurm job ids are positive 32-bit integers (never arrays or heterogeneous components here). */
+export const MAX_JOB_ID = 2 ** 32 - 1;
+/** Slurm partition names, in requests and in the site policy. */
+export const PARTITION_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A Slurm job state as squeue prints it (%T), or GONE when squeue no longer knows the job. */
+export const JOB_STATE_PATTERN = /^[A-Z_]{1,32}$/;
 
 /** Resource limits a request may lower and a policy may set (RLIMIT_<NAME> of setrlimit(2)). */
 export const LIMIT_NAMES = ["nofile", "nproc", "as", "data", "cpu", "core"] as const;
@@ -50,19 +56,72 @@ export interface ProfilesRequest {
   action: "profiles";
 }
 
-export type MediatorRequest = SpawnRequest | KillRequest | ProfilesRequest;
-export const ACTIONS = ["spawn", "kill", "profiles"] as const satisfies ReadonlyArray<MediatorRequest["action"]>;
+/** Slurm resources a submit asks for; each within the site policy's bounds (docs/policy.md#slurm). */
+export const JOB_RESOURCE_NAMES = ["minutes", "memoryMB", "cpus", "gpus"] as const;
+export type JobResourceName = (typeof JOB_RESOURCE_NAMES)[number];
+export type JobRequest = { partition?: string } & Partial<Record<JobResourceName, number>>;
+
+/** Slurm mode: the server as a batch job; `submit-test` runs `sbatch --test-only` on the same job. */
+export interface SubmitRequest {
+  action: "submit" | "submit-test";
+  args: string[];
+  env: Record<string, string>;
+  profile?: string;
+  job?: JobRequest;
+}
+
+export interface QueryRequest {
+  action: "query";
+  job: number;
+}
+
+export interface CancelRequest {
+  action: "cancel";
+  job: number;
+}
+
+/** What Slurm mode offers the hub's options form. */
+export interface SlurmOptionsRequest {
+  action: "slurm-options";
+}
+
+export type MediatorRequest = SpawnRequest | KillRequest | ProfilesRequest | SubmitRequest | QueryRequest | CancelRequest | SlurmOptionsRequest;
+export const ACTIONS = ["spawn", "kill", "profiles", "submit", "submit-test", "query", "cancel", "slurm-options"] as const satisfies ReadonlyArray<MediatorRequest["action"]>;
 
 export interface ProfileSummary {
   name: string;
   description: string;
 }
 
+export interface ResourceBounds {
+  default: number;
+  max: number;
+}
+
+export interface SlurmOptions {
+  partitions: string[];
+  minutes: ResourceBounds;
+  memoryMB: ResourceBounds;
+  cpus: ResourceBounds;
+  gpus: ResourceBounds;
+}
+
+export interface JobStatus {
+  state: string;
+  reason: string | null;
+  node: string | null;
+}
+
 export type SpawnAnswer = { ok: true; pid: number };
 export type KillAnswer = { ok: true; alive: boolean };
 export type ProfilesAnswer = { ok: true; profiles: ProfileSummary[] };
+export type SubmitAnswer = { ok: true; job: number };
+export type SubmitTestAnswer = { ok: true; estimate: string };
+export type QueryAnswer = { ok: true } & JobStatus;
+export type CancelAnswer = { ok: true; cancelled: boolean };
+export type SlurmOptionsAnswer = { ok: true } & SlurmOptions;
 export type ErrorAnswer = { ok: false; error: string };
-export type Answer = SpawnAnswer | KillAnswer | ProfilesAnswer | ErrorAnswer;
+export type Answer = SpawnAnswer | KillAnswer | ProfilesAnswer | SubmitAnswer | SubmitTestAnswer | QueryAnswer | CancelAnswer | SlurmOptionsAnswer | ErrorAnswer;
 
 /** An answer as any JSON object, before it is read (hub side). */
 export type JsonObject = Record<string, unknown>;
@@ -74,4 +133,9 @@ export function spawnRequest(args: readonly string[], env: Readonly<Record<strin
 
 export function killRequest(pid: number, signal: number): KillRequest {
   return { action: "kill", pid, signal };
+}
+
+/** A Slurm submit (or `submit-test`) request. */
+export function submitRequest(args: readonly string[], env: Readonly<Record<string, string>>, extra: Partial<Pick<SubmitRequest, "profile" | "job">> = {}, action: SubmitRequest["action"] = "submit"): SubmitRequest {
+  return { action, args: [...args], env: { ...env }, ...extra };
 }

@@ -21,6 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { MAX_REQUEST_BYTES, escapeControls, parseRequest } from "../../src/protocol/index.js";
+import { slurmDisabled } from "../../src/mediator/slurm.js";
 import { announceSkip, killUserProcesses, procState, userInfo, userProcesses, type TestUser } from "../helpers/system.js";
 
 const fx = inject("rootFixture");
@@ -357,6 +358,8 @@ function oracle(input: Buffer, targets: Targets): { answer: Record<string, unkno
     return { answer: { ok: true, alive: false } };
   }
   if (request.action === "profiles") return { answer: { ok: true, profiles: [] } };
+  // The fuzz policy has no "slurm" section: every Slurm action is refused before it acts.
+  if (request.action !== "spawn") return { answer: { ok: false, error: slurmDisabled().message } };
   if (request.profile !== undefined) {
     return { answer: { ok: false, error: `launch profile ${JSON.stringify(request.profile)} requested, but the site policy defines no profiles` } };
   }

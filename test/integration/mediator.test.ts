@@ -145,7 +145,7 @@ describe.skipIf(!fx.available)("mediator through real sudo", () => {
     ["not JSON", "kill 1234", /expected one JSON object on stdin/],
     ["empty input", "", /got nothing/],
     ["an array", "[]", /must be a JSON object, got an array/],
-    ["an unknown action", '{"action":"exec","cmd":"/bin/sh"}', /"action" must be one of "spawn", "kill", "profiles"/],
+    ["an unknown action", '{"action":"exec","cmd":"/bin/sh"}', /"action" must be one of "spawn", "kill", "profiles", "submit", "submit-test", "query", "cancel", "slurm-options", got a string "exec"/],
     ["pid -1", '{"action":"kill","pid":-1,"signal":9}', /"pid" must be an integer greater than 1/],
     ["pid 0", '{"action":"kill","pid":0,"signal":9}', /"pid" must be an integer greater than 1/],
     ["pid true", '{"action":"kill","pid":true,"signal":9}', /"pid" must be an integer greater than 1/],

@@ -89,9 +89,9 @@ describe("validateRequest: shape", () => {
     [[], /must be a JSON object, got an array/],
     ["spawn", /must be a JSON object, got a string/],
     [42, /must be a JSON object, got the number 42/],
-    [{}, /"action" must be one of "spawn", "kill", "profiles", got a undefined/],
-    [{ action: "exec" }, /"action" must be one of "spawn", "kill", "profiles", got a string "exec"/],
-    [{ action: ["spawn"] }, /"action" must be one of "spawn", "kill", "profiles", got an array/],
+    [{}, /"action" must be one of "spawn", "kill", "profiles", "submit", "submit-test", "query", "cancel", "slurm-options", got a undefined/],
+    [{ action: "exec" }, /"action" must be one of "spawn", "kill", "profiles", "submit", "submit-test", "query", "cancel", "slurm-options", got a string "exec"/],
+    [{ action: ["spawn"] }, /"action" must be one of "spawn", "kill", "profiles", "submit", "submit-test", "query", "cancel", "slurm-options", got an array/],
   ])("rejects %j", (value, message) => {
     expect(rejection(value).message).toMatch(message);
   });
@@ -119,5 +119,37 @@ describe("parseRequest", () => {
     const request = parseRequest(Buffer.from('{"action":"spawn","args":[],"env":{"__proto__":"x","A":"b"}}'));
     expect(request.action === "spawn" && request.env.__proto__).toBe("x");
     expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+});
+
+describe("validateRequest: Slurm mode", () => {
+  it("accepts submit and submit-test with a job, query and cancel with a job id, slurm-options", () => {
+    const job = { partition: "short", minutes: 30, memoryMB: 1024, cpus: 2, gpus: 0 };
+    expect(validateRequest({ action: "submit", args: ["--x"], env: { A: "1" }, profile: "lab", job })).toEqual({ action: "submit", args: ["--x"], env: { A: "1" }, profile: "lab", job });
+    expect(validateRequest({ action: "submit-test", args: [], env: {} })).toEqual({ action: "submit-test", args: [], env: {} });
+    expect(validateRequest({ action: "query", job: 4711 })).toEqual({ action: "query", job: 4711 });
+    expect(validateRequest({ action: "cancel", job: 1 })).toEqual({ action: "cancel", job: 1 });
+    expect(validateRequest({ action: "slurm-options" })).toEqual({ action: "slurm-options" });
+  });
+
+  it.each([
+    [{ action: "submit", args: [], env: {}, tls: {} }, /unknown key "tls" in submit request/],
+    [{ action: "submit", args: [], env: {}, limits: {} }, /unknown key "limits" in submit request/],
+    [{ action: "submit", args: [], env: {}, job: [] }, /"job" must be an object, got an array/],
+    [{ action: "submit", args: [], env: {}, job: { partition: "a b" } }, /"job.partition" must be a partition name/],
+    [{ action: "submit", args: [], env: {}, job: { partition: "x".repeat(65) } }, /"job.partition" must be a partition name/],
+    [{ action: "submit", args: [], env: {}, job: { cpus: -1 } }, /"job.cpus" must be a non-negative integer, got the number -1/],
+    [{ action: "submit", args: [], env: {}, job: { minutes: 1.5 } }, /"job.minutes" must be a non-negative integer/],
+    [{ action: "submit", args: [], env: {}, job: { memoryMB: "2G" } }, /"job.memoryMB" must be a non-negative integer, got a string/],
+    [{ action: "submit", args: [], env: {}, job: { account: "x" } }, /unknown key "account" in "job"/],
+    [{ action: "submit", env: {} }, /missing key "args" in submit request/],
+    [{ action: "query" }, /missing key "job" in query request/],
+    [{ action: "query", job: 0 }, /"job" must be a Slurm job id \(an integer from 1 to 4294967295\), got the number 0/],
+    [{ action: "cancel", job: "12" }, /"job" must be a Slurm job id/],
+    [{ action: "cancel", job: 2 ** 32 }, /"job" must be a Slurm job id/],
+    [{ action: "cancel", job: 12, signal: 9 }, /unknown key "signal" in cancel request/],
+    [{ action: "slurm-options", job: 1 }, /unknown key "job" in slurm-options request/],
+  ])("refuses %j", (value, message) => {
+    expect(rejection(value).message).toMatch(message);
   });
 });

@@ -1,0 +1,146 @@
+/**
+ * Slurm mode, pure parts: the job's resources within the site policy's bounds, the job script, the
+ * sbatch command line, and reading what sbatch and squeue print. No I/O; slurm.ts runs the commands.
+ */
+import { SudoSpawnerError } from "../errors.js";
+import { JOB_RESOURCE_NAMES, JOB_STATE_PATTERN, MAX_JOB_ID, escapeControls, shellQuote, type JobRequest, type JobResourceName, type JobStatus, type SlurmOptions } from "../protocol/index.js";
+import { POLICY_PATH, serverLogPath, type SlurmPolicy } from "./policy.js";
+
+/** The job's mark: query and cancel act only on a job of this user that carries it. */
+export const JOB_MARK = "ts-sudospawner";
+export const JOB_NAME = "jupyterhub-singleuser";
+/** squeue's fields, the comment last: it is the only one a user may fill with any text. */
+export const SQUEUE_FORMAT = "%i|%U|%T|%r|%B|%k";
+
+export type JobResources = { partition: string } & Record<JobResourceName, number>;
+
+/** What the hub's options form may offer (the slurm-options answer). */
+export function slurmOptions(slurm: SlurmPolicy): SlurmOptions {
+  return { partitions: [...slurm.partitions], ...slurm.bounds };
+}
+
+/** The request's resources, defaults filled in from the policy; anything beyond it is refused. */
+export function resolveJob(requested: JobRequest | undefined, slurm: SlurmPolicy): JobResources {
+  const partition = requested?.partition ?? (slurm.partitions[0] as string);
+  if (!slurm.partitions.includes(partition)) {
+    throw new SudoSpawnerError("BAD_REQUEST", `partition ${JSON.stringify(partition)} is not offered by the site policy (slurm.partitions in ${POLICY_PATH}: ${slurm.partitions.join(", ")})`);
+  }
+  const resources = { partition } as JobResources;
+  for (const name of JOB_RESOURCE_NAMES) {
+    const bounds = slurm.bounds[name];
+    const value = requested?.[name] ?? bounds.default;
+    if (value > bounds.max) {
+      throw new SudoSpawnerError("BAD_REQUEST", `job.${name} ${value} is above the site policy's maximum ${bounds.max} (slurm.${name}.max in ${POLICY_PATH})`);
+    }
+    if (value < 1 && name !== "gpus") throw new SudoSpawnerError("BAD_REQUEST", `job.${name} must be at least 1, got ${value}`);
+    resources[name] = value;
+  }
+  return resources;
+}
+
+/** A name a POSIX shell can export; anything else cannot be written into the script safely. */
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface JobScript {
+  text: string;
+  /** Variables whose names a shell cannot export, left out of the script (logged as warnings). */
+  skipped: string[];
+}
+
+/**
+ * The job script: only quoted words from the install, the policy and the checked request. Each
+ * value and argument is one single-quoted word, so no hub text becomes a command.
+ */
+export function jobScript(executable: string, args: readonly string[], env: Readonly<Record<string, string>>): JobScript {
+  const lines = ["#!/bin/sh", "# A JupyterHub single-user server, submitted by ts-sudospawner."];
+  const skipped: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (SHELL_NAME.test(name)) lines.push(`export ${name}=${shellWord(value)}`);
+    else skipped.push(name);
+  }
+  lines.push(`exec ${[executable, ...args].map(shellWord).join(" ")}`);
+  return { text: `${lines.join("\n")}\n`, skipped };
+}
+
+/** Always single-quoted (shellQuote leaves plain words bare; a script gains nothing from that). */
+function shellWord(word: string): string {
+  const quoted = shellQuote(word);
+  return quoted.startsWith("'") ? quoted : `'${quoted}'`;
+}
+
+/** sbatch's options; the script comes on stdin. */
+export function sbatchArgs(resources: JobResources, account: { name: string; home: string }, slurm: Pick<SlurmPolicy, "output">, testOnly: boolean): string[] {
+  const output = slurm.output === undefined ? "/dev/null" : serverLogPath(slurm.output, account.name, account.home);
+  const args = [
+    testOnly ? "--test-only" : "--parsable",
+    // The job starts from the user's own environment on the node plus the script's exports: nothing of sbatch's.
+    "--export=NONE",
+    "--no-requeue",
+    `--job-name=${JOB_NAME}`,
+    `--comment=${JOB_MARK}`,
+    `--chdir=${account.home}`,
+    `--output=${output}`,
+    `--partition=${resources.partition}`,
+    `--time=${resources.minutes}`,
+    `--mem=${resources.memoryMB}M`,
+    `--cpus-per-task=${resources.cpus}`,
+  ];
+  if (resources.gpus > 0) args.push(`--gres=gpu:${resources.gpus}`);
+  return args;
+}
+
+function unexpected(command: string, text: string): SudoSpawnerError {
+  return new SudoSpawnerError("SLURM", `${command} printed something unexpected: ${JSON.stringify(escapeControls(text.trim()).slice(0, 300))}`);
+}
+
+/** `sbatch --parsable` prints `JOBID` or `JOBID;CLUSTER`. */
+export function parseSubmitted(stdout: string): number {
+  const match = /^(\d+)(?:;[^\n]*)?\n?$/.exec(stdout);
+  const job = match ? Number(match[1]) : Number.NaN;
+  if (!Number.isSafeInteger(job) || job < 1 || job > MAX_JOB_ID) throw unexpected("sbatch --parsable", stdout);
+  return job;
+}
+
+/** `sbatch --test-only` reports on stderr: "sbatch: Job N to start at ... on nodes X in partition P". */
+export function parseEstimate(stderr: string): string {
+  const line = stderr.split("\n").map((text) => text.trim()).filter((text) => /^sbatch: Job \d+ to start at /.test(text)).at(-1);
+  if (line === undefined) throw unexpected("sbatch --test-only", stderr);
+  return escapeControls(line.slice("sbatch: ".length));
+}
+
+export interface QueuedJob extends JobStatus {
+  job: number;
+  uid: number;
+  comment: string;
+}
+
+/** One line of squeue in SQUEUE_FORMAT. */
+export function parseSqueueLine(line: string): QueuedJob {
+  const fields = line.split("|");
+  if (fields.length < 6) throw unexpected("squeue", line);
+  const [job, uid, state, reason, batchHost] = fields.slice(0, 5) as [string, string, string, string, string];
+  const comment = fields.slice(5).join("|");
+  if (!/^\d+$/.test(job) || !/^\d+$/.test(uid) || !JOB_STATE_PATTERN.test(state)) throw unexpected("squeue", line);
+  const waiting = state === "PENDING" && reason !== "" && reason !== "None";
+  const node = /^[A-Za-z0-9._-]{1,255}$/.test(batchHost) && batchHost !== "n/a" ? batchHost : null;
+  return { job: Number(job), uid: Number(uid), comment, state, reason: waiting ? escapeControls(reason) : null, node: state === "PENDING" ? null : node };
+}
+
+/** squeue's output for one job id: the job, or undefined when squeue does not know it (any more). */
+export function findJob(stdout: string, job: number): QueuedJob | undefined {
+  const lines = stdout.split("\n").filter((line) => line.trim() !== "");
+  return lines.map(parseSqueueLine).find((entry) => entry.job === job);
+}
+
+/** The job, if it is a server this mediator submitted for this user; anything else is refused. */
+export function assertOurJob(entry: QueuedJob, uid: number, user: string): QueuedJob {
+  if (entry.uid !== uid || entry.comment !== JOB_MARK) {
+    throw new SudoSpawnerError("NOT_OURS", `job ${entry.job} is not a server ts-sudospawner submitted for ${user}; leaving it alone`);
+  }
+  return entry;
+}
+
+/** States after which the job no longer runs (scancel has nothing to do). */
+export function isFinished(state: string): boolean {
+  return !["PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"].includes(state);
+}

@@ -1,0 +1,87 @@
+/**
+ * Slurm mode, effects: runs the policy's sbatch, squeue and scancel as the user (the mediator
+ * already is the user) with an environment built here, never the one sudo passed: no SBATCH_*,
+ * SQUEUE_* or SLURM_* variable of the hub's can add options or pick another cluster.
+ */
+import { spawnSync } from "node:child_process";
+import { SudoSpawnerError } from "../errors.js";
+import { escapeControls, type JobStatus } from "../protocol/index.js";
+import type { Account } from "../system/account.js";
+import type { Logger } from "./logger.js";
+import { POLICY_PATH, type SlurmPolicy } from "./policy.js";
+import { assertOurJob, findJob, isFinished, parseEstimate, parseSubmitted, sbatchArgs, SQUEUE_FORMAT, type JobResources } from "./slurm-job.js";
+
+const COMMAND_TIMEOUT_MS = 30_000;
+
+/** Why a request for Slurm mode is refused when the policy does not turn it on. */
+export function slurmDisabled(): SudoSpawnerError {
+  return new SudoSpawnerError("DISABLED", `Slurm mode is off: the site policy ${POLICY_PATH} has no "slurm" section (see docs/policy.md#slurm)`);
+}
+
+export interface SlurmContext {
+  slurm: SlurmPolicy;
+  account: Account;
+  logger: Logger;
+}
+
+interface CommandResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+function commandEnv(ctx: SlurmContext): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: "/usr/bin:/bin", HOME: ctx.account.home, USER: ctx.account.name, LOGNAME: ctx.account.name, LC_ALL: "C" };
+  if (ctx.slurm.conf !== undefined) env.SLURM_CONF = ctx.slurm.conf;
+  return env;
+}
+
+function run(ctx: SlurmContext, file: string, args: string[], input = ""): CommandResult {
+  const result = spawnSync(file, args, { input, env: commandEnv(ctx), cwd: "/", encoding: "utf8", timeout: COMMAND_TIMEOUT_MS, killSignal: "SIGKILL", maxBuffer: 1024 * 1024 });
+  if (result.error) {
+    const reason = (result.error as NodeJS.ErrnoException).code === "ETIMEDOUT" ? `did not finish within ${COMMAND_TIMEOUT_MS / 1000} s` : result.error.message;
+    throw new SudoSpawnerError("SLURM", `${file} ${reason}; check that slurmctld answers (\`sinfo\` as this user)`);
+  }
+  return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
+}
+
+function failed(command: string, result: CommandResult): SudoSpawnerError {
+  const said = escapeControls((result.stderr || result.stdout).trim()).slice(0, 500);
+  return new SudoSpawnerError("SLURM", `${command} failed with status ${result.status}: ${said || "(no output)"}`);
+}
+
+/** Submit the script (or only test it); resolves with the job id or sbatch's estimate. */
+export function submitJob(ctx: SlurmContext, script: string, resources: JobResources, testOnly: boolean): number | string {
+  const args = sbatchArgs(resources, ctx.account, ctx.slurm, testOnly);
+  const result = run(ctx, ctx.slurm.sbatch, args, script);
+  if (result.status !== 0) throw failed("sbatch", result);
+  if (testOnly) return parseEstimate(result.stderr);
+  const job = parseSubmitted(result.stdout);
+  ctx.logger.info(`submitted the server of ${ctx.account.name} as Slurm job ${job} (partition ${resources.partition}, ${resources.minutes} min, ${resources.memoryMB} MB, ${resources.cpus} CPU)`);
+  return job;
+}
+
+/** The job's status; GONE when squeue no longer knows it. Another user's job, or one without the mark, is refused. */
+export function queryJob(ctx: SlurmContext, job: number): JobStatus {
+  const result = run(ctx, ctx.slurm.squeue, ["--noheader", `--jobs=${job}`, "--states=all", `--format=${SQUEUE_FORMAT}`]);
+  // squeue exits 1 with "Invalid job id specified" for a job it has forgotten.
+  if (result.status !== 0 && !/Invalid job id specified/.test(result.stderr)) throw failed("squeue", result);
+  const entry = result.status === 0 ? findJob(result.stdout, job) : undefined;
+  if (entry === undefined) return { state: "GONE", reason: null, node: null };
+  const { state, reason, node } = assertOurJob(entry, ctx.account.uid, ctx.account.name);
+  return { state, reason, node };
+}
+
+/** Cancel one of our jobs; false when it had already ended. */
+export function cancelJob(ctx: SlurmContext, job: number): boolean {
+  const status = queryJob(ctx, job);
+  if (isFinished(status.state)) return false;
+  const result = run(ctx, ctx.slurm.scancel, [String(job)]);
+  if (result.status !== 0) {
+    // It may have ended between the query and scancel ("already completing or completed").
+    if (isFinished(queryJob(ctx, job).state)) return false;
+    throw failed("scancel", result);
+  }
+  ctx.logger.info(`cancelled Slurm job ${job} of ${ctx.account.name} (was ${status.state})`);
+  return true;
+}
