@@ -73,7 +73,7 @@ export function selectedTargets(): HubTarget[] {
 }
 
 /** What a hub target runs with, once its venv is ready. */
-interface Runtime {
+export interface Runtime {
   version: string;
   jupyterhub: string;
   singleuser: string;
@@ -107,7 +107,7 @@ export async function expectNoLiveProcess(user: string, timeoutMs = 20_000, cont
   });
 }
 
-function expectRunsAs(pid: number | undefined, user: string): void {
+export function expectRunsAs(pid: number | undefined, user: string): void {
   expect(pid, "the spawner state holds the server's pid").toBeGreaterThan(1);
   const { uid } = userInfo(user);
   expect(procStatus(pid as number)?.Uid?.split(/\s+/), `process ${pid} runs as ${user}`).toEqual(Array(4).fill(String(uid)));
@@ -117,7 +117,7 @@ function cmdline(pid: number): string[] {
   return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
 }
 
-function environ(pid: number): Record<string, string> {
+export function environ(pid: number): Record<string, string> {
   const env: Record<string, string> = {};
   for (const entry of fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")) {
     const eq = entry.indexOf("=");
@@ -127,7 +127,7 @@ function environ(pid: number): Record<string, string> {
 }
 
 /** Status through the proxy, a kernel, `os.getuid()` printed over the kernel's WebSocket: the user's uid. */
-async function expectKernelRunsAs(hub: Hub, user: string, token: string, serverName = ""): Promise<void> {
+export async function expectKernelRunsAs(hub: Hub, user: string, token: string, serverName = ""): Promise<void> {
   const status = await hub.userFetch(user, token, "api/status", { serverName });
   expect(status.status, `GET ${hub.serverPrefix(user, serverName)}api/status`).toBe(200);
   const created = await hub.userFetch(user, token, "api/kernels", { serverName, method: "POST", body: JSON.stringify({ name: "python3" }) });
@@ -258,13 +258,16 @@ export class E2EContext {
   }
 }
 
-/** A hub for `target` with the given spawner configuration, started in beforeAll, stopped in afterAll. */
-function useHub(
+/**
+ * A hub for `target` with the given spawner configuration, started in beforeAll, stopped in
+ * afterAll. `env`: more variables in the hub's own environment.
+ */
+export function useHub(
   ctx: E2EContext,
   target: HubTarget,
   key: string,
   config: (runtime: Runtime) => string,
-  options: { internalSsl?: boolean } = {},
+  options: { internalSsl?: boolean; env?: Record<string, string> } = {},
 ): { hub: () => Hub; runtime: () => Runtime } {
   let hub: Hub | undefined;
   let runtime: Runtime | undefined;
@@ -276,7 +279,7 @@ function useHub(
       hubUser: E2E.hub,
       jupyterhub: runtime.jupyterhub,
       path: runtime.path,
-      env: runtime.env,
+      env: { ...runtime.env, ...options.env },
       users: USERS,
       config: `${runtime.proxyConfig}\n${config(runtime)}`,
       internalSsl: options.internalSsl ?? false,

@@ -38,6 +38,15 @@ export interface ServerModel {
   state?: { pid?: number } & Record<string, unknown>;
 }
 
+/** One event of a server's progress stream (JupyterHub's /progress API). */
+export interface ProgressEvent {
+  progress?: number;
+  message?: string;
+  ready?: boolean;
+  failed?: boolean;
+  html_message?: string;
+}
+
 export interface UserModel {
   name: string;
   servers?: Record<string, ServerModel>;
@@ -200,6 +209,48 @@ ${this.options.config}
       throw error instanceof Error && error.message.includes("log in") ? error : new Error(`${String(error)}; ${this.logTail()}`);
     });
     return server as ServerModel;
+  }
+
+  /**
+   * Read the server's progress event stream (GET .../progress, server-sent events, as the spawn
+   * page does) until an event matches `until`; resolves with every event read so far.
+   */
+  async progressUntil(name: string, until: (event: ProgressEvent) => boolean, options: { serverName?: string; timeoutMs?: number } = {}): Promise<ProgressEvent[]> {
+    const route = `${this.serverRoute(name, options.serverName ?? "")}/progress`;
+    const abort = new AbortController();
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    const events: ProgressEvent[] = [];
+    try {
+      const response = await fetch(`${this.base}/hub/api${route}`, { headers: { Authorization: `token ${this.adminToken}`, Accept: "text/event-stream" }, signal: abort.signal });
+      if (response.status !== 200 || !response.body) throw new Error(`GET ${route}: HTTP ${response.status}: ${await response.text()}`);
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for await (const chunk of response.body) {
+        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block
+            .split("\n")
+            .filter((line) => line.startsWith("data:"))
+            .map((line) => line.slice(5).trim())
+            .join("\n");
+          if (!data) continue;
+          const event = JSON.parse(data) as ProgressEvent;
+          events.push(event);
+          if (until(event)) return events;
+        }
+      }
+      throw new Error(`the progress stream of ${name}/${options.serverName ?? ""} ended without the awaited event; events: ${JSON.stringify(events)}`);
+    } catch (error) {
+      if (abort.signal.aborted) throw new Error(`no awaited progress event of ${name}/${options.serverName ?? ""} within ${timeoutMs} ms; events: ${JSON.stringify(events)}; ${this.logTail(3000)}`);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      abort.abort(); // the stream stays open until the spawn ends: close it
+    }
   }
 
   async waitStopped(name: string, serverName = "", timeoutMs = 60_000): Promise<void> {

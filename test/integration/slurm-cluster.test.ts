@@ -33,16 +33,10 @@ describe.skipIf(reason !== "")("a single-node Slurm cluster started by the test 
     for (const file of fs.readdirSync(home)) if (file.startsWith("tsss-slurm-")) fs.rmSync(path.join(home, file), { force: true });
   }, 60_000);
 
-  /** sbatch as the user (through sudo, as root may), with a canary in the submitter's environment. */
+  /** A job of the user's, with a canary in the submitter's environment. */
   function submitAs(user: string, script: string, canary: string): number {
     const { home } = userInfo(user);
-    const result = spawnSync(
-      "sudo",
-      ["-u", user, "env", `SLURM_CONF=${get().conf}`, `TSSS_CANARY=${canary}`, "sbatch", "--parsable", "--export=NONE", `--chdir=${home}`, `--output=${home}/tsss-slurm-%j.out`, "--time=5"],
-      { input: script, encoding: "utf8", cwd: "/" },
-    );
-    expect(result.status, `sbatch: ${result.stderr}`).toBe(0);
-    return Number(result.stdout.trim());
+    return get().submitAs(user, script, ["--export=NONE", `--chdir=${home}`, `--output=${home}/tsss-slurm-%j.out`, "--time=5"], { TSSS_CANARY: canary });
   }
 
   it("a job submitted with sbatch --export=NONE runs as the submitting user, without the submitter's environment", async () => {
