@@ -6,7 +6,6 @@
  * not a pipe: the server keeps it open after the mediator exits, and a pipe nobody reads would
  * either hang this check or break the server's logging.
  */
-import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -15,6 +14,7 @@ import { killRequest, spawnRequest, type Answer, type MediatorRequest } from "..
 import type { CheckRow } from "./check-report.js";
 import { failureContext, firstLines, runAsHub, type CheckSubject } from "./check-subject.js";
 import { diagnoseSudoFailure } from "./diagnose.js";
+import { hubEnvironment } from "./hub-environment.js";
 
 const STOP_TIMEOUT_MS = 10_000;
 const LISTEN_TIMEOUT_MS = 15_000;
@@ -57,28 +57,6 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs:
     await sleep(200);
   }
   return false;
-}
-
-/** The environment a hub sends (placeholders: there is no hub to talk to). */
-function hubEnvironment(user: string, port: number): Record<string, string> {
-  const token = crypto.randomBytes(16).toString("hex");
-  const prefix = `/user/${encodeURIComponent(user)}/`;
-  return {
-    JUPYTERHUB_API_TOKEN: token,
-    JPY_API_TOKEN: token,
-    JUPYTERHUB_CLIENT_ID: `jupyterhub-user-${user}`,
-    JUPYTERHUB_API_URL: "http://127.0.0.1:9/hub/api",
-    JUPYTERHUB_ACTIVITY_URL: `http://127.0.0.1:9/hub/api/users/${encodeURIComponent(user)}/activity`,
-    JUPYTERHUB_BASE_URL: "/",
-    JUPYTERHUB_SERVICE_PREFIX: prefix,
-    JUPYTERHUB_SERVICE_URL: `http://127.0.0.1:${port}${prefix}`,
-    JUPYTERHUB_OAUTH_CALLBACK_URL: `${prefix}oauth_callback`,
-    JUPYTERHUB_USER: user,
-    JUPYTERHUB_SERVER_NAME: "",
-    JUPYTERHUB_HOST: "",
-    PATH: "/usr/local/bin:/usr/bin:/bin",
-    LANG: "C.UTF-8",
-  };
 }
 
 function realUid(pid: number): number | undefined {

@@ -2,7 +2,8 @@
  * `ts-sudospawner check`: run the checks in order, showing progress on stderr, and return the rows
  * (the CLI prints them as a table or JSON). Every check runs even when an earlier one failed, so
  * one run shows everything that is wrong: the rule and the install (rows 1-6), what an old
- * sudospawner setup may have left behind (check-hazards.ts), and last, on request, a real spawn.
+ * sudospawner setup may have left behind (check-hazards.ts), on request a real spawn, and last
+ * Slurm mode (check-slurm.ts: one row when it is off, three when it is on).
  */
 import {
   checkEnvKeep,
@@ -21,6 +22,7 @@ import {
 import { checkHome, checkInstallRootOnly, checkSingleUser } from "./check-install.js";
 import { progressLine, type CheckReport, type CheckRow } from "./check-report.js";
 import { checkRuleAllowsMediator, checkRuleNotTooBroad, checkRuleRefusesRoot } from "./check-rules.js";
+import { checkSlurm } from "./check-slurm.js";
 import { checkSpawn } from "./check-spawn.js";
 import { buildSubject, type CheckRequest, type CheckSubject } from "./check-subject.js";
 import { errorMessage } from "../errors.js";
@@ -87,20 +89,34 @@ function skippedSpawn(s: CheckSubject): CheckRow {
   };
 }
 
+/** The Slurm rows; like runStep, a failure to finish is a failed row of its own. */
+function runSlurm(subject: CheckSubject, progress: (activity: string) => void): CheckRow[] {
+  try {
+    return checkSlurm(subject, progress);
+  } catch (error) {
+    return [{ id: "slurm-mode", title: "Slurm mode", status: "fail", detail: `could not finish: ${errorMessage(error)}`, fix: "run the check as root, which can examine every path" }];
+  }
+}
+
 export async function runCheck(request: CheckRequest, io: AdminIO): Promise<CheckReport> {
   const subject = buildSubject(request);
-  const total = STEPS.length + 1;
+  // The spawn step, then the Slurm step (which may show more than one row).
+  const total = STEPS.length + 2;
   const rows: CheckRow[] = [];
   for (const [index, step] of STEPS.entries()) {
     io.err(progressLine(index + 1, total, step.activity(subject)));
     rows.push(await runStep(step, index, subject));
   }
+  const spawnIndex = STEPS.length + 1;
   if (request.spawn) {
-    io.err(progressLine(total, total, SPAWN_STEP.activity(subject)));
-    rows.push(await runStep(SPAWN_STEP, total - 1, subject));
+    io.err(progressLine(spawnIndex, total, SPAWN_STEP.activity(subject)));
+    rows.push(await runStep(SPAWN_STEP, spawnIndex - 1, subject));
   } else {
-    io.err(`[${total}/${total}] spawn test skipped (add --spawn)\n`);
+    io.err(`[${spawnIndex}/${total}] spawn test skipped (add --spawn)\n`);
     rows.push(skippedSpawn(subject));
   }
+  const progress = (activity: string) => io.err(progressLine(total, total, activity));
+  progress(`asking the mediator as ${subject.user.name} whether Slurm mode is on (slurm-options)`);
+  rows.push(...runSlurm(subject, progress));
   return { hubUser: subject.hub.name, user: subject.user.name, mediator: subject.mediator.path, rows };
 }
