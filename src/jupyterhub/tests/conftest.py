@@ -19,7 +19,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 # Test this source tree (an installed copy is compared with it in test_packaging.py).
 sys.path.insert(0, str(PROJECT))
 
-from ts_sudospawner import TsSudoSpawner  # noqa: E402
+from ts_sudospawner import TsSudoSlurmSpawner, TsSudoSpawner  # noqa: E402
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -158,13 +158,16 @@ def hub_db() -> Any:
 
 
 class SpawnerFactory:
-    def __init__(self, db: Any, fake: FakeTool) -> None:
+    def __init__(self, db: Any, fake: FakeTool, spawner_class: Any = TsSudoSpawner, defaults: Optional[Dict[str, Any]] = None) -> None:
         self.db = db
         self.fake = fake
         self.users: Dict[str, Any] = {}
+        self.spawner_class = spawner_class
+        self.defaults = defaults or {}
 
     def __call__(self, user: str = "alice", server: str = "", **traits: Any) -> TsSudoSpawner:
-        """A TsSudoSpawner for user's server, configured as an admin would (c.TsSudoSpawner...)."""
+        """A spawner (TsSudoSpawner, or the factory's class) for user's server, configured as an
+        admin would (c.TsSudoSpawner... or c.TsSudoSlurmSpawner...)."""
         from jupyterhub import orm
         from jupyterhub.objects import Hub
         from jupyterhub.user import User
@@ -179,8 +182,9 @@ class SpawnerFactory:
             "term_timeout": 2,
             "kill_timeout": 2,
         }
+        settings.update(self.defaults)
         settings.update(traits)
-        config = Config({"TsSudoSpawner": settings})
+        config = Config({self.spawner_class.__name__: settings})
 
         orm_user = self.db.query(orm.User).filter_by(name=user).first()
         if orm_user is None:
@@ -193,9 +197,9 @@ class SpawnerFactory:
         orm_spawner.server = orm.Server(base_url=f"/user/{user}/{server}/" if server else f"/user/{user}/")
         self.db.commit()
 
-        hub_user = User(orm_user, {"spawner_class": TsSudoSpawner, "config": config, "hub": Hub()})
+        hub_user = User(orm_user, {"spawner_class": self.spawner_class, "config": config, "hub": Hub()})
         spawner = hub_user.spawners[server]
-        assert isinstance(spawner, TsSudoSpawner)
+        assert type(spawner) is self.spawner_class
         records = Records()
         logger = logging.getLogger(f"tsss-test.{id(spawner)}")
         logger.setLevel(logging.DEBUG)
@@ -209,6 +213,12 @@ class SpawnerFactory:
 @pytest.fixture
 def make_spawner(hub_db: Any, fake: FakeTool) -> SpawnerFactory:
     return SpawnerFactory(hub_db, fake)
+
+
+@pytest.fixture
+def make_slurm_spawner(hub_db: Any, fake: FakeTool) -> SpawnerFactory:
+    """TsSudoSlurmSpawner, polling the fake queue every 50 ms."""
+    return SpawnerFactory(hub_db, fake, TsSudoSlurmSpawner, {"slurm_poll_interval": 0.05, "slurm_stop_timeout": 5.0})
 
 
 @pytest.fixture(autouse=True)

@@ -15,10 +15,22 @@ follow, reads one JSON request on stdin and acts on ``scenario.json`` next to it
                           server prints "say" on stderr, sleeps, prints "say_after", exits with C
     reaper_line           write the reaper's exit line when the server exits (default true)
     before                lines to print on stderr before answering
+    slurm                 the fake Slurm queue of submit, query, cancel and slurm-options:
+                          {"options": the slurm-options answer (default: SLURM_OPTIONS),
+                           "first_job": the first job id (default 4711),
+                           "states": [{"state": S, "reason": R, "node": N}, ...]: what the
+                               queries of a job answer, one entry per query, the last repeated
+                               (default: RUNNING on node07),
+                           "cancelled_states": the same for the queries after a cancel
+                               (default: GONE)}
+                          submit checks its job object against "options" as the mediator does;
+                          "late" mode applies to submit as to spawn.
 
-Every call is appended to calls.jsonl (argv and request); every started pid to pids.txt.
+Every call is appended to calls.jsonl (argv and request); every started pid to pids.txt; the
+queue's state is kept in slurm_queue.json.
 """
 
+import fcntl
 import json
 import os
 import signal
@@ -97,6 +109,110 @@ def start_server(spec, reaper_line):
     return pid
 
 
+SLURM_OPTIONS = {
+    "partitions": ["debug", "short"],
+    "minutes": {"default": 60, "max": 480},
+    "memoryMB": {"default": 2048, "max": 8192},
+    "cpus": {"default": 1, "max": 4},
+    "gpus": {"default": 0, "max": 0},
+}
+JOB_KEYS = ("minutes", "memoryMB", "cpus", "gpus")
+
+
+def refuse(error):
+    sys.stderr.write(f"[E ts-sudospawner] {error}\n")
+    answer({"ok": False, "error": error}, 1)
+
+
+class Queue:
+    """The fake Slurm queue in slurm_queue.json, locked for the duration of one call."""
+
+    def __init__(self):
+        self.path = os.path.join(HERE, "slurm_queue.json")
+        self.fd = os.open(self.path + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            with open(self.path) as f:
+                self.data = json.load(f)
+        except FileNotFoundError:
+            self.data = {"next": None, "jobs": {}}
+
+    def save(self):
+        with open(self.path, "w") as f:
+            json.dump(self.data, f)
+
+    def job(self, job_id):
+        return self.data["jobs"].setdefault(str(job_id), {"queries": 0, "cancelled": False, "after_cancel": 0})
+
+
+def status_of(job, spec, consume=True):
+    """The job's status for this query (counted), or for a look at it (consume=False)."""
+    key, index = ("cancelled_states", "after_cancel") if job["cancelled"] else ("states", "queries")
+    default = [{"state": "GONE"}] if job["cancelled"] else [{"state": "RUNNING", "node": "node07"}]
+    states = spec.get(key) or default
+    # A look sees the state of the last query (or the first one, before any query).
+    position = job[index] if consume else max(job[index] - 1, 0)
+    entry = states[min(position, len(states) - 1)]
+    if consume:
+        job[index] += 1
+    return {"state": entry["state"], "reason": entry.get("reason"), "node": entry.get("node")}
+
+
+def check_submit(request, options):
+    """The mediator's checks of a submit request's shape and job object (docs/protocol.md)."""
+    unknown = set(request) - {"action", "args", "env", "profile", "job"}
+    if unknown:
+        refuse(f"unknown key(s) in a submit request: {sorted(unknown)}")
+    job = request.get("job", {})
+    if not isinstance(job, dict) or set(job) - {"partition", *JOB_KEYS}:
+        refuse(f"invalid job object {job!r}")
+    if "partition" in job and job["partition"] not in options["partitions"]:
+        refuse(f"partition {job['partition']!r} is not offered by the site policy")
+    for key in JOB_KEYS:
+        if key in job:
+            value = job[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                refuse(f"job.{key} must be a whole number, got {value!r}")
+            if value > options[key]["max"]:
+                refuse(f"job.{key} {value} is above the site policy's maximum {options[key]['max']}")
+
+
+def slurm(action, request, scenario, mode):
+    spec = scenario.get("slurm", {})
+    options = spec.get("options", SLURM_OPTIONS)
+    if action == "slurm-options":
+        answer({"ok": True, **options})
+    queue = Queue()
+    if action == "submit":
+        check_submit(request, options)
+        job_id = queue.data["next"] or spec.get("first_job", 4711)
+        queue.data["next"] = job_id + 1
+        queue.job(job_id)
+        queue.save()
+        sys.stderr.write(f"[I ts-sudospawner] submitted the server of {request.get('env', {}).get('USER', '?')} as Slurm job {job_id}\n")
+        sys.stderr.flush()
+        if mode == "late":
+            os.close(queue.fd)  # unlock: the hub's cancel must get through
+            signal.signal(signal.SIGTERM, lambda *_: answer({"ok": True, "job": job_id}))
+            time.sleep(60)
+        answer({"ok": True, "job": job_id})
+    job_id = request.get("job")
+    if not isinstance(job_id, int) or isinstance(job_id, bool) or job_id < 1:
+        refuse(f"invalid job id {job_id!r}")
+    job = queue.job(job_id)
+    if action == "query":
+        status = status_of(job, spec)
+        queue.save()
+        answer({"ok": True, **status})
+    if action == "cancel":
+        status = status_of(job, spec, consume=False)
+        active = status["state"] in ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED")
+        if active:
+            job["cancelled"] = True
+        queue.save()
+        answer({"ok": True, "cancelled": active})
+
+
 def main():
     user, options, mediator, level = parse_argv(sys.argv[1:])
     request = json.loads(sys.stdin.read())
@@ -137,6 +253,8 @@ def main():
         answer({"ok": True, "alive": True})
     if action == "profiles":
         answer({"ok": True, "profiles": scenario.get("profiles", [])})
+    if action in ("submit", "query", "cancel", "slurm-options"):
+        slurm(action, request, scenario, mode)
     answer({"ok": False, "error": f"unknown action {action!r}"}, 1)
 
 

@@ -19,9 +19,15 @@ from pathlib import Path
 import pytest
 
 import ts_sudospawner
-from ts_sudospawner import TsSudoSpawner
+from ts_sudospawner import TsSudoSlurmSpawner, TsSudoSpawner
 
 PROJECT = Path(__file__).resolve().parent.parent
+SPAWNERS = {"ts-sudospawner": "ts_sudospawner:TsSudoSpawner", "ts-sudospawner-slurm": "ts_sudospawner.slurm:TsSudoSlurmSpawner"}
+ENTRY_POINTS_TXT = (
+    "[jupyterhub.spawners]\n"
+    "ts-sudospawner = ts_sudospawner:TsSudoSpawner\n"
+    "ts-sudospawner-slurm = ts_sudospawner.slurm:TsSudoSlurmSpawner\n"
+)
 PACKAGE_FILES = sorted(p.relative_to(PROJECT).as_posix() for p in (PROJECT / "ts_sudospawner").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
@@ -52,7 +58,7 @@ def test_pyproject_says_what_the_brief_fixed():
     assert project["name"] == "ts-sudospawner"
     assert project["requires-python"] == ">=3.8"
     assert project["dependencies"] == ["jupyterhub>=4"]
-    assert project["entry-points"]["jupyterhub.spawners"] == {"ts-sudospawner": "ts_sudospawner:TsSudoSpawner"}
+    assert project["entry-points"]["jupyterhub.spawners"] == SPAWNERS
 
 
 def test_toml_subset_parser_matches_tomllib():
@@ -112,7 +118,7 @@ def test_wheel_contents(tmp_path):
         assert "License: BSD-3-Clause" in headers
         wheel_meta = zf.read(f"{dist_info}/WHEEL").decode().splitlines()
         assert {"Wheel-Version: 1.0", "Root-Is-Purelib: true", "Tag: py3-none-any"} <= set(wheel_meta)
-        assert zf.read(f"{dist_info}/entry_points.txt").decode() == "[jupyterhub.spawners]\nts-sudospawner = ts_sudospawner:TsSudoSpawner\n"
+        assert zf.read(f"{dist_info}/entry_points.txt").decode() == ENTRY_POINTS_TXT
 
         rows = list(csv.reader(io.StringIO(zf.read(f"{dist_info}/RECORD").decode())))
         assert sorted(r[0] for r in rows) == sorted(names)
@@ -173,8 +179,8 @@ def test_offline_pip_install(tmp_path):
     assert (target / "ts_sudospawner" / "spawner.py").read_bytes() == (PROJECT / "ts_sudospawner" / "spawner.py").read_bytes()
     [dist] = list(importlib.metadata.distributions(path=[str(target)]))
     assert dist.metadata["Name"] == "ts-sudospawner" and dist.version == "0.1.0"
-    [ep] = [ep for ep in dist.entry_points if ep.group == "jupyterhub.spawners"]
-    assert (ep.name, ep.value) == ("ts-sudospawner", "ts_sudospawner:TsSudoSpawner")
+    found = {ep.name: ep.value for ep in dist.entry_points if ep.group == "jupyterhub.spawners"}
+    assert found == SPAWNERS
 
 
 def installed_distribution():
@@ -190,9 +196,10 @@ def test_entry_point_resolves_in_this_environment():
         group = importlib.metadata.entry_points(group="jupyterhub.spawners")
     else:  # Python 3.8/3.9: a dict of groups
         group = importlib.metadata.entry_points().get("jupyterhub.spawners", [])
-    found = [ep for ep in group if ep.name == "ts-sudospawner"]
-    assert len(found) == 1
-    assert found[0].load() is TsSudoSpawner
+    for name, cls in (("ts-sudospawner", TsSudoSpawner), ("ts-sudospawner-slurm", TsSudoSlurmSpawner)):
+        found = [ep for ep in group if ep.name == name]
+        assert len(found) == 1, name
+        assert found[0].load() is cls
 
 
 def test_jupyterhub_loads_the_spawner_by_its_short_name():
@@ -201,6 +208,8 @@ def test_jupyterhub_loads_the_spawner_by_its_short_name():
 
     hub = JupyterHub(spawner_class="ts-sudospawner")
     assert hub.spawner_class is TsSudoSpawner
+    hub = JupyterHub(spawner_class="ts-sudospawner-slurm")
+    assert hub.spawner_class is TsSudoSlurmSpawner
 
 
 def test_the_installed_copy_is_this_source():

@@ -348,18 +348,23 @@ class TsSudoSpawner(LocalProcessSpawner):
             env["SHELL"] = entry.pw_shell
         return env
 
+    # Whether cpu_limit reaches the server's resources (TsSudoSlurmSpawner asks Slurm for CPUs).
+    _enforces_cpu_limit = False
+
     def _warn_unused_settings(self) -> None:
+        name = type(self).__name__
         if self.cmd and list(self.cmd) != ["jupyterhub-singleuser"]:
             _warn_once(
                 self.log,
                 "cmd",
-                "Spawner.cmd %s is ignored by TsSudoSpawner: the mediator runs jupyterhub-singleuser (or "
+                "Spawner.cmd %s is ignored by %s: the mediator runs jupyterhub-singleuser (or "
                 "sudospawner-singleuser) installed next to it, or a launch profile of the site policy",
                 self.cmd,
+                name,
             )
         if self.shell_cmd or self.popen_kwargs:
-            _warn_once(self.log, "shell", "LocalProcessSpawner.shell_cmd and popen_kwargs are ignored by TsSudoSpawner")
-        if self.cpu_limit:
+            _warn_once(self.log, "shell", "LocalProcessSpawner.shell_cmd and popen_kwargs are ignored by %s", name)
+        if self.cpu_limit and not self._enforces_cpu_limit:
             _warn_once(
                 self.log,
                 "cpu_limit",
@@ -367,6 +372,14 @@ class TsSudoSpawner(LocalProcessSpawner):
                 "use the site policy's cpu limit for CPU time, or cgroups",
                 self.cpu_limit,
             )
+
+    def _server_request(self, action: str) -> Dict[str, Any]:
+        """A spawn or submit request: the server's arguments and environment, as strings."""
+        return {
+            "action": action,
+            "args": [str(arg) for arg in self.get_args()],
+            "env": {str(k): str(v) for k, v in self.get_env().items()},
+        }
 
     async def start(self) -> Tuple[str, int]:
         """Start the server as the user through the mediator; return (ip, port)."""
@@ -377,11 +390,7 @@ class TsSudoSpawner(LocalProcessSpawner):
         try:
             if self.port == 0:
                 self.port = random_port()
-            request: Dict[str, Any] = {
-                "action": "spawn",
-                "args": [str(arg) for arg in self.get_args()],
-                "env": {str(k): str(v) for k, v in self.get_env().items()},
-            }
+            request = self._server_request("spawn")
             profile = await self._requested_profile()
             if profile:
                 request["profile"] = profile
