@@ -223,6 +223,25 @@ function argsArray(rng: Rng, valid: boolean): string {
   return `[${items.join(",")}]`;
 }
 
+/** Slurm actions: with no "slurm" section in the policy, each valid one must be refused before it acts. */
+function slurmRequest(rng: Rng): string {
+  const broken = faults(rng, 3);
+  const action = rng.pick(["submit", "submit-test", "query", "cancel", "slurm-options"]);
+  const fields: Field[] = [[jsonString(rng, "action"), broken.has(0) ? weirdValue(rng) : jsonString(rng, action)]];
+  if (action === "query" || action === "cancel") {
+    fields.push([jsonString(rng, "job"), broken.has(1) ? rng.pick([...BAD_TOKENS, "0", "-1", "4294967296", '"12"']) : String(1 + rng.int(100_000))]);
+  } else if (action.startsWith("submit")) {
+    fields.push([jsonString(rng, "args"), argsArray(rng, true)], [jsonString(rng, "env"), envObject(rng, true)]);
+    if (rng.chance(0.6)) {
+      const job = broken.has(2)
+        ? rng.pick(['{"cpus":-1}', '{"partition":"a b"}', '{"gpus":1.5}', '{"account":"x"}', "[]", '{"minutes":"60"}'])
+        : rng.pick(['{"cpus":2}', '{"partition":"debug","minutes":30}', '{"memoryMB":1024,"gpus":0}', "{}"]);
+      fields.push([jsonString(rng, "job"), job]);
+    }
+  }
+  return renderObject(rng, fields);
+}
+
 function spawnRequest(rng: Rng): string {
   const broken = faults(rng, 5);
   const fields: Field[] = [
@@ -369,7 +388,7 @@ function oracle(input: Buffer, targets: Targets): { answer: Record<string, unkno
 function generate(seed: number, count: number, targets: Targets): { cases: Case[]; categories: Record<string, number> } {
   const rng = new Rng(seed);
   const cases: Case[] = [];
-  const categories: Record<string, number> = { kill: 0, spawn: 0, other: 0, damaged: 0, giant: 0, "valid kill": 0, "spawn with profile": 0, rejected: 0 };
+  const categories: Record<string, number> = { kill: 0, spawn: 0, slurm: 0, other: 0, damaged: 0, giant: 0, "valid kill": 0, "spawn with profile": 0, rejected: 0 };
   while (cases.length < count) {
     const roll = rng.next();
     let input: Buffer;
@@ -380,9 +399,12 @@ function generate(seed: number, count: number, targets: Targets): { cases: Case[
     } else if (roll < 0.4) {
       input = Buffer.from(killRequest(rng, targets), "utf8");
       category = "kill";
-    } else if (roll < 0.72) {
+    } else if (roll < 0.66) {
       input = Buffer.from(spawnRequest(rng), "utf8");
       category = "spawn";
+    } else if (roll < 0.74) {
+      input = Buffer.from(slurmRequest(rng), "utf8");
+      category = "slurm";
     } else if (roll < 0.87) {
       input = Buffer.from(otherInput(rng), "utf8");
       category = "other";
