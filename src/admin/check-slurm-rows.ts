@@ -226,8 +226,9 @@ function estimateOf(reply: MediatorReply): string | undefined {
 export function submitTestFix(user: string, error: string): string {
   if (/invalid partition/i.test(error)) return 'the policy\'s "slurm.partitions" names a partition Slurm does not have (`sinfo -s` lists them): fix /etc/ts-sudospawner/config.json';
   if (/refusing|writable by|owned by/i.test(error)) return "as root: make the named path and every directory above it owned by root and not writable by group or others (chown root:root, chmod go-w)";
-  if (/does not exist|no such file|not found/i.test(error)) return `install Slurm's client commands (Debian: \`apt-get install slurm-client\`) or correct the policy's "slurm.sbatch", "slurm.squeue", "slurm.scancel" and "slurm.conf" (${POLICY_DOC})`;
+  // Before "no such file": munge names its missing socket that way.
   if (/munge|authenticat|credential/i.test(error)) return "munge: see the munge row; every host of the cluster needs munged running and the same /etc/munge/munge.key";
+  if (/does not exist|no such file|not found/i.test(error)) return `install Slurm's client commands (Debian: \`apt-get install slurm-client\`) or correct the policy's "slurm.sbatch", "slurm.squeue", "slurm.scancel" and "slurm.conf" (${POLICY_DOC})`;
   if (/unable to contact|connection refused|slurm_load|controller/i.test(error)) {
     return 'slurmctld is not reachable from this host: `scontrol ping` (with the policy\'s "slurm.conf" as SLURM_CONF), the SlurmctldHost and ports of slurm.conf, the firewall';
   }

@@ -243,6 +243,8 @@ describe("the sbatch --test-only row", () => {
 
   it.each([
     ["sbatch failed with status 1: sbatch: error: Batch job submission failed: Protocol authentication error", /^munge: see the munge row/],
+    // munged stopped: sbatch's real words name a missing file, which is munge's socket.
+    ['sbatch failed with status 1: sbatch: error: If munged is up, restart with --num-threads=10\nsbatch: error: Munge encode failed: Failed to access "/run/munge/munge.socket.2": No such file or directory (Did you start munged?)', /^munge: see the munge row/],
     ["sbatch failed with status 1: sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)", /^slurmctld is not reachable/],
     ["Slurm's sbatch /opt/slurm/bin/sbatch does not exist (or a link on the way to it is broken)", /^install Slurm's client commands/],
     ["sbatch failed with status 1: sbatch: error: Batch job submission failed: User's group not permitted to use this partition", /^alice may not submit to this partition/],
