@@ -82,7 +82,9 @@ export function judgeSlurmMode(user: string, reply: MediatorReply, ctx: FailureC
   }
   const error = failureText(reply);
   if (isSlurmOff(error)) {
-    return { row: { ...row, status: "skip", detail: `off: the site policy has no "slurm" section (${error})`, fix: `to start servers as Slurm jobs, add one (${POLICY_DOC})` } };
+    // The mediator's own words, without repeating the title.
+    const why = error.replace(/^\s*Slurm mode is off:\s*/i, "");
+    return { row: { ...row, status: "skip", detail: `off: ${why}`, fix: `to start servers as Slurm jobs, add a "slurm" section to the site policy (${POLICY_DOC})` } };
   }
   return { row: { ...row, status: "fail", detail: `the mediator refused slurm-options as ${user}: ${error}`, fix: `fix what the message names in the site policy or the install (${POLICY_DOC}); the munge and sbatch rows follow once it answers` } };
 }

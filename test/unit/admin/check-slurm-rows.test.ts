@@ -72,7 +72,7 @@ describe("the Slurm mode row (slurm-options)", () => {
     const verdict = judgeSlurmMode("alice", refused(message), ctx);
     expect(verdict.options).toBeUndefined();
     expect(verdict.row.status).toBe("skip");
-    expect(verdict.row.detail).toBe(`off: the site policy has no "slurm" section (${message})`);
+    expect(verdict.row.detail).toBe('off: the site policy /etc/ts-sudospawner/config.json has no "slurm" section (see docs/policy.md#slurm)');
     expect(verdict.row.fix).toContain("docs/policy.md#slurm");
   });
 
