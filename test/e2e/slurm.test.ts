@@ -10,8 +10,10 @@
  * Shares the matrix's set-up (test/e2e/matrix.ts: prefix /opt/tsss-e2e, users tsss-e2e-*, venvs in
  * /tmp/tsss-e2e-venvs-*), all removed at the end with the cluster, its jobs and its directory.
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import type { ServerModel } from "../helpers/jupyterhub.js";
 import { SlurmCluster, slurmUnavailableReason } from "../helpers/slurm.js";
@@ -19,7 +21,10 @@ import { announceSkip, procState, userInfo, userProcesses, waitFor } from "../he
 import { E2E, E2EContext, environ, expectKernelRunsAs, expectNoLiveProcess, expectRunsAs, HUB_TARGETS, useHub, type HubTarget } from "./matrix.js";
 
 const fx = inject("rootFixture");
-const reason = !fx.available ? fx.reason : (slurmUnavailableReason() ?? "");
+const NODE = os.hostname().split(".")[0] as string;
+/** The hub reaches each server at its node's name, as on any Slurm site: it must resolve. */
+const unresolvable = spawnSync("getent", ["hosts", NODE]).status === 0 ? "" : `the node name ${NODE} (hostname -s) does not resolve: add it to /etc/hosts`;
+const reason = !fx.available ? fx.reason : (slurmUnavailableReason() ?? unresolvable);
 if (reason) announceSkip("JupyterHub in Slurm mode end to end (test/e2e/slurm.test.ts)", reason);
 
 const TARGET = HUB_TARGETS.find((target) => target.key === "6") as HubTarget;
@@ -91,7 +96,7 @@ describe.skipIf(reason !== "")("JupyterHub 6 in Slurm mode on a single-node Slur
           rt.spawnerConfig,
           // The Slurm spawner subclasses TsSudoSpawner: mediator_path above applies to it as well.
           'c.JupyterHub.spawner_class = "ts-sudospawner-slurm"',
-          `c.Spawner.slurm_poll_interval = ${POLL_SECONDS}`,
+          `c.TsSudoSlurmSpawner.slurm_poll_interval = ${POLL_SECONDS}`,
           "c.Spawner.start_timeout = 120",
         ].join("\n"),
       { env: HUB_ENV },
@@ -203,7 +208,10 @@ describe.skipIf(reason !== "")("JupyterHub 6 in Slurm mode on a single-node Slur
       // ann's server holds one of the two CPUs; a plain job of j.doe's takes the other.
       const sleeper = c.submitAs(E2E.jdoe, "#!/bin/sh\nexec /bin/sleep 600\n", ["--export=NONE", "--chdir=/", "--output=/dev/null", "--cpus-per-task=1", "--mem=64M", "--time=10", "--job-name=tsss-sleeper"]);
       await waitFor(() => c.job(sleeper)?.state === "RUNNING", 20_000, `the sleeper job ${sleeper} to run`);
-      await hub.startServer(E2E.jdoe);
+      // The POST answers only after JupyterHub's slow_spawn_timeout (10 s) while the job waits: read
+      // the progress stream meanwhile, as the spawn page does.
+      const requested = hub.startServer(E2E.jdoe);
+      await waitFor(async () => (await hub.server(E2E.jdoe))?.pending === "spawn", 10_000, `the spawn of ${E2E.jdoe} to be pending`);
       const events = await hub.progressUntil(E2E.jdoe, (event) => /pending: Resources/.test(event.message ?? ""), { timeoutMs: 60_000 });
       log(`progress events while pending: ${JSON.stringify(events.map((event) => event.message))}`);
       const pending = c.jobsOf(E2E.jdoe).find((job) => job.name === "jupyterhub-singleuser");
@@ -211,6 +219,7 @@ describe.skipIf(reason !== "")("JupyterHub 6 in Slurm mode on a single-node Slur
       expect((await hub.server(E2E.jdoe))?.ready).toBe(false);
 
       c.tool("scancel", [String(sleeper)]);
+      await requested;
       const server = await hub.waitReady(E2E.jdoe, "", 90_000);
       expect(jobIdOf(server)).toBe(pending?.id);
       expectRunsAs(await serverPid(pending?.id as number), E2E.jdoe);
