@@ -7,7 +7,7 @@
  * Nothing here audits the policy's executables: the mediator does that on every Slurm action and
  * its UNSAFE_PATH message arrives in the rows through its answers.
  */
-import { JOB_RESOURCE_NAMES, PARTITION_NAME_PATTERN, type JobResourceName, type JsonObject, type SlurmOptions } from "../protocol/index.js";
+import { JOB_RESOURCE_NAMES, PARTITION_NAME_PATTERN, type JobResourceName, type JsonObject, type ResourceBounds, type SlurmOptions } from "../protocol/index.js";
 import type { CheckRow } from "./check-report.js";
 import { diagnoseSudoFailure, type FailureContext } from "./diagnose.js";
 import type { CommandResult } from "./host.js";
@@ -32,7 +32,7 @@ export function readSlurmOptions(answer: JsonObject): SlurmOptions | string {
   if (!Array.isArray(partitions) || partitions.length === 0 || !partitions.every((p): p is string => typeof p === "string" && PARTITION_NAME_PATTERN.test(p))) {
     return 'no list of partition names in "partitions"';
   }
-  const bounds = {} as Record<JobResourceName, { default: number; max: number }>;
+  const bounds = {} as Record<JobResourceName, ResourceBounds>;
   for (const name of JOB_RESOURCE_NAMES) {
     const value = answer[name];
     const entry = typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};

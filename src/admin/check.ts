@@ -23,6 +23,7 @@ import { checkHome, checkInstallRootOnly, checkSingleUser } from "./check-instal
 import { progressLine, type CheckReport, type CheckRow } from "./check-report.js";
 import { checkRuleAllowsMediator, checkRuleNotTooBroad, checkRuleRefusesRoot } from "./check-rules.js";
 import { checkSlurm } from "./check-slurm.js";
+import { SLURM_ROW_IDS } from "./check-slurm-rows.js";
 import { checkSpawn } from "./check-spawn.js";
 import { buildSubject, type CheckRequest, type CheckSubject } from "./check-subject.js";
 import { errorMessage } from "../errors.js";
@@ -94,7 +95,7 @@ function runSlurm(subject: CheckSubject, progress: (activity: string) => void): 
   try {
     return checkSlurm(subject, progress);
   } catch (error) {
-    return [{ id: "slurm-mode", title: "Slurm mode", status: "fail", detail: `could not finish: ${errorMessage(error)}`, fix: "run the check as root, which can examine every path" }];
+    return [{ id: SLURM_ROW_IDS.mode, title: "Slurm mode", status: "fail", detail: `could not finish: ${errorMessage(error)}`, fix: "run the check as root, which can examine every path" }];
   }
 }
 
