@@ -191,7 +191,7 @@ def job_request(
                 f"({', '.join(options.partitions)}); choose another on the spawn page"
             )
         job["partition"] = partition
-    for key, what, unit, least in (("minutes", "wall time", "minutes", 1), ("gpus", "GPU count", "GPUs", 0)):
+    for key, what, least in (("minutes", "wall time in minutes", 1), ("gpus", "GPU count", 0)):
         value = user_options.get(key)
         if value is None or value == "":
             continue
@@ -199,11 +199,11 @@ def job_request(
         bound: Bounds = getattr(options, key)
         if count > bound.max:
             raise MediatorError(
-                f"a {what} of {count} {unit} is above the site policy's maximum of {bound.max} {unit} "
+                f"the {what} {count} is above the site policy's maximum of {bound.max} "
                 f"(slurm.{key}.max); choose at most {bound.max} on the spawn page"
             )
         if count < least:
-            raise MediatorError(f"a {what} of {count} {unit} is too small: at least {least}")
+            raise MediatorError(f"the {what} {count} is too small: at least {least}")
         job[key] = count
     memory = memory_mb(mem_limit)
     if memory is not None:
