@@ -109,6 +109,9 @@ export function applyEnvPolicy(requested: Readonly<Record<string, string>>, iden
   const dropped: DroppedVariable[] = [];
   for (const [name, value] of Object.entries(requested)) {
     if ((IDENTITY_NAMES as readonly string[]).includes(name)) continue;
+    // Replaced by serverPath(). JupyterHub sends its own PATH with every spawn (Spawner.env_keep),
+    // so a warning here would be on every login and teach admins to ignore warnings.
+    if (name === "PATH") continue;
     if (name === MARK_ENV) {
       dropped.push({ name, reason: "it is reserved for the mediator's own mark" });
       continue;

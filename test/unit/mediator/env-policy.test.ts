@@ -20,10 +20,8 @@ describe("applyEnvPolicy", () => {
       LOGNAME: "alice",
       SHELL: "/bin/bash",
     });
-    expect(dropped).toEqual([
-      { name: "PATH", reason: "it points the server at files or programs of the hub's choosing (PATH comes from the root policy)" },
-      { name: "CUSTOM", reason: "not in the allow-list (JupyterHub's own variables, and the site policy's env.allow)" },
-    ]);
+    // PATH is replaced by the policy's (serverPath), as the identity variables are: no warning.
+    expect(dropped).toEqual([{ name: "CUSTOM", reason: "not in the allow-list (JupyterHub's own variables, and the site policy's env.allow)" }]);
   });
 
   it("takes HOME, USER, LOGNAME and SHELL from the passwd entry, whatever the hub sent", () => {
@@ -46,7 +44,13 @@ describe("applyEnvPolicy", () => {
     expect(dropped).toEqual([{ name, reason: "it can inject code into the loader or an interpreter" }]);
   });
 
-  it.each(["PATH", "TMPDIR", "EDITOR", "VISUAL", "PAGER", "SSLKEYLOGFILE", "XDG_CONFIG_HOME", "GIT_SSH_COMMAND"])(
+  it("leaves out the hub's PATH without a warning, even where the site policy allows every name (the policy's PATH replaces it)", () => {
+    const { env, dropped } = applyEnvPolicy({ PATH: "/home/hub/bin" }, alice, { allowPatterns: ["*"] });
+    expect(env.PATH).toBeUndefined();
+    expect(dropped).toEqual([]);
+  });
+
+  it.each(["TMPDIR", "EDITOR", "VISUAL", "PAGER", "SSLKEYLOGFILE", "XDG_CONFIG_HOME", "GIT_SSH_COMMAND"])(
     "drops %s, which points the server at the hub's files or programs, even where the site policy allows every name",
     (name) => {
       const { env, dropped } = applyEnvPolicy({ [name]: "/home/hub/x" }, alice, { allowPatterns: ["*"] });
