@@ -39,7 +39,7 @@ const LAB = `${EXTRA}/lab-server`;
 const VOILA = `${EXTRA}/voila-server`;
 const HUB_OWNED = `${EXTRA}/hub-owned-server`;
 const SERVER_LOG_NAME = ".tsss-server.log";
-const TOP_KEYS = "singleuser, profiles, env, limits, umask, nice, graceSeconds, minUid, serverLog, path, serverArgs, sandbox, adopt";
+const TOP_KEYS = "singleuser, profiles, env, limits, umask, nice, graceSeconds, minUid, serverLog, path, serverArgs, sandbox, adopt, slurm";
 
 
 function writePolicy(policy: unknown): void {
