@@ -225,7 +225,7 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
 
     async def _cancel_late_job(self, answer: Answer) -> None:
         """An abandoned submit still submitted a job: cancel it."""
-        job = answer.get("job")
+        job: Any = answer.get("job")
         if _valid_job_id(job):
             await self._cancel_quietly(job, "its submit was abandoned")
 
@@ -267,7 +267,7 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
         """internal_ssl is not supported in Slurm mode (start() says so); nothing is read."""
         return paths
 
-    async def start(self) -> Tuple[str, int]:  # type: ignore[override]
+    async def start(self) -> Tuple[str, int]:
         """Submit the server as a Slurm job; return (node, port) once the job runs."""
         self._warn_unused_settings()
         self._progress.begin()

@@ -110,8 +110,8 @@ def slurm_options(answer: Mapping[str, Any]) -> SlurmOptions:
     bounds = {}
     for name in ("minutes", "memoryMB", "cpus", "gpus"):
         entry = answer.get(name)
-        value = entry.get("default") if isinstance(entry, dict) else None
-        maximum = entry.get("max") if isinstance(entry, dict) else None
+        value: Any = entry.get("default") if isinstance(entry, dict) else None
+        maximum: Any = entry.get("max") if isinstance(entry, dict) else None
         if not _is_int(value) or not _is_int(maximum) or not 0 <= value <= maximum:
             raise _malformed(f'slurm-options answer has no valid "{name}" bounds', answer)
         bounds[name] = Bounds(value, maximum)
@@ -119,10 +119,10 @@ def slurm_options(answer: Mapping[str, Any]) -> SlurmOptions:
 
 
 def submitted_job(answer: Mapping[str, Any]) -> int:
-    job = answer.get("job")
+    job: Any = answer.get("job")
     if not _is_int(job) or not 1 <= job <= MAX_JOB_ID:
         raise _malformed("submit answer has no valid job id", answer)
-    return job
+    return int(job)
 
 
 def job_status(answer: Mapping[str, Any]) -> JobStatus:
@@ -243,8 +243,8 @@ def render_slurm_form(options: SlurmOptions, previous: Optional[Mapping[str, Any
         rows.append(f'      <option value="{value}"{selected}>{value}</option>')
 
     def number(key: str, label: str, least: int, bound: Bounds) -> str:
-        value = previous.get(key)
-        current = value if _is_int(value) and least <= value <= bound.max else bound.default
+        value: Any = previous.get(key)
+        current: int = value if _is_int(value) and least <= value <= bound.max else bound.default
         current = max(current, least)
         return (
             f'  <div class="form-group mb-3">\n'
