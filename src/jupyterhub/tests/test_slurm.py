@@ -226,8 +226,10 @@ async def test_a_start_cancelled_at_start_timeout_cancels_the_job(make_slurm_spa
     """JupyterHub >= 5.1: asyncio.wait_for(spawner.start(), start_timeout) cancels start()."""
     fake.scenario(slurm={"states": [pending("Priority")]})
     spawner = make_slurm_spawner()
+    start = asyncio.ensure_future(spawner.start())
+    await wait_for_request(fake, "query")  # submitted, and waiting
     with pytest.raises(asyncio.TimeoutError):
-        await asyncio.wait_for(spawner.start(), timeout=1)
+        await asyncio.wait_for(start, timeout=0.2)
     # wait_for returns once the cancelled start() has finished: the job is cancelled by then.
     assert fake.requests("cancel") == [{"action": "cancel", "job": 4711}]
     assert any("cancelling Slurm job 4711: the start was cancelled" in w for w in spawner.records.lines("WARNING"))
@@ -250,8 +252,11 @@ async def test_stop_during_a_start_cancels_it_and_the_job(make_slurm_spawner, fa
 async def test_a_submit_answered_after_it_was_abandoned_is_cancelled(make_slurm_spawner, fake):
     fake.scenario(modes={"submit": "late"})
     spawner = make_slurm_spawner(kill_grace=2.0)
+    start = asyncio.ensure_future(spawner.start())
+    await wait_for_request(fake, "submit")  # the job is in the queue, the answer not yet sent
     with pytest.raises(asyncio.TimeoutError):
-        await asyncio.wait_for(spawner.start(), timeout=1)
+        await asyncio.wait_for(start, timeout=0.2)
+    assert fake.requests("cancel") == []  # only the answer names the job
     cancel = await wait_for_request(fake, "cancel", 10)
     assert cancel == {"action": "cancel", "job": 4711}
     assert any("cancelling Slurm job 4711: its submit was abandoned" in w for w in spawner.records.lines("WARNING"))
