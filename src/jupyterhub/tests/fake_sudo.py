@@ -193,8 +193,7 @@ def slurm(action, request, scenario, mode):
         sys.stderr.flush()
         if mode == "late":
             os.close(queue.fd)  # unlock: the hub's cancel must get through
-            signal.signal(signal.SIGTERM, lambda *_: answer({"ok": True, "job": job_id}))
-            time.sleep(60)
+            answer_late({"ok": True, "job": job_id})
         answer({"ok": True, "job": job_id})
     job_id = request.get("job")
     if not isinstance(job_id, int) or isinstance(job_id, bool) or job_id < 1:
@@ -213,13 +212,29 @@ def slurm(action, request, scenario, mode):
         answer({"ok": True, "cancelled": active})
 
 
+# "late" mode: a SIGTERM that arrives before the answer is ready is remembered, not fatal (the
+# hub may abandon the call as soon as it is recorded, before the server or job exists).
+_TERMINATED = []
+
+
+def answer_late(payload):
+    """Answer when sent SIGTERM (at once if it came already), or after 60 s."""
+    if _TERMINATED:
+        answer(payload)
+    signal.signal(signal.SIGTERM, lambda *_: answer(payload))
+    time.sleep(60)
+    answer(payload)
+
+
 def main():
     user, options, mediator, level = parse_argv(sys.argv[1:])
     request = json.loads(sys.stdin.read())
-    record("calls.jsonl", json.dumps({"argv": sys.argv[1:], "user": user, "pid": os.getpid(), "request": request}))
     scenario = load_scenario()
     action = request.get("action")
     mode = scenario.get("modes", {}).get(action, scenario.get("mode", "mediator"))
+    if mode == "late":
+        signal.signal(signal.SIGTERM, lambda *_: _TERMINATED.append(True))
+    record("calls.jsonl", json.dumps({"argv": sys.argv[1:], "user": user, "pid": os.getpid(), "request": request}))
     for line in scenario.get("before", []):
         sys.stderr.write(line + "\n")
     sys.stderr.flush()
@@ -242,8 +257,7 @@ def main():
         sys.stderr.write(f"[I ts-sudospawner] server started as pid {pid}\n")
         sys.stderr.flush()
         if mode == "late":
-            signal.signal(signal.SIGTERM, lambda *_: answer({"ok": True, "pid": pid}))
-            time.sleep(60)
+            answer_late({"ok": True, "pid": pid})
         answer({"ok": True, "pid": pid})
     if action == "kill":
         try:
