@@ -7,7 +7,8 @@
  * Nothing here audits the policy's executables: the mediator does that on every Slurm action and
  * its UNSAFE_PATH message arrives in the rows through its answers.
  */
-import { JOB_RESOURCE_NAMES, PARTITION_NAME_PATTERN, type JobResourceName, type JsonObject, type ResourceBounds, type SlurmOptions } from "../protocol/index.js";
+import { errorMessage } from "../errors.js";
+import { JOB_RESOURCE_NAMES, SLURM_OFF, slurmOptionsAnswer, type SlurmOptions } from "../protocol/index.js";
 import type { CheckRow } from "./check-report.js";
 import { diagnoseSudoFailure, type FailureContext } from "./diagnose.js";
 import type { CommandResult } from "./host.js";
@@ -17,32 +18,9 @@ export const SLURM_ROW_IDS = { mode: "slurm-mode", munge: "slurm-munge", submitT
 
 const POLICY_DOC = "docs/policy.md#slurm";
 
-/**
- * The mediator's refusal of a Slurm action when the policy has no `slurm` section (its DISABLED
- * error). The code is not on the wire, so the message is matched; a unit test holds it to the
- * mediator's own text.
- */
+/** The mediator's refusal of a Slurm action when the policy has no `slurm` section (its DISABLED error). */
 export function isSlurmOff(error: string): boolean {
-  return /\bSlurm mode is off\b/i.test(error);
-}
-
-/** The options of an ok `slurm-options` answer, or what is wrong with it. */
-export function readSlurmOptions(answer: JsonObject): SlurmOptions | string {
-  const { partitions } = answer;
-  if (!Array.isArray(partitions) || partitions.length === 0 || !partitions.every((p): p is string => typeof p === "string" && PARTITION_NAME_PATTERN.test(p))) {
-    return 'no list of partition names in "partitions"';
-  }
-  const bounds = {} as Record<JobResourceName, ResourceBounds>;
-  for (const name of JOB_RESOURCE_NAMES) {
-    const value = answer[name];
-    const entry = typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
-    const { default: fallback, max } = entry;
-    if (!Number.isSafeInteger(fallback) || !Number.isSafeInteger(max) || (fallback as number) < 0 || (fallback as number) > (max as number)) {
-      return `no valid {"default","max"} in "${name}"`;
-    }
-    bounds[name] = { default: fallback as number, max: max as number };
-  }
-  return { partitions: [...partitions], ...bounds };
+  return error.startsWith(SLURM_OFF);
 }
 
 /** "partitions debug (default), short; minutes 60 (max 480), ..." */
@@ -72,10 +50,12 @@ export function judgeSlurmMode(user: string, reply: MediatorReply, ctx: FailureC
     return { row: { ...row, status: "fail", detail: `could not ask the mediator as ${user} (slurm-options): ${failureText(reply)}. ${diagnosis.cause}`, fix: diagnosis.fix } };
   }
   if (answer.ok === true) {
-    const options = readSlurmOptions(answer);
-    if (typeof options === "string") {
+    let options: SlurmOptions;
+    try {
+      options = slurmOptionsAnswer(answer);
+    } catch (error) {
       return {
-        row: { ...row, status: "fail", detail: `the mediator's slurm-options answer has ${options}: ${JSON.stringify(answer).slice(0, 300)}`, fix: "the mediator is not the one this check belongs to: run the check of the installed mediator (--mediator, the path the hub runs)" },
+        row: { ...row, status: "fail", detail: errorMessage(error), fix: "the mediator is not the one this check belongs to: run the check of the installed mediator (--mediator, the path the hub runs)" },
       };
     }
     return { row: { ...row, status: "pass", detail: `on, as ${user}: ${describeOptions(options)}`, fix: "" }, options };
@@ -83,7 +63,7 @@ export function judgeSlurmMode(user: string, reply: MediatorReply, ctx: FailureC
   const error = failureText(reply);
   if (isSlurmOff(error)) {
     // The mediator's own words, without repeating the title.
-    const why = error.replace(/^\s*Slurm mode is off:\s*/i, "");
+    const why = error.slice(SLURM_OFF.length).replace(/^:\s*/, "");
     return { row: { ...row, status: "skip", detail: `off: ${why}`, fix: `to start servers as Slurm jobs, add a "slurm" section to the site policy (${POLICY_DOC})` } };
   }
   return { row: { ...row, status: "fail", detail: `the mediator refused slurm-options as ${user}: ${error}`, fix: `fix what the message names in the site policy or the install (${POLICY_DOC}); the munge and sbatch rows follow once it answers` } };

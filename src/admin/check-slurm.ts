@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { POLICY_PATH } from "../install/layout.js";
 import { JOB_RESOURCE_NAMES, submitRequest, type JobRequest, type SlurmOptions } from "../protocol/index.js";
 import type { CheckRow } from "./check-report.js";
 import { authInfoSocket, judgeMunge, judgeSlurmMode, judgeSubmitTest, policySlurmConf, type MungeFacts, type MungeSocket, type SubmitTestProbe } from "./check-slurm-rows.js";
@@ -14,8 +15,6 @@ import { runCommand } from "./host.js";
 import { hubEnvironment } from "./hub-environment.js";
 import { askMediator } from "./mediator-ask.js";
 
-/** The mediator's compiled-in policy path (src/mediator/policy.ts; a unit test holds them equal). */
-export const SITE_POLICY_PATH = "/etc/ts-sudospawner/config.json";
 /** Where Slurm's commands look without SLURM_CONF (Debian's and RHEL's builds). */
 export const SLURM_DEFAULT_CONF = "/etc/slurm/slurm.conf";
 /** A port for the test job's JUPYTERHUB_SERVICE_URL: --test-only starts nothing, so nothing binds it. */
@@ -46,7 +45,7 @@ function onPath(name: string): string | undefined {
 
 /** The socket munge must use: slurm.conf's AuthInfo=socket=, from the policy's conf or Slurm's default one. */
 function mungeSocket(): MungeSocket {
-  const conf = policySlurmConf(readText(SITE_POLICY_PATH) ?? "") ?? SLURM_DEFAULT_CONF;
+  const conf = policySlurmConf(readText(POLICY_PATH) ?? "") ?? SLURM_DEFAULT_CONF;
   const text = readText(conf);
   if (text === undefined) return { from: `${conf} could not be read` };
   const socket = authInfoSocket(text);

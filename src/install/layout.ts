@@ -9,6 +9,9 @@ import { dirname, join } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 import { installDirectory } from "./executable.js";
 
+/** The root-owned site policy: the mediator applies it; `check` reads only its slurm.conf from it. */
+export const POLICY_PATH = "/etc/ts-sudospawner/config.json";
+
 export const ADDON_FILE = "tsss_native.node";
 export const REAPER_FILE = "tsss-reaper";
 

@@ -10,7 +10,9 @@ import type { EnvPolicy } from "./env-policy.js";
 import type { AdoptPolicy } from "./adoption.js";
 import type { ServerArgsPolicy } from "./server-args.js";
 
-export const POLICY_PATH = "/etc/ts-sudospawner/config.json";
+import { POLICY_PATH } from "../install/layout.js";
+
+export { POLICY_PATH };
 
 export interface Profile {
   /** Shown to users in the hub's options form. */

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { SudoSpawnerError } from "../errors.js";
-import { escapeControls, type JobStatus } from "../protocol/index.js";
+import { SLURM_OFF, escapeControls, type JobStatus } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
 import type { Logger } from "./logger.js";
 import { POLICY_PATH, type SlurmPolicy } from "./policy.js";
@@ -15,7 +15,7 @@ const COMMAND_TIMEOUT_MS = 30_000;
 
 /** Why a request for Slurm mode is refused when the policy does not turn it on. */
 export function slurmDisabled(): SudoSpawnerError {
-  return new SudoSpawnerError("DISABLED", `Slurm mode is off: the site policy ${POLICY_PATH} has no "slurm" section (see docs/policy.md#slurm)`);
+  return new SudoSpawnerError("DISABLED", `${SLURM_OFF}: the site policy ${POLICY_PATH} has no "slurm" section (see docs/policy.md#slurm)`);
 }
 
 export interface SlurmContext {

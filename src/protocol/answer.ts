@@ -3,7 +3,7 @@
  * its request calls for; anything else is a MEDIATOR error that quotes what arrived.
  */
 import { SudoSpawnerError } from "../errors.js";
-import { MAX_PID, PROFILE_NAME_PATTERN, type JsonObject, type ProfileSummary } from "./wire.js";
+import { JOB_RESOURCE_NAMES, MAX_PID, PARTITION_NAME_PATTERN, PROFILE_NAME_PATTERN, type JobResourceName, type JsonObject, type ProfileSummary, type ResourceBounds, type SlurmOptions } from "./wire.js";
 
 /** At most `max` characters of text, JSON-quoted, for quoting output in an error message. */
 export function excerpt(text: string, max = 300): string {
@@ -43,4 +43,22 @@ export function profilesAnswerList(answer: JsonObject): ProfileSummary[] {
     }
     return { name, description };
   });
+}
+
+/** The partitions and bounds of a slurm-options answer. */
+export function slurmOptionsAnswer(answer: JsonObject): SlurmOptions {
+  const { partitions } = answer;
+  if (!Array.isArray(partitions) || partitions.length === 0 || !partitions.every((p): p is string => typeof p === "string" && PARTITION_NAME_PATTERN.test(p))) {
+    throw malformed('slurm-options answer has no list of partition names in "partitions"', answer);
+  }
+  const bounds = {} as Record<JobResourceName, ResourceBounds>;
+  for (const name of JOB_RESOURCE_NAMES) {
+    const entry = answer[name];
+    const { default: fallback, max } = (typeof entry === "object" && entry !== null ? entry : {}) as Record<string, unknown>;
+    if (!Number.isSafeInteger(fallback) || !Number.isSafeInteger(max) || (fallback as number) < 0 || (fallback as number) > (max as number)) {
+      throw malformed(`slurm-options answer has no valid {"default","max"} in "${name}"`, answer);
+    }
+    bounds[name] = { default: fallback as number, max: max as number };
+  }
+  return { partitions: [...partitions], ...bounds };
 }

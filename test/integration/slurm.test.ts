@@ -201,6 +201,24 @@ describe.skipIf(reason !== "")("Slurm mode through real sudo and a real Slurm cl
     }
   }, 60_000);
 
+  it("the server's executable is audited as for a spawn: one the hub could replace is refused, and nothing is queued", async () => {
+    const copy = `/tmp/tsss-hub-singleuser-${randomBytes(4).toString("hex")}`;
+    fs.copyFileSync(`${fx.binDir}/jupyterhub-singleuser`, copy);
+    fs.chownSync(copy, userInfo(fx.hub).uid, 0);
+    fs.chmodSync(copy, 0o755);
+    try {
+      policy.write({ singleuser: copy, slurm: slurmSection() });
+      for (const action of ["submit", "submit-test"] as const) {
+        const result = await call(alice, submitRequest([], BASE_ENV, {}, action));
+        expect(result.answer).toMatchObject({ ok: false, error: expect.stringContaining(copy) as unknown });
+        expect(result.answer).toMatchObject({ error: expect.stringContaining("who must not control what runs") as unknown });
+      }
+      expect(cluster.jobsOf(alice.name)).toEqual([]);
+    } finally {
+      fs.rmSync(copy, { force: true });
+    }
+  }, 60_000);
+
   it("is off without a slurm section in the policy: every Slurm action is refused", async () => {
     policy.write({});
     for (const request of [submitRequest([], BASE_ENV), submitRequest([], BASE_ENV, {}, "submit-test"), { action: "query", job: 1 }, { action: "cancel", job: 1 }, { action: "slurm-options" }]) {
