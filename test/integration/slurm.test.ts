@@ -185,28 +185,31 @@ describe.skipIf(reason !== "")("Slurm mode through real sudo and a real Slurm cl
     });
   }, 60_000);
 
-  it("sbatch, squeue and scancel are audited: a copy the hub could replace is refused before it runs", async () => {
-    const copy = `/tmp/tsss-hub-sbatch-${randomBytes(4).toString("hex")}`;
-    fs.copyFileSync("/usr/bin/sbatch", copy);
+  /** A copy of `source` owned by the hub user, in /tmp (sticky), removed after `use`. */
+  async function withHubOwnedCopy(source: string, use: (copy: string) => Promise<void>): Promise<void> {
+    const copy = `/tmp/tsss-hub-${source.split("/").pop() as string}-${randomBytes(4).toString("hex")}`;
+    fs.copyFileSync(source, copy);
     fs.chownSync(copy, userInfo(fx.hub).uid, 0);
     fs.chmodSync(copy, 0o755);
     try {
+      await use(copy);
+    } finally {
+      fs.rmSync(copy, { force: true });
+    }
+  }
+
+  it("sbatch, squeue and scancel are audited: a copy the hub could replace is refused before it runs", async () => {
+    await withHubOwnedCopy("/usr/bin/sbatch", async (copy) => {
       policy.write({ slurm: slurmSection({ sbatch: copy }) });
       const { result } = await submit(alice);
       expect(result.answer).toMatchObject({ ok: false, error: expect.stringContaining(`Slurm's ${copy.split("/").pop() as string}`) as unknown });
       expect(result.answer).toMatchObject({ error: expect.stringContaining("who must not control what runs") as unknown });
       expect(cluster.jobsOf(alice.name)).toEqual([]);
-    } finally {
-      fs.rmSync(copy, { force: true });
-    }
+    });
   }, 60_000);
 
   it("the server's executable is audited as for a spawn: one the hub could replace is refused, and nothing is queued", async () => {
-    const copy = `/tmp/tsss-hub-singleuser-${randomBytes(4).toString("hex")}`;
-    fs.copyFileSync(`${fx.binDir}/jupyterhub-singleuser`, copy);
-    fs.chownSync(copy, userInfo(fx.hub).uid, 0);
-    fs.chmodSync(copy, 0o755);
-    try {
+    await withHubOwnedCopy(`${fx.binDir}/jupyterhub-singleuser`, async (copy) => {
       policy.write({ singleuser: copy, slurm: slurmSection() });
       for (const action of ["submit", "submit-test"] as const) {
         const result = await call(alice, submitRequest([], BASE_ENV, {}, action));
@@ -214,9 +217,7 @@ describe.skipIf(reason !== "")("Slurm mode through real sudo and a real Slurm cl
         expect(result.answer).toMatchObject({ error: expect.stringContaining("who must not control what runs") as unknown });
       }
       expect(cluster.jobsOf(alice.name)).toEqual([]);
-    } finally {
-      fs.rmSync(copy, { force: true });
-    }
+    });
   }, 60_000);
 
   it("is off without a slurm section in the policy: every Slurm action is refused", async () => {
