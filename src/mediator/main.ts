@@ -24,8 +24,8 @@ import { assertProcReadable, ownership } from "./ownership.js";
 import { profileSummaries, type Policy } from "./policy.js";
 import { loadPolicy } from "./policy-file.js";
 import { DEFAULT_GRACE_MS, spawnServer } from "./spawn.js";
-import { cancelJob, queryJob, slurmDisabled, submitJob, type SlurmContext } from "./slurm.js";
-import { jobScript, resolveJob, slurmOptions } from "./slurm-job.js";
+import type { SlurmContext } from "./slurm.js";
+import { jobScript, resolveJob, slurmDisabled, slurmOptions } from "./slurm-job.js";
 import { readRequestBytes } from "./stdin.js";
 import { TLS_ENV, writeTlsFiles } from "./tls-files.js";
 
@@ -133,6 +133,7 @@ async function submitAction(request: SubmitRequest, layout: InstallLayout, accou
   const { launch, executable, env } = prepareServer(request, layout, account, policy, logger);
   const script = jobScript(executable, launch.args, env);
   for (const name of script.skipped) logger.warn(`environment variable ${JSON.stringify(escapeControls(name))} cannot be exported by a job script: dropped`);
+  const { cancelJob, submitJob } = await import("./slurm.js");
   if (request.action === "submit-test") return { ok: true, estimate: submitJob(ctx, script.text, resources, true) as string };
   const job = submitJob(ctx, script.text, resources, false) as number;
   // A signal that arrived while sbatch ran is handled now: nobody would learn this job's id.
@@ -176,10 +177,14 @@ async function handle(layout: InstallLayout, logger: Logger, interrupts: Interru
     case "submit-test":
       interrupts.deferred = true;
       return submitAction(request, layout, account, policy, logger, interrupts.controller.signal);
-    case "query":
-      return { ok: true, ...queryJob(slurmContext(account, policy, logger), request.job) };
-    case "cancel":
-      return { ok: true, cancelled: cancelJob(slurmContext(account, policy, logger), request.job) };
+    case "query": {
+      const ctx = slurmContext(account, policy, logger);
+      return { ok: true, ...(await import("./slurm.js")).queryJob(ctx, request.job) };
+    }
+    case "cancel": {
+      const ctx = slurmContext(account, policy, logger);
+      return { ok: true, cancelled: (await import("./slurm.js")).cancelJob(ctx, request.job) };
+    }
     case "slurm-options":
       if (policy.slurm === undefined) throw slurmDisabled();
       return { ok: true, ...slurmOptions(policy.slurm) };

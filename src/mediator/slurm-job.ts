@@ -3,7 +3,7 @@
  * sbatch command line, and reading what sbatch and squeue print. No I/O; slurm.ts runs the commands.
  */
 import { SudoSpawnerError } from "../errors.js";
-import { JOB_RESOURCE_NAMES, JOB_STATE_PATTERN, MAX_JOB_ID, escapeControls, shellQuote, type JobRequest, type JobResourceName, type JobStatus, type SlurmOptions } from "../protocol/index.js";
+import { JOB_RESOURCE_NAMES, JOB_STATE_PATTERN, MAX_JOB_ID, SLURM_OFF, escapeControls, shellQuote, type JobRequest, type JobResourceName, type JobStatus, type SlurmOptions } from "../protocol/index.js";
 import { POLICY_PATH, serverLogPath, type SlurmPolicy } from "./policy.js";
 
 /** The job's mark: query and cancel act only on a job of this user that carries it. */
@@ -13,6 +13,11 @@ export const JOB_NAME = "jupyterhub-singleuser";
 export const SQUEUE_FORMAT = "%i|%U|%T|%r|%B|%k";
 
 export type JobResources = { partition: string } & Record<JobResourceName, number>;
+
+/** Why a request for Slurm mode is refused when the policy does not turn it on. */
+export function slurmDisabled(): SudoSpawnerError {
+  return new SudoSpawnerError("DISABLED", `${SLURM_OFF}: the site policy ${POLICY_PATH} has no "slurm" section (see docs/policy.md#slurm)`);
+}
 
 /** What the hub's options form may offer (the slurm-options answer). */
 export function slurmOptions(slurm: SlurmPolicy): SlurmOptions {

@@ -1,22 +1,18 @@
 /**
- * Slurm mode, effects: runs the policy's sbatch, squeue and scancel as the user (the mediator
+ * Slurm mode, effects (imported on use: node:child_process costs every kill a few ms to load): runs
+ * the policy's sbatch, squeue and scancel as the user (the mediator
  * already is the user) with an environment built here, never the one sudo passed: no SBATCH_*,
  * SQUEUE_* or SLURM_* variable of the hub's can add options or pick another cluster.
  */
 import { spawnSync } from "node:child_process";
 import { SudoSpawnerError } from "../errors.js";
-import { SLURM_OFF, escapeControls, type JobStatus } from "../protocol/index.js";
+import { escapeControls, type JobStatus } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
 import type { Logger } from "./logger.js";
-import { POLICY_PATH, type SlurmPolicy } from "./policy.js";
+import type { SlurmPolicy } from "./policy.js";
 import { assertOurJob, findJob, isFinished, parseEstimate, parseSubmitted, sbatchArgs, SQUEUE_FORMAT, type JobResources } from "./slurm-job.js";
 
 const COMMAND_TIMEOUT_MS = 30_000;
-
-/** Why a request for Slurm mode is refused when the policy does not turn it on. */
-export function slurmDisabled(): SudoSpawnerError {
-  return new SudoSpawnerError("DISABLED", `${SLURM_OFF}: the site policy ${POLICY_PATH} has no "slurm" section (see docs/policy.md#slurm)`);
-}
 
 export interface SlurmContext {
   slurm: SlurmPolicy;

@@ -21,7 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { MAX_REQUEST_BYTES, escapeControls, parseRequest } from "../../src/protocol/index.js";
-import { slurmDisabled } from "../../src/mediator/slurm.js";
+import { slurmDisabled } from "../../src/mediator/slurm-job.js";
 import { announceSkip, killUserProcesses, procState, userInfo, userProcesses, type TestUser } from "../helpers/system.js";
 
 const fx = inject("rootFixture");
