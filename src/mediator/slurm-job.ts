@@ -3,7 +3,7 @@
  * sbatch command line, and reading what sbatch and squeue print. No I/O; slurm.ts runs the commands.
  */
 import { SudoSpawnerError } from "../errors.js";
-import { JOB_RESOURCE_NAMES, JOB_STATE_PATTERN, MAX_JOB_ID, SLURM_OFF, escapeControls, shellQuote, type JobRequest, type JobResourceName, type JobStatus, type SlurmOptions } from "../protocol/index.js";
+import { JOB_RESOURCE_NAMES, JOB_STATE_PATTERN, MAX_JOB_ID, NOT_OUR_JOB, SLURM_OFF, escapeControls, shellQuote, type JobRequest, type JobResourceName, type JobStatus, type SlurmOptions } from "../protocol/index.js";
 import { POLICY_PATH, serverLogPath, type SlurmPolicy } from "./policy.js";
 
 /** The job's mark: query and cancel act only on a job of this user that carries it. */
@@ -140,7 +140,7 @@ export function findJob(stdout: string, job: number): QueuedJob | undefined {
 /** The job, if it is a server this mediator submitted for this user; anything else is refused. */
 export function assertOurJob(entry: QueuedJob, uid: number, user: string): QueuedJob {
   if (entry.uid !== uid || entry.comment !== JOB_MARK) {
-    throw new SudoSpawnerError("NOT_OURS", `job ${entry.job} is not a server ts-sudospawner submitted for ${user}; leaving it alone`);
+    throw new SudoSpawnerError("NOT_OURS", `job ${entry.job} ${NOT_OUR_JOB} ${user}; leaving it alone`);
   }
   return entry;
 }

@@ -18,6 +18,8 @@ export const MAX_PEM_BYTES = 64 * 1024;
 export const MAX_JOB_ID = 2 ** 32 - 1;
 /** Slurm partition names, in requests and in the site policy. */
 export const PARTITION_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+/** The mediator's refusal of a job that is not one of its servers for this user: "job N <this> USER; ...". */
+export const NOT_OUR_JOB = "is not a server ts-sudospawner submitted for";
 /** How the mediator's refusal of a Slurm action begins when the policy has no "slurm" section. */
 export const SLURM_OFF = "Slurm mode is off";
 /** A Slurm job state as squeue prints it (%T), or GONE when squeue no longer knows the job. */

@@ -326,6 +326,28 @@ async def test_a_failing_query_is_not_taken_as_the_end(make_slurm_spawner, fake)
     assert any("could not query Slurm job 4711, taking it as still running" in w and "Socket timed out" in w for w in spawner.records.lines("WARNING"))
 
 
+NOT_OURS = "job 4711 is not a server ts-sudospawner submitted for alice; leaving it alone"
+
+
+async def test_a_job_that_is_no_longer_ours_is_taken_as_ended(make_slurm_spawner, fake):
+    """The mediator refuses a job id that now names another job (Slurm lost its state)."""
+    spawner = make_slurm_spawner()
+    await spawner.start()
+    fake.scenario(modes={"query": "refuse", "cancel": "refuse"}, error=NOT_OURS)
+    assert await spawner.poll() == 1
+    assert spawner.get_state() == {}
+    assert any("Slurm job 4711 is no longer this user's server, taking it as ended" in w for w in spawner.records.lines("WARNING"))
+
+
+async def test_stop_of_a_job_that_is_no_longer_ours_cancels_nothing(make_slurm_spawner, fake):
+    spawner = make_slurm_spawner()
+    await spawner.start()
+    fake.scenario(modes={"cancel": "refuse"}, error=NOT_OURS)
+    await spawner.stop()
+    assert spawner.get_state() == {}
+    assert any("is no longer this user's server, nothing to cancel" in w for w in spawner.records.lines("WARNING"))
+
+
 # -- stop -------------------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from .slurm_job import (
     JobStatus,
     SlurmOptions,
     cancelled,
+    is_not_our_job,
     job_exit_status,
     job_request,
     job_status,
@@ -359,6 +360,10 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
         try:
             status = await self._query(job)
         except MediatorError as e:
+            if is_not_our_job(str(e)):
+                self.log.warning("%s Slurm job %s is no longer this user's server, taking it as ended: %s", self._tag, job, e)
+                self.clear_state()
+                return 1
             self.log.warning("%s could not query Slurm job %s, taking it as still running: %s", self._tag, job, e)
             return None
         code = job_exit_status(status.state)
@@ -384,6 +389,11 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
         try:
             was_active = await self._cancel(job)
         except MediatorError as e:
+            if is_not_our_job(str(e)):
+                # Nothing of ours to cancel: the mediator leaves a job that is not its server alone.
+                self.log.warning("%s Slurm job %s is no longer this user's server, nothing to cancel: %s", self._tag, job, e)
+                self.clear_state()
+                return
             self.log.error("%s could not cancel Slurm job %s (cancel it with `scancel %s`): %s", self._tag, job, job, e)
             raise
         if was_active:

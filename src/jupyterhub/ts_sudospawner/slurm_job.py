@@ -143,6 +143,17 @@ def cancelled(answer: Mapping[str, Any]) -> bool:
     return value
 
 
+# The mediator's refusal of a job that is not one of its servers for this user (NOT_OURS; the
+# same text as NOT_OUR_JOB in src/protocol/wire.ts, which a unit test there compares).
+NOT_OUR_JOB = "is not a server ts-sudospawner submitted for"
+
+
+def is_not_our_job(message: str) -> bool:
+    """Whether a mediator error says the job is no longer this user's server (e.g. its id was
+    given to another job after Slurm lost its state): the server it stood for is gone."""
+    return NOT_OUR_JOB in message
+
+
 def job_exit_status(state: str) -> Optional[int]:
     """Spawner.poll()'s answer for a job state: None while the job holds (or waits for) its
     resources, 0 once it completed or is gone, 1 for any other end (FAILED, TIMEOUT, CANCELLED,

@@ -165,3 +165,13 @@ describe("what sbatch and squeue print", () => {
     expect(["COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "GONE"].every(isFinished)).toBe(true);
   });
 });
+
+describe("the Python spawner reads the mediator's refusals", () => {
+  it("knows the NOT_OURS text (src/jupyterhub/ts_sudospawner/slurm_job.py)", async () => {
+    const fs = await import("node:fs");
+    const { NOT_OUR_JOB } = await import("../../../src/protocol/index.js");
+    const python = fs.readFileSync(new URL("../../../src/jupyterhub/ts_sudospawner/slurm_job.py", import.meta.url), "utf8");
+    expect(python).toContain(`NOT_OUR_JOB = ${JSON.stringify(NOT_OUR_JOB)}`);
+    expect(errorOf(() => assertOurJob(parseSqueueLine("1|1|RUNNING|None|vm|x"), 1, "ann")).message).toContain(NOT_OUR_JOB);
+  });
+});
