@@ -117,11 +117,14 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
   return { ok: true, pid };
 }
 
-/** Slurm mode: the policy's sbatch, squeue and scancel, each audited like the server's executable. */
+/**
+ * Slurm mode: the policy's sbatch, squeue and scancel, audited as the server's executable is, but
+ * root-owned only: they are the site's, one path for every user, never a user's own copy.
+ */
 function slurmContext(account: Account, policy: Policy, logger: Logger): SlurmContext {
   const { slurm } = policy;
   if (slurm === undefined) throw slurmDisabled();
-  const trustedUids = new Set([0, account.uid]);
+  const trustedUids = new Set([0]);
   const describe = (uid: number) => uidMarkingHub(uid, sudoUid());
   for (const file of [slurm.sbatch, slurm.squeue, slurm.scancel]) assertTrustedExecutable(file, trustedUids, describe, `Slurm's ${basename(file)}`);
   return { slurm, account, logger };

@@ -8,13 +8,14 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { submitRequest, type JobRequest } from "../../src/protocol/index.js";
+import { submitRequest } from "../../src/protocol/index.js";
 import { demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV } from "../helpers/requests.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
 import { SlurmCluster, slurmUnavailableReason } from "../helpers/slurm.js";
-import { announceSkip, killUserProcesses, run, runMediatorAs, userInfo, userProcesses, waitFor, type MediatorRun, type TestUser } from "../helpers/system.js";
+import { SlurmMediator, slurmSection as policySection } from "../helpers/slurm-mediator.js";
+import { announceSkip, killUserProcesses, run, userInfo, userProcesses, waitFor, type TestUser } from "../helpers/system.js";
 
 const fx = inject("rootFixture");
 const reason = !fx.available ? fx.reason : (slurmUnavailableReason() ?? "");
@@ -26,24 +27,17 @@ describe.skipIf(reason !== "")("Slurm mode through real sudo and a real Slurm cl
   let bob: TestUser;
   const policy = new SitePolicyGuard();
 
+  let slurm: SlurmMediator;
+
   function slurmSection(extra: Record<string, unknown> = {}): Record<string, unknown> {
-    return {
-      sbatch: "/usr/bin/sbatch",
-      squeue: "/usr/bin/squeue",
-      scancel: "/usr/bin/scancel",
-      conf: cluster.conf,
-      partitions: ["debug", "short"],
-      minutes: { default: 60, max: 120 },
-      memoryMB: { default: 256, max: 1000 },
-      cpus: { default: 1, max: 2 },
-      ...extra,
-    };
+    return policySection(cluster, ["debug", "short"], extra);
   }
 
   beforeAll(async () => {
     alice = userInfo(fx.users[0] as string);
     bob = userInfo(fx.users[1] as string);
     cluster = await SlurmCluster.start();
+    slurm = new SlurmMediator(fx, cluster);
     policy.write({ slurm: slurmSection() });
   }, 90_000);
 
@@ -60,34 +54,11 @@ describe.skipIf(reason !== "")("Slurm mode through real sudo and a real Slurm cl
     for (const user of fx.users) expect(userProcesses(user)).toEqual([]);
   }, 90_000);
 
-  function call(user: TestUser, request: unknown): Promise<MediatorRun> {
-    return runMediatorAs(fx.hub, user.name, fx.mediator, JSON.stringify(request));
-  }
-
-  /** A submit of the demo server (next to the mediator) on a free port. */
-  async function submit(user: TestUser, job: JobRequest = {}, env: Record<string, string> = {}): Promise<{ result: MediatorRun; port: number }> {
-    const port = await freePort();
-    const result = await call(user, submitRequest([`--port=${port}`, "--ip=127.0.0.1"], { ...BASE_ENV, ...env }, { job }));
-    return { result, port };
-  }
-
-  function jobOf(result: MediatorRun): number {
-    expect(result.answer, result.stderr).toMatchObject({ ok: true, job: expect.any(Number) as unknown });
-    return (result.answer as { job: number }).job;
-  }
-
-  async function query(user: TestUser, job: number): Promise<Record<string, unknown>> {
-    const result = await call(user, { action: "query", job });
-    return result.answer as Record<string, unknown>;
-  }
-
-  async function waitRunning(user: TestUser, job: number): Promise<Record<string, unknown>> {
-    let status: Record<string, unknown> = {};
-    await waitFor(async () => (status = await query(user, job)).state === "RUNNING", 30_000, `job ${job} to run`).catch((error: unknown) => {
-      throw new Error(`${String(error)}: ${JSON.stringify(status)}\n${cluster.logTail()}`);
-    });
-    return status;
-  }
+  const call: SlurmMediator["call"] = (user, request) => slurm.call(user, request);
+  const submit: SlurmMediator["submit"] = (user, job, env) => slurm.submit(user, job, env);
+  const jobOf: SlurmMediator["jobOf"] = (result) => slurm.jobOf(result);
+  const query: SlurmMediator["query"] = (user, job) => slurm.query(user, job);
+  const waitRunning: SlurmMediator["waitRunning"] = (user, job) => slurm.waitRunning(user, job);
 
   it("submit runs the server as the user's job with the policy's defaults; query follows it; cancel ends it and leaves nothing", async () => {
     const { result, port } = await submit(alice, {}, { JUPYTERHUB_API_TOKEN: "tok-slurm" });
@@ -185,11 +156,11 @@ describe.skipIf(reason !== "")("Slurm mode through real sudo and a real Slurm cl
     });
   }, 60_000);
 
-  /** A copy of `source` owned by the hub user, in /tmp (sticky), removed after `use`. */
-  async function withHubOwnedCopy(source: string, use: (copy: string) => Promise<void>): Promise<void> {
-    const copy = `/tmp/tsss-hub-${source.split("/").pop() as string}-${randomBytes(4).toString("hex")}`;
+  /** A copy of `source` owned by `uid` (the hub user's by default), in /tmp (sticky), removed after `use`. */
+  async function withCopyOwnedBy(source: string, use: (copy: string) => Promise<void>, uid = userInfo(fx.hub).uid): Promise<void> {
+    const copy = `/tmp/tsss-${uid}-${source.split("/").pop() as string}-${randomBytes(4).toString("hex")}`;
     fs.copyFileSync(source, copy);
-    fs.chownSync(copy, userInfo(fx.hub).uid, 0);
+    fs.chownSync(copy, uid, 0);
     fs.chmodSync(copy, 0o755);
     try {
       await use(copy);
@@ -198,18 +169,24 @@ describe.skipIf(reason !== "")("Slurm mode through real sudo and a real Slurm cl
     }
   }
 
-  it("sbatch, squeue and scancel are audited: a copy the hub could replace is refused before it runs", async () => {
-    await withHubOwnedCopy("/usr/bin/sbatch", async (copy) => {
-      policy.write({ slurm: slurmSection({ sbatch: copy }) });
-      const { result } = await submit(alice);
-      expect(result.answer).toMatchObject({ ok: false, error: expect.stringContaining(`Slurm's ${copy.split("/").pop() as string}`) as unknown });
-      expect(result.answer).toMatchObject({ error: expect.stringContaining("who must not control what runs") as unknown });
-      expect(cluster.jobsOf(alice.name)).toEqual([]);
-    });
+  it("sbatch, squeue and scancel are audited: a copy the hub or even the user could replace is refused before it runs", async () => {
+    for (const owner of [userInfo(fx.hub).uid, alice.uid]) {
+      await withCopyOwnedBy(
+        "/usr/bin/sbatch",
+        async (copy) => {
+          policy.write({ slurm: slurmSection({ sbatch: copy }) });
+          const { result } = await submit(alice);
+          expect(result.answer).toMatchObject({ ok: false, error: expect.stringContaining(`Slurm's ${copy.split("/").pop() as string}`) as unknown });
+          expect(result.answer).toMatchObject({ error: expect.stringContaining("who must not control what runs") as unknown });
+          expect(cluster.jobsOf(alice.name)).toEqual([]);
+        },
+        owner,
+      );
+    }
   }, 60_000);
 
   it("the server's executable is audited as for a spawn: one the hub could replace is refused, and nothing is queued", async () => {
-    await withHubOwnedCopy(`${fx.binDir}/jupyterhub-singleuser`, async (copy) => {
+    await withCopyOwnedBy(`${fx.binDir}/jupyterhub-singleuser`, async (copy) => {
       policy.write({ singleuser: copy, slurm: slurmSection() });
       for (const action of ["submit", "submit-test"] as const) {
         const result = await call(alice, submitRequest([], BASE_ENV, {}, action));
