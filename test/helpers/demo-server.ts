@@ -15,23 +15,24 @@ export interface DemoStatus {
   fdsAtStart: string[];
 }
 
-export async function demoStatus(port: number): Promise<DemoStatus> {
-  const response = await fetch(`http://127.0.0.1:${port}/user/x/api/status`);
-  if (response.status !== 200) throw new Error(`GET /user/x/api/status on port ${port} answered ${response.status}`);
+/** The demo server's status report, from `host` (127.0.0.1 unless the server runs elsewhere). */
+export async function demoStatus(port: number, host = "127.0.0.1"): Promise<DemoStatus> {
+  const response = await fetch(`http://${host}:${port}/user/x/api/status`);
+  if (response.status !== 200) throw new Error(`GET /user/x/api/status on ${host}:${port} answered ${response.status}`);
   return (await response.json()) as DemoStatus;
 }
 
-export async function waitForDemoServer(port: number, timeoutMs = 15_000): Promise<void> {
+export async function waitForDemoServer(port: number, timeoutMs = 15_000, host = "127.0.0.1"): Promise<void> {
   await waitFor(
     async () => {
       try {
-        return (await fetch(`http://127.0.0.1:${port}/api/status`)).ok;
+        return (await fetch(`http://${host}:${port}/api/status`)).ok;
       } catch {
         return false;
       }
     },
     timeoutMs,
-    `the server on port ${port}`,
+    `the server on ${host}:${port}`,
   );
 }
 

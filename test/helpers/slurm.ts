@@ -8,6 +8,13 @@
  * line), and slurmd's job steps inherit it: that is how stop() and leftoverProcesses() tell this
  * cluster's processes from any other. stop() cancels every job, waits until no job and no job step
  * is left, stops the daemons by their pid files, checks they are gone and removes the dir.
+ *
+ * Opt-in (start({ secondNode: true })): a second node, tsss-n2, whose slurmd runs in a network
+ * namespace of the cluster's own (tsss-<random>), joined to the root namespace by a veth pair on
+ * a private /30 (10.213.X.1 outside, 10.213.X.2 inside). slurmctld is then named by the outside
+ * address, so that slurmd reaches it across the veth; munge is a socket path, shared. The node has
+ * a partition of its own, `remote`. stop() also stops that slurmd, deletes the namespace (and with
+ * it the veth) and checks that neither is left.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -17,6 +24,18 @@ import path from "node:path";
 import { freePort } from "./ports.js";
 import { commandExists, waitFor } from "./system.js";
 
+/** The second node's network: a namespace of its own and a veth pair on 10.213.<subnet>.0/30. */
+export interface SecondNodeNet {
+  /** The network namespace, tsss-<random>. */
+  ns: string;
+  /** The veth's end in the root namespace (address `hostAddress`). */
+  hostVeth: string;
+  /** The veth's end in the namespace (address `nodeAddress`). */
+  nodeVeth: string;
+  hostAddress: string;
+  nodeAddress: string;
+}
+
 export const SLURM_DIR_PREFIX = "/tmp/tsss-slurm-";
 const SLURMCTLD = "/usr/sbin/slurmctld";
 const SLURMD = "/usr/sbin/slurmd";
@@ -25,6 +44,13 @@ const MUNGED = "/usr/sbin/munged";
 const MARK = "TSSS_SLURM_DIR";
 /** In the dir: the pid of the test process that owns it (leftovers of a dead one are cleaned up). */
 const OWNER_FILE = "tsss-slurm-owner";
+/** In the dir of a two-node cluster: its SecondNodeNet as JSON, written before the namespace exists. */
+const NET_FILE = "tsss-slurm-netns.json";
+/** The second node's name and partition. */
+export const SECOND_NODE = "tsss-n2";
+export const REMOTE_PARTITION = "remote";
+const IP = "/usr/sbin/ip";
+const NSENTER = "/usr/bin/nsenter";
 /** Job states after which nothing of a job runs any more. */
 const FINISHED = new Set(["COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"]);
 
@@ -45,6 +71,41 @@ export function slurmUnavailableReason(): string | undefined {
   return undefined;
 }
 
+/** Why a two-node cluster (start({ secondNode: true })) cannot be started here, or undefined. */
+export function secondNodeUnavailableReason(): string | undefined {
+  const reason = slurmUnavailableReason();
+  if (reason) return reason;
+  if (!fs.existsSync(IP)) return `${IP} is not installed (apt-get install iproute2)`;
+  if (!fs.existsSync(NSENTER)) return `${NSENTER} is not installed (apt-get install util-linux)`;
+  // A throwaway namespace proves that this machine (or container) lets us make one.
+  const probe = `tsss-probe-${randomBytes(3).toString("hex")}`;
+  const add = spawnSync(IP, ["netns", "add", probe], { encoding: "utf8" });
+  if (add.status !== 0) return `network namespaces are not available (ip netns add: ${add.stderr.trim()})`;
+  const veth = spawnSync(IP, ["link", "add", `${probe}-h`.slice(0, 15), "type", "veth", "peer", "name", "tsss-probe-n", "netns", probe], { encoding: "utf8" });
+  spawnSync(IP, ["link", "del", `${probe}-h`.slice(0, 15)]);
+  spawnSync(IP, ["netns", "delete", probe]);
+  if (veth.status !== 0) return `veth pairs are not available (ip link add type veth: ${veth.stderr.trim()})`;
+  return undefined;
+}
+
+function ipCommand(args: string[]): string {
+  const result = spawnSync(IP, args, { encoding: "utf8", timeout: 10_000 });
+  if (result.status !== 0) throw new Error(`ip ${args.join(" ")} failed (${result.status ?? result.signal}): ${result.stderr}${result.stdout}`);
+  return result.stdout;
+}
+
+/** A /30 of 10.213.0.0/16 that no interface of the root namespace uses, and names for it. */
+function chooseSecondNodeNet(): SecondNodeNet {
+  const used = ipCommand(["-o", "-4", "addr", "show"]);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const x = 1 + (randomBytes(1)[0] as number) % 250;
+    if (used.includes(`10.213.${x}.`)) continue;
+    const suffix = randomBytes(3).toString("hex");
+    return { ns: `tsss-${suffix}`, hostVeth: `tsss-${suffix}-h`, nodeVeth: `tsss-${suffix}-n`, hostAddress: `10.213.${x}.1`, nodeAddress: `10.213.${x}.2` };
+  }
+  throw new Error("no free 10.213.X.0/30 for the second node's veth");
+}
+
 export interface SlurmJob {
   id: number;
   user: string;
@@ -62,6 +123,8 @@ interface Daemons {
   munged: string;
   slurmctld: string;
   slurmd: string;
+  /** The second node's slurmd (only a two-node cluster has one running). */
+  slurmd2: string;
 }
 
 export class SlurmCluster {
@@ -77,29 +140,50 @@ export class SlurmCluster {
   private constructor(
     readonly dir: string,
     readonly ports: { slurmctld: number; slurmd: number },
+    /** The second node's network, for a cluster started with { secondNode: true }. */
+    readonly net?: SecondNodeNet,
   ) {
     this.conf = path.join(dir, "slurm.conf");
     this.mungeSocket = path.join(dir, "munge-run/munge.socket");
     this.env = { SLURM_CONF: this.conf };
-    this.pidFiles = { munged: path.join(dir, "munge-run/munged.pid"), slurmctld: path.join(dir, "run/slurmctld.pid"), slurmd: path.join(dir, `run/slurmd-${this.node}.pid`) };
+    this.pidFiles = {
+      munged: path.join(dir, "munge-run/munged.pid"),
+      slurmctld: path.join(dir, "run/slurmctld.pid"),
+      slurmd: path.join(dir, `run/slurmd-${this.node}.pid`),
+      slurmd2: path.join(dir, `run/slurmd-${SECOND_NODE}.pid`),
+    };
   }
 
   /** A cluster dir left by a dead test process, to stop it (its ports are no longer needed). */
   static adopt(dir: string): SlurmCluster {
-    return new SlurmCluster(dir, { slurmctld: 0, slurmd: 0 });
+    let net: SecondNodeNet | undefined;
+    try {
+      net = JSON.parse(fs.readFileSync(path.join(dir, NET_FILE), "utf8")) as SecondNodeNet;
+    } catch {
+      net = undefined;
+    }
+    return new SlurmCluster(dir, { slurmctld: 0, slurmd: 0 }, net);
   }
 
-  /** Start munged, slurmctld and slurmd; resolves once the node is idle. */
-  static async start(): Promise<SlurmCluster> {
-    const reason = slurmUnavailableReason();
+  /**
+   * Start munged, slurmctld and slurmd; resolves once the node is idle. With `secondNode`, also
+   * the namespace, the veth and the second node's slurmd (see the top of this file), and resolves
+   * once both nodes are idle.
+   */
+  static async start(options: { secondNode?: boolean } = {}): Promise<SlurmCluster> {
+    const reason = options.secondNode ? secondNodeUnavailableReason() : slurmUnavailableReason();
     if (reason) throw new Error(`cannot start a Slurm test cluster: ${reason}`);
     await cleanLeftoverClusters();
     const started = Date.now();
     const dir = fs.mkdtempSync(SLURM_DIR_PREFIX);
     fs.chmodSync(dir, 0o755); // Slurm's clients run as the test users: they read slurm.conf and reach munge
     fs.writeFileSync(path.join(dir, OWNER_FILE), `${process.pid}\n`);
-    const cluster = new SlurmCluster(dir, { slurmctld: await freePort(), slurmd: await freePort() });
+    const net = options.secondNode ? chooseSecondNodeNet() : undefined;
+    // Written before the namespace exists: a dead test process's namespace is found from its dir.
+    if (net) fs.writeFileSync(path.join(dir, NET_FILE), `${JSON.stringify(net)}\n`);
+    const cluster = new SlurmCluster(dir, { slurmctld: await freePort(), slurmd: await freePort() }, net);
     try {
+      if (net) cluster.createNetwork(net);
       cluster.startDaemons();
       await cluster.waitIdle();
     } catch (error) {
@@ -107,8 +191,26 @@ export class SlurmCluster {
       await cluster.stop().catch((stopError: unknown) => log(`stop after a failed start: ${String(stopError)}`));
       throw new Error(`${String(error)}\n${logs}`);
     }
-    log(`cluster in ${dir} up after ${Date.now() - started} ms (node ${cluster.node}, slurmctld port ${cluster.ports.slurmctld})`);
+    const second = net ? `, node ${SECOND_NODE} at ${net.nodeAddress} in namespace ${net.ns}` : "";
+    log(`cluster in ${dir} up after ${Date.now() - started} ms (node ${cluster.node}${second}, slurmctld port ${cluster.ports.slurmctld})`);
     return cluster;
+  }
+
+  /** The namespace, the veth pair across it with its /30, and loopback inside. */
+  private createNetwork(net: SecondNodeNet): void {
+    log(`creating namespace ${net.ns} and veth ${net.hostVeth} (${net.hostAddress}) <-> ${net.nodeVeth} (${net.nodeAddress})`);
+    ipCommand(["netns", "add", net.ns]);
+    ipCommand(["link", "add", net.hostVeth, "type", "veth", "peer", "name", net.nodeVeth, "netns", net.ns]);
+    ipCommand(["addr", "add", `${net.hostAddress}/30`, "dev", net.hostVeth]);
+    ipCommand(["link", "set", net.hostVeth, "up"]);
+    ipCommand(["-n", net.ns, "addr", "add", `${net.nodeAddress}/30`, "dev", net.nodeVeth]);
+    ipCommand(["-n", net.ns, "link", "set", net.nodeVeth, "up"]);
+    ipCommand(["-n", net.ns, "link", "set", "lo", "up"]);
+  }
+
+  /** The nodes this cluster has: the first, and tsss-n2 in a two-node cluster. */
+  get nodes(): string[] {
+    return this.net ? [this.node, SECOND_NODE] : [this.node];
   }
 
   private startDaemons(): void {
@@ -124,7 +226,7 @@ export class SlurmCluster {
     const key = path.join(keyDir, "munge.key");
     fs.writeFileSync(key, randomBytes(1024), { mode: 0o400 });
     for (const file of [keyDir, socketDir, key]) fs.chownSync(file, mungeUid, mungeGid);
-    for (const sub of ["run", "state", "log", `spool/${this.node}`]) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o755 });
+    for (const sub of ["run", "state", "log", ...this.nodes.map((node) => `spool/${node}`)]) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o755 });
     fs.writeFileSync(this.conf, this.confText(), { mode: 0o644 });
 
     log(`starting munged (socket ${this.mungeSocket})`);
@@ -134,6 +236,13 @@ export class SlurmCluster {
     this.daemon(SLURMCTLD, ["-f", this.conf]);
     log("starting slurmd");
     this.daemon(SLURMD, ["-f", this.conf]);
+    if (this.net) {
+      log(`starting slurmd of ${SECOND_NODE} in namespace ${this.net.ns}`);
+      // nsenter --net, not `ip netns exec`: that also gives slurmd a mount namespace with a fresh
+      // /sys, without /sys/fs/cgroup, and slurmd 22.05 then fails ("Unable to initialize cgroup
+      // plugin"). Only the network namespace is the node's own; files (munge's socket) are shared.
+      this.daemon(NSENTER, [`--net=/run/netns/${this.net.ns}`, SLURMD, "-f", this.conf, "-N", SECOND_NODE]);
+    }
   }
 
   /** Run a daemon that forks into the background; fail with its output when it does not. */
@@ -147,7 +256,9 @@ export class SlurmCluster {
     return [
       "# tsss test cluster: generated by test/helpers/slurm.ts, removed with its directory",
       "ClusterName=tsss",
-      `SlurmctldHost=${node}(127.0.0.1)`,
+      // Two nodes: slurmd in the namespace reaches slurmctld across the veth (slurmctld listens on
+      // every address, so the first node reaches it at the same address).
+      `SlurmctldHost=${node}(${this.net ? this.net.hostAddress : "127.0.0.1"})`,
       `SlurmctldPort=${this.ports.slurmctld}`,
       `SlurmdPort=${this.ports.slurmd}`,
       "AuthType=auth/munge",
@@ -181,6 +292,9 @@ export class SlurmCluster {
       `NodeName=${node} NodeAddr=127.0.0.1 CPUs=2 RealMemory=4000 State=UNKNOWN`,
       `PartitionName=debug Nodes=${node} Default=YES MaxTime=INFINITE State=UP`,
       `PartitionName=short Nodes=${node} MaxTime=60 State=UP`,
+      ...(this.net
+        ? [`NodeName=${SECOND_NODE} NodeAddr=${this.net.nodeAddress} CPUs=1 RealMemory=1000 State=UNKNOWN`, `PartitionName=${REMOTE_PARTITION} Nodes=${SECOND_NODE} MaxTime=60 State=UP`]
+        : []),
       "",
     ].join("\n");
   }
@@ -241,17 +355,19 @@ export class SlurmCluster {
       .filter((pid) => Number.isSafeInteger(pid) && pid > 1);
   }
 
-  /** Wait until the node is idle: registered, and no job holds any of its CPUs. */
+  /** Wait until every node is idle: registered, and no job holds any of its CPUs. */
   async waitIdle(timeoutMs = 30_000): Promise<void> {
     let last = "";
+    const nodes = this.nodes.join(",");
     await waitFor(
       () => {
-        const result = spawnSync("sinfo", ["-h", "-N", "-n", this.node, "-o", "%T"], { env: { PATH: "/usr/bin:/bin", ...this.env }, encoding: "utf8", timeout: 10_000 });
+        const result = spawnSync("sinfo", ["-h", "-N", "-n", nodes, "-o", "%N %T"], { env: { PATH: "/usr/bin:/bin", ...this.env }, encoding: "utf8", timeout: 10_000 });
         last = `${result.stdout}${result.stderr}`.trim();
-        return result.status === 0 && result.stdout.split("\n").filter(Boolean).every((state) => state === "idle") && result.stdout.trim() !== "";
+        const idle = new Set(result.stdout.split("\n").filter((line) => line.endsWith(" idle")).map((line) => line.split(" ")[0]));
+        return result.status === 0 && result.stdout.split("\n").filter(Boolean).every((line) => line.endsWith(" idle")) && this.nodes.every((node) => idle.has(node));
       },
       timeoutMs,
-      `node ${this.node} of ${this.dir} to be idle`,
+      `node(s) ${nodes} of ${this.dir} to be idle`,
     ).catch((error: unknown) => {
       throw new Error(`${String(error)} (sinfo says: ${last})`);
     });
@@ -264,7 +380,7 @@ export class SlurmCluster {
 
   logTail(lines = 30): string {
     const parts: string[] = [];
-    for (const file of ["log/slurmctld.log", `log/slurmd-${this.node}.log`, "munge/munged.log"]) {
+    for (const file of ["log/slurmctld.log", ...this.nodes.map((node) => `log/slurmd-${node}.log`), "munge/munged.log"]) {
       try {
         const text = fs.readFileSync(path.join(this.dir, file), "utf8").trimEnd().split("\n").slice(-lines).join("\n");
         parts.push(`--- ${file}\n${text}`);
@@ -286,7 +402,11 @@ export class SlurmCluster {
     try {
       await this.cancelAll();
     } finally {
-      await stopDaemons(this.dir, this.pidFiles);
+      try {
+        await stopDaemons(this.dir, this.pidFiles);
+      } finally {
+        if (this.net) removeNetwork(this.net);
+      }
       fs.rmSync(this.dir, { recursive: true, force: true });
     }
     log(`cluster in ${this.dir} stopped and removed after ${Date.now() - started} ms`);
@@ -369,9 +489,24 @@ function listProcesses(pids: number[]): string {
   return pids.map((pid) => `${pid} ${procText(pid, "cmdline").split("\0").join(" ").trim()}`).join("; ") || "none";
 }
 
-/** SIGTERM each daemon by its pid file (slurmd first), SIGKILL what remains, then check nothing of `dir` runs. */
+/**
+ * Delete the second node's namespace (its end of the veth goes with it, and so the pair) and
+ * check that neither the namespace nor either end of the veth is left. Call once no process of
+ * the cluster runs: a process left inside would keep the namespace alive, unlisted.
+ */
+export function removeNetwork(net: SecondNodeNet): void {
+  const listed = (): boolean => ipCommand(["netns", "list"]).split("\n").some((line) => line.split(" ")[0] === net.ns);
+  if (listed()) ipCommand(["netns", "delete", net.ns]);
+  // Should the pair outlive the namespace (it does not), remove the root namespace's end.
+  if (spawnSync(IP, ["link", "show", net.hostVeth]).status === 0) ipCommand(["link", "del", net.hostVeth]);
+  const left = [listed() ? `namespace ${net.ns}` : "", spawnSync(IP, ["link", "show", net.hostVeth]).status === 0 ? `veth ${net.hostVeth}` : ""].filter(Boolean);
+  if (left.length > 0) throw new Error(`left behind after the stop: ${left.join(", ")}`);
+  log(`namespace ${net.ns} and veth ${net.hostVeth} removed`);
+}
+
+/** SIGTERM each daemon by its pid file (slurmds first), SIGKILL what remains, then check nothing of `dir` runs. */
 async function stopDaemons(dir: string, pidFiles: Daemons): Promise<void> {
-  for (const name of ["slurmd", "slurmctld", "munged"] as const) {
+  for (const name of ["slurmd2", "slurmd", "slurmctld", "munged"] as const) {
     const pid = readPid(pidFiles[name]);
     if (pid === undefined) continue;
     // Only a process that is really this cluster's: a pid file can outlive its process.
