@@ -18,17 +18,11 @@ import type { MediatorReply } from "../../../src/admin/mediator-ask.js";
 import { POLICY_PATH } from "../../../src/mediator/policy.js";
 import { slurmDisabled } from "../../../src/mediator/slurm-job.js";
 import { slurmOptionsAnswer } from "../../../src/protocol/index.js";
+import { SLURM_OPTIONS_ANSWER } from "../../helpers/slurm-answers.js";
 
 const ctx: FailureContext = { hub: "rhea", user: "alice", mediator: "/opt/t/bin/ts-sudospawner" };
 const ALICE = { name: "alice", uid: 1001 };
-const OPTIONS = {
-  ok: true,
-  partitions: ["debug", "short"],
-  minutes: { default: 60, max: 480 },
-  memoryMB: { default: 2048, max: 8192 },
-  cpus: { default: 1, max: 4 },
-  gpus: { default: 0, max: 0 },
-};
+const OPTIONS = SLURM_OPTIONS_ANSWER;
 
 const ok = (answer: Record<string, unknown>): MediatorReply => ({ answer, output: "", status: answer.ok === true ? 0 : 1 });
 const refused = (error: string): MediatorReply => ok({ ok: false, error });

@@ -1,15 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { SudoSpawnerError } from "../../../src/errors.js";
 import { slurmOptionsAnswer } from "../../../src/protocol/index.js";
+import { SLURM_OPTIONS_ANSWER } from "../../helpers/slurm-answers.js";
 
-const OPTIONS = {
-  ok: true,
-  partitions: ["debug", "short"],
-  minutes: { default: 60, max: 480 },
-  memoryMB: { default: 2048, max: 8192 },
-  cpus: { default: 1, max: 4 },
-  gpus: { default: 0, max: 0 },
-};
+const OPTIONS = SLURM_OPTIONS_ANSWER;
 
 describe("slurmOptionsAnswer", () => {
   it("reads the partitions and the bounds", () => {
