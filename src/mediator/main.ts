@@ -50,20 +50,15 @@ function writeStderr(text: string): void {
   }
 }
 
-interface SpawnTools {
-  addon: NativeAddon;
-  reaperPath: string;
+/** Who may own what runs for the user: root and `owners`; a refusal names the hub user as such. */
+interface Trust {
   trustedUids: ReadonlySet<number>;
   describe: (uid: number) => string;
 }
 
-function prepareSpawnTools(layout: InstallLayout, account: Account): SpawnTools {
+function trustOf(owners: readonly number[]): Trust {
   const hubUid = sudoUid();
-  const trustedUids = new Set([0, account.uid]);
-  const describe = (uid: number) => uidMarkingHub(uid, hubUid);
-  // The reaper runs the server, so it gets the same scrutiny as the server itself.
-  const reaperPath = assertTrustedExecutable(layout.reaper, trustedUids, describe, "the reaper");
-  return { addon: loadAddon(layout.addon), reaperPath, trustedUids, describe };
+  return { trustedUids: new Set([0, ...owners]), describe: (uid) => uidMarkingHub(uid, hubUid) };
 }
 
 function homeDirectory(account: Account): string {
@@ -83,27 +78,30 @@ function homeDirectory(account: Account): string {
 /** What spawn and submit share: the executable, its arguments and environment, all checked. */
 interface ServerLaunch {
   launch: PolicyChoice;
-  tools: SpawnTools;
+  addon: NativeAddon;
   executable: string;
   env: Record<string, string>;
   cwd: string;
 }
 
-function prepareServer(request: SpawnRequest | SubmitRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger): ServerLaunch {
+function prepareServer(request: SpawnRequest | SubmitRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, trust: Trust): ServerLaunch {
   const launch = chooseLaunch(request, policy, account);
-  const tools = prepareSpawnTools(layout, account);
+  const addon = loadAddon(layout.addon);
   const executable = launch.executable ?? findSingleUser(layout.binDir());
-  const realExecutable = assertTrustedExecutable(executable, tools.trustedUids, tools.describe, "the single-user server");
+  const realExecutable = assertTrustedExecutable(executable, trust.trustedUids, trust.describe, "the single-user server");
   const cwd = homeDirectory(account);
   const decision = applyEnvPolicy(request.env, account, policy.env);
   decision.env.PATH = serverPath(realExecutable, policy.path);
   for (const line of dropWarnings(decision.dropped)) logger.warn(line);
-  assertOwnGroups(account, tools.addon.groupList);
-  return { launch, tools, executable, env: decision.env, cwd };
+  assertOwnGroups(account, addon.groupList);
+  return { launch, addon, executable, env: decision.env, cwd };
 }
 
 async function spawnAction(request: SpawnRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
-  const { launch, tools, executable, env, cwd } = prepareServer(request, layout, account, policy, logger);
+  const trust = trustOf([account.uid]);
+  // The reaper runs the server, so it gets the same scrutiny as the server itself.
+  const reaperPath = assertTrustedExecutable(layout.reaper, trust.trustedUids, trust.describe, "the reaper");
+  const { launch, addon, executable, env, cwd } = prepareServer(request, layout, account, policy, logger, trust);
   if (request.tls) {
     Object.assign(env, writeTlsFiles(account, env.JUPYTERHUB_SERVICE_PREFIX, request.tls));
     logger.info(`internal_ssl: key and certificates written for the server (${env[TLS_ENV.cert]})`);
@@ -111,7 +109,7 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
   if (launch.logFile) logger.info(`server output is also written to ${launch.logFile}`);
   const pid = await spawnServer(
     { executable, args: launch.args, env: toEnvList(env), cwd, reaperOptions: launch.reaperOptions },
-    { addon: tools.addon, reaperPath: tools.reaperPath, logger, graceMs: policy.graceMs ?? DEFAULT_GRACE_MS, interrupted },
+    { addon, reaperPath, logger, graceMs: policy.graceMs ?? DEFAULT_GRACE_MS, interrupted },
   );
   logger.info(`single-user server for ${account.name} running as pid ${pid}`);
   return { ok: true, pid };
@@ -124,8 +122,7 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
 function slurmContext(account: Account, policy: Policy, logger: Logger): SlurmContext {
   const { slurm } = policy;
   if (slurm === undefined) throw slurmDisabled();
-  const trustedUids = new Set([0]);
-  const describe = (uid: number) => uidMarkingHub(uid, sudoUid());
+  const { trustedUids, describe } = trustOf([]);
   for (const file of [slurm.sbatch, slurm.squeue, slurm.scancel]) assertTrustedExecutable(file, trustedUids, describe, `Slurm's ${basename(file)}`);
   return { slurm, account, logger };
 }
@@ -133,12 +130,13 @@ function slurmContext(account: Account, policy: Policy, logger: Logger): SlurmCo
 async function submitAction(request: SubmitRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
   const ctx = slurmContext(account, policy, logger);
   const resources = resolveJob(request.job, ctx.slurm);
-  const { launch, executable, env } = prepareServer(request, layout, account, policy, logger);
+  // The job runs no reaper: only the server's executable is audited.
+  const { launch, executable, env } = prepareServer(request, layout, account, policy, logger, trustOf([account.uid]));
   const script = jobScript(executable, launch.args, env);
   for (const name of script.skipped) logger.warn(`environment variable ${JSON.stringify(escapeControls(name))} cannot be exported by a job script: dropped`);
-  const { cancelJob, submitJob } = await import("./slurm.js");
-  if (request.action === "submit-test") return { ok: true, estimate: submitJob(ctx, script.text, resources, true) as string };
-  const job = submitJob(ctx, script.text, resources, false) as number;
+  const { cancelJob, submitJob, testJob } = await import("./slurm.js");
+  if (request.action === "submit-test") return { ok: true, estimate: testJob(ctx, script.text, resources) };
+  const job = submitJob(ctx, script.text, resources);
   // A signal that arrived while sbatch ran is handled now: nobody would learn this job's id.
   await new Promise((resolve) => setImmediate(resolve));
   if (interrupted.aborted) {

@@ -46,15 +46,22 @@ function failed(command: string, result: CommandResult): SudoSpawnerError {
   return new SudoSpawnerError("SLURM", `${command} failed with status ${result.status}: ${said || "(no output)"}`);
 }
 
-/** Submit the script (or only test it); resolves with the job id or sbatch's estimate. */
-export function submitJob(ctx: SlurmContext, script: string, resources: JobResources, testOnly: boolean): number | string {
-  const args = sbatchArgs(resources, ctx.account, ctx.slurm, testOnly);
-  const result = run(ctx, ctx.slurm.sbatch, args, script);
+function sbatch(ctx: SlurmContext, script: string, resources: JobResources, testOnly: boolean): CommandResult {
+  const result = run(ctx, ctx.slurm.sbatch, sbatchArgs(resources, ctx.account, ctx.slurm, testOnly), script);
   if (result.status !== 0) throw failed("sbatch", result);
-  if (testOnly) return parseEstimate(result.stderr);
-  const job = parseSubmitted(result.stdout);
+  return result;
+}
+
+/** Submit the script; the job id. */
+export function submitJob(ctx: SlurmContext, script: string, resources: JobResources): number {
+  const job = parseSubmitted(sbatch(ctx, script, resources, false).stdout);
   ctx.logger.info(`submitted the server of ${ctx.account.name} as Slurm job ${job} (partition ${resources.partition}, ${resources.minutes} min, ${resources.memoryMB} MB, ${resources.cpus} CPU)`);
   return job;
+}
+
+/** `sbatch --test-only` of the script: nothing is queued; sbatch's estimate. */
+export function testJob(ctx: SlurmContext, script: string, resources: JobResources): string {
+  return parseEstimate(sbatch(ctx, script, resources, true).stderr);
 }
 
 /** The job's status; GONE when squeue no longer knows it. Another user's job, or one without the mark, is refused. */
