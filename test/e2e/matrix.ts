@@ -113,6 +113,14 @@ export function expectRunsAs(pid: number | undefined, user: string): void {
   expect(procStatus(pid as number)?.Uid?.split(/\s+/), `process ${pid} runs as ${user}`).toEqual(Array(4).fill(String(uid)));
 }
 
+/** Start a server, wait until it is ready, and check its pid runs as the user; resolves with the pid. */
+async function startRunningAs(hub: Hub, user: string, serverName = "", options?: Record<string, unknown>): Promise<number> {
+  await hub.startServer(user, serverName, options);
+  const pid = (await hub.waitReady(user, serverName)).state?.pid;
+  expectRunsAs(pid, user);
+  return pid as number;
+}
+
 function cmdline(pid: number): string[] {
   return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
 }
@@ -356,10 +364,7 @@ export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
 
       it("a named server runs as its user next to the default one, and stops on its own", async () => {
         const hub = getHub();
-        await hub.startServer(E2E.ann, "second");
-        const server = await hub.waitReady(E2E.ann, "second");
-        const pid = server.state?.pid;
-        expectRunsAs(pid, E2E.ann);
+        const pid = await startRunningAs(hub, E2E.ann, "second");
         expect(pid).not.toBe(pids[E2E.ann]);
         await expectKernelRunsAs(hub, E2E.ann, tokens[E2E.ann] as string, "second");
         await stopAndExpectGone(hub, E2E.ann, "second", pid);
@@ -405,10 +410,7 @@ export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
           expect(html).toContain(profiles.lab.description);
           expect(html).toContain(profiles.classic.description);
 
-          await hub.startServer(E2E.ann, "", { profile: "classic" });
-          const server = await hub.waitReady(E2E.ann);
-          const pid = server.state?.pid as number;
-          expectRunsAs(pid, E2E.ann);
+          const pid = await startRunningAs(hub, E2E.ann, "", { profile: "classic" });
           const argv = cmdline(pid);
           expect(argv).toContain("--ServerApp.default_url=/tree");
           expect(argv).not.toContain("--ServerApp.default_url=/lab");
@@ -460,10 +462,7 @@ export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
         it("the server answers the hub over https with certificates private to the user, and the kernel check passes", async () => {
           const hub = getHub();
           const token = await hub.token(E2E.ann);
-          await hub.startServer(E2E.ann);
-          const server = await hub.waitReady(E2E.ann);
-          const pid = server.state?.pid as number;
-          expectRunsAs(pid, E2E.ann);
+          const pid = await startRunningAs(hub, E2E.ann);
           const env = environ(pid);
           expect(env.JUPYTERHUB_SERVICE_URL).toMatch(/^https:\/\//);
           // The server's own port speaks TLS only: plain http is not answered.
@@ -497,10 +496,7 @@ export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
         it("starts a server as the user, runs a kernel with the user's uid, and stops it", async () => {
           const hub = getHub();
           const token = await hub.token(E2E.jdoe);
-          await hub.startServer(E2E.jdoe);
-          const server = await hub.waitReady(E2E.jdoe);
-          const pid = server.state?.pid as number;
-          expectRunsAs(pid, E2E.jdoe);
+          const pid = await startRunningAs(hub, E2E.jdoe);
           await expectKernelRunsAs(hub, E2E.jdoe, token);
           await stopAndExpectGone(hub, E2E.jdoe, "", pid);
           await expectNoLiveProcess(E2E.jdoe);

@@ -17,6 +17,7 @@ import os from "node:os";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import type { ServerModel } from "../helpers/jupyterhub.js";
 import { SlurmCluster, slurmUnavailableReason } from "../helpers/slurm.js";
+import { slurmSection } from "../helpers/slurm-mediator.js";
 import { announceSkip, procState, userInfo, userProcesses, waitFor } from "../helpers/system.js";
 import { E2E, E2EContext, environ, expectKernelRunsAs, expectNoLiveProcess, expectRunsAs, HUB_TARGETS, useHub, type HubTarget } from "./matrix.js";
 
@@ -39,21 +40,15 @@ function log(line: string): void {
   process.stderr.write(`e2e slurm: ${line}\n`);
 }
 
-/** The slurm section of the root policy for `cluster`. */
+/** The slurm section of the root policy for `cluster` (the shared one, with room for JupyterLab). */
 function slurmPolicy(cluster: SlurmCluster): Record<string, unknown> {
-  return {
-    sbatch: "/usr/bin/sbatch",
-    squeue: "/usr/bin/squeue",
-    scancel: "/usr/bin/scancel",
-    conf: cluster.conf,
-    partitions: [...cluster.partitions],
+  return slurmSection(cluster, cluster.partitions, {
     minutes: { default: POLICY_MINUTES, max: 120 },
     memoryMB: { default: 512, max: 2000 },
-    cpus: { default: 1, max: 2 },
     gpus: { default: 0, max: 0 },
     // The server's log in the user's home (removed with the user): shown when a start fails.
     output: "{home}/.tsss-slurm-%j.log",
-  };
+  });
 }
 
 function jobIdOf(server: ServerModel | undefined): number {

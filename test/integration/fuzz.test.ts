@@ -22,6 +22,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { MAX_REQUEST_BYTES, escapeControls, parseRequest } from "../../src/protocol/index.js";
 import { slurmDisabled } from "../../src/mediator/slurm-job.js";
+import { POLICY_DIR } from "../helpers/site-policy.js";
 import { announceSkip, killUserProcesses, procState, userInfo, userProcesses, type TestUser } from "../helpers/system.js";
 
 const fx = inject("rootFixture");
@@ -32,7 +33,6 @@ const SEED = Number.isSafeInteger(Number(process.env.TSSS_FUZZ_SEED)) && process
 const PARALLEL = Math.max(2, Math.min(4, os.cpus().length + 1));
 const CALL_TIMEOUT_MS = 20_000;
 const BATCH = 1_000;
-const POLICY_DIR = "/etc/ts-sudospawner";
 const LOG_LINE = /^\[[DIWEC] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ts-sudospawner\] /;
 const LOG_LEVELS = ["--logging=INFO", "--logging=INFO", "--logging=INFO", "--logging=debug", "--logging=warning", "--logging=error", "--logging=none"];
 

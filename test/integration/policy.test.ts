@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { demoStatus, waitForDemoServer, type DemoStatus } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV, killRequest } from "../helpers/requests.js";
+import { POLICY_DIR, POLICY_FILE } from "../helpers/site-policy.js";
 import {
   announceSkip,
   killUserProcesses,
@@ -29,8 +30,6 @@ import {
 const fx = inject("rootFixture");
 if (!fx.available) announceSkip("site policy (test/integration/policy.test.ts)", fx.reason);
 
-const POLICY_DIR = "/etc/ts-sudospawner";
-const POLICY_FILE = `${POLICY_DIR}/config.json`;
 /** Marks a policy directory as this suite's, so a leftover of an interrupted run may be removed. */
 const MARKER = `${POLICY_DIR}/.tsss-test-owned`;
 /** Root-owned directory with the executables the profiles name. */
