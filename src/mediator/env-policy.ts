@@ -1,53 +1,14 @@
 /**
- * Which environment the single-user server gets. An allow-list by default: what JupyterHub itself
- * sends (JUPYTERHUB_*, JPY_*, the resource and locale variables) and what the site's root policy
- * adds; everything else the hub sends is dropped, since a growing deny-list of variables that run
- * code (PYTHONPYCACHEPREFIX, OPENSSL_CONF, JUPYTER_CONFIG_PATH, ...) is always one name short. The
- * deny-list below still applies on top, for sites that widen the allow-list. PATH comes from the
- * root policy, the identity variables from the passwd entry. Pure: everything is passed in.
+ * The single-user server's environment, assembled (pure): what the vocabulary lets pass of the
+ * hub's variables (vocabulary/environment.ts), the identity from the passwd entry, PATH from the
+ * root policy, and the mediator's own mark. Everything is passed in.
  */
+import { SudoSpawnerError } from "../errors.js";
 import { logExcerpt } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
+import { MEDIATOR_ONLY, judgeVariable, type EnvPolicy } from "./vocabulary/environment.js";
 
-/** Exact names that make a loader or interpreter run code chosen by whoever sets them. */
-export const DENIED_NAMES: readonly string[] = [
-  // Python
-  "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PYTHONINSPECT", "PYTHONUSERBASE", "PYTHONEXECUTABLE",
-  "PYTHONWARNINGS", "PYTHONBREAKPOINT", "PYTHONSAFEPATH", "PYTHONPLATLIBDIR",
-  // Node.js
-  "NODE_OPTIONS", "NODE_PATH", "NODE_REPL_EXTERNAL_MODULE",
-  // shells
-  "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "IFS", "CDPATH", "GLOBIGNORE",
-  // Perl, Ruby, Lua, Tcl, Java
-  "PERL5LIB", "PERLLIB", "PERL5OPT", "PERL5DB", "RUBYOPT", "RUBYLIB", "LUA_INIT", "TCLLIBPATH",
-  "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
-  // glibc
-  "GCONV_PATH", "GLIBC_TUNABLES", "HOSTALIASES", "LOCPATH", "NLSPATH", "RESOLV_HOST_CONF", "MALLOC_CHECK_",
-  // Python and Jupyter: a forged .pyc, config .py, kernel spec or connection file of the hub's
-  "PYTHONPYCACHEPREFIX", "JUPYTER_CONFIG_DIR", "JUPYTER_CONFIG_PATH", "JUPYTER_PATH", "JUPYTER_DATA_DIR",
-  "JUPYTER_RUNTIME_DIR", "JUPYTER_PLATFORM_DIRS", "IPYTHONDIR",
-  // OpenSSL loads providers and engines from its config
-  "OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES",
-];
-
-/** Name prefixes with the same power: the dynamic loader, exported bash functions, Lua paths. */
-export const DENIED_PREFIXES: readonly string[] = ["LD_", "DYLD_", "BASH_FUNC_", "LUA_INIT_", "MALLOC_"];
-
-/**
- * Names that point the server at files or programs: where it looks for commands (PATH comes from
- * the policy), scratch files, editors, config directories, git's helpers, and a TLS key log that
- * would hand the hub the server's secrets.
- */
-export const DENIED_PATH_NAMES: readonly string[] = ["PATH", "TMPDIR", "EDITOR", "VISUAL", "PAGER", "SSLKEYLOGFILE"];
-export const DENIED_PATH_PREFIXES: readonly string[] = ["XDG_", "GIT_"];
-
-/**
- * What passes without any policy: the variables JupyterHub's Spawner.get_env() sets itself, and
- * the locale. A site adds the names of its c.Spawner.environment with the policy's "env.allow".
- */
-export const DEFAULT_ALLOWED: readonly string[] = [
-  "JUPYTERHUB_*", "JPY_*", "MEM_LIMIT", "MEM_GUARANTEE", "CPU_LIMIT", "CPU_GUARANTEE", "LANG", "LANGUAGE", "LC_*", "TZ",
-];
+export type { EnvPolicy };
 
 /** The server's PATH where the policy sets none: root's directories only. */
 export const DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
@@ -64,15 +25,6 @@ export const MARK_ENV = "TS_SUDOSPAWNER_PID";
 /** Who the server runs as: the passwd entry's name, home and shell. */
 export type Identity = Pick<Account, "name" | "home" | "shell">;
 
-export interface EnvPolicy {
-  /** Extra exact names to drop (from the root-owned policy file). */
-  deniedNames?: readonly string[];
-  /** Extra patterns to drop: a trailing "*" matches a prefix, anything else must match exactly. */
-  deniedPatterns?: readonly string[];
-  /** Names (or "PREFIX*" patterns) that pass besides DEFAULT_ALLOWED; the deny rules still apply. */
-  allowPatterns?: readonly string[];
-}
-
 export interface DroppedVariable {
   name: string;
   reason: string;
@@ -83,28 +35,14 @@ export interface EnvDecision {
   dropped: DroppedVariable[];
 }
 
-function matchesPattern(name: string, pattern: string): boolean {
-  return pattern.endsWith("*") ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
+/** What the spawn asks besides the variables: the profile's fixed settings, and whether it carries TLS files. */
+export interface EnvContext {
+  fixed?: ReadonlySet<string>;
+  tls?: boolean;
 }
 
-/** Why a variable is dropped, or undefined when it may pass. */
-export function denialReason(name: string, policy: EnvPolicy = {}): string | undefined {
-  if (DENIED_NAMES.includes(name) || DENIED_PREFIXES.some((prefix) => name.startsWith(prefix))) {
-    return "it can inject code into the loader or an interpreter";
-  }
-  if (DENIED_PATH_NAMES.includes(name) || DENIED_PATH_PREFIXES.some((prefix) => name.startsWith(prefix))) {
-    return "it points the server at files or programs of the hub's choosing (PATH comes from the root policy)";
-  }
-  if (policy.deniedNames?.includes(name) || policy.deniedPatterns?.some((p) => matchesPattern(name, p))) {
-    return "denied by the site policy";
-  }
-  if (![...DEFAULT_ALLOWED, ...(policy.allowPatterns ?? [])].some((p) => matchesPattern(name, p))) {
-    return "not in the allow-list (JupyterHub's own variables, and the site policy's env.allow)";
-  }
-  return undefined;
-}
-
-export function applyEnvPolicy(requested: Readonly<Record<string, string>>, identity: Identity, policy: EnvPolicy = {}): EnvDecision {
+/** Throws BAD_REQUEST for a variable of the vocabulary whose value is not of its type. */
+export function applyEnvPolicy(requested: Readonly<Record<string, string>>, identity: Identity, policy: EnvPolicy = {}, context: EnvContext = {}): EnvDecision {
   const env: Record<string, string> = Object.create(null) as Record<string, string>;
   const dropped: DroppedVariable[] = [];
   for (const [name, value] of Object.entries(requested)) {
@@ -116,8 +54,13 @@ export function applyEnvPolicy(requested: Readonly<Record<string, string>>, iden
       dropped.push({ name, reason: "it is reserved for the mediator's own mark" });
       continue;
     }
-    const reason = denialReason(name, policy);
-    if (reason) dropped.push({ name, reason });
+    // With internal_ssl JupyterHub sends the hub's own paths; the mediator sets the user's copies.
+    if (context.tls && MEDIATOR_ONLY.includes(name)) continue;
+    const judged = judgeVariable(name, value, policy, context.fixed ?? new Set());
+    if (judged.verdict === "refuse") {
+      throw new SudoSpawnerError("BAD_REQUEST", `environment variable ${logExcerpt(name)} refused: ${judged.reason}`);
+    }
+    if (judged.verdict === "drop") dropped.push({ name, reason: judged.reason });
     else env[name] = value;
   }
   env.HOME = identity.home;

@@ -1,19 +1,25 @@
 /**
  * What a spawn request launches, decided from the install and the root-owned policy only (pure).
- * The hub picks at most a profile name and lower limits; executables come from root.
+ * The hub picks at most a profile name, lower limits, and arguments from the vocabulary
+ * (vocabulary/server-args.ts); executables come from root.
  */
 import { isAbsolute } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 import type { SpawnRequest, SubmitRequest } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
 import { effectiveLimits, reaperOptions, serverLogPath, type Policy } from "./policy.js";
-import { checkServerArgs } from "./server-args.js";
+import { checkServerArgs, settingsFixedBy } from "./vocabulary/server-args.js";
 
 /** What the site policy picks for one spawn request; spawn.ts's LaunchPlan adds env and cwd. */
 export interface PolicyChoice {
   /** Absolute executable, or undefined to use the one next to the mediator. */
   executable: string | undefined;
+  /** The profile's arguments, then the hub's. */
   args: string[];
+  /** The settings the launch profile fixes, which the hub's environment may not set either. */
+  fixed: ReadonlySet<string>;
+  /** Indexes into args of the hub's options that set the root directory (checked as the user later). */
+  rootDirOptions: { index: number; spelling: string }[];
   reaperOptions: string[];
   /** Where the server's output is also written, if the policy asks for it. */
   logFile: string | undefined;
@@ -42,7 +48,9 @@ export function chooseLaunch(request: SpawnRequest | SubmitRequest, policy: Poli
   if (logFile !== undefined && !isAbsolute(logFile)) {
     throw new SudoSpawnerError("POLICY", `the server log path ${logFile} is not absolute`);
   }
-  checkServerArgs(request.args, prefixArgs, policy.serverArgs, request.profile);
+  const fixed = settingsFixedBy(prefixArgs);
+  const options = checkServerArgs(request.args, fixed, policy.serverArgs, request.profile);
+  const rootDirOptions = options.filter((option) => option.setting === "root_dir").map(({ index, spelling }) => ({ index: prefixArgs.length + index, spelling }));
   const limits = effectiveLimits(siteLimits, request.action === "spawn" ? request.limits : undefined);
-  return { executable, args: [...prefixArgs, ...request.args], reaperOptions: reaperOptions(limits, policy, logFile), logFile };
+  return { executable, args: [...prefixArgs, ...request.args], fixed, rootDirOptions, reaperOptions: reaperOptions(limits, policy, logFile), logFile };
 }

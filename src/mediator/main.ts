@@ -7,6 +7,7 @@ import { basename } from "node:path";
 import { SudoSpawnerError, errorMessage, isSudoSpawnerError } from "../errors.js";
 import { assertTrustedExecutable, findSingleUser } from "../install/executable.js";
 import { resolveInstall, type InstallLayout, type Invocation } from "../install/layout.js";
+import { realFs } from "../install/path-trust.js";
 import { MAX_REQUEST_BYTES, escapeControls, parseRequest, type Answer, type SpawnRequest, type SubmitRequest } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
 import { writeAllSync } from "../system/write-all.js";
@@ -28,6 +29,7 @@ import type { SlurmContext } from "./slurm.js";
 import { jobScript, resolveJob, slurmDisabled, slurmOptions } from "./slurm-job.js";
 import { readRequestBytes } from "./stdin.js";
 import { TLS_ENV, writeTlsFiles } from "./tls-files.js";
+import { settleRootDirs } from "./vocabulary/root-dir.js";
 
 /** How this mediator was started: its own file and the path sudo ran. */
 export type MediatorContext = Invocation;
@@ -90,9 +92,10 @@ function prepareServer(request: SpawnRequest | SubmitRequest, layout: InstallLay
   const executable = launch.executable ?? findSingleUser(layout.binDir());
   const realExecutable = assertTrustedExecutable(executable, trust.trustedUids, trust.describe, "the single-user server");
   const cwd = homeDirectory(account);
-  const decision = applyEnvPolicy(request.env, account, policy.env);
+  const decision = applyEnvPolicy(request.env, account, policy.env, { fixed: launch.fixed, tls: request.action === "spawn" && request.tls !== undefined });
   decision.env.PATH = serverPath(realExecutable, policy.path);
   for (const line of dropWarnings(decision.dropped)) logger.warn(line);
+  settleRootDirs({ args: launch.args, options: launch.rootDirOptions, env: decision.env }, account, realFs, trust.describe);
   assertOwnGroups(account, addon.groupList);
   return { launch, addon, executable, env: decision.env, cwd };
 }

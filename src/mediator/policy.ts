@@ -8,7 +8,7 @@ import { SudoSpawnerError } from "../errors.js";
 import { JOB_RESOURCE_NAMES, LIMIT_NAMES, PARTITION_NAME_PATTERN, PROFILE_NAME_PATTERN, type JobResourceName, type Limits, type ProfileSummary, type ResourceBounds } from "../protocol/index.js";
 import type { EnvPolicy } from "./env-policy.js";
 import type { AdoptPolicy } from "./adoption.js";
-import type { ServerArgsPolicy } from "./server-args.js";
+import type { ServerArgsPolicy } from "./vocabulary/server-args.js";
 
 import { POLICY_PATH } from "../install/layout.js";
 
@@ -37,7 +37,7 @@ export interface Policy {
   serverLog?: string;
   /** The server's PATH after the executable's own directory (default DEFAULT_PATH of env-policy.ts). */
   path?: string;
-  /** Which server arguments the hub may pass, beyond the built-in refusals (server-args.ts). */
+  /** Which server arguments the hub may pass, beyond the vocabulary (vocabulary/server-args.ts). */
   serverArgs?: ServerArgsPolicy;
   /** What the server may do and see beyond its user's rights (validateSandbox). */
   sandbox?: SandboxPolicy;
@@ -144,7 +144,13 @@ function validateEnv(value: unknown): EnvPolicy {
   const env: EnvPolicy = {};
   if (raw.deny !== undefined) env.deniedNames = stringList(raw.deny, '"env.deny"', /^[^=\0]+$/);
   if (raw.denyPatterns !== undefined) env.deniedPatterns = stringList(raw.denyPatterns, '"env.denyPatterns"', ENV_PATTERN);
-  if (raw.allow !== undefined) env.allowPatterns = stringList(raw.allow, '"env.allow"', ENV_PATTERN);
+  if (raw.allow !== undefined) {
+    env.allowPatterns = stringList(raw.allow, '"env.allow"', ENV_PATTERN);
+    // "*" would make the hub's whole environment pass again: the vocabulary is the allow-list.
+    env.allowPatterns.forEach((pattern, index) => {
+      if (pattern === "*") fail(`"env.allow"[${index}]`, 'must name variables or a prefix ("SITE_*"), not "*" (every name)');
+    });
+  }
   return env;
 }
 

@@ -20,7 +20,7 @@ describe("examples/policy.json", () => {
     expect(policy.profiles["conda-ml"]).toEqual({ description: "Machine learning (conda env, 64 GiB address space)", executable: "/opt/conda/envs/ml/bin/jupyterhub-singleuser", args: [], limits: { as: 68719476736, nofile: 8192 } });
     expect(policy.env).toEqual({ deniedNames: ["JUPYTERHUB_DEBUG"], deniedPatterns: ["AWS_*", "GOOGLE_*"], allowPatterns: ["CONDA_DEFAULT_ENV", "SITE_*"] });
     expect(policy.path).toBe("/opt/conda/bin:/usr/local/bin:/usr/bin:/bin");
-    expect(policy.serverArgs).toEqual({ deny: ["--*.allow_origin*", "--*.disable_check_xsrf"] });
+    expect(policy.serverArgs).toEqual({ allow: ["--MappingKernelManager.cull_idle_timeout", "--ServerApp.terminals_enabled"] });
     expect(policy.limits).toEqual({ nofile: 4096, nproc: 1024, as: 17179869184, data: 8589934592, cpu: 86400, core: 0 });
     expect([policy.umask, policy.nice, policy.graceMs, policy.minUid]).toEqual([0o77, 5, 1000, 1000]);
     expect(policy.serverLog).toBe("{home}/.jupyterhub-singleuser.log");
@@ -37,6 +37,8 @@ describe("examples/policy.json", () => {
     expect(launch).toEqual({
       executable: "/usr/local/bin/jupyterhub-singleuser",
       args: ["--ServerApp.default_url=/voila/tree", "--port=8888"],
+      fixed: new Set(["default_url"]),
+      rootDirOptions: [],
       // The profile's cpu replaces the site's; the hub lowered nofile but cannot raise cpu.
       reaperOptions: [
         "--rlimit", "NOFILE=1024:1024", "--rlimit", "NPROC=1024:1024", "--rlimit", "AS=17179869184:17179869184", "--rlimit", "DATA=8589934592:8589934592",

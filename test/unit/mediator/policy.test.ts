@@ -82,7 +82,7 @@ describe("limits", () => {
 
 describe("chooseLaunch", () => {
   it("uses the mediator's neighbour when the policy names nothing", () => {
-    expect(chooseLaunch(spawn(), EMPTY_POLICY, alice)).toEqual({ executable: undefined, args: ["--port=9"], reaperOptions: [], logFile: undefined });
+    expect(chooseLaunch(spawn(), EMPTY_POLICY, alice)).toEqual({ executable: undefined, args: ["--port=9"], fixed: new Set(), rootDirOptions: [], reaperOptions: [], logFile: undefined });
   });
 
   it("uses the policy's executable, limits and log", () => {
@@ -90,6 +90,8 @@ describe("chooseLaunch", () => {
     expect(chooseLaunch(spawn({ limits: { nofile: 50 } }), policy, alice)).toEqual({
       executable: "/usr/bin/jupyterhub-singleuser",
       args: ["--port=9"],
+      fixed: new Set(),
+      rootDirOptions: [],
       reaperOptions: ["--rlimit", "NOFILE=50:50", "--log-file", "/home/alice/s.log"],
       logFile: "/home/alice/s.log",
     });
