@@ -151,8 +151,8 @@ describe.skipIf(!fx.available)("TypeScript SudoSpawner client through real sudo"
 
     const [portA, portB] = [await freePort(), await freePort()];
     const [startA, startB] = await Promise.all([
-      hub.ok<{ pid: number }>({ cmd: "start", name: "a", args: [`--port=${portA}`], env: { ...BASE_ENV, JUPYTERHUB_TSSS_MARK: "for-alice" } }),
-      hub.ok<{ pid: number }>({ cmd: "start", name: "b", args: [`--port=${portB}`], env: { ...BASE_ENV, JUPYTERHUB_TSSS_MARK: "for-bob", LD_PRELOAD: "/tmp/evil.so" } }),
+      hub.ok<{ pid: number }>({ cmd: "start", name: "a", args: [`--port=${portA}`], env: { ...BASE_ENV, JUPYTERHUB_SERVER_NAME: "for-alice" } }),
+      hub.ok<{ pid: number }>({ cmd: "start", name: "b", args: [`--port=${portB}`], env: { ...BASE_ENV, JUPYTERHUB_SERVER_NAME: "for-bob", LD_PRELOAD: "/tmp/evil.so" } }),
     ]);
     for (const [user, pid, port, mark] of [
       [alice, startA.pid, portA, "for-alice"],
@@ -163,7 +163,7 @@ describe.skipIf(!fx.available)("TypeScript SudoSpawner client through real sudo"
       await waitForDemoServer(port);
       const status = await demoStatus(port);
       expect(status).toMatchObject({ uid: info.uid, cwd: info.home, pid });
-      expect(status.env.JUPYTERHUB_TSSS_MARK).toBe(mark);
+      expect(status.env.JUPYTERHUB_SERVER_NAME).toBe(mark);
       expect(status.env.USER).toBe(user);
       expect(status.env.LD_PRELOAD).toBeUndefined();
       expect(await demoEcho(port, `hello ${user}`)).toBe(`hello ${user}`);

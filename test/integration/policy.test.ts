@@ -10,20 +10,18 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { demoStatus, waitForDemoServer, type DemoStatus } from "../helpers/demo-server.js";
+import { expectRefusal, mediatorCalls, spawnRequestWith } from "../helpers/mediator-calls.js";
 import { freePort } from "../helpers/ports.js";
-import { BASE_ENV, killRequest } from "../helpers/requests.js";
+import { killRequest } from "../helpers/requests.js";
 import { POLICY_DIR, POLICY_FILE } from "../helpers/site-policy.js";
 import {
   announceSkip,
   killUserProcesses,
   procState,
   procStatus,
-  runMediatorAs,
   userInfo,
   userProcesses,
   waitFor,
-  type MediatorRun,
   type TestUser,
 } from "../helpers/system.js";
 
@@ -56,65 +54,8 @@ function removePolicy(): void {
   fs.rmSync(POLICY_DIR, { recursive: true, force: true });
 }
 
-interface SpawnOptions {
-  profile?: string;
-  limits?: Record<string, number>;
-  tls?: Record<string, string>;
-  env?: Record<string, string>;
-  args?: string[];
-}
-
-function spawnRequest(port: number, options: SpawnOptions = {}): string {
-  const request: Record<string, unknown> = {
-    action: "spawn",
-    args: options.args ?? [`--port=${port}`, "--ip=127.0.0.1"],
-    env: { ...BASE_ENV, ...options.env },
-  };
-  if (options.profile !== undefined) request.profile = options.profile;
-  if (options.limits !== undefined) request.limits = options.limits;
-  if (options.tls !== undefined) request.tls = options.tls;
-  return JSON.stringify(request);
-}
-
-async function call(user: TestUser, input: string): Promise<MediatorRun> {
-  return runMediatorAs(fx.hub, user.name, fx.mediator, input, ["--logging=info"]);
-}
-
-/**
- * One JSON refusal on stdout, the same message on stderr, exit status 1, no stack trace from the
- * mediator. `serverPrinted`: the server's own output (a crash report) is relayed on stderr too, so
- * only the mediator's log lines are checked there.
- */
-function expectRefusal(result: MediatorRun, error: string | RegExp, serverPrinted = false): void {
-  expect(result.status, result.stderr).toBe(1);
-  expect(result.stdout.trim().split("\n")).toHaveLength(1);
-  expect(result.answer?.ok).toBe(false);
-  if (typeof error === "string") expect(result.answer?.error).toBe(error);
-  else expect(String(result.answer?.error)).toMatch(error);
-  expect(result.stderr).toContain(String(result.answer?.error));
-  if (!serverPrinted) expect(result.stderr).not.toMatch(/\n\s+at /);
-  const mediatorLines = result.stderr.split("\n").filter((line) => line.includes(" ts-sudospawner] "));
-  for (const line of mediatorLines) expect(line).toMatch(/^\[[DIWEC] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ts-sudospawner\] /);
-}
-
-async function spawnOk(user: TestUser, options: SpawnOptions = {}): Promise<{ pid: number; port: number; run: MediatorRun }> {
-  const port = await freePort();
-  const run = await call(user, spawnRequest(port, options));
-  expect(run.status, run.stderr).toBe(0);
-  expect(run.answer).toEqual({ ok: true, pid: expect.any(Number) });
-  return { pid: run.answer?.pid as number, port, run };
-}
-
-async function stop(user: TestUser, pid: number): Promise<void> {
-  const term = await call(user, killRequest(pid, 15));
-  expect(term.answer).toEqual({ ok: true, alive: true });
-  await waitFor(() => procState(pid) === undefined, 10_000, `server ${pid} to be gone`);
-}
-
-async function serverReport(port: number): Promise<DemoStatus> {
-  await waitForDemoServer(port);
-  return demoStatus(port);
-}
+const { call, spawnOk, stop, serverReport } = mediatorCalls(fx);
+const spawnRequest = spawnRequestWith;
 
 /** argv of a process, without argv[0] ("node" for the shebang'd demo server). */
 function commandLine(pid: number): string[] {
@@ -262,7 +203,7 @@ describe.skipIf(!fx.available)("the root-owned site policy", () => {
       for (const name of ["TSSS_SECRET", "AWS_ACCESS_KEY_ID", "AWS_REGION"]) {
         expect(run.stderr).toContain(`dropped environment variable ${name}: denied by the site policy`);
       }
-      expect(run.stderr).toContain("dropped environment variable LD_PRELOAD: it can inject code into the loader or an interpreter");
+      expect(run.stderr).toContain("dropped environment variable LD_PRELOAD: it makes a loader or interpreter run code, or points the server at files or programs; no policy admits it");
       const { env } = await serverReport(port);
       expect(Object.keys(env).sort()).toEqual(["HOME", "JUPYTERHUB_API_TOKEN", "KEEP_ME", "LANG", "LOGNAME", "PATH", "SHELL", "TS_SUDOSPAWNER_PID", "USER"]);
       await stop(alice, pid);
@@ -271,14 +212,14 @@ describe.skipIf(!fx.available)("the root-owned site policy", () => {
     it("passes JupyterHub's variables and the locale by default, the site's allow-list on top, and the deny rules still apply", async () => {
       const hubEnv = { JUPYTERHUB_API_TOKEN: "t", JUPYTERHUB_USER: "alice", OTHER: "x", SITE_FLAG: "1", LD_PRELOAD: "/tmp/x.so" };
       const before = await spawnOk(alice, { env: hubEnv });
-      expect(before.run.stderr).toContain("dropped environment variable SITE_FLAG: not in the allow-list (JupyterHub's own variables, and the site policy's env.allow)");
+      expect(before.run.stderr).toContain(`dropped environment variable SITE_FLAG: not in the vocabulary of what JupyterHub sends; to pass it, add "SITE_FLAG" to "env.allow" in ${POLICY_FILE}`);
       await stop(alice, before.pid);
       writePolicy({ env: { allow: ["SITE_*", "LD_*"] } });
       const { pid, port, run } = await spawnOk(alice, { env: hubEnv });
-      expect(run.stderr).toContain("dropped environment variable OTHER: not in the allow-list (JupyterHub's own variables, and the site policy's env.allow)");
+      expect(run.stderr).toContain(`dropped environment variable OTHER: not in the vocabulary of what JupyterHub sends; to pass it, add "OTHER" to "env.allow" in ${POLICY_FILE}`);
       // The hub's PATH is replaced by the policy's without a warning (JupyterHub sends one with every spawn).
       expect(run.stderr).not.toContain("environment variable PATH");
-      expect(run.stderr).toContain("dropped environment variable LD_PRELOAD: it can inject code into the loader or an interpreter");
+      expect(run.stderr).toContain("dropped environment variable LD_PRELOAD: it makes a loader or interpreter run code, or points the server at files or programs; no policy admits it");
       const { env } = await serverReport(port);
       // The identity variables come from passwd, PATH from the policy and the mark from the reaper, whatever the list says.
       expect(Object.keys(env).sort()).toEqual(["HOME", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER", "LANG", "LOGNAME", "PATH", "SHELL", "SITE_FLAG", "TS_SUDOSPAWNER_PID", "USER"]);

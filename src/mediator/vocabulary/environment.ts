@@ -120,6 +120,8 @@ export function matchesPattern(name: string, pattern: string): boolean {
   return pattern.endsWith("*") ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
 }
 
+const NEVER_REASON = "it makes a loader or interpreter run code, or points the server at files or programs; no policy admits it";
+
 export function isNeverName(name: string): boolean {
   return NEVER_NAMES.includes(name) || NEVER_PREFIXES.some((prefix) => name.startsWith(prefix));
 }
@@ -139,8 +141,8 @@ export function judgeVariable(name: string, value: string, policy: EnvPolicy, fi
   if (type !== undefined) {
     return type.accepts(value) ? { verdict: "pass" } : { verdict: "refuse", reason: `its value must be ${type.name}` };
   }
+  if (isNeverName(name)) return { verdict: "drop", reason: NEVER_REASON };
   if (policy.allowPatterns?.some((pattern) => matchesPattern(name, pattern))) {
-    if (isNeverName(name)) return { verdict: "drop", reason: "it makes a loader or interpreter run code, or points the server at files or programs; no policy admits it" };
     return ANY_TEXT.accepts(value) ? { verdict: "pass" } : { verdict: "refuse", reason: `its value must be ${ANY_TEXT.name}` };
   }
   return {
