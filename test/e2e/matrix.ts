@@ -314,6 +314,9 @@ export function useHub(
 }
 
 const SLOW_SERVER = "slow";
+/** The site's notebook directory below each home, and an option of the admin's Spawner.args that serverArgs.allow admits. */
+const SITE_NOTEBOOKS = "tsss-notebooks";
+const SITE_ARG = "--MappingKernelManager.cull_idle_timeout=3600";
 const SLOW_START_TIMEOUT = 3;
 const SLOW_GRACE_SECONDS = 10;
 
@@ -453,6 +456,67 @@ export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
           ctx.policy.restore();
         }
       }, 180_000);
+    });
+
+    describe("with an admin's notebook_dir, default_url, Spawner.args and Spawner.environment", () => {
+      const { hub: getHub, runtime } = useHub(ctx, target, `${target.key}-site`, (rt) =>
+        [
+          rt.spawnerConfig,
+          `c.Spawner.notebook_dir = "~/${SITE_NOTEBOOKS}"`,
+          'c.Spawner.default_url = "/lab"',
+          `c.Spawner.args = [${JSON.stringify(SITE_ARG)}]`,
+          `c.Spawner.environment = {"TSSS_SITE_DATASET": "cifar"}`,
+          // One named server is pointed at a directory every user can write to.
+          "def _tsss_e2e_site_hook(spawner):",
+          `    if spawner.name == "shared-tmp":`,
+          '        spawner.notebook_dir = "/tmp"',
+          "c.Spawner.pre_spawn_hook = _tsss_e2e_site_hook",
+        ].join("\n"),
+      );
+
+      it("what this JupyterHub sends passes the vocabulary as it is: the server's directory, URL, arguments and variables arrive, nothing is dropped", async () => {
+        const hub = getHub();
+        const user = userInfo(E2E.ann);
+        const notebooks = path.join(user.home, SITE_NOTEBOOKS);
+        fs.mkdirSync(notebooks, { recursive: true, mode: 0o755 });
+        fs.chownSync(notebooks, user.uid, user.gid);
+        ctx.policy.write({ serverArgs: { allow: [SITE_ARG.slice(0, SITE_ARG.indexOf("="))] }, env: { allow: ["TSSS_SITE_DATASET"] } });
+        try {
+          const token = await hub.token(E2E.ann);
+          const pid = await startRunningAs(hub, E2E.ann);
+          const env = environ(pid);
+          expect(env.JUPYTERHUB_ROOT_DIR).toBe(notebooks);
+          expect(env.JUPYTERHUB_DEFAULT_URL).toBe("/lab");
+          expect(env.TSSS_SITE_DATASET).toBe("cifar");
+          expect(cmdline(pid)).toContain(SITE_ARG);
+          // Nothing JupyterHub ${runtime().version} sends was outside the vocabulary.
+          expect(hub.logText, hub.logTail(3000)).not.toContain("dropped environment variable");
+          // A kernel for a notebook at the top (path "", as JupyterLab opens one) starts in the checked directory.
+          const created = await hub.userFetch(E2E.ann, token, "api/kernels", { method: "POST", body: JSON.stringify({ name: "python3", path: "" }) });
+          expect(created.status).toBe(201);
+          const kernel = (await created.json()) as { id: string };
+          const cwd = await executeInKernel(hub.kernelChannelsUrl(E2E.ann, kernel.id), token, "import os; print(os.getcwd())");
+          expect(cwd.trim()).toBe(notebooks);
+          await stopAndExpectGone(hub, E2E.ann, "", pid);
+
+          // A notebook_dir every user can write to is refused, with the reason in the hub's log.
+          await hub.api("POST", `/users/${E2E.ann}/servers/shared-tmp`, undefined, [201, 202, 400, 500]);
+          await hub.waitStopped(E2E.ann, "shared-tmp", 60_000);
+          await waitFor(() => hub.logText.includes("refusing the server's root directory /tmp (from JUPYTERHUB_ROOT_DIR)"), 30_000, "the refusal in the hub's log");
+          await expectNoLiveProcess(E2E.ann);
+        } finally {
+          ctx.policy.restore();
+          fs.rmSync(notebooks, { recursive: true, force: true });
+        }
+      }, 240_000);
+
+      if (target.key === "6") {
+        it("the committed traitlets table agrees with this venv's jupyter_server, JupyterLab and JupyterHub on every passable option", async () => {
+          const python = path.join(path.dirname(runtime().jupyterhub), "python");
+          const checked = await runAsync(python, [path.resolve("scripts/traitlets-table.py"), "--check", path.resolve("src/mediator/vocabulary/traitlets-table.json")]);
+          expect(checked).toMatch(/\d+ traits checked, none passable with another kind here/);
+        }, 120_000);
+      }
     });
 
     if (target.internalSsl) {

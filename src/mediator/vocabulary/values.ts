@@ -38,7 +38,11 @@ function isIpv6(value: string): boolean {
 export const PORT = type("a port (an integer from 1 to 65535)", (value) => /^[1-9]\d{0,4}$/.test(value) && Number(value) <= 65535);
 
 /** Where the server listens: an IP address or a host name, or empty (all interfaces). */
-export const ADDRESS = type("an IP address or host name", (value) => value === "" || IPV4.test(value) || isIpv6(value) || HOSTNAME.test(value));
+export const ADDRESS = type(
+  "an IP address or host name",
+  // A name of digits and dots only is a malformed address, not a host name (no top-level domain is numeric).
+  (value) => value === "" || IPV4.test(value) || isIpv6(value) || (HOSTNAME.test(value) && !/^[\d.]+$/.test(value)),
+);
 
 /** A path on the server's own origin: no scheme, no host, and no "//" that a browser reads as one. */
 export const URL_PATH = matching('a URL path ("/..."; no scheme or host)', new RegExp(`^/(?![/\\\\])[${URL_CHARS}]*$`), 2048);
