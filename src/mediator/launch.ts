@@ -9,6 +9,7 @@ import type { SpawnRequest, SubmitRequest } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
 import { effectiveLimits, reaperOptions, serverLogPath, type Policy } from "./policy.js";
 import { checkServerArgs, settingsFixedBy } from "./vocabulary/server-args.js";
+import type { TraitTable } from "./vocabulary/traitlets-table.js";
 
 /** What the site policy picks for one spawn request; spawn.ts's LaunchPlan adds env and cwd. */
 export interface PolicyChoice {
@@ -25,7 +26,8 @@ export interface PolicyChoice {
   logFile: string | undefined;
 }
 
-export function chooseLaunch(request: SpawnRequest | SubmitRequest, policy: Policy, user: Pick<Account, "name" | "home">): PolicyChoice {
+/** `traits`: the single-user server's traitlets table (vocabulary/traitlets-table.ts), for the options a site allows. */
+export function chooseLaunch(request: SpawnRequest | SubmitRequest, policy: Policy, user: Pick<Account, "name" | "home">, traits: TraitTable): PolicyChoice {
   let executable = policy.singleuser;
   let prefixArgs: string[] = [];
   let siteLimits = policy.limits;
@@ -48,8 +50,8 @@ export function chooseLaunch(request: SpawnRequest | SubmitRequest, policy: Poli
   if (logFile !== undefined && !isAbsolute(logFile)) {
     throw new SudoSpawnerError("POLICY", `the server log path ${logFile} is not absolute`);
   }
-  const fixed = settingsFixedBy(prefixArgs);
-  const options = checkServerArgs(request.args, fixed, policy.serverArgs, request.profile);
+  const fixed = settingsFixedBy(prefixArgs, traits);
+  const options = checkServerArgs(request.args, fixed, traits, policy.serverArgs, request.profile);
   const rootDirOptions = options.filter((option) => option.setting === "root_dir").map(({ index, spelling }) => ({ index: prefixArgs.length + index, spelling }));
   const limits = effectiveLimits(siteLimits, request.action === "spawn" ? request.limits : undefined);
   return { executable, args: [...prefixArgs, ...request.args], fixed, rootDirOptions, reaperOptions: reaperOptions(limits, policy, logFile), logFile };

@@ -86,8 +86,10 @@ interface ServerLaunch {
   cwd: string;
 }
 
-function prepareServer(request: SpawnRequest | SubmitRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, trust: Trust): ServerLaunch {
-  const launch = chooseLaunch(request, policy, account);
+async function prepareServer(request: SpawnRequest | SubmitRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, trust: Trust): Promise<ServerLaunch> {
+  // Imported here: the traitlets table is parsed for a spawn or submit, never for a kill or --help.
+  const { TRAITLETS } = await import("./vocabulary/traitlets-table.js");
+  const launch = chooseLaunch(request, policy, account, TRAITLETS);
   const addon = loadAddon(layout.addon);
   const executable = launch.executable ?? findSingleUser(layout.binDir());
   const realExecutable = assertTrustedExecutable(executable, trust.trustedUids, trust.describe, "the single-user server");
@@ -104,7 +106,7 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
   const trust = trustOf([account.uid]);
   // The reaper runs the server, so it gets the same scrutiny as the server itself.
   const reaperPath = assertTrustedExecutable(layout.reaper, trust.trustedUids, trust.describe, "the reaper");
-  const { launch, addon, executable, env, cwd } = prepareServer(request, layout, account, policy, logger, trust);
+  const { launch, addon, executable, env, cwd } = await prepareServer(request, layout, account, policy, logger, trust);
   if (request.tls) {
     Object.assign(env, writeTlsFiles(account, env.JUPYTERHUB_SERVICE_PREFIX, request.tls));
     logger.info(`internal_ssl: key and certificates written for the server (${env[TLS_ENV.cert]})`);
@@ -134,7 +136,7 @@ async function submitAction(request: SubmitRequest, layout: InstallLayout, accou
   const ctx = slurmContext(account, policy, logger);
   const resources = resolveJob(request.job, ctx.slurm);
   // The job runs no reaper: only the server's executable is audited.
-  const { launch, executable, env } = prepareServer(request, layout, account, policy, logger, trustOf([account.uid]));
+  const { launch, executable, env } = await prepareServer(request, layout, account, policy, logger, trustOf([account.uid]));
   const script = jobScript(executable, launch.args, env);
   for (const name of script.skipped) logger.warn(`environment variable ${JSON.stringify(escapeControls(name))} cannot be exported by a job script: dropped`);
   const { cancelJob, submitJob, testJob } = await import("./slurm.js");

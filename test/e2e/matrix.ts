@@ -491,10 +491,11 @@ export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
           expect(cmdline(pid)).toContain(SITE_ARG);
           // Nothing JupyterHub ${runtime().version} sends was outside the vocabulary.
           expect(hub.logText, hub.logTail(3000)).not.toContain("dropped environment variable");
-          // A kernel for a notebook at the top (path "", as JupyterLab opens one) starts in the checked directory.
-          const created = await hub.userFetch(E2E.ann, token, "api/kernels", { method: "POST", body: JSON.stringify({ name: "python3", path: "" }) });
-          expect(created.status).toBe(201);
-          const kernel = (await created.json()) as { id: string };
+          // A notebook's kernel (a session, as JupyterLab opens one) starts in the checked directory.
+          const body = JSON.stringify({ path: "tsss-e2e.ipynb", type: "notebook", name: "tsss-e2e.ipynb", kernel: { name: "python3" } });
+          const created = await hub.userFetch(E2E.ann, token, "api/sessions", { method: "POST", body });
+          expect(created.status, await created.clone().text()).toBe(201);
+          const { kernel } = (await created.json()) as { kernel: { id: string } };
           const cwd = await executeInKernel(hub.kernelChannelsUrl(E2E.ann, kernel.id), token, "import os; print(os.getcwd())");
           expect(cwd.trim()).toBe(notebooks);
           await stopAndExpectGone(hub, E2E.ann, "", pid);

@@ -12,7 +12,7 @@
 import { SudoSpawnerError } from "../../errors.js";
 import { POLICY_PATH } from "../../install/layout.js";
 import { logExcerpt } from "../../protocol/index.js";
-import { flagTraits, flagVerdict, normaliseOptionName, traitOption } from "./traitlets-table.js";
+import type { TraitTable } from "./traitlets-table.js";
 import { ADDRESS, BOOLEAN_WORD, DIRECTORY, HTTP_URL, HTTP_URL_OR_EMPTY, PORT, URL_PATH, type ValueType } from "./values.js";
 
 export interface ServerArgsPolicy {
@@ -20,6 +20,11 @@ export interface ServerArgsPolicy {
   allow?: readonly string[];
   /** Options the hub may not pass, not even from the vocabulary; same patterns. */
   deny?: readonly string[];
+}
+
+/** "--ServerApp.Root-Dir" and "ServerApp.root_dir" both become "serverapp.root_dir". */
+export function normaliseOptionName(name: string): string {
+  return name.replace(/^-+/, "").toLowerCase().replaceAll("-", "_");
 }
 
 /** An option of the vocabulary: the trait it sets, and its value's type (none: a flag). */
@@ -83,14 +88,14 @@ function splitOption(arg: string): { spelling: string; name: string; value: stri
  * The settings a launch profile's own arguments fix (root's arguments, so any option may be
  * there): through the vocabulary, traitlets' aliases and flags, else the trait named.
  */
-export function settingsFixedBy(profileArgs: readonly string[]): Set<string> {
+export function settingsFixedBy(profileArgs: readonly string[], traits: TraitTable): Set<string> {
   const fixed = new Set<string>();
   for (const arg of profileArgs) {
     if (!arg.startsWith("-")) continue;
     const { name } = splitOption(arg);
     const known = SERVER_ARG_VOCABULARY.get(name);
-    const traits = known ? known.traits : (flagTraits(name) ?? traitOption(name).traits);
-    for (const trait of traits) fixed.add(settingOf(trait));
+    const set = known ? known.traits : (traits.flagTraits(name) ?? traits.traitOption(name).traits);
+    for (const trait of set) fixed.add(settingOf(trait));
   }
   return fixed;
 }
@@ -106,8 +111,8 @@ function refuse(arg: string, why: string): never {
 }
 
 /** What an option the site allows sets, by the traitlets table; refuses what may never be passed. */
-function allowedOption(arg: string, spelling: string, name: string, hasValue: boolean): VocabularyOption {
-  const verdict = hasValue ? traitOption(name) : (flagVerdict(name) ?? traitOption(name));
+function allowedOption(arg: string, spelling: string, name: string, hasValue: boolean, traits: TraitTable): VocabularyOption {
+  const verdict = hasValue ? traits.traitOption(name) : (traits.flagVerdict(name) ?? traits.traitOption(name));
   if (!verdict.settable) {
     refuse(arg, `${spelling} is never passable from the hub, not even through serverArgs.allow: ${verdict.reason}`);
   }
@@ -119,14 +124,20 @@ function allowedOption(arg: string, spelling: string, name: string, hasValue: bo
  * policy key that would admit it. `fixed` are the launch profile's settings (settingsFixedBy),
  * which no alias or flag of the hub's may set again (traitlets: the last one wins).
  */
-export function checkServerArgs(args: readonly string[], fixed: ReadonlySet<string>, policy: ServerArgsPolicy = {}, profile?: string): ServerOption[] {
+export function checkServerArgs(
+  args: readonly string[],
+  fixed: ReadonlySet<string>,
+  traits: TraitTable,
+  policy: ServerArgsPolicy = {},
+  profile?: string,
+): ServerOption[] {
   return args.map((arg, index) => {
     if (!arg.startsWith("--") || arg === "--") {
       refuse(arg, "the single-user server takes no positional arguments from the hub (it would open or run them); options are --name=value");
     }
     const { spelling, name, value } = splitOption(arg);
     const allowedBySite = policy.allow?.some((pattern) => globMatches(name, pattern)) ?? false;
-    const known = SERVER_ARG_VOCABULARY.get(name) ?? (allowedBySite ? allowedOption(arg, spelling, name, value !== undefined) : undefined);
+    const known = SERVER_ARG_VOCABULARY.get(name) ?? (allowedBySite ? allowedOption(arg, spelling, name, value !== undefined, traits) : undefined);
     if (known === undefined) {
       refuse(arg, `not in the vocabulary of what a hub sends; an admin may allow it with "serverArgs.allow": ["${spelling}"] in ${POLICY_PATH}`);
     }

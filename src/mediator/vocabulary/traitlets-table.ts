@@ -3,9 +3,18 @@
  * `serverArgs.allow` (pure). The table (traitlets-table.json) is generated from the real classes of
  * jupyter_server, JupyterLab and JupyterHub's singleuser by scripts/traitlets-table.py, which
  * classifies each trait by its traitlets type; an option the table does not know is refused.
+ * Imported on use (a spawn or submit): the table is 30 KB that a kill or --help need not parse.
  */
 import table from "./traitlets-table.json" with { type: "json" };
+import { normaliseOptionName } from "./server-args.js";
 import { BOOLEAN_WORD, INTEGER, NUMBER, TEXT, oneOf, type ValueType } from "./values.js";
+
+/** What server-args.ts asks of the table; passed in, so that only a spawn loads it. */
+export interface TraitTable {
+  traitOption(normalisedName: string): TraitVerdict;
+  flagTraits(normalisedName: string): string[] | undefined;
+  flagVerdict(normalisedName: string): TraitVerdict | undefined;
+}
 
 /** A trait the hub may be allowed to set, or why it never may. */
 export type TraitVerdict = { settable: true; traits: string[]; type: ValueType } | { settable: false; traits: string[]; reason: string };
@@ -14,11 +23,6 @@ interface Table {
   traits: Record<string, string>;
   aliases: Record<string, string>;
   flags: Record<string, string[]>;
-}
-
-/** "--ServerApp.Root-Dir" and "ServerApp.root_dir" both become "serverapp.root_dir". */
-export function normaliseOptionName(name: string): string {
-  return name.replace(/^-+/, "").toLowerCase().replaceAll("-", "_");
 }
 
 let index: { traits: Map<string, [string, string]>; aliases: Map<string, string>; flags: Map<string, string[]> } | undefined;
@@ -75,3 +79,5 @@ export function flagVerdict(normalisedName: string): TraitVerdict | undefined {
   }
   return { settable: true, traits, type: BOOLEAN_WORD };
 }
+
+export const TRAITLETS: TraitTable = { traitOption, flagTraits, flagVerdict };

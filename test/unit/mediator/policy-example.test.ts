@@ -7,6 +7,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { chooseLaunch } from "../../../src/mediator/launch.js";
 import { validatePolicy } from "../../../src/mediator/policy.js";
+import { TRAITLETS } from "../../../src/mediator/vocabulary/traitlets-table.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
 const example = JSON.parse(fs.readFileSync(path.join(ROOT, "examples/policy.json"), "utf8")) as Record<string, unknown>;
@@ -33,6 +34,7 @@ describe("examples/policy.json", () => {
       { action: "spawn", args: ["--port=8888"], env: {}, profile: "voila", limits: { nofile: 1024, cpu: 99999 } },
       policy,
       { name: "alice", home: "/home/alice" },
+      TRAITLETS,
     );
     expect(launch).toEqual({
       executable: "/usr/local/bin/jupyterhub-singleuser",

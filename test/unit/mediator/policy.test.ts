@@ -6,6 +6,7 @@ import { chooseLaunch } from "../../../src/mediator/launch.js";
 import { EMPTY_POLICY, effectiveLimits, reaperOptions, serverLogPath, validatePolicy } from "../../../src/mediator/policy.js";
 import { loadPolicy } from "../../../src/mediator/policy-file.js";
 import type { FsView, NodeInfo } from "../../../src/install/path-trust.js";
+import { TRAITLETS } from "../../../src/mediator/vocabulary/traitlets-table.js";
 
 const alice = { name: "alice", home: "/home/alice" };
 const spawn = (extra: Record<string, unknown> = {}) => ({ action: "spawn" as const, args: ["--port=9"], env: {}, ...extra });
@@ -82,12 +83,12 @@ describe("limits", () => {
 
 describe("chooseLaunch", () => {
   it("uses the mediator's neighbour when the policy names nothing", () => {
-    expect(chooseLaunch(spawn(), EMPTY_POLICY, alice)).toEqual({ executable: undefined, args: ["--port=9"], fixed: new Set(), rootDirOptions: [], reaperOptions: [], logFile: undefined });
+    expect(chooseLaunch(spawn(), EMPTY_POLICY, alice, TRAITLETS)).toEqual({ executable: undefined, args: ["--port=9"], fixed: new Set(), rootDirOptions: [], reaperOptions: [], logFile: undefined });
   });
 
   it("uses the policy's executable, limits and log", () => {
     const policy = validatePolicy({ singleuser: "/usr/bin/jupyterhub-singleuser", limits: { nofile: 100 }, serverLog: "{home}/s.log" });
-    expect(chooseLaunch(spawn({ limits: { nofile: 50 } }), policy, alice)).toEqual({
+    expect(chooseLaunch(spawn({ limits: { nofile: 50 } }), policy, alice, TRAITLETS)).toEqual({
       executable: "/usr/bin/jupyterhub-singleuser",
       args: ["--port=9"],
       fixed: new Set(),
@@ -99,14 +100,14 @@ describe("chooseLaunch", () => {
 
   it("picks a profile by name, its args first", () => {
     const policy = validatePolicy({ profiles: { voila: { executable: "/opt/v/bin/voila-singleuser", args: ["--strip"] } } });
-    expect(chooseLaunch(spawn({ profile: "voila" }), policy, alice)).toMatchObject({ executable: "/opt/v/bin/voila-singleuser", args: ["--strip", "--port=9"] });
+    expect(chooseLaunch(spawn({ profile: "voila" }), policy, alice, TRAITLETS)).toMatchObject({ executable: "/opt/v/bin/voila-singleuser", args: ["--strip", "--port=9"] });
   });
 
   it("refuses unknown profiles, naming the configured ones", () => {
     const policy = validatePolicy({ profiles: { lab: { executable: "/x" } } });
-    expect(() => chooseLaunch(spawn({ profile: "root-shell" }), policy, alice)).toThrow(/unknown launch profile "root-shell"; the site policy defines lab/);
-    expect(() => chooseLaunch(spawn({ profile: "lab" }), EMPTY_POLICY, alice)).toThrow(/defines no profiles/);
-    expect(() => chooseLaunch(spawn({ profile: "__proto__" }), policy, alice)).toThrow(/unknown launch profile/);
+    expect(() => chooseLaunch(spawn({ profile: "root-shell" }), policy, alice, TRAITLETS)).toThrow(/unknown launch profile "root-shell"; the site policy defines lab/);
+    expect(() => chooseLaunch(spawn({ profile: "lab" }), EMPTY_POLICY, alice, TRAITLETS)).toThrow(/defines no profiles/);
+    expect(() => chooseLaunch(spawn({ profile: "__proto__" }), policy, alice, TRAITLETS)).toThrow(/unknown launch profile/);
   });
 });
 

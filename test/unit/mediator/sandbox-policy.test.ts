@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { chooseLaunch } from "../../../src/mediator/launch.js";
 import { EMPTY_POLICY, reaperOptions, sandboxOptions, validatePolicy } from "../../../src/mediator/policy.js";
 import { describeSandbox } from "../../../src/mediator/spawn.js";
+import { TRAITLETS } from "../../../src/mediator/vocabulary/traitlets-table.js";
 
 const alice = { name: "alice", home: "/home/alice" };
 
@@ -53,10 +54,10 @@ describe("the sandbox policy", () => {
   it("applies to every spawn, profile or not; the hub cannot name a sandbox", () => {
     const policy = validatePolicy({ sandbox: { privateTmp: true }, profiles: { lab: { executable: "/opt/lab" } } });
     for (const profile of [undefined, "lab"]) {
-      const launch = chooseLaunch({ action: "spawn", args: [], env: {}, ...(profile ? { profile } : {}) }, policy, alice);
+      const launch = chooseLaunch({ action: "spawn", args: [], env: {}, ...(profile ? { profile } : {}) }, policy, alice, TRAITLETS);
       expect(launch.reaperOptions).toEqual(["--private-tmp"]);
     }
-    expect(chooseLaunch({ action: "spawn", args: [], env: {} }, EMPTY_POLICY, alice).reaperOptions).toEqual([]);
+    expect(chooseLaunch({ action: "spawn", args: [], env: {} }, EMPTY_POLICY, alice, TRAITLETS).reaperOptions).toEqual([]);
   });
 
   it("is described in the log as the reaper will apply it", () => {

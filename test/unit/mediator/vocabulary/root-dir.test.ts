@@ -45,7 +45,7 @@ describe("checkedRootDir", () => {
     ["a sticky world-writable directory", {}, "/tmp", "/tmp: writable by everyone (mode 1777): others could plant modules its kernels import"],
     ["a group-writable directory of the user's", { "/home/alice/shared": { uid: 1000, gid: 50, mode: 0o40775 } }, "~/shared", "/home/alice/shared: writable by group 50 (mode 775)"],
     ["a directory below a hub-owned one", { "/tmp/hub": { uid: HUB }, "/tmp/hub/x": { uid: 1000 } }, "/tmp/hub/x", "/tmp/hub: owned by uid 999 (the hub user)"],
-    ["a file", { "/home/alice/f": { uid: 1000, kind: "file", mode: 0o100644 } }, "~/f", "/home/alice/f: not a directory"],
+    ["a file", { "/home/alice/f": { uid: 1000, kind: "file" as const, mode: 0o100644 } }, "~/f", "/home/alice/f: not a directory"],
   ])("refuses %s", (_what, extra, value, problem) => {
     expect(() => checkedRootDir(value, "JUPYTERHUB_ROOT_DIR", alice, view({ ...base, ...extra }), describeUid)).toThrow(problem);
   });

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { checkServerArgs, settingOf, settingsFixedBy } from "../../../../src/mediator/vocabulary/server-args.js";
+import { checkServerArgs as checkWith, settingOf, settingsFixedBy as fixedWith, type ServerArgsPolicy } from "../../../../src/mediator/vocabulary/server-args.js";
+import { TRAITLETS } from "../../../../src/mediator/vocabulary/traitlets-table.js";
+
+const checkServerArgs = (args: readonly string[], fixed: ReadonlySet<string>, policy: ServerArgsPolicy = {}, profile?: string) => checkWith(args, fixed, TRAITLETS, policy, profile);
+const settingsFixedBy = (args: readonly string[]) => fixedWith(args, TRAITLETS);
 
 const none = new Set<string>();
 /** What a pre-2.0 JupyterHub, and the TypeScript client, send. */
