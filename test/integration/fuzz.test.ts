@@ -14,6 +14,11 @@
  *
  * TSSS_FUZZ_SEED reproduces a run (the seed is printed); TSSS_FUZZ_COUNT sets the count (at least
  * 1,000; default 10,000: the Node matrix runs 2,000 on each further Node).
+ *
+ * A second corpus is traitlets-shaped: server arguments and typed environment values, spawns
+ * without a profile among them, judged by this file's own table of what the vocabulary admits (not
+ * by the mediator's code), and a sample of it goes through the real sudo rule. Its valid spawns
+ * start real servers, which are checked and stopped.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -23,7 +28,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { MAX_REQUEST_BYTES, escapeControls, parseRequest } from "../../src/protocol/index.js";
 import { slurmDisabled } from "../../src/mediator/slurm-job.js";
 import { POLICY_DIR } from "../helpers/site-policy.js";
-import { announceSkip, killUserProcesses, procState, userInfo, userProcesses, type TestUser } from "../helpers/system.js";
+import { freePort } from "../helpers/ports.js";
+import { announceSkip, killUserProcesses, procState, procStatus, runMediatorAs, userInfo, userProcesses, waitFor, type MediatorRun, type TestUser } from "../helpers/system.js";
 
 const fx = inject("rootFixture");
 if (!fx.available) announceSkip("protocol fuzzing (test/integration/fuzz.test.ts)", fx.reason);
@@ -537,6 +543,192 @@ function violation(item: Case, outcome: Outcome): string | undefined {
   return undefined;
 }
 
+// ---- the traitlets-shaped corpus: arguments and typed variables, with an oracle of its own -------
+
+/**
+ * What the vocabulary admits, written out here from docs/policy.md and not from
+ * src/mediator/vocabulary: option spellings (case, dashes and underscores do not matter) with
+ * values of their type, and the flags. A value option needs "=VALUE"; a flag takes none.
+ */
+const ARG_TABLE: { spellings: string[]; good: string[]; bad: string[] }[] = [
+  { spellings: ["ip", "ServerApp.ip", "NotebookApp.ip", "SingleUserNotebookApp.ip"], good: ["127.0.0.1", "0.0.0.0", "::1", "localhost", ""], bad: ["1.2.3.4.5", "a b", "$(id)", "-x", "::1::"] },
+  { spellings: ["port", "ServerApp.port", "NotebookApp.port", "SingleUserNotebookApp.port"], good: ["1", "8888", "65535"], bad: ["0", "65536", "x", "8888 ", "-1", "1e3", ""] },
+  { spellings: ["SingleUserNotebookApp.default_url", "ServerApp.default_url", "NotebookApp.default_url", "base-url", "ServerApp.base_url"], good: ["/", "/lab", "/user/a%20b/"], bad: ["lab", "//evil.example/", "http://evil.example/", "/a b", ""] },
+  { spellings: ["hub-api-url", "SingleUserNotebookApp.hub_api_url"], good: ["http://127.0.0.1:8081/hub/api", "https://hub.example.org/hub/api"], bad: ["file:///etc/passwd", "ftp://x/", "127.0.0.1:8081"] },
+  { spellings: ["SingleUserNotebookApp.disable_user_config"], good: ["True", "false", "1", "0"], bad: ["yes", "2", ""] },
+];
+const ARG_FLAGS = ["debug", "disable-user-config"];
+/** Traitlets options a hub would love to pass, none of them in the vocabulary. */
+const TRAITLETS_BAIT = [
+  "Application.logging_config", "ServerApp.jpserver_extensions", "ServerApp.kernel_manager_class", "JupyterApp.config_file", "config",
+  "ServerApp.browser", "ServerApp.runtime_dir", "ServerApp.preferred_dir", "ServerApp.tornado_settings", "KernelSpecManager.kernel_dirs",
+  "ContentsManager.pre_save_hook", "ServerApp.allow_origin", "ServerApp.disable_check_xsrf", "ServerApp.token", "ServerApp.port_retries",
+  "MappingKernelManager.cull_idle_timeout", "LabApp.collaborative", "no-browser", "log-level", "y", "generate-config", "notebook_dir_x",
+];
+const CLASS_WORDS = ["Server", "Notebook", "Kernel", "Lab", "Contents", "Session", "Gateway", "Terminal", "Hub", "Jupyter"];
+const TRAIT_WORDS = ["root", "dir", "url", "class", "config", "file", "port", "ip", "extra", "paths", "cmd", "level", "log", "mode"];
+
+/** A spelling in the traitlets forms: "--x", "--Class.trait", case and dash variants. */
+function spellingOf(rng: Rng, name: string): string {
+  let out = name;
+  if (rng.chance(0.15)) out = out.toLowerCase();
+  if (rng.chance(0.15)) out = out.replaceAll("_", "-");
+  return `--${out}`;
+}
+
+function normalisedSpelling(arg: string): string {
+  const eq = arg.indexOf("=");
+  return (eq === -1 ? arg : arg.slice(0, eq)).replace(/^-+/, "").toLowerCase().replaceAll("-", "_");
+}
+
+const KNOWN_VALUE_OPTIONS = new Set(ARG_TABLE.flatMap((row) => row.spellings.map((name) => normalisedSpelling(`--${name}`))));
+const KNOWN_FLAGS = new Set(ARG_FLAGS.map((name) => normalisedSpelling(`--${name}`)));
+
+type ArgVerdict = { ok: true } | { ok: false; reason: string };
+
+/** The oracle for one argument: this table's own reading of the vocabulary. */
+function judgeArg(arg: string): ArgVerdict {
+  if (!arg.startsWith("--") || arg === "--") return { ok: false, reason: "the single-user server takes no positional arguments from the hub" };
+  const name = normalisedSpelling(arg);
+  const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : undefined;
+  if (KNOWN_FLAGS.has(name) && !KNOWN_VALUE_OPTIONS.has(name)) {
+    return value === undefined ? { ok: true } : { ok: false, reason: `${arg.slice(0, arg.indexOf("="))} is a flag and takes no value` };
+  }
+  const row = ARG_TABLE.find((entry) => entry.spellings.some((spelling) => normalisedSpelling(`--${spelling}`) === name));
+  if (!row) return { ok: false, reason: "not in the vocabulary of what a hub sends" };
+  if (value === undefined) return { ok: false, reason: `${arg} needs its value in the same word` };
+  if (row.good.includes(value)) return { ok: true };
+  if (row.bad.includes(value)) return { ok: false, reason: "the value must be " };
+  throw new Error(`the corpus generated a value the table does not judge: ${arg}`);
+}
+
+function traitletsArg(rng: Rng): string {
+  switch (rng.int(7)) {
+    case 0:
+    case 1: {
+      const row = rng.pick(ARG_TABLE);
+      return `${spellingOf(rng, rng.pick(row.spellings))}=${rng.chance(0.7) ? rng.pick(row.good) : rng.pick(row.bad)}`;
+    }
+    case 2:
+      return rng.chance(0.8) ? spellingOf(rng, rng.pick(ARG_FLAGS)) : `${spellingOf(rng, rng.pick(ARG_FLAGS))}=${rng.pick(["1", "", "x"])}`;
+    case 3:
+      return rng.chance(0.5) ? spellingOf(rng, rng.pick(TRAITLETS_BAIT)) : `${spellingOf(rng, rng.pick(TRAITLETS_BAIT))}=${rng.pick(["{}", "x", "/home/hub/x.py", "['/tmp']", "os.system", "1"])}`;
+    case 4: {
+      // an invented "--ClassName.trait_name=value": the vocabulary knows none of them
+      const klass = `${rng.pick(CLASS_WORDS)}${rng.pick(["App", "Manager", "Handler", ""])}`;
+      const trait = `${rng.pick(TRAIT_WORDS)}_${rng.pick(TRAIT_WORDS)}`;
+      return `--${klass}.${trait}=${rng.pick(["1", "x", "/tmp", "True"])}`;
+    }
+    case 5: {
+      // a value option with its value in the next word
+      const row = rng.pick(ARG_TABLE);
+      return spellingOf(rng, rng.pick(row.spellings));
+    }
+    default:
+      return rng.pick(["notebook.ipynb", "x", "-c", "--", "-", "/home/hub/run.py", "lab", "8888", "-y"]);
+  }
+}
+
+/** Variables with values of their type and not, from docs/policy.md's table. */
+const ENV_TABLE: Record<string, { good: string[]; bad: string[] }> = {
+  JUPYTERHUB_API_TOKEN: { good: ["0123456789abcdef0123456789abcdef"], bad: ["two words", ""] },
+  JUPYTERHUB_USER: { good: ["alice", "Jörg.Müller"], bad: ["a\nb", "a\u001bb"] },
+  JUPYTERHUB_SERVICE_PREFIX: { good: ["/user/alice/"], bad: ["//evil.example/", "user/alice/"] },
+  JUPYTERHUB_API_URL: { good: ["http://127.0.0.1:8081/hub/api"], bad: ["file:///etc/passwd", "javascript:alert(1)"] },
+  JUPYTERHUB_SINGLEUSER_APP: { good: ["", "jupyter-server", "notebook"], bad: ["os.system", "hubmodule.App"] },
+  JUPYTERHUB_DEBUG: { good: ["1", "0", ""], bad: ["maybe"] },
+  JUPYTERHUB_OAUTH_SCOPES: { good: ['["access:servers!user=alice"]', "[]"], bad: ['"x"', "[1]"] },
+  MEM_LIMIT: { good: ["1073741824"], bad: ["1G", "-1"] },
+  CPU_LIMIT: { good: ["1.5", "2"], bad: ["two"] },
+  TZ: { good: ["UTC", "Europe/Berlin"], bad: ["/etc/passwd", ":/home/hub/tz", "Europe/../../x"] },
+  LANG: { good: ["C.UTF-8", "en_US.UTF-8"], bad: ["/home/hub/locale", "../x"] },
+  LC_ALL: { good: ["C"], bad: ["/tmp/x"] },
+};
+/** Names outside the vocabulary: dropped with a warning, never a refusal. */
+const ENV_DROPPED = ["LD_PRELOAD", "PYTHONPATH", "SITE_DATASET", "JUPYTERHUB_INVENTED", "JUPYTERHUB_SSL_KEYFILE", "XDG_CONFIG_HOME"];
+
+function typedEnv(rng: Rng): { env: Record<string, string>; refusal?: string; dropped: string[] } {
+  const env: Record<string, string> = {};
+  let refusal: string | undefined;
+  const dropped: string[] = [];
+  for (let i = rng.int(4); i > 0; i--) {
+    if (rng.chance(0.25)) {
+      const name = rng.pick(ENV_DROPPED);
+      if (!(name in env)) dropped.push(name);
+      env[name] = "/home/hub/x";
+      continue;
+    }
+    const name = rng.pick(Object.keys(ENV_TABLE));
+    if (name in env) continue;
+    const row = ENV_TABLE[name] as { good: string[]; bad: string[] };
+    const good = rng.chance(0.75);
+    env[name] = good ? rng.pick(row.good) : rng.pick(row.bad);
+    if (!good && refusal === undefined) refusal = `environment variable ${name} refused: its value must be `;
+  }
+  return { env, ...(refusal === undefined ? {} : { refusal }), dropped };
+}
+
+interface TraitletsCase {
+  index: number;
+  args: string[];
+  env: Record<string, string>;
+  /** The start of the error, or undefined: a valid spawn that starts a server. */
+  refusal?: string;
+  dropped: string[];
+  viaSudo: boolean;
+}
+
+/** Valid spawns start real servers (a second each): a few, not hundreds. */
+const TRAITLETS_COUNT = 600;
+const MAX_VALID_SPAWNS = 12;
+const SUDO_SAMPLE_EVERY = 8;
+
+function traitletsCorpus(seed: number): TraitletsCase[] {
+  const rng = new Rng(seed ^ 0x5eed);
+  const cases: TraitletsCase[] = [];
+  let valid = 0;
+  while (cases.length < TRAITLETS_COUNT) {
+    // Valid spawns need a port of their own: the server is started with the corpus's other arguments.
+    const args = Array.from({ length: 1 + rng.int(4) }, () => traitletsArg(rng)).filter((arg) => !/^--(\w+\.)?port=/i.test(arg));
+    const { env, refusal: envRefusal, dropped } = typedEnv(rng);
+    const badArg = args.map((arg) => [arg, judgeArg(arg)] as const).find(([, verdict]) => !verdict.ok);
+    const refusal = badArg ? `server argument ${JSON.stringify(badArg[0])} refused: ${(badArg[1] as { reason: string }).reason}` : envRefusal;
+    if (refusal === undefined && ++valid > MAX_VALID_SPAWNS) continue;
+    cases.push({ index: cases.length, args, env, ...(refusal === undefined ? {} : { refusal }), dropped, viaSudo: cases.length % SUDO_SAMPLE_EVERY === 0 });
+  }
+  return cases;
+}
+
+async function runTraitletsCase(item: TraitletsCase, user: TestUser): Promise<{ run: MediatorRun; port: number }> {
+  const port = await freePort();
+  const input = JSON.stringify({ action: "spawn", args: [`--port=${port}`, ...item.args], env: { PATH: "/usr/bin:/bin", ...item.env } });
+  if (item.viaSudo) return { run: await runMediatorAs(fx.hub, user.name, fx.mediator, input, ["--logging=INFO"]), port };
+  const outcome = await runOne(user, { index: item.index, input: Buffer.from(input), args: ["--logging=INFO"], expectedStdout: "", expectedStatus: 0 });
+  let answer: Record<string, unknown> | undefined;
+  try {
+    answer = JSON.parse(outcome.stdout) as Record<string, unknown>;
+  } catch {
+    answer = undefined;
+  }
+  return { run: { status: outcome.status, stdout: outcome.stdout, stderr: outcome.stderr, answer }, port };
+}
+
+function traitletsViolation(item: TraitletsCase, run: MediatorRun): string | undefined {
+  if (run.stdout.split("\n").filter(Boolean).length !== 1) return `stdout is not one JSON line: ${shorten(JSON.stringify(run.stdout))}`;
+  const stray = run.stderr.split("\n").filter(Boolean).find((line) => !LOG_LINE.test(line) && !line.startsWith("demo-singleuser: "));
+  if (stray !== undefined) return `stderr line that is not a log line: ${shorten(stray)}`;
+  if (item.refusal !== undefined) {
+    if (run.status !== 1 || run.answer?.ok !== false) return `expected a refusal starting ${JSON.stringify(item.refusal)}, got ${shorten(run.stdout)}`;
+    if (!String(run.answer.error).startsWith(item.refusal)) return `error ${JSON.stringify(run.answer.error)} does not start with ${JSON.stringify(item.refusal)}`;
+    return undefined;
+  }
+  if (run.status !== 0 || run.answer?.ok !== true || typeof run.answer.pid !== "number") return `expected a started server, got ${shorten(run.stdout)}; ${shorten(run.stderr, 600)}`;
+  for (const name of item.dropped) {
+    if (!run.stderr.includes(`dropped environment variable ${name}: `)) return `no warning for the dropped ${name}`;
+  }
+  return undefined;
+}
+
 // ---- canaries ----------------------------------------------------------------------------------
 
 /** A process of the user that records every signal it can catch into `log` (and ignores them). */
@@ -643,5 +835,35 @@ describe.skipIf(!fx.available)("fuzzing the stdin protocol", () => {
     );
     expect(failures.slice(0, 20), `seed ${SEED}: ${failures.length} failures`).toEqual([]);
     for (const child of canaries) expect(child.exitCode === null && child.signalCode === null).toBe(true);
+  }, 900_000);
+
+  it(`answers ${TRAITLETS_COUNT} traitlets-shaped spawns as this file's table of the vocabulary says, starting servers only for valid ones (a sample through sudo)`, async () => {
+    const started = Date.now();
+    const cases = traitletsCorpus(SEED);
+    const counts = { refused: cases.filter((c) => c.refusal !== undefined).length, valid: cases.filter((c) => c.refusal === undefined).length, sudo: cases.filter((c) => c.viaSudo).length };
+    process.stderr.write(`fuzz (traitlets): seed ${SEED}, ${cases.length} spawns: ${counts.refused} to refuse, ${counts.valid} valid (servers started), ${counts.sudo} through sudo\n`);
+    expect(counts.valid).toBeGreaterThan(0);
+    const failures: string[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < cases.length) {
+        const item = cases[next++] as TraitletsCase;
+        const { run } = await runTraitletsCase(item, alice);
+        const problem = traitletsViolation(item, run);
+        if (problem) failures.push(`#${item.index} (args ${JSON.stringify(item.args)}, env ${JSON.stringify(item.env)}${item.viaSudo ? ", via sudo" : ""}): ${problem}`);
+        const pid = run.answer?.pid;
+        if (typeof pid === "number") {
+          // A real server of alice's: stop it through the mediator, as the hub would.
+          if (procStatus(pid)?.Uid?.split(/\s+/)[0] !== String(alice.uid)) failures.push(`#${item.index}: server ${pid} does not run as ${alice.name}`);
+          await runMediatorAs(fx.hub, alice.name, fx.mediator, JSON.stringify({ action: "kill", pid, signal: 9 }), ["--logging=error"]);
+          await waitFor(() => !["R", "S", "D"].includes(procState(pid) ?? ""), 15_000, `server ${pid} to stop`);
+        }
+        if (failures.length > 50) return;
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+    process.stderr.write(`fuzz (traitlets): seed ${SEED}: ${cases.length} spawns in ${((Date.now() - started) / 1000).toFixed(1)} s, ${failures.length} failures\n`);
+    expect(failures.slice(0, 20), `seed ${SEED}: ${failures.length} failures`).toEqual([]);
+    await waitFor(() => userProcesses(alice.name).filter((pid) => !canaries.some((c) => c.pid === pid) && ["R", "S", "D"].includes(procState(pid) ?? "")).length === 0, 15_000, "no server of alice left");
   }, 900_000);
 });
