@@ -111,12 +111,14 @@ function refuse(arg: string, why: string): never {
 }
 
 /** What an option the site allows sets, by the traitlets table; refuses what may never be passed. */
-function allowedOption(arg: string, spelling: string, name: string, hasValue: boolean, traits: TraitTable): VocabularyOption {
-  const verdict = hasValue ? traits.traitOption(name) : (traits.flagVerdict(name) ?? traits.traitOption(name));
+function allowedOption(arg: string, spelling: string, name: string, traits: TraitTable): VocabularyOption {
+  // Only a name traitlets knows as a flag is one; any other option takes its value after "=".
+  const flag = traits.flagVerdict(name);
+  const verdict = flag ?? traits.traitOption(name);
   if (!verdict.settable) {
     refuse(arg, `${spelling} is never passable from the hub, not even through serverArgs.allow: ${verdict.reason}`);
   }
-  return hasValue ? { traits: verdict.traits, type: verdict.type } : { traits: verdict.traits };
+  return flag ? { traits: verdict.traits } : { traits: verdict.traits, type: verdict.type };
 }
 
 /**
@@ -137,7 +139,7 @@ export function checkServerArgs(
     }
     const { spelling, name, value } = splitOption(arg);
     const allowedBySite = policy.allow?.some((pattern) => globMatches(name, pattern)) ?? false;
-    const known = SERVER_ARG_VOCABULARY.get(name) ?? (allowedBySite ? allowedOption(arg, spelling, name, value !== undefined, traits) : undefined);
+    const known = SERVER_ARG_VOCABULARY.get(name) ?? (allowedBySite ? allowedOption(arg, spelling, name, traits) : undefined);
     if (known === undefined) {
       refuse(arg, `not in the vocabulary of what a hub sends; an admin may allow it with "serverArgs.allow": ["${spelling}"] in ${POLICY_PATH}`);
     }

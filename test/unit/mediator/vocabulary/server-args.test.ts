@@ -103,6 +103,10 @@ describe("checkServerArgs: serverArgs.allow, judged by traitlets' types", () => 
     expect(refusal(["--MappingKernelManager.cull_idle_timeout=soon"], none, policy)).toMatch(/the value must be an integer$/);
     expect(refusal(["--ServerApp.terminals_enabled=perhaps"], none, policy)).toMatch(/the value must be one of "true", "false", "1", "0"$/);
     expect(refusal(["--ServerApp.log_level=LOUD"], none, policy)).toMatch(/the value must be one of .*"DEBUG"/);
+    // Only traitlets' flags stand alone: an option takes its value after "=", never from the next word.
+    expect(refusal(["--MappingKernelManager.cull_idle_timeout"], none, policy)).toMatch(/needs its value in the same word: --MappingKernelManager.cull_idle_timeout=VALUE$/);
+    expect(refusal(["--ServerApp.terminals_enabled"], none, policy)).toMatch(/needs its value in the same word/);
+    expect(refusal(["--no-browser=yes"], none, policy)).toMatch(/--no-browser is a flag and takes no value$/);
   });
 
   it.each([
