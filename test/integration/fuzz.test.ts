@@ -729,6 +729,38 @@ function traitletsViolation(item: TraitletsCase, run: MediatorRun): string | und
   return undefined;
 }
 
+// ---- a table of what must be refused, and why: written by hand, sent through the real sudo rule --
+
+/**
+ * Each row is an attack on the protocol itself, with the word the refusal must name. It does not
+ * consult the request validator: a validator that let one of these through fails here.
+ */
+const MUST_REFUSE: { why: string; input: string; names: RegExp }[] = [
+  { why: "pid -1 would signal every process of the user", input: '{"action":"kill","pid":-1,"signal":9}', names: /"pid" must be an integer greater than 1/ },
+  { why: "pid 0 is the caller's process group", input: '{"action":"kill","pid":0,"signal":9}', names: /"pid"/ },
+  { why: "pid 1 is init", input: '{"action":"kill","pid":1,"signal":9}', names: /"pid"/ },
+  { why: "true is pid 1 to Python", input: '{"action":"kill","pid":true,"signal":9}', names: /"pid"/ },
+  { why: "a pid as text", input: '{"action":"kill","pid":"4242","signal":9}', names: /"pid"/ },
+  { why: "a fractional pid", input: '{"action":"kill","pid":4242.5,"signal":9}', names: /"pid"/ },
+  { why: "a signal beyond the kernel's", input: '{"action":"kill","pid":4242,"signal":65}', names: /"signal" must be an integer from 0 to 64/ },
+  { why: "a negative signal", input: '{"action":"kill","pid":4242,"signal":-9}', names: /"signal"/ },
+  { why: "the last of duplicate keys wins in JSON.parse: a pid 1 hidden behind a good one", input: '{"action":"kill","pid":4242,"signal":9,"pid":1}', names: /"pid"/ },
+  { why: "the hub names the executable", input: '{"action":"spawn","args":[],"env":{},"executable":"/bin/sh"}', names: /unknown key "executable"/ },
+  { why: "the hub names a working directory", input: '{"action":"spawn","args":[],"env":{},"cwd":"/home/hub"}', names: /unknown key "cwd"/ },
+  { why: "the hub names a user", input: '{"action":"spawn","args":[],"env":{},"user":"root"}', names: /unknown key "user"/ },
+  { why: "the hub names a sandbox", input: '{"action":"spawn","args":[],"env":{},"sandbox":{"noNewPrivileges":false}}', names: /unknown key "sandbox"/ },
+  { why: "args as one shell string", input: '{"action":"spawn","args":"--port=1; id","env":{}}', names: /"args" must be an array of strings/ },
+  { why: "a NUL byte would cut an argument short", input: '{"action":"spawn","args":["--port=1\\u0000--config=x"],"env":{}}', names: /NUL/ },
+  { why: "an environment name with '=' would set another variable", input: '{"action":"spawn","args":[],"env":{"LANG=C LD_PRELOAD":"x"}}', names: /contains "="/ },
+  { why: "a non-string environment value", input: '{"action":"spawn","args":[],"env":{"LANG":1}}', names: /must be a string/ },
+  { why: "a raised limit of an unknown kind", input: '{"action":"spawn","args":[],"env":{},"limits":{"memlock":1}}', names: /unknown limit "memlock"/ },
+  { why: "an action the mediator does not have", input: '{"action":"shell","cmd":"id"}', names: /"action" must be one of/ },
+  { why: "two requests in one", input: '{"action":"profiles"}{"action":"kill","pid":4242,"signal":9}', names: /expected one JSON object/ },
+  { why: "a positional argument (a file to open)", input: '{"action":"spawn","args":["/home/hub/x.ipynb"],"env":{}}', names: /takes no positional arguments/ },
+  { why: "a traitlets option outside the vocabulary", input: '{"action":"spawn","args":["--ServerApp.jpserver_extensions={}"],"env":{}}', names: /not in the vocabulary/ },
+  { why: "an import path as the single-user app", input: '{"action":"spawn","args":[],"env":{"JUPYTERHUB_SINGLEUSER_APP":"hub.App"}}', names: /JUPYTERHUB_SINGLEUSER_APP refused/ },
+];
+
 // ---- canaries ----------------------------------------------------------------------------------
 
 /** A process of the user that records every signal it can catch into `log` (and ignores them). */
@@ -836,6 +868,15 @@ describe.skipIf(!fx.available)("fuzzing the stdin protocol", () => {
     expect(failures.slice(0, 20), `seed ${SEED}: ${failures.length} failures`).toEqual([]);
     for (const child of canaries) expect(child.exitCode === null && child.signalCode === null).toBe(true);
   }, 900_000);
+
+  it.each(MUST_REFUSE)("refuses through the real sudo rule: $why", async ({ input, names }) => {
+    const run = await runMediatorAs(fx.hub, alice.name, fx.mediator, input, ["--logging=INFO"]);
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stdout.split("\n").filter(Boolean)).toHaveLength(1);
+    expect(run.answer?.ok).toBe(false);
+    expect(String(run.answer?.error)).toMatch(names);
+    for (const child of canaries) expect(child.exitCode === null && child.signalCode === null).toBe(true);
+  });
 
   it(`answers ${TRAITLETS_COUNT} traitlets-shaped spawns as this file's table of the vocabulary says, starting servers only for valid ones (a sample through sudo)`, async () => {
     const started = Date.now();
