@@ -9,7 +9,7 @@
 #   pip install --no-index /opt/ts-sudospawner/lib/node_modules/ts-sudospawner/src/jupyterhub
 #   install -o root -g root -m 0644 policy.json /etc/ts-sudospawner/config.json
 #   /opt/ts-sudospawner/bin/ts-sudospawner sudoers --hub-user jupyterhub --group jupyterhub-users --install
-#   /opt/ts-sudospawner/bin/ts-sudospawner check --hub-user jupyterhub --user alice   # rows 17-19: Slurm
+#   /opt/ts-sudospawner/bin/ts-sudospawner check --hub-user jupyterhub --user alice   # rows 18-20: Slurm
 import os
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)

@@ -22,6 +22,11 @@
  * Writes to the hub's stderr never wait: what does not fit into the pipe of a
  * hub that stopped reading is dropped, so the reaper keeps reaping.
  *
+ * With --log-file it also appends the server's output to a file, which must be
+ * the user's own (see open_log). With --remove-after it removes files the
+ * mediator wrote for this server (its TLS key and certificates) once the
+ * server's whole tree has ended, just before it exits.
+ *
  * It stays alive as long as the server, so it is linked statically, uses no
  * stdio and allocates at most once (--mark-env), keeping its RSS tiny.
  */
@@ -66,7 +71,7 @@ static const char *const stage_names[] = {
 
 enum option_id { OPT_STATUS_FD, OPT_CWD, OPT_LOG_FILE, OPT_MARK_ENV, OPT_UMASK, OPT_NICE,
                  OPT_RLIMIT, OPT_ALLOW_NEW_PRIVS, OPT_PRIVATE_TMP, OPT_READ_ONLY,
-                 OPT_LEFTOVER_GRACE_MS, OPT_COUNT };
+                 OPT_LEFTOVER_GRACE_MS, OPT_REMOVE_AFTER, OPT_COUNT };
 
 struct option_spec {
   const char *name;
@@ -86,6 +91,7 @@ static const struct option_spec option_specs[OPT_COUNT] = {
     [OPT_PRIVATE_TMP] = {"--private-tmp", 0, 0},
     [OPT_READ_ONLY] = {"--read-only", 1, 1},
     [OPT_LEFTOVER_GRACE_MS] = {"--leftover-grace-ms", 1, 0},
+    [OPT_REMOVE_AFTER] = {"--remove-after", 1, 1},
 };
 
 struct rlimit_option {
@@ -108,6 +114,8 @@ static struct rlimit_option rlimit_options[] = {
 /* What is left of the server's tree gets this long between SIGTERM and SIGKILL. */
 #define DEFAULT_LEFTOVER_GRACE_MS 3000
 #define LEFTOVER_GRACE_MAX_MS 600000
+/* Files (and their directory) removed when the server's tree has ended: at most this many. */
+#define REMOVE_AFTER_MAX 8
 
 struct options {
   int status_fd;
@@ -120,6 +128,8 @@ struct options {
   const char *read_only[READ_ONLY_MAX];
   size_t read_only_count;
   long leftover_grace_ms;
+  const char *remove_after[REMOVE_AFTER_MAX];
+  size_t remove_after_count;
   char **server_argv;
 };
 
@@ -235,7 +245,7 @@ static _Noreturn void usage_error(const struct options *o, const char *reason, c
   }
   say("\nusage: tsss-reaper [--status-fd N] --cwd DIR [--rlimit NAME=SOFT:HARD]... [--umask OCTAL]"
       " [--nice N] [--mark-env NAME] [--log-file PATH] [--allow-new-privs] [--private-tmp]"
-      " [--read-only PATH]... [--leftover-grace-ms N] -- EXECUTABLE [ARG...]\n");
+      " [--read-only PATH]... [--leftover-grace-ms N] [--remove-after PATH]... -- EXECUTABLE [ARG...]\n");
   die(o->status_fd, EINVAL, ST_USAGE);
 }
 
@@ -342,6 +352,25 @@ static int is_env_name(const char *s) {
   return 1;
 }
 
+/*
+ * A --remove-after path: absolute, strictly below dir (the --cwd, the user's
+ * home), and with no empty, "." or ".." component, so that it names what the
+ * mediator named and nothing above the home.
+ */
+static int is_below(const char *path, const char *dir) {
+  size_t len = strlen(dir);
+  while (len > 1 && dir[len - 1] == '/') len--;
+  if (len == 1) len = 0; /* dir is "/" */
+  if (strncmp(path, dir, len) != 0 || path[len] != '/' || path[len + 1] == '\0') return 0;
+  for (const char *p = path + len; *p != '\0';) {
+    const char *part = p + 1, *end = part;
+    while (*end != '\0' && *end != '/') end++;
+    if (end == part || (end - part == 1 && part[0] == '.') || (end - part == 2 && part[0] == '.' && part[1] == '.')) return 0;
+    p = end;
+  }
+  return 1;
+}
+
 /* Stores one option's value. Returns NULL or the reason it is invalid. */
 static const char *apply_option(struct options *o, enum option_id id, const char *value) {
   unsigned long long n;
@@ -385,6 +414,11 @@ static const char *apply_option(struct options *o, enum option_id id, const char
       if (parse_uint(value, 10, LEFTOVER_GRACE_MAX_MS, &n) != 0) return "--leftover-grace-ms must be an integer in 0..600000";
       o->leftover_grace_ms = (long)n;
       return NULL;
+    case OPT_REMOVE_AFTER:
+      /* Checked against --cwd once every option is known (parse_options). */
+      if (o->remove_after_count == REMOVE_AFTER_MAX) return "--remove-after given too often (at most 8 paths)";
+      o->remove_after[o->remove_after_count++] = value;
+      return NULL;
     case OPT_COUNT:
       break;
   }
@@ -418,6 +452,9 @@ static void parse_options(int argc, char **argv, struct options *o) {
   o->server_argv = &argv[i + 1];
   if (o->server_argv[0][0] != '/') usage_error(o, "EXECUTABLE must be an absolute path", o->server_argv[0]);
   if (o->cwd == NULL) usage_error(o, "--cwd is required", NULL);
+  for (size_t k = 0; k < o->remove_after_count; k++) {
+    if (!is_below(o->remove_after[k], o->cwd)) usage_error(o, "--remove-after must be an absolute path below --cwd", o->remove_after[k]);
+  }
   /* A closed status fd number would be reused by the log file or a pipe. */
   if (fcntl(o->status_fd, F_GETFD) < 0) usage_error(o, "the status fd is not open", NULL);
 }
@@ -483,18 +520,62 @@ static char **server_environment(const struct options *o) {
 }
 
 /*
- * O_NONBLOCK only for open(): a FIFO without a reader then fails with ENXIO
- * instead of hanging the spawn. Writes to the log are blocking.
+ * Anyone who can write the log's directory could have made a file of its name
+ * before us, or a link, to read the server's output (or to have it appended to
+ * a file of the user's). So an existing file is used only when it is the
+ * user's own regular file with exactly one name: judged on the opened fd, so
+ * nothing can be swapped in between. A symbolic link is refused by O_NOFOLLOW
+ * (ELOOP). The reasons are errno values of the status line: EPERM another
+ * owner, EMLINK more than one link, EISDIR or EBADFD not a regular file.
+ * Nothing is written to a refused file. A new file is created 0600 (less with
+ * the umask). O_NONBLOCK only for open(): a FIFO without a reader then fails
+ * with ENXIO instead of hanging the spawn. Writes to the log are blocking.
  */
 static int open_log(const char *path) {
+  struct stat st;
+  int err = 0;
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
-  if (fd >= 0 && fcntl(fd, F_SETFL, O_APPEND) < 0) {
-    int err = errno;
+  if (fd < 0) return -1;
+  if (fstat(fd, &st) != 0) {
+    err = errno;
+  } else if (!S_ISREG(st.st_mode)) {
+    err = S_ISDIR(st.st_mode) ? EISDIR : EBADFD;
+  } else if (st.st_uid != geteuid()) {
+    err = EPERM;
+  } else if (st.st_nlink != 1) {
+    err = EMLINK;
+  } else if (fcntl(fd, F_SETFL, O_APPEND) < 0) {
+    err = errno;
+  }
+  if (err != 0) {
     close(fd);
     errno = err;
     return -1;
   }
   return fd;
+}
+
+/*
+ * After the server's whole tree has ended: removes the --remove-after paths, in
+ * the order given (files first, then their directory, which goes only when
+ * empty). Never recursive and never through a link: unlink(2) removes a link
+ * itself. A path already gone is fine; anything else is said on the hub's log.
+ */
+static void remove_after(const struct options *o) {
+  for (size_t i = 0; i < o->remove_after_count; i++) {
+    const char *path = o->remove_after[i];
+    int rc = unlink(path);
+    if (rc != 0 && errno == EISDIR) rc = rmdir(path);
+    if (rc != 0 && errno != ENOENT) {
+      struct tsss_line code = {{0}, 0};
+      tsss_line_int(&code, errno);
+      say("[W tsss-reaper] could not remove ");
+      say(path);
+      say(" (errno ");
+      (void)hub_write(code.buf, code.len);
+      say(")\n");
+    }
+  }
 }
 
 /* ---- server child (between fork and execve: async-signal-safe only) -------- */
@@ -1017,5 +1098,6 @@ int main(int argc, char **argv) {
   s.children = 1;
   s.grace_ms = o.leftover_grace_ms;
   supervise(&s, &wait_mask);
+  remove_after(&o);
   return 0;
 }

@@ -2,7 +2,8 @@
  * `ts-sudospawner check`: run the checks in order, showing progress on stderr, and return the rows
  * (the CLI prints them as a table or JSON). Every check runs even when an earlier one failed, so
  * one run shows everything that is wrong: the rule and the install (rows 1-6), what an old
- * sudospawner setup may have left behind (check-hazards.ts), on request a real spawn, and last
+ * sudospawner setup may have left behind (check-hazards.ts), whether users can plant each other's
+ * server logs (check-server-log.ts), on request a real spawn, and last
  * Slurm mode (check-slurm.ts: one row when it is off, three when it is on).
  */
 import {
@@ -22,6 +23,7 @@ import {
 import { checkHome, checkInstallRootOnly, checkSingleUser } from "./check-install.js";
 import { progressLine, type CheckReport, type CheckRow } from "./check-report.js";
 import { checkRuleAllowsMediator, checkRuleNotTooBroad, checkRuleRefusesRoot } from "./check-rules.js";
+import { checkServerLog } from "./check-server-log.js";
 import { checkSlurm } from "./check-slurm.js";
 import { SLURM_ROW_IDS } from "./check-slurm-rows.js";
 import { checkSpawn } from "./check-spawn.js";
@@ -61,6 +63,7 @@ const STEPS: readonly Step[] = [
   { activity: () => "reading the hub's systemd unit (KillMode)", run: (s) => checkUnitKillMode(s, factsOf(s)) },
   { activity: () => "reading the hub's systemd unit (NoNewPrivileges)", run: (s) => checkUnitNoNewPrivileges(s, factsOf(s)) },
   { activity: (s) => `checking whether PAM can read /etc/shadow as ${s.hub.name}`, run: (s) => checkPamShadow(s, factsOf(s)) },
+  { activity: (s) => `checking whether another user can make ${s.user.name}'s server log (the policy's serverLog)`, run: checkServerLog },
 ];
 
 const SPAWN_STEP: Step = { activity: (s) => `spawning and stopping a single-user server as ${s.user.name}`, run: checkSpawn };

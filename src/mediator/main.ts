@@ -28,7 +28,7 @@ import { DEFAULT_GRACE_MS, spawnServer } from "./spawn.js";
 import type { SlurmContext } from "./slurm.js";
 import { jobScript, resolveJob, slurmDisabled, slurmOptions } from "./slurm-job.js";
 import { readRequestBytes } from "./stdin.js";
-import { TLS_ENV, writeTlsFiles } from "./tls-files.js";
+import { TLS_ENV, removeAfterOptions, removeTlsFiles, writeTlsFiles, type WrittenTls } from "./tls-files.js";
 import { settleRootDirs } from "./vocabulary/root-dir.js";
 
 /** How this mediator was started: its own file and the path sudo ran. */
@@ -107,15 +107,26 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
   // The reaper runs the server, so it gets the same scrutiny as the server itself.
   const reaperPath = assertTrustedExecutable(layout.reaper, trust.trustedUids, trust.describe, "the reaper");
   const { launch, addon, executable, env, cwd } = await prepareServer(request, layout, account, policy, logger, trust);
+  let tls: WrittenTls | undefined;
   if (request.tls) {
-    Object.assign(env, writeTlsFiles(account, env.JUPYTERHUB_SERVICE_PREFIX, request.tls));
-    logger.info(`internal_ssl: key and certificates written for the server (${env[TLS_ENV.cert]})`);
+    tls = writeTlsFiles(account, env.JUPYTERHUB_SERVICE_PREFIX, request.tls);
+    Object.assign(env, tls.env);
+    for (const dir of tls.removedEarlier) logger.info(`removed the TLS files an earlier start of this server left behind (${dir})`);
+    logger.info(`internal_ssl: key and certificates written for the server (${env[TLS_ENV.cert]}); they are removed when it stops`);
   }
   if (launch.logFile) logger.info(`server output is also written to ${launch.logFile}`);
-  const pid = await spawnServer(
-    { executable, args: launch.args, env: toEnvList(env), cwd, reaperOptions: launch.reaperOptions },
-    { addon, reaperPath, logger, graceMs: policy.graceMs ?? DEFAULT_GRACE_MS, interrupted },
-  );
+  // The reaper removes the TLS files once the server's tree has ended (tls-files.ts says why there).
+  const reaperOptions = [...launch.reaperOptions, ...(tls === undefined ? [] : removeAfterOptions(tls))];
+  let pid: number;
+  try {
+    pid = await spawnServer(
+      { executable, args: launch.args, env: toEnvList(env), cwd, reaperOptions },
+      { addon, reaperPath, logger, graceMs: policy.graceMs ?? DEFAULT_GRACE_MS, interrupted, user: account, describeUid: trust.describe },
+    );
+  } catch (error) {
+    if (tls !== undefined) removeTlsFiles(tls.dir);
+    throw error;
+  }
   logger.info(`single-user server for ${account.name} running as pid ${pid}`);
   return { ok: true, pid };
 }

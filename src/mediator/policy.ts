@@ -5,6 +5,7 @@
  */
 import { isAbsolute, normalize } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
+import { expandPathTemplate } from "../install/path-template.js";
 import { JOB_RESOURCE_NAMES, LIMIT_NAMES, PARTITION_NAME_PATTERN, PROFILE_NAME_PATTERN, type JobResourceName, type Limits, type ProfileSummary, type ResourceBounds } from "../protocol/index.js";
 import type { EnvPolicy } from "./env-policy.js";
 import type { AdoptPolicy } from "./adoption.js";
@@ -357,5 +358,5 @@ export function reaperOptions(limits: Limits, policy: Pick<Policy, "umask" | "ni
 
 /** Expand `{user}` and `{home}` in a path template (the server log, the Slurm job's output) (pure). */
 export function serverLogPath(template: string, user: string, home: string): string {
-  return normalize(template.replaceAll("{user}", user).replaceAll("{home}", home));
+  return expandPathTemplate(template, user, home);
 }

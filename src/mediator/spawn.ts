@@ -2,6 +2,7 @@
  * The spawn action: start the single-user server as the current user through the reaper, wait the
  * grace period for an early exit, and report its pid.
  */
+import { lstatSync, readFileSync, type Stats } from "node:fs";
 import { constants } from "node:os";
 import { SudoSpawnerError } from "../errors.js";
 import { shellLine } from "../protocol/index.js";
@@ -9,9 +10,11 @@ import { MARK_ENV } from "./env-policy.js";
 import type { Logger } from "./logger.js";
 import type { NativeAddon } from "./native.js";
 import type { ReaperEvents } from "./reaper-pipe.js";
+import { checkExecStrings, e2bigHint, stackSoftLimit } from "./exec-size.js";
+import { logFileRefusal, type FoundEntry } from "./log-file-refusal.js";
 import { describeExit, describeStage } from "./reaper-lines.js";
 
-const { ENOENT } = constants.errno;
+const { E2BIG, ENOENT } = constants.errno;
 
 export const DEFAULT_GRACE_MS = 1000;
 /** How long the reaper may take to report the exec (a loaded machine, a slow NFS home). */
@@ -22,7 +25,7 @@ export interface LaunchPlan {
   args: readonly string[];
   env: readonly string[];
   cwd: string;
-  /** Extra reaper options from the site policy (--rlimit, --umask, --nice, --log-file). */
+  /** Extra reaper options from the site policy (--rlimit, --umask, --nice, --log-file) and the mediator (--remove-after). */
   reaperOptions: readonly string[];
 }
 
@@ -38,12 +41,17 @@ export interface SpawnDeps {
   graceMs: number;
   /** Aborted when the hub gives up on the call (sudo relays its SIGTERM): stop what was started. */
   interrupted?: AbortSignal;
+  /** Who the server runs as (this process), for messages about files that must be theirs. */
+  user: { name: string; uid: number };
+  /** How a refusal names another uid ("uid 1002", or that it is the hub user's). */
+  describeUid: (uid: number) => string;
 }
 
 /** How long a server stopped because of an interruption gets after SIGTERM before SIGKILL. */
 export const INTERRUPT_STOP_MS = 2000;
 
 function stageHint(stage: string, errno: number, plan: LaunchPlan): string {
+  if ((stage === "exec" || stage === "exec-reaper") && errno === E2BIG) return execSizeHint(stage, plan);
   if (stage === "chdir" && errno === ENOENT) return ` (home directory ${plan.cwd}); create it, e.g. \`mkhomedir_helper USER\` as root`;
   if (stage === "chdir") return ` (home directory ${plan.cwd}); the user must be able to enter it: check its owner and mode`;
   if (stage === "exec") return ` (${plan.executable}); check that it exists and is executable by this user`;
@@ -53,6 +61,41 @@ function stageHint(stage: string, errno: number, plan: LaunchPlan): string {
   }
   if (stage === "read-only") return `; check the site policy's sandbox.readOnlyPaths (${readOnlyPaths(plan).join(", ")}): each must exist`;
   return "";
+}
+
+/** E2BIG: what the failed exec (the reaper's, or the server's) was given, and what Linux allows. */
+function execSizeHint(stage: string, plan: LaunchPlan): string {
+  let stack: number | undefined;
+  try {
+    stack = stackSoftLimit(readFileSync("/proc/self/limits", "utf8"));
+  } catch {
+    stack = 8 * 1024 * 1024; // the usual default
+  }
+  // The server gets the reaper's ownership mark as well: a pid's worth of digits.
+  if (stage === "exec") return e2bigHint([plan.executable, ...plan.args], [...plan.env, `${MARK_ENV}=0000000000`], stack);
+  return e2bigHint(reaperArgv(plan), plan.env, stack);
+}
+
+function entryKind(stats: Stats): string {
+  if (stats.isFile()) return "file";
+  if (stats.isDirectory()) return "directory";
+  if (stats.isSymbolicLink()) return "symbolic link";
+  if (stats.isFIFO()) return "FIFO";
+  if (stats.isSocket()) return "socket";
+  return "device";
+}
+
+/** The reaper refused or could not open the log file: look at what is there, and say so. */
+function logFileMessage(errno: number, plan: LaunchPlan, deps: SpawnDeps): string {
+  const path = optionValues(plan.reaperOptions, "--log-file")[0] ?? "(none)";
+  let found: FoundEntry | undefined;
+  try {
+    const stats = lstatSync(path);
+    found = { uid: stats.uid, nlink: stats.nlink, kind: entryKind(stats) };
+  } catch {
+    found = undefined;
+  }
+  return logFileRefusal(errno, { path, user: deps.user, found, describeUid: deps.describeUid, strerror: deps.addon.strerror(errno) });
 }
 
 function readOnlyPaths(plan: LaunchPlan): string[] {
@@ -95,6 +138,7 @@ async function reapSoon(addon: NativeAddon, pid: number): Promise<void> {
 
 export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<number> {
   const { addon, logger } = deps;
+  checkExecStrings(plan.args, plan.env);
   const argv = reaperArgv(plan);
   logger.info(`Spawning ${shellLine([plan.executable, ...plan.args])} in ${plan.cwd}`);
   // The default (no_new_privs alone) at debug; anything the site chose at info.
@@ -114,6 +158,7 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
     const first = await events.next(START_TIMEOUT_MS);
     if (first.kind === "failed") {
       await reapSoon(addon, reaper.pid);
+      if (first.stage === "log-file") throw new SudoSpawnerError("SPAWN_FAILED", logFileMessage(first.errno, plan, deps));
       throw new SudoSpawnerError(
         "SPAWN_FAILED",
         `${describeStage(first.stage)}: ${addon.strerror(first.errno)} (errno ${first.errno})${stageHint(first.stage, first.errno, plan)}`,

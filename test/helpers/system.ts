@@ -165,7 +165,8 @@ export function runMediatorDirect(mediator: string, input: string, args: string[
   return collectMediator(child, input);
 }
 
-function collectMediator(child: ReturnType<typeof spawn>, input: string): Promise<MediatorRun> {
+/** The answer, stdout and stderr of a mediator started some other way (e.g. under prlimit). */
+export function collectMediator(child: ReturnType<typeof spawn>, input: string): Promise<MediatorRun> {
   return new Promise((resolve, reject) => {
     let stdout = "";
     let stderr = "";

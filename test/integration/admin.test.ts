@@ -50,11 +50,12 @@ const IDS = [
   "unit-kill-mode",
   "unit-no-new-privileges",
   "pam-shadow",
+  "server-log-dir",
   "spawn-and-kill",
   "slurm-mode",
 ];
-/** On these test machines: no unit runs the hub, the hub is not in the shadow group, and no policy turns Slurm mode on. */
-const NO_UNIT = { "unit-kill-mode": "skip", "unit-no-new-privileges": "skip", "pam-shadow": "warn", "slurm-mode": "skip" };
+/** On these test machines: no unit runs the hub, the hub is not in the shadow group, and no policy sets a server log or turns Slurm mode on. */
+const NO_UNIT = { "unit-kill-mode": "skip", "unit-no-new-privileges": "skip", "pam-shadow": "warn", "server-log-dir": "skip", "slurm-mode": "skip" };
 
 interface CliRun {
   status: number | null;
@@ -293,9 +294,9 @@ describe.skipIf(!fx.available)("ts-sudospawner sudoers and check (root, real sud
       expect(run.status).toBe(0);
       expect(report.mediator).toBe(fx.mediator);
       expect(rows["spawn-and-kill"]?.detail).toMatch(new RegExp(`^spawned pid \\d+ as ${fx.users[1]?.replace(".", "\\.")} \\(uid \\d+\\), listened on 127\\.0\\.0\\.1:\\d+, gone \\d+ ms after SIGTERM$`));
-      expect(run.stderr).toContain("[3/17] running the mediator as root through the rule...\n");
-      expect(run.stderr).toContain(`[16/17] spawning and stopping a single-user server as ${fx.users[1]}...\n`);
-      expect(run.stderr).toContain(`[17/17] asking the mediator as ${fx.users[1]} whether Slurm mode is on (slurm-options)...\n`);
+      expect(run.stderr).toContain("[3/18] running the mediator as root through the rule...\n");
+      expect(run.stderr).toContain(`[17/18] spawning and stopping a single-user server as ${fx.users[1]}...\n`);
+      expect(run.stderr).toContain(`[18/18] asking the mediator as ${fx.users[1]} whether Slurm mode is on (slurm-options)...\n`);
     });
 
     it("passes on the generated rule and prints a table with the mediator it was started by", () => {
@@ -303,9 +304,9 @@ describe.skipIf(!fx.available)("ts-sudospawner sudoers and check (root, real sud
       expect(run.status, run.stdout).toBe(0);
       expect(run.stdout).toContain(`ts-sudospawner check: hub user ${HUB}, user ${ANN}, mediator ${MEDIATOR}\n`);
       expect(run.stdout).toMatch(/\n +3 +hub cannot run the mediator as root +PASS +`sudo -u tsss-adm-hub sudo -n -u\s+root -H/);
-      expect(run.stdout).toMatch(/\n16 +spawn and stop a server as tsss-adm-ann +SKIP +not requested\n/);
-      expect(run.stdout).toMatch(/\n17 +Slurm mode +SKIP +off: the site policy/);
-      expect(run.stdout.trimEnd().split("\n").pop()).toBe("OK: 12 pass, 0 fail, 1 warn, 4 skip");
+      expect(run.stdout).toMatch(/\n17 +spawn and stop a server as tsss-adm-ann +SKIP +not requested\n/);
+      expect(run.stdout).toMatch(/\n18 +Slurm mode +SKIP +off: the site policy/);
+      expect(run.stdout.trimEnd().split("\n").pop()).toBe("OK: 12 pass, 0 fail, 1 warn, 5 skip");
     });
 
     it("fails row 1 when the hub has no rule", () => {

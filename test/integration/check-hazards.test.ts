@@ -5,8 +5,9 @@
  * /etc/systemd/system that check finds by its User=), and the shadow group.
  *
  * Own names: the hub tsss-hz-hub (with the generated rule for the shared install), tsss-hz-other,
- * the groups tsss-hz-exempt and tsss-hz-ops, sudoers files tsss-hz-*; all removed in afterAll,
- * and /etc/sudoers is put back byte for byte.
+ * the groups tsss-hz-exempt and tsss-hz-ops, sudoers files tsss-hz-*, the log directory
+ * /var/tmp/tsss-hz-logs; all removed in afterAll, and /etc/sudoers and the site policy are put back
+ * byte for byte.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -15,7 +16,8 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import type { CheckReport, CheckRow } from "../../src/admin/check-report.js";
 import { REPO_ROOT } from "../helpers/install.js";
-import { announceSkip, ensureGroup, ensureUser, installSudoers, removeGroup, removeSudoers, removeUser } from "../helpers/system.js";
+import { SitePolicyGuard } from "../helpers/site-policy.js";
+import { announceSkip, ensureGroup, ensureUser, installSudoers, removeGroup, removeSudoers, removeUser, userInfo } from "../helpers/system.js";
 
 const fx = inject("rootFixture");
 if (!fx.available) announceSkip("check hazards (test/integration/check-hazards.test.ts)", fx.reason);
@@ -28,6 +30,7 @@ const HAZARD = "tsss-hz-hazard"; // the drop-in each test installs
 const FOUND_UNIT = "/etc/systemd/system/tsss-hz-hub.service";
 const CLEAN_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C", LC_ALL: "C" };
 const SUDOERS_BACKUP = fs.existsSync("/etc/sudoers") ? fs.readFileSync("/etc/sudoers") : undefined;
+const SHARED_LOGS = "/var/tmp/tsss-hz-logs";
 
 interface Checked {
   status: number | null;
@@ -79,6 +82,7 @@ function cleanup(): void {
   restoreMainSudoers();
   fs.rmSync(FOUND_UNIT, { force: true });
   fs.rmSync("/tmp/tsss-hz-securepath", { recursive: true, force: true });
+  fs.rmSync(SHARED_LOGS, { recursive: true, force: true });
   spawnSync("gpasswd", ["-d", HUB, "shadow"], { stdio: "ignore" });
   for (const user of [HUB, OTHER]) removeUser(user);
   for (const group of [EXEMPT, OPS]) removeGroup(group);
@@ -255,5 +259,30 @@ describe.skipIf(!fx.available)("check finds the hazards of an old sudospawner se
     expect(before?.fix).toBe(`as root: \`usermod -aG shadow ${HUB}\` (or SupplementaryGroups=shadow in the hub's unit)`);
     expect(spawnSync("usermod", ["-aG", "shadow", HUB]).status).toBe(0);
     expect(check().rows["pam-shadow"]?.status).toBe("pass");
+  });
+
+  it("warns when the server log's directory lets one user make another's log, naming it and the per-user fix; passes with {home}", () => {
+    const policy = new SitePolicyGuard();
+    const user = userInfo(fx.users[0] as string);
+    fs.mkdirSync(SHARED_LOGS, { mode: 0o1777 });
+    fs.chmodSync(SHARED_LOGS, 0o1777);
+    try {
+      policy.write({ serverLog: `${SHARED_LOGS}/{user}.log` });
+      const shared = check().rows["server-log-dir"];
+      expect(shared?.status).toBe("warn");
+      expect(shared?.detail).toMatch(
+        new RegExp(`^${SHARED_LOGS} \\(owner root \\(uid 0\\), group 0, mode 1777\\) is writable by everyone, and serverLog "${SHARED_LOGS}/\\{user\\}.log" \\(${SHARED_LOGS}/${user.name}.log for ${user.name}\\) puts every user's log in it: one user can make another's log file`),
+      );
+      expect(shared?.fix).toMatch(/^give each user a directory of their own in the site policy: "serverLog": "\{home\}\/.jupyterhub-singleuser.log"/);
+      // A file another user made there in advance: every spawn of this user fails.
+      fs.writeFileSync(`${SHARED_LOGS}/${user.name}.log`, "");
+      fs.chownSync(`${SHARED_LOGS}/${user.name}.log`, userInfo(fx.users[1] as string).uid, 0);
+      expect(check().rows["server-log-dir"]).toMatchObject({ status: "fail", fix: expect.stringMatching(new RegExp(`^as root: \`rm ${SHARED_LOGS}/${user.name}.log\``)) });
+      policy.write({ serverLog: "{home}/.tsss-hz.log" });
+      expect(check().rows["server-log-dir"]).toMatchObject({ status: "pass", detail: `serverLog "{home}/.tsss-hz.log" (${user.home}/.tsss-hz.log for ${user.name}): ${user.home} is a directory of each user's own` });
+    } finally {
+      policy.restore();
+      fs.rmSync(SHARED_LOGS, { recursive: true, force: true });
+    }
   });
 });

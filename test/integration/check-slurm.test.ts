@@ -87,7 +87,7 @@ describe.skipIf(reason !== "")("check in Slurm mode (root, real sudo, a real Slu
     const row = run.rows["slurm-mode"];
     expect(row?.status).toBe("skip");
     expect(row?.detail).toBe('off: the site policy /etc/ts-sudospawner/config.json has no "slurm" section (see docs/policy.md#slurm)');
-    expect(run.stderr).toContain(`[17/17] asking the mediator as ${user.name} whether Slurm mode is on (slurm-options)...\n`);
+    expect(run.stderr).toContain(`[18/18] asking the mediator as ${user.name} whether Slurm mode is on (slurm-options)...\n`);
     expect(run.stderr).not.toContain("munge -n");
   });
 
@@ -104,8 +104,8 @@ describe.skipIf(reason !== "")("check in Slurm mode (root, real sudo, a real Slu
     expect(run.rows["slurm-submit-test"]?.detail).toMatch(
       new RegExp(`^nothing queued; with the defaults: partition debug: Job \\d+ to start at \\S+ using 1 processors on nodes ${c.node} in partition debug; partition short: Job \\d+ to start at \\S+ using 1 processors on nodes ${c.node} in partition short$`),
     );
-    expect(run.stderr).toContain(`[17/17] munge -n as ${user.name}, decoded by unmunge...\n`);
-    expect(run.stderr).toContain(`[17/17] sbatch --test-only as ${user.name} through the mediator (partitions debug, short)...\n`);
+    expect(run.stderr).toContain(`[18/18] munge -n as ${user.name}, decoded by unmunge...\n`);
+    expect(run.stderr).toContain(`[18/18] sbatch --test-only as ${user.name} through the mediator (partitions debug, short)...\n`);
     expect(c.jobs()).toEqual([]);
   });
 

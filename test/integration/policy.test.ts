@@ -57,6 +57,14 @@ function removePolicy(): void {
 const { call, spawnOk, stop, serverReport } = mediatorCalls(fx);
 const spawnRequest = spawnRequestWith;
 
+/** The JUPYTERHUB_SSL_* paths in a server's environment. */
+function tlsFilesOf(pid: number): { key?: string; cert?: string; ca?: string } {
+  const environ = Object.fromEntries(
+    fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean).map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+  );
+  return { key: environ.JUPYTERHUB_SSL_KEYFILE, cert: environ.JUPYTERHUB_SSL_CERTFILE, ca: environ.JUPYTERHUB_SSL_CLIENT_CA };
+}
+
 /** argv of a process, without argv[0] ("node" for the shebang'd demo server). */
 function commandLine(pid: number): string[] {
   return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(1, -1);
@@ -337,12 +345,9 @@ describe.skipIf(!fx.available)("the root-owned site policy", () => {
       const tls = { key: pem("PRIVATE KEY", "key of alice"), cert: pem("CERTIFICATE", "cert of alice"), ca: pem("CERTIFICATE", "the hub's CA") };
       const prefix = `/user/${alice.name}/`;
       const { pid } = await spawnOk(alice, { tls, env: { JUPYTERHUB_SERVICE_PREFIX: prefix, JUPYTERHUB_SSL_KEYFILE: "/home/hub/internal-ssl/hub-owned.key" } });
-      const environ = Object.fromEntries(
-        fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean).map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
-      );
-      const files = { key: environ.JUPYTERHUB_SSL_KEYFILE, cert: environ.JUPYTERHUB_SSL_CERTFILE, ca: environ.JUPYTERHUB_SSL_CLIENT_CA };
+      const files = tlsFilesOf(pid);
       for (const [name, file] of Object.entries(files)) {
-        expect(file, name).toMatch(new RegExp(`^${alice.home}/\\.ts-sudospawner/tls/[0-9a-f]{16}/`));
+        expect(file, name).toMatch(new RegExp(`^${alice.home}/\\.ts-sudospawner/tls/[0-9a-f]{16}-[0-9a-f]{16}/`));
         const stats = fs.lstatSync(file as string);
         expect([stats.isFile(), stats.uid, stats.mode & 0o777]).toEqual([true, alice.uid, 0o600]);
         expect(fs.readFileSync(file as string, "utf8")).toBe(tls[name as keyof typeof tls]);
@@ -356,6 +361,41 @@ describe.skipIf(!fx.available)("the root-owned site policy", () => {
       // Nothing started (the stopped server's reaper may linger as a zombie of a PID 1 that reaps late).
       expect(userProcesses(alice.name).filter((p) => procState(p) !== "Z" && procState(p) !== undefined)).toEqual([]);
       fs.rmSync(path.join(alice.home, ".ts-sudospawner"), { recursive: true, force: true });
+    });
+
+    it("removes the server's TLS files and their directory when it stops, and never writes through what an earlier start left", async () => {
+      const pem = (label: string) => `-----BEGIN ${label}-----\nAAAA\n-----END ${label}-----\n`;
+      const tls = { key: pem("PRIVATE KEY"), cert: pem("CERTIFICATE"), ca: pem("CERTIFICATE") };
+      const env = { JUPYTERHUB_SERVICE_PREFIX: `/user/${alice.name}/` };
+      const tlsRoot = path.join(alice.home, ".ts-sudospawner/tls");
+      // What a start whose reaper was SIGKILLed would leave, with a link planted where the key goes.
+      const first = await spawnOk(alice, { tls, env });
+      const earlier = path.dirname(tlsFilesOf(first.pid).key as string);
+      await stop(alice, first.pid);
+      await waitFor(() => !fs.existsSync(earlier), 10_000, `${earlier} to be removed after the server stopped`);
+      expect(fs.readdirSync(tlsRoot)).toEqual([]);
+      const target = `/tmp/tsss-tls-target-${process.pid}`;
+      try {
+        fs.writeFileSync(target, "not alice's key\n", { mode: 0o644 });
+        fs.mkdirSync(earlier, { mode: 0o700 });
+        fs.symlinkSync(target, path.join(earlier, "server.key"));
+        fs.lchownSync(path.join(earlier, "server.key"), alice.uid, alice.gid);
+        fs.chownSync(earlier, alice.uid, alice.gid);
+        const second = await spawnOk(alice, { tls, env });
+        expect(fs.readFileSync(target, "utf8")).toBe("not alice's key\n");
+        expect(fs.existsSync(earlier)).toBe(false);
+        const dir = path.dirname(tlsFilesOf(second.pid).key as string);
+        expect(fs.readdirSync(tlsRoot)).toEqual([path.basename(dir)]);
+        await stop(alice, second.pid);
+        await waitFor(() => !fs.existsSync(dir), 10_000, `${dir} to be removed after the server stopped`);
+        // A start that fails after the files were written removes them at once.
+        writePolicy({ serverLog: "/root/tsss-{user}.log" });
+        expectRefusal(await call(alice, spawnRequest(await freePort(), { tls, env })), /^could not open the server log file/);
+        expect(fs.readdirSync(tlsRoot)).toEqual([]);
+      } finally {
+        fs.rmSync(target, { force: true });
+        fs.rmSync(path.join(alice.home, ".ts-sudospawner"), { recursive: true, force: true });
+      }
     });
   });
 
@@ -389,9 +429,57 @@ describe.skipIf(!fx.available)("the root-owned site policy", () => {
     it("refuses to spawn when the log file cannot be opened", async () => {
       writePolicy({ serverLog: "/root/tsss-{user}.log" });
       const result = await call(alice, spawnRequest(await freePort()));
-      expectRefusal(result, "could not open the server log file: Permission denied (errno 13)");
+      expectRefusal(
+        result,
+        `could not open the server log file /root/tsss-${alice.name}.log: Permission denied (errno 13); ${alice.name} must be able to create it and append to it: check the owner and mode of its directory, or change "serverLog" in the site policy`,
+      );
       expect(fs.existsSync(`/root/tsss-${alice.name}.log`)).toBe(false);
       await waitFor(() => userProcesses(alice.name).length === 0, 5_000, "no process of alice");
+    });
+
+    it("in a directory every user can write, refuses a log file another user made in advance, or a link, and writes nothing to it", async () => {
+      const shared = `/var/tmp/tsss-shared-logs-${process.pid}`;
+      const log = `${shared}/${alice.name}.log`;
+      const fix = 'remove it, and make its directory sticky (chmod +t) or per-user (e.g. "serverLog": "{home}/.jupyterhub-singleuser.log")';
+      fs.rmSync(shared, { recursive: true, force: true });
+      fs.mkdirSync(shared);
+      fs.chmodSync(shared, 0o777);
+      const aliceOther = path.join(alice.home, ".tsss-other-file");
+      try {
+        writePolicy({ serverLog: `${shared}/{user}.log` });
+        const refused = async (message: string) => {
+          expectRefusal(await call(alice, spawnRequest(await freePort())), `could not open the server log file ${log}: ${message}; ${fix}`);
+          await waitFor(() => userProcesses(alice.name).length === 0, 5_000, "no process of alice");
+        };
+        // bob's file, which alice's server could write and bob read.
+        fs.writeFileSync(log, "", { mode: 0o666 });
+        fs.chmodSync(log, 0o666);
+        fs.chownSync(log, bob.uid, bob.gid);
+        await refused(`it is owned by uid ${bob.uid}, not ${alice.name}, who could read the server's output (errno 1)`);
+        expect(fs.readFileSync(log, "utf8")).toBe("");
+        // A symbolic link of bob's to a file of his.
+        fs.renameSync(log, `${shared}/bobs.log`);
+        fs.symlinkSync(`${shared}/bobs.log`, log);
+        fs.lchownSync(log, bob.uid, bob.gid);
+        await refused("it is a symbolic link, which is never followed (errno 40)");
+        expect(fs.readFileSync(`${shared}/bobs.log`, "utf8")).toBe("");
+        // A second name for a file of alice's (made here by root: the kernel keeps bob from linking alice's files).
+        fs.rmSync(log);
+        fs.writeFileSync(aliceOther, "alice's own text\n", { mode: 0o600 });
+        fs.chownSync(aliceOther, alice.uid, alice.gid);
+        fs.linkSync(aliceOther, log);
+        await refused("it has 2 hard links, and whoever holds another could read the server's output (errno 31)");
+        expect(fs.readFileSync(aliceOther, "utf8")).toBe("alice's own text\n");
+        // Once the admin removed it, alice's server makes its own.
+        fs.rmSync(log);
+        const { pid } = await spawnOk(alice);
+        const stats = fs.lstatSync(log);
+        expect([stats.isFile(), stats.uid, stats.mode & 0o777, stats.nlink]).toEqual([true, alice.uid, 0o600, 1]);
+        await stop(alice, pid);
+      } finally {
+        fs.rmSync(shared, { recursive: true, force: true });
+        fs.rmSync(aliceOther, { force: true });
+      }
     });
   });
 

@@ -33,6 +33,13 @@ import {
 const root = path.resolve(import.meta.dirname, "../..");
 const ESRCH = 3;
 const ECHILD = 10;
+const EPERM = 1;
+const ENXIO = 6;
+const EISDIR = 21;
+const EMLINK = 31;
+const EBADFD = 77;
+const IS_ROOT = process.getuid?.() === 0;
+const NOBODY = 65534;
 
 const reapers = useReapers();
 const { spawnReaper, startServer } = reapers;
@@ -282,6 +289,16 @@ describe("tsss-reaper", () => {
       [["--cwd", "/", "--leftover-grace-ms", "-1"], exe],
       [["--cwd", "/", "--leftover-grace-ms", "600001"], exe],
       [["--cwd", "/", "--leftover-grace-ms", "1", "--leftover-grace-ms", "1"], exe],
+      [["--cwd", "/h", "--remove-after", "relative"], exe],
+      [["--cwd", "/h", "--remove-after", "/h"], exe],
+      [["--cwd", "/h", "--remove-after", "/h/"], exe],
+      [["--cwd", "/h", "--remove-after", "/hx/a"], exe],
+      [["--cwd", "/h", "--remove-after", "/h/../etc/passwd"], exe],
+      [["--cwd", "/h", "--remove-after", "/h/a/.."], exe],
+      [["--cwd", "/h", "--remove-after", "/h/./a"], exe],
+      [["--cwd", "/h", "--remove-after", "/h//a"], exe],
+      [["--remove-after", "/etc/passwd", "--cwd", "/h"], exe],
+      [["--cwd", "/h", ...Array.from({ length: 9 }, (_, i) => ["--remove-after", `/h/f${i}`]).flat()], exe],
       [["--cwd", "/"], ["relative/exe"]],
       [["--cwd", "/"], []],
     ];
@@ -294,6 +311,8 @@ describe("tsss-reaper", () => {
     expect(stderr).toContain("tsss-reaper: --read-only must be an absolute path other than /: /");
     expect(stderr).toContain("tsss-reaper: --read-only given too often (at most 64 paths): /r64");
     expect(stderr).toContain("tsss-reaper: --leftover-grace-ms must be an integer in 0..600000: 600001");
+    expect(stderr).toContain("tsss-reaper: --remove-after must be an absolute path below --cwd: /h/../etc/passwd");
+    expect(stderr).toContain("tsss-reaper: --remove-after given too often (at most 8 paths): /h/f8");
   });
 
   it("refuses a status fd that is not open, since its number could be reused", () => {
@@ -303,7 +322,7 @@ describe("tsss-reaper", () => {
   });
 
   it("accepts the full option set", () => {
-    const options = ["--status-fd", "3", "--cwd", "/", "--umask", "0", "--nice", "19", "--mark-env", "_X1", "--allow-new-privs", "--leftover-grace-ms", "0"];
+    const options = ["--status-fd", "3", "--cwd", "/", "--umask", "0", "--nice", "19", "--mark-env", "_X1", "--allow-new-privs", "--leftover-grace-ms", "0", "--remove-after", "/nonexistent/tsss-file"];
     const limits = ["--rlimit", `CORE=0:${hardLimitArg("Max core file size")}`, "--rlimit", "NOFILE=64:64"];
     const { results } = runInChild([{ options: [...options, ...limits], server: ["/bin/true"] }]);
     expect(results[0]?.status).toHaveLength(2);
@@ -355,6 +374,85 @@ describe("tsss-reaper", () => {
     expect(results[1]?.status).toEqual(["E 40 log-file"]); // ELOOP
     expect(results[2]?.status).toEqual(["E 2 log-file"]);
     expect(fs.existsSync(path.join(tmp, "target.log"))).toBe(false);
+  });
+
+  it("uses an existing log file only when it is the user's own regular file with one link, and writes nothing to one it refuses", () => {
+    const dir = path.join(tmp, "shared-logs");
+    fs.mkdirSync(dir);
+    const planted = "planted by someone else\n";
+    const file = (name: string) => path.join(dir, name);
+    // Two names of one file: another user's link to it would read the server's output.
+    fs.writeFileSync(file("linked.log"), planted);
+    fs.linkSync(file("linked.log"), file("second-name.log"));
+    // A FIFO with a reader: open(2) succeeds, only the fd shows it is no file.
+    spawnSync("mkfifo", [file("fifo.log")]);
+    const reader = fs.openSync(file("fifo.log"), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    fs.mkdirSync(file("dir.log"));
+    // Another owner (only root can make one): a file planted in advance.
+    fs.writeFileSync(file("other-owner.log"), planted, { mode: 0o666 });
+    if (IS_ROOT) fs.chownSync(file("other-owner.log"), NOBODY, NOBODY);
+    const cases: Array<[string, number]> = [
+      ["linked.log", EMLINK],
+      ["fifo.log", EBADFD],
+      ["dir.log", EISDIR],
+      ...(IS_ROOT ? ([["other-owner.log", EPERM]] as Array<[string, number]>) : []),
+    ];
+    try {
+      const { results } = runInChild(cases.map(([name]) => ({ options: ["--cwd", tmp, "--log-file", file(name)], server: ["/bin/sh", "-c", "echo server ran"] })));
+      // Refused before the server starts: no "P" line, and nothing written.
+      expect(results.map((result) => result.status)).toEqual(cases.map(([, errno]) => [`E ${errno} log-file`]));
+      expect(results.map((result) => result.exit)).toEqual(cases.map(() => ({ code: 127, signal: null })));
+      expect(fs.readFileSync(file("linked.log"), "utf8")).toBe(planted);
+      expect(fs.readFileSync(file("other-owner.log"), "utf8")).toBe(planted);
+      expect(fs.readSync(reader, Buffer.alloc(64))).toBe(0);
+      expect(fs.readdirSync(file("dir.log"))).toEqual([]);
+    } finally {
+      fs.closeSync(reader);
+    }
+    // A FIFO nobody reads: open(2) itself fails, at once.
+    const { results } = runInChild([{ options: ["--cwd", tmp, "--log-file", file("fifo.log")], server: ["/bin/true"] }]);
+    expect(results[0]?.status).toEqual([`E ${ENXIO} log-file`]);
+    // The user's own file with one link, however it got there, is appended to.
+    fs.rmSync(file("second-name.log"));
+    const own = runInChild([{ options: ["--cwd", tmp, "--log-file", file("linked.log")], server: ["/bin/sh", "-c", "echo server ran"] }]);
+    expect(own.results[0]?.status[0]).toMatch(/^P \d+$/);
+    expect(fs.readFileSync(file("linked.log"), "utf8")).toBe(`${planted}server ran\n`);
+  });
+
+  it("with --remove-after, removes those files, then their directory, once the server's tree has ended", async () => {
+    const dir = path.join(tmp, "remove-after");
+    const kept = path.join(tmp, "kept-target");
+    fs.mkdirSync(dir, { mode: 0o700 });
+    fs.writeFileSync(kept, "not named, only linked to\n");
+    const files = ["server.key", "server.crt"].map((name) => path.join(dir, name));
+    for (const name of files) fs.writeFileSync(name, "secret\n", { mode: 0o600 });
+    const link = path.join(dir, "link");
+    fs.symlinkSync(kept, link);
+    const options = ["--cwd", tmp, ...[...files, link, path.join(dir, "gone-already"), dir].flatMap((p) => ["--remove-after", p])];
+    // A child that outlives the server: the files go only after it has been stopped too.
+    const reaper = await startServer(options, ["/bin/sh", "-c", "sleep 30 & echo $! > child.pid; exec sleep 30"]);
+    await waitUntil(() => fs.existsSync(path.join(tmp, "child.pid")) && fs.readFileSync(path.join(tmp, "child.pid"), "utf8").endsWith("\n"), 5000, "the child's pid");
+    const child = Number(fs.readFileSync(path.join(tmp, "child.pid"), "utf8"));
+    fs.rmSync(path.join(tmp, "child.pid"));
+    for (const name of files) expect(fs.existsSync(name)).toBe(true);
+    expect(addon.kill(reaper.serverPid ?? 0, 9)).toBe(0);
+    expect(await reaper.status.next()).toBe("X 0 9");
+    expect(await waitForExit(reaper.pid)).toEqual({ code: 0, signal: null });
+    expect(fs.existsSync(`/proc/${child}`)).toBe(false);
+    expect(fs.existsSync(dir)).toBe(false);
+    // A link is removed, never followed.
+    expect(fs.readFileSync(kept, "utf8")).toBe("not named, only linked to\n");
+  });
+
+  it("with --remove-after, leaves a directory that is not empty, and says so", () => {
+    const dir = path.join(tmp, "not-empty");
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, "named"), "x");
+    fs.writeFileSync(path.join(dir, "someone-elses"), "y");
+    const { results, stderr } = runInChild([{ options: ["--cwd", tmp, "--remove-after", path.join(dir, "named"), "--remove-after", dir], server: ["/bin/true"] }]);
+    expect(results[0]?.exit).toEqual({ code: 0, signal: null });
+    expect(fs.readdirSync(dir)).toEqual(["someone-elses"]);
+    expect(stderr).toContain(`[W tsss-reaper] could not remove ${dir} (errno 39)\n`);
   });
 
   it("with --log-file, reports the exit at once but copies until the last writer is gone", async () => {
