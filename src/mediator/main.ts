@@ -12,23 +12,23 @@ import { MAX_REQUEST_BYTES, escapeControls, parseRequest, type Answer, type Spaw
 import type { Account } from "../system/account.js";
 import { writeAllSync } from "../system/write-all.js";
 import { VERSION } from "../version.js";
-import { adoptionFor } from "./adoption.js";
+import { adoptionFor } from "./kill/adoption.js";
 import { assertOwnGroups, assertSpawnableAccount, currentAccount, readUidMin, sudoUid, uidMarkingHub } from "./accounts.js";
 import { parseMediatorArgs, type MediatorArgs } from "./args.js";
 import { applyEnvPolicy, dropWarnings, serverPath, toEnvList } from "./env-policy.js";
 import { HELP_TEXT } from "./help.js";
-import { killServer } from "./kill.js";
+import { killServer } from "./kill/kill.js";
 import { chooseLaunch, type PolicyChoice } from "./launch.js";
 import { createLogger, type Logger } from "./logger.js";
 import { loadAddon, type NativeAddon } from "./native.js";
-import { assertProcReadable, ownership } from "./ownership.js";
+import { assertProcReadable, ownership } from "./kill/ownership.js";
 import { profileSummaries, type Policy } from "./policy.js";
 import { loadPolicy } from "./policy-file.js";
-import { DEFAULT_GRACE_MS, spawnServer } from "./spawn.js";
-import type { SlurmContext } from "./slurm.js";
-import { jobScript, resolveJob, slurmDisabled, slurmOptions } from "./slurm-job.js";
+import { DEFAULT_GRACE_MS, spawnServer } from "./spawn/spawn.js";
+import type { SlurmContext } from "./slurm/commands.js";
+import { jobScript, resolveJob, slurmDisabled, slurmOptions } from "./slurm/job.js";
 import { readRequestBytes } from "./stdin.js";
-import { TLS_ENV, removeAfterOptions, removeTlsFiles, writeTlsFiles, type WrittenTls } from "./tls-files.js";
+import { TLS_ENV, removeAfterOptions, removeTlsFiles, writeTlsFiles, type WrittenTls } from "./spawn/tls-files.js";
 import { settleRootDirs } from "./vocabulary/root-dir.js";
 
 /** How this mediator was started: its own file and the path sudo ran. */
@@ -115,7 +115,7 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
     logger.info(`internal_ssl: key and certificates written for the server (${env[TLS_ENV.cert]}); they are removed when it stops`);
   }
   if (launch.logFile) logger.info(`server output is also written to ${launch.logFile}`);
-  // The reaper removes the TLS files once the server's tree has ended (tls-files.ts says why there).
+  // The reaper removes the TLS files once the server's tree has ended (spawn/tls-files.ts says why there).
   const reaperOptions = [...launch.reaperOptions, ...(tls === undefined ? [] : removeAfterOptions(tls))];
   let pid: number;
   try {
@@ -150,7 +150,7 @@ async function submitAction(request: SubmitRequest, layout: InstallLayout, accou
   const { launch, executable, env } = await prepareServer(request, layout, account, policy, logger, trustOf([account.uid]));
   const script = jobScript(executable, launch.args, env);
   for (const name of script.skipped) logger.warn(`environment variable ${JSON.stringify(escapeControls(name))} cannot be exported by a job script: dropped`);
-  const { cancelJob, submitJob, testJob } = await import("./slurm.js");
+  const { cancelJob, submitJob, testJob } = await import("./slurm/commands.js");
   if (request.action === "submit-test") return { ok: true, estimate: testJob(ctx, script.text, resources) };
   const job = submitJob(ctx, script.text, resources);
   // A signal that arrived while sbatch ran is handled now: nobody would learn this job's id.
@@ -168,7 +168,7 @@ function killAction(pid: number, signal: number, layout: InstallLayout, policy: 
   const addon = loadAddon(layout.addon);
   assertProcReadable();
   const reaperRealPath = () => realpathSync(layout.reaper);
-  // Servers the Python sudospawner started carry no mark: adoption.ts decides (live migration).
+  // Servers the Python sudospawner started carry no mark: kill/adoption.ts decides (live migration).
   const adopted = adoptionFor({ binDir: layout.binDir, policy, logger });
   const alive = killServer(pid, signal, { addon, logger, ownership: (p) => ownership(p, reaperRealPath, adopted) });
   return { ok: true, alive };
@@ -196,11 +196,11 @@ async function handle(layout: InstallLayout, logger: Logger, interrupts: Interru
       return submitAction(request, layout, account, policy, logger, interrupts.controller.signal);
     case "query": {
       const ctx = slurmContext(account, policy, logger);
-      return { ok: true, ...(await import("./slurm.js")).queryJob(ctx, request.job) };
+      return { ok: true, ...(await import("./slurm/commands.js")).queryJob(ctx, request.job) };
     }
     case "cancel": {
       const ctx = slurmContext(account, policy, logger);
-      return { ok: true, cancelled: (await import("./slurm.js")).cancelJob(ctx, request.job) };
+      return { ok: true, cancelled: (await import("./slurm/commands.js")).cancelJob(ctx, request.job) };
     }
     case "slurm-options":
       if (policy.slurm === undefined) throw slurmDisabled();

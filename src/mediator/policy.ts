@@ -8,7 +8,7 @@ import { SudoSpawnerError } from "../errors.js";
 import { expandPathTemplate } from "../install/path-template.js";
 import { JOB_RESOURCE_NAMES, LIMIT_NAMES, PARTITION_NAME_PATTERN, PROFILE_NAME_PATTERN, type JobResourceName, type Limits, type ProfileSummary, type ResourceBounds } from "../protocol/index.js";
 import type { EnvPolicy } from "./env-policy.js";
-import type { AdoptPolicy } from "./adoption.js";
+import type { AdoptPolicy } from "./kill/adoption.js";
 import type { ServerArgsPolicy } from "./vocabulary/server-args.js";
 
 import { POLICY_PATH } from "../install/layout.js";
@@ -42,9 +42,9 @@ export interface Policy {
   serverArgs?: ServerArgsPolicy;
   /** What the server may do and see beyond its user's rights (validateSandbox). */
   sandbox?: SandboxPolicy;
-  /** Until when servers of the Python sudospawner whose mediator is gone are adopted (adoption.ts). */
+  /** Until when servers of the Python sudospawner whose mediator is gone are adopted (kill/adoption.ts). */
   adopt?: AdoptPolicy;
-  /** Slurm mode: servers as batch jobs (slurm.ts); off when absent. */
+  /** Slurm mode: servers as batch jobs (slurm/); off when absent. */
   slurm?: SlurmPolicy;
 }
 

@@ -12,7 +12,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 
 import type { ExitReport as ExitInfo, NativeAddon } from "../../src/mediator/native.js";
-import { parseReaperLine, splitLines } from "../../src/mediator/reaper-lines.js";
+import { parseReaperLine, splitLines } from "../../src/mediator/spawn/reaper-lines.js";
 
 export type { ExitInfo };
 

@@ -26,7 +26,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { MAX_REQUEST_BYTES, escapeControls, parseRequest } from "../../src/protocol/index.js";
-import { slurmDisabled } from "../../src/mediator/slurm-job.js";
+import { slurmDisabled } from "../../src/mediator/slurm/job.js";
 import { POLICY_DIR } from "../helpers/site-policy.js";
 import { freePort } from "../helpers/ports.js";
 import { announceSkip, killUserProcesses, procState, procStatus, runMediatorAs, userInfo, userProcesses, waitFor, type MediatorRun, type TestUser } from "../helpers/system.js";

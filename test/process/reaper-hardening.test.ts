@@ -23,7 +23,7 @@ import {
   waitForExit,
   waitUntil,
 } from "../helpers/reaper.js";
-import { killServer } from "../../src/mediator/kill.js";
+import { killServer } from "../../src/mediator/kill/kill.js";
 
 const { ESRCH, EBADF, EAGAIN, ENOENT, EINVAL } = os.constants.errno;
 const IS_ROOT = process.getuid?.() === 0;

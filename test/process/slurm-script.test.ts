@@ -1,13 +1,13 @@
 /**
  * The Slurm job script as /bin/sh reads it: every hostile value and argument arrives as the same
- * bytes, and nothing in them runs (src/mediator/slurm-job.ts builds it; no Slurm needed here).
+ * bytes, and nothing in them runs (src/mediator/slurm/job.ts builds it; no Slurm needed here).
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { jobScript } from "../../src/mediator/slurm-job.js";
+import { jobScript } from "../../src/mediator/slurm/job.js";
 
 const HOSTILE = ["plain", "it's", "a'b'c", "$(touch PWNED)", "`touch PWNED`", "x\ntouch PWNED\n", "'; touch PWNED; '", "\\'", "$HOME ${HOME}", "tab\there", "", "é😀\u2028"];
 

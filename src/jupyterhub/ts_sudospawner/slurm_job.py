@@ -45,7 +45,7 @@ STATE_PATTERN = re.compile(r"[A-Z_]{1,32}")
 _COUNT_PATTERN = re.compile(r"[0-9]{1,7}")
 
 # Slurm states in which the job still holds, or will hold, its resources: poll() answers None.
-# The same set as the mediator's isFinished() (src/mediator/slurm-job.ts) leaves out.
+# The same set as the mediator's isFinished() (src/mediator/slurm/job.ts) leaves out.
 ACTIVE_STATES = frozenset(
     {
         "PENDING",

@@ -83,7 +83,7 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   JUPYTERHUB_DISABLE_USER_CONFIG: "disable_user_config",
 };
 
-/** Set by the mediator alone, and only from a `tls` request (tls-files.ts). */
+/** Set by the mediator alone, and only from a `tls` request (spawn/tls-files.ts). */
 export const MEDIATOR_ONLY: readonly string[] = ["JUPYTERHUB_SSL_KEYFILE", "JUPYTERHUB_SSL_CERTFILE", "JUPYTERHUB_SSL_CLIENT_CA"];
 
 /**

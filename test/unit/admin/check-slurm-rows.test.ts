@@ -16,7 +16,7 @@ import type { FailureContext } from "../../../src/admin/diagnose.js";
 import type { CommandResult } from "../../../src/admin/host.js";
 import type { MediatorReply } from "../../../src/admin/mediator-ask.js";
 import { POLICY_PATH } from "../../../src/mediator/policy.js";
-import { slurmDisabled } from "../../../src/mediator/slurm-job.js";
+import { slurmDisabled } from "../../../src/mediator/slurm/job.js";
 import { slurmOptionsAnswer } from "../../../src/protocol/index.js";
 import { SLURM_OPTIONS_ANSWER } from "../../helpers/slurm-answers.js";
 

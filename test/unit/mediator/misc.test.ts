@@ -4,9 +4,9 @@ import { describe, expect, it } from "vitest";
 import { assertSpawnableAccount, foreignGroups, parseUidMin, sudoUid, uidMarkingHub } from "../../../src/mediator/accounts.js";
 import { findSingleUser, installDirectory } from "../../../src/install/executable.js";
 import { formatTextLine } from "../../../src/mediator/logger.js";
-import { describeExit, parseReaperLine, splitLines } from "../../../src/mediator/reaper-lines.js";
+import { describeExit, parseReaperLine, splitLines } from "../../../src/mediator/spawn/reaper-lines.js";
 import { shellQuote } from "../../../src/protocol/index.js";
-import { reaperArgv } from "../../../src/mediator/spawn.js";
+import { reaperArgv } from "../../../src/mediator/spawn/spawn.js";
 import { VERSION } from "../../../src/version.js";
 
 describe("accounts", () => {

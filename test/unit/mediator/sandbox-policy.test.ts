@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { chooseLaunch } from "../../../src/mediator/launch.js";
 import { EMPTY_POLICY, reaperOptions, sandboxOptions, validatePolicy } from "../../../src/mediator/policy.js";
-import { describeSandbox } from "../../../src/mediator/spawn.js";
+import { describeSandbox } from "../../../src/mediator/spawn/spawn.js";
 import { TRAITLETS } from "../../../src/mediator/vocabulary/traitlets-table.js";
 
 const alice = { name: "alice", home: "/home/alice" };

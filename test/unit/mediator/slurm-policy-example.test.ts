@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { validatePolicy } from "../../../src/mediator/policy.js";
-import { resolveJob, sbatchArgs, slurmOptions } from "../../../src/mediator/slurm-job.js";
+import { resolveJob, sbatchArgs, slurmOptions } from "../../../src/mediator/slurm/job.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
 const example = JSON.parse(fs.readFileSync(path.join(ROOT, "examples/slurm/policy.json"), "utf8")) as { slurm: Record<string, unknown> };

@@ -1,10 +1,10 @@
 /**
  * Slurm mode, pure parts: the job's resources within the site policy's bounds, the job script, the
- * sbatch command line, and reading what sbatch and squeue print. No I/O; slurm.ts runs the commands.
+ * sbatch command line, and reading what sbatch and squeue print. No I/O; commands.ts runs the commands.
  */
-import { SudoSpawnerError } from "../errors.js";
-import { JOB_RESOURCE_NAMES, JOB_STATE_PATTERN, MAX_JOB_ID, NOT_OUR_JOB, SLURM_OFF, escapeControls, shellQuote, type JobRequest, type JobResourceName, type JobStatus, type SlurmOptions } from "../protocol/index.js";
-import { POLICY_PATH, serverLogPath, type SlurmPolicy } from "./policy.js";
+import { SudoSpawnerError } from "../../errors.js";
+import { JOB_RESOURCE_NAMES, JOB_STATE_PATTERN, MAX_JOB_ID, NOT_OUR_JOB, SLURM_OFF, escapeControls, shellQuote, type JobRequest, type JobResourceName, type JobStatus, type SlurmOptions } from "../../protocol/index.js";
+import { POLICY_PATH, serverLogPath, type SlurmPolicy } from "../policy.js";
 
 /** The job's mark: query and cancel act only on a job of this user that carries it. */
 export const JOB_MARK = "ts-sudospawner";

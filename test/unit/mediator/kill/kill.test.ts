@@ -1,9 +1,9 @@
 import os from "node:os";
 import { describe, expect, it } from "vitest";
-import { killServer } from "../../../src/mediator/kill.js";
-import type { Logger } from "../../../src/mediator/logger.js";
-import type { NativeAddon } from "../../../src/mediator/native.js";
-import { environMarksPid, statFields, type Ownership } from "../../../src/mediator/ownership.js";
+import { killServer } from "../../../../src/mediator/kill/kill.js";
+import type { Logger } from "../../../../src/mediator/logger.js";
+import type { NativeAddon } from "../../../../src/mediator/native.js";
+import { environMarksPid, statFields, type Ownership } from "../../../../src/mediator/kill/ownership.js";
 
 const { ESRCH, EPERM, EINVAL, EMFILE, ENOENT, ENOSYS } = os.constants.errno;
 

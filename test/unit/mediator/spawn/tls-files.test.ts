@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { TLS_DIR, isEarlierStart, removeAfterOptions, tlsDirectory, tlsServerId, writeTlsFiles } from "../../../src/mediator/tls-files.js";
+import { TLS_DIR, isEarlierStart, removeAfterOptions, tlsDirectory, tlsServerId, writeTlsFiles } from "../../../../src/mediator/spawn/tls-files.js";
 
 const FILES = { key: "-----BEGIN PRIVATE KEY-----\nk\n-----END PRIVATE KEY-----\n", cert: "c", ca: "a" };
 const PREFIX = "/user/alice/";

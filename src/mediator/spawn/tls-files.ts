@@ -16,9 +16,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, rmSync, writeSync, constants as fsConstants } from "node:fs";
 import { join } from "node:path";
-import { SudoSpawnerError, errnoCode, errorMessage } from "../errors.js";
-import type { TlsFiles } from "../protocol/index.js";
-import type { Account } from "../system/account.js";
+import { SudoSpawnerError, errnoCode, errorMessage } from "../../errors.js";
+import type { TlsFiles } from "../../protocol/index.js";
+import type { Account } from "../../system/account.js";
 
 /** Below the home directory; one subdirectory per start of a server. */
 export const TLS_DIR = ".ts-sudospawner/tls";

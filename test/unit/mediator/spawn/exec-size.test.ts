@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_ARG_STRLEN, checkExecStrings, e2bigHint, execBytes, execLimit, stackSoftLimit, stringBytes } from "../../../src/mediator/exec-size.js";
+import { MAX_ARG_STRLEN, checkExecStrings, e2bigHint, execBytes, execLimit, stackSoftLimit, stringBytes } from "../../../../src/mediator/spawn/exec-size.js";
 
 describe("checkExecStrings: Linux's bound on one argument or NAME=value (MAX_ARG_STRLEN, its NUL included)", () => {
   it("passes a string of exactly the limit, NUL included, and refuses one byte more, naming the variable, its size and the limit", () => {

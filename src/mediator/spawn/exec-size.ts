@@ -5,7 +5,7 @@
  * the stack limit, but no more than 3/4 of 8 MiB and no less than MAX_ARG_STRLEN. Beyond either,
  * execve fails with E2BIG.
  */
-import { SudoSpawnerError } from "../errors.js";
+import { SudoSpawnerError } from "../../errors.js";
 
 /** 32 pages of 4 KiB: the longest single argument or "NAME=value", with its NUL. */
 export const MAX_ARG_STRLEN = 32 * 4096;

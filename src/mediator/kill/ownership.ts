@@ -7,10 +7,10 @@
  * the parent and the process must lead its own session, as the server does.
  */
 import { readlinkSync } from "node:fs";
-import { SudoSpawnerError } from "../errors.js";
-import { STAT_FIELD, readProcFile, statNumber } from "../system/proc-stat.js";
+import { SudoSpawnerError } from "../../errors.js";
+import { STAT_FIELD, readProcFile, statNumber } from "../../system/proc-stat.js";
 import type { Adoption } from "./adoption.js";
-import { MARK_ENV } from "./env-policy.js";
+import { MARK_ENV } from "../env-policy.js";
 
 export type Ownership = "ours" | "not-ours" | "gone";
 

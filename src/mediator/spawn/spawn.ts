@@ -4,11 +4,11 @@
  */
 import { lstatSync, readFileSync, type Stats } from "node:fs";
 import { constants } from "node:os";
-import { SudoSpawnerError } from "../errors.js";
-import { shellLine } from "../protocol/index.js";
-import { MARK_ENV } from "./env-policy.js";
-import type { Logger } from "./logger.js";
-import type { NativeAddon } from "./native.js";
+import { SudoSpawnerError } from "../../errors.js";
+import { shellLine } from "../../protocol/index.js";
+import { MARK_ENV } from "../env-policy.js";
+import type { Logger } from "../logger.js";
+import type { NativeAddon } from "../native.js";
 import type { ReaperEvents } from "./reaper-pipe.js";
 import { checkExecStrings, e2bigHint, stackSoftLimit } from "./exec-size.js";
 import { logFileRefusal, type FoundEntry } from "./log-file-refusal.js";

@@ -8,9 +8,9 @@
  * is the signal sent through the pidfd. Kernels without pidfds (before 5.3) fall back to kill(2).
  */
 import { constants } from "node:os";
-import { SudoSpawnerError } from "../errors.js";
-import type { Logger } from "./logger.js";
-import type { NativeAddon } from "./native.js";
+import { SudoSpawnerError } from "../../errors.js";
+import type { Logger } from "../logger.js";
+import type { NativeAddon } from "../native.js";
 import type { Ownership } from "./ownership.js";
 
 const { ESRCH, EPERM, EINVAL, ENOENT, ENOSYS } = constants.errno;

@@ -5,12 +5,12 @@
  * SQUEUE_* or SLURM_* variable of the hub's can add options or pick another cluster.
  */
 import { spawnSync } from "node:child_process";
-import { SudoSpawnerError } from "../errors.js";
-import { escapeControls, type JobStatus } from "../protocol/index.js";
-import type { Account } from "../system/account.js";
-import type { Logger } from "./logger.js";
-import type { SlurmPolicy } from "./policy.js";
-import { assertOurJob, findJob, isFinished, parseEstimate, parseSubmitted, sbatchArgs, SQUEUE_FORMAT, type JobResources } from "./slurm-job.js";
+import { SudoSpawnerError } from "../../errors.js";
+import { escapeControls, type JobStatus } from "../../protocol/index.js";
+import type { Account } from "../../system/account.js";
+import type { Logger } from "../logger.js";
+import type { SlurmPolicy } from "../policy.js";
+import { assertOurJob, findJob, isFinished, parseEstimate, parseSubmitted, sbatchArgs, SQUEUE_FORMAT, type JobResources } from "./job.js";
 
 const COMMAND_TIMEOUT_MS = 30_000;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { SudoSpawnerError } from "../../../src/errors.js";
-import { validatePolicy, type SlurmPolicy } from "../../../src/mediator/policy.js";
+import { SudoSpawnerError } from "../../../../src/errors.js";
+import { validatePolicy, type SlurmPolicy } from "../../../../src/mediator/policy.js";
 import {
   JOB_MARK,
   assertOurJob,
@@ -13,7 +13,7 @@ import {
   resolveJob,
   sbatchArgs,
   slurmOptions,
-} from "../../../src/mediator/slurm-job.js";
+} from "../../../../src/mediator/slurm/job.js";
 
 const SLURM = {
   sbatch: "/usr/bin/sbatch",
@@ -169,8 +169,8 @@ describe("what sbatch and squeue print", () => {
 describe("the Python spawner reads the mediator's refusals", () => {
   it("knows the NOT_OURS text (src/jupyterhub/ts_sudospawner/slurm_job.py)", async () => {
     const fs = await import("node:fs");
-    const { NOT_OUR_JOB } = await import("../../../src/protocol/index.js");
-    const python = fs.readFileSync(new URL("../../../src/jupyterhub/ts_sudospawner/slurm_job.py", import.meta.url), "utf8");
+    const { NOT_OUR_JOB } = await import("../../../../src/protocol/index.js");
+    const python = fs.readFileSync(new URL("../../../../src/jupyterhub/ts_sudospawner/slurm_job.py", import.meta.url), "utf8");
     expect(python).toContain(`NOT_OUR_JOB = ${JSON.stringify(NOT_OUR_JOB)}`);
     expect(errorOf(() => assertOurJob(parseSqueueLine("1|1|RUNNING|None|vm|x"), 1, "ann")).message).toContain(NOT_OUR_JOB);
   });

@@ -25,9 +25,9 @@
  */
 import { readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, join } from "node:path";
-import { SINGLEUSER_NAMES } from "../install/executable.js";
-import { STAT_FIELD, readProcFile, statNumber } from "../system/proc-stat.js";
-import { MARK_ENV } from "./env-policy.js";
+import { SINGLEUSER_NAMES } from "../../install/executable.js";
+import { STAT_FIELD, readProcFile, statNumber } from "../../system/proc-stat.js";
+import { MARK_ENV } from "../env-policy.js";
 
 /** The root policy's `adopt` setting. */
 export interface AdoptPolicy {

@@ -4,8 +4,8 @@
  * test/integration/migration.test.ts).
  */
 import { describe, expect, it } from "vitest";
-import { adoptionFor, adoptionReason, isPythonMediator, runningFiles, singleUserFiles, type AdoptPolicy, type ProcView } from "../../../src/mediator/adoption.js";
-import { validatePolicy } from "../../../src/mediator/policy.js";
+import { adoptionFor, adoptionReason, isPythonMediator, runningFiles, singleUserFiles, type AdoptPolicy, type ProcView } from "../../../../src/mediator/kill/adoption.js";
+import { validatePolicy } from "../../../../src/mediator/policy.js";
 
 const ME = 1001;
 const OTHER = 1002;

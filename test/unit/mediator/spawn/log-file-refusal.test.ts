@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EBADFD, logFileRefusal, type LogFileFacts } from "../../../src/mediator/log-file-refusal.js";
+import { EBADFD, logFileRefusal, type LogFileFacts } from "../../../../src/mediator/spawn/log-file-refusal.js";
 
 const PATH = "/var/log/jh/alice.log";
 const facts = (found: LogFileFacts["found"], strerror = "Operation not permitted"): LogFileFacts => ({
