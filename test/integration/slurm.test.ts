@@ -169,21 +169,47 @@ describe.skipIf(reason !== "")("Slurm mode through real sudo and a real Slurm cl
     }
   }
 
-  it("sbatch, squeue and scancel are audited: a copy the hub or even the user could replace is refused before it runs", async () => {
-    for (const owner of [userInfo(fx.hub).uid, alice.uid]) {
-      await withCopyOwnedBy(
-        "/usr/bin/sbatch",
-        async (copy) => {
-          policy.write({ slurm: slurmSection({ sbatch: copy }) });
-          const { result } = await submit(alice);
-          expect(result.answer).toMatchObject({ ok: false, error: expect.stringContaining(`Slurm's ${copy.split("/").pop() as string}`) as unknown });
-          expect(result.answer).toMatchObject({ error: expect.stringContaining("who must not control what runs") as unknown });
-          expect(cluster.jobsOf(alice.name)).toEqual([]);
-        },
-        owner,
-      );
+  /**
+   * A stand-in for Slurm's `tool` owned by `uid`, in /tmp (sticky): a script that leaves a mark
+   * (`ran`) when it runs and then runs the real tool, as a hub's replacement would. Removed after.
+   */
+  async function withStandInOwnedBy(tool: string, uid: number, use: (standIn: string, ran: string) => Promise<void>): Promise<void> {
+    const standIn = `/tmp/tsss-${uid}-${tool}-${randomBytes(4).toString("hex")}`;
+    const ran = `${standIn}.ran`;
+    fs.writeFileSync(standIn, `#!/bin/sh\ntouch ${ran}\nexec /usr/bin/${tool} "$@"\n`);
+    fs.chownSync(standIn, uid, 0);
+    fs.chmodSync(standIn, 0o755);
+    try {
+      await use(standIn, ran);
+    } finally {
+      fs.rmSync(standIn, { force: true });
+      fs.rmSync(ran, { force: true });
     }
-  }, 60_000);
+  }
+
+  it("sbatch, squeue and scancel are audited: a copy the hub or even the user could replace is refused before it runs", async () => {
+    // A marked job of alice's for query (squeue) and cancel (scancel) to act on.
+    const job = jobOf((await submit(alice)).result);
+    for (const owner of [userInfo(fx.hub).uid, alice.uid]) {
+      for (const [tool, request] of [
+        ["sbatch", submitRequest([`--port=${await freePort()}`, "--ip=127.0.0.1"], BASE_ENV)],
+        ["squeue", { action: "query", job }],
+        ["scancel", { action: "cancel", job }],
+      ] as const) {
+        await withStandInOwnedBy(tool, owner, async (standIn, ran) => {
+          policy.write({ slurm: slurmSection({ [tool]: standIn }) });
+          const result = await call(alice, request);
+          expect(result.status, `${request.action} with ${tool} owned by uid ${owner}`).toBe(1);
+          expect(result.answer).toMatchObject({ ok: false, error: expect.stringContaining(`Slurm's ${standIn.split("/").pop() as string}`) as unknown });
+          expect(result.answer).toMatchObject({ error: expect.stringContaining("who must not control what runs") as unknown });
+          expect(fs.existsSync(ran), `${standIn} ran`).toBe(false);
+        });
+      }
+    }
+    // Nothing was queued, and the job the refused cancel named still runs or waits.
+    expect(cluster.jobsOf(alice.name).map((queued) => queued.id)).toEqual([job]);
+    expect(["PENDING", "RUNNING"]).toContain(cluster.job(job)?.state);
+  }, 90_000);
 
   it("the server's executable is audited as for a spawn: one the hub could replace is refused, and nothing is queued", async () => {
     await withCopyOwnedBy(`${fx.binDir}/jupyterhub-singleuser`, async (copy) => {
