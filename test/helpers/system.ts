@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import { prerequisiteMissing } from "../../scripts/prerequisites.mjs";
 
 export const IS_ROOT = process.getuid?.() === 0;
 
@@ -19,10 +20,12 @@ export function rootUnavailableReason(): string | undefined {
   return undefined;
 }
 
-/** Print a loud notice when a root-only suite is skipped, so a skip is never silent. */
+/**
+ * A suite skipped for want of `reason`: a loud banner, or under CI a failure (the rule of
+ * scripts/prerequisites.mjs). New code uses skipWithout() of test/helpers/prerequisites.ts.
+ */
 export function announceSkip(suite: string, reason: string): void {
-  const line = `!!! SKIPPED ${suite}: ${reason}`;
-  process.stderr.write(`\n${"!".repeat(line.length)}\n${line}\n${"!".repeat(line.length)}\n\n`);
+  prerequisiteMissing(suite, reason);
 }
 
 export function run(file: string, args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; stdout: string; stderr: string } {

@@ -15,10 +15,11 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import type { CheckReport, CheckRow } from "../../src/admin/check-report.js";
 import { REPO_ROOT } from "../helpers/install.js";
-import { announceSkip, ensureGroup, ensureUser, installSudoers, removeGroup, removeSudoers, removeUser } from "../helpers/system.js";
+import { ensureGroup, ensureUser, installSudoers, removeGroup, removeSudoers, removeUser } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("check hazards (test/integration/check-hazards.test.ts)", fx.reason);
+const skip = skipWithout("check hazards (test/integration/check-hazards.test.ts)", fx.reason);
 
 const HUB = "tsss-hz-hub";
 const OTHER = "tsss-hz-other";
@@ -84,7 +85,7 @@ function cleanup(): void {
   for (const group of [EXEMPT, OPS]) removeGroup(group);
 }
 
-describe.skipIf(!fx.available)("check finds the hazards of an old sudospawner setup (root, real sudo)", () => {
+describe.skipIf(skip)("check finds the hazards of an old sudospawner setup (root, real sudo)", () => {
   let unitDir: string;
 
   beforeAll(() => {

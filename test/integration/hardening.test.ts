@@ -10,10 +10,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV, killRequest, spawnRequest } from "../helpers/requests.js";
-import { announceSkip, killUserProcesses, procState, run, runMediatorAs, userInfo, userProcesses, waitFor, type TestUser } from "../helpers/system.js";
+import { killUserProcesses, procState, run, runMediatorAs, userInfo, userProcesses, waitFor, type TestUser } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("hardening (test/integration/hardening.test.ts)", fx.reason);
+const skip = skipWithout("hardening (test/integration/hardening.test.ts)", fx.reason);
 
 /** A directory of the hub user's, as a compromised hub would prepare one. */
 const HUB_DIR = `/tmp/tsss-hardening-${process.pid}`;
@@ -29,7 +30,7 @@ async function stop(user: TestUser, pid: number): Promise<void> {
   await waitFor(() => procState(pid) === undefined, 10_000, `server ${pid} to be gone`);
 }
 
-describe.skipIf(!fx.available)("what a compromised hub can no longer do", () => {
+describe.skipIf(skip)("what a compromised hub can no longer do", () => {
   let alice: TestUser;
   let hub: TestUser;
 

@@ -13,10 +13,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { demoEcho, demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV } from "../helpers/requests.js";
-import { announceSkip, killUserProcesses, procState, procStatus, userInfo, userProcesses, waitFor } from "../helpers/system.js";
+import { killUserProcesses, procState, procStatus, userInfo, userProcesses, waitFor } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("hub client integration (test/integration/hub-client.test.ts)", fx.reason);
+const skip = skipWithout("hub client integration (test/integration/hub-client.test.ts)", fx.reason);
 
 /**
  * The user's processes that are not zombies. An exited reaper whose parent (the mediator) is gone
@@ -115,7 +116,7 @@ class Hub {
   }
 }
 
-describe.skipIf(!fx.available)("TypeScript SudoSpawner client through real sudo", () => {
+describe.skipIf(skip)("TypeScript SudoSpawner client through real sudo", () => {
   let dir: string;
   let driver: string;
   const hubs: Hub[] = [];

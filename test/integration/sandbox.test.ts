@@ -17,7 +17,6 @@ import { freePort } from "../helpers/ports.js";
 import { BASE_ENV, killRequest, spawnRequest } from "../helpers/requests.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
 import {
-  announceSkip,
   installSudoers,
   killUserProcesses,
   procState,
@@ -30,9 +29,10 @@ import {
   type MediatorRun,
   type TestUser,
 } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("server sandbox and lifecycle (test/integration/sandbox.test.ts)", fx.reason);
+const skip = skipWithout("server sandbox and lifecycle (test/integration/sandbox.test.ts)", fx.reason);
 
 const PROBE_DIR = "/opt/tsss-sandbox";
 const PROBE = `${PROBE_DIR}/probe-server`;
@@ -66,7 +66,7 @@ function running(pid: number): boolean {
   return !["Z", undefined].includes(procState(pid));
 }
 
-describe.skipIf(!fx.available)("the server sandbox and the server's lifecycle, through real sudo", () => {
+describe.skipIf(skip)("the server sandbox and the server's lifecycle, through real sudo", () => {
   let alice: TestUser;
   let bob: TestUser;
 

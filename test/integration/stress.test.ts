@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV } from "../helpers/requests.js";
 import {
-  announceSkip,
   ensureUser,
   killUserProcesses,
   procState,
@@ -22,9 +21,10 @@ import {
   userProcesses,
   type TestUser,
 } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("stress through real sudo (test/integration/stress.test.ts)", fx.reason);
+const skip = skipWithout("stress through real sudo (test/integration/stress.test.ts)", fx.reason);
 
 const ROUNDS = 5;
 const CONCURRENT = 50;
@@ -139,7 +139,7 @@ interface Server {
   call: HubCall;
 }
 
-describe.skipIf(!fx.available)("stress through real sudo", () => {
+describe.skipIf(skip)("stress through real sudo", () => {
   let users: TestUser[] = [];
 
   beforeAll(() => {

@@ -24,6 +24,7 @@ import {
   waitUntil,
 } from "../helpers/reaper.js";
 import { killServer } from "../../src/mediator/kill.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const { ESRCH, EBADF, EAGAIN, ENOENT, EINVAL } = os.constants.errno;
 const IS_ROOT = process.getuid?.() === 0;
@@ -48,8 +49,10 @@ async function waitForFile(file: string, timeoutMs = 5000): Promise<void> {
   await waitUntil(() => fs.existsSync(file) && fs.readFileSync(file, "utf8").endsWith("\n"), timeoutMs, `${file} to be written`);
 }
 
-const hasStrace = spawnSync("strace", ["-V"], { stdio: "ignore" }).status === 0;
-if (!hasStrace) process.stderr.write("\n!!! SKIPPED the pre-exec stall test of reaper-hardening.test.ts: strace is not installed (apt-get install strace)\n\n");
+const skipStall = skipWithout(
+  "the pre-exec stall test (test/process/reaper-hardening.test.ts)",
+  spawnSync("strace", ["-V"], { stdio: "ignore" }).status === 0 ? undefined : "strace is not installed (apt-get install strace)",
+);
 
 // ---- item 8a: pidfds ------------------------------------------------------------------------
 
@@ -355,7 +358,7 @@ describe("tsss-reaper: a server never outlives its reaper", () => {
     await waitUntil(() => !running(server), 3000, `server ${server} to die with its reaper`);
   });
 
-  it.skipIf(!hasStrace)("never runs when its reaper is killed between fork and exec (the mediator's start timeout)", async () => {
+  it.skipIf(skipStall)("never runs when its reaper is killed between fork and exec (the mediator's start timeout)", async () => {
     const ran = path.join(tmp, "ran");
     // strace holds the server child at its chdir, before exec, as a hung NFS home would. When
     // strace goes, a child that is still alive resumes, and would exec the server.
