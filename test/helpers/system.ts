@@ -122,6 +122,19 @@ export function procStatus(pid: number): Record<string, string> | undefined {
   return fields;
 }
 
+/**
+ * Whether `pid` is a mediator waiting for its request: node, blocked in the poll(2) of its stdin
+ * reader (src/mediator/stdin.ts), which it enters only after installing its signal handlers. (Not
+ * SigCgt: Node itself catches SIGTERM from its first instruction on, to restore the terminal.)
+ */
+export function mediatorWaitingOnStdin(pid: number): boolean {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`).endsWith("/node") && fs.readFileSync(`/proc/${pid}/wchan`, "utf8").startsWith("poll_schedule_timeout");
+  } catch {
+    return false; // gone meanwhile
+  }
+}
+
 /** "R", "S", "Z"...; undefined when gone. */
 export function procState(pid: number): string | undefined {
   return procStatus(pid)?.State?.charAt(0);

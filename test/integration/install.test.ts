@@ -238,7 +238,6 @@ describe.skipIf(skip)("an offline install with an empty npm cache and no compile
     expect(first.status, `${first.stdout}\n${first.stderr}`).toBe(0);
     expect(first.stderr).toContain(`ts-sudospawner: installed the prebuilt native parts for ${TARGET} (no compiler used)`);
     expect(first.stderr).not.toMatch(/node-gyp|building from source/);
-    expect(installSeconds).toBeLessThan(120);
   });
 
   it("puts the prebuilt files where the mediator looks, root-owned and passing its path-trust audit", () => {
