@@ -6,9 +6,14 @@
 // the versions and paths of package-lock.json, and runs `npm audit --package-lock-only` on it.
 //
 // Exit 0: no high or critical advisory. Exit 1: some (listed). Exit 2: the audit could not be done
-// (endpoint unreachable or refusing, unreadable answer) - never a silent pass. Part of `npm test`.
-// Where the registry's audit endpoint is known to be blocked (a proxy that allows only GET), a CI
-// may set TSSS_AUDIT_UNREACHABLE=warn: the same banner, exit 0. Nothing sets it by default.
+// - never a silent pass. Part of `npm test`. Two kinds of exit 2:
+//   - a build defect (dist/third-party.json missing or unreadable, a shipped package absent from
+//     package-lock.json) or an audit that failed on our side or on the way (npm not runnable, the
+//     endpoint unreachable, an answer that is not an audit report): always a failure;
+//   - the registry's refusal of the audit request itself (an HTTP answer 401, 403, 404, 405 or 501
+//     to npm's audit POST: a registry or proxy that serves only GET). Where that refusal is known
+//     (this workplace's registry answers 405), TSSS_AUDIT_REFUSED=warn turns this one case, and
+//     only it, into a banner and exit 0. Nothing sets it by default; .ci/run does.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -23,14 +28,34 @@ function banner(lines) {
   console.error(`\n${"!".repeat(width)}\n${lines.map((l) => `!! ${l}`).join("\n")}\n${"!".repeat(width)}\n`);
 }
 
-function unavailable(reason) {
-  const warnOnly = process.env.TSSS_AUDIT_UNREACHABLE === "warn";
+/** HTTP answers to the audit POST that mean "this registry does not take audit requests". */
+const REFUSALS = new Set([401, 403, 404, 405, 501]);
+
+/** The audit could not be done: always a failure. */
+function notDone(reason) {
   banner([
     "AUDIT NOT DONE: npm audit of the bundled packages could not run.",
     reason,
+    "This is a failure, not a pass: nobody has checked the bundled code for advisories.",
+  ]);
+  process.exit(2);
+}
+
+/** The build is wrong: what ships cannot even be named. Always a failure. */
+function defect(reason) {
+  banner(["AUDIT NOT DONE: a build defect.", reason, "This is a failure: fix the build (npm run build:ts writes dist/third-party.json)."]);
+  process.exit(2);
+}
+
+/** The registry refused the audit request: a failure, or with TSSS_AUDIT_REFUSED=warn a warning. */
+function refused(status, reason) {
+  const warnOnly = process.env.TSSS_AUDIT_REFUSED === "warn";
+  banner([
+    `AUDIT NOT DONE: the registry refused npm's audit request (HTTP ${status}).`,
+    reason,
     warnOnly
-      ? "TSSS_AUDIT_UNREACHABLE=warn: exiting 0 anyway, but nobody has checked the bundled code for advisories."
-      : "This is a failure, not a pass: nobody has checked the bundled code for advisories.",
+      ? "TSSS_AUDIT_REFUSED=warn: exiting 0 for this refusal, but nobody has checked the bundled code for advisories."
+      : "This is a failure, not a pass: nobody has checked the bundled code for advisories (TSSS_AUDIT_REFUSED=warn accepts a known refusal).",
   ]);
   process.exit(warnOnly ? 0 : 2);
 }
@@ -46,13 +71,14 @@ function auditedPackages() {
   try {
     bundled = readJson(path.join(root, "dist", "third-party.json")).packages;
   } catch (error) {
-    unavailable(`dist/third-party.json is missing (${error.message}); run npm run build:ts first`);
+    defect(`dist/third-party.json is missing or unreadable (${error.message}); run npm run build:ts first`);
   }
+  if (!Array.isArray(bundled)) defect("dist/third-party.json has no packages list");
   const paths = [...bundled.map((p) => p.path), ...(manifest.bundleDependencies ?? []).map((name) => `node_modules/${name}`)];
   const packages = {};
   for (const p of paths) {
     const entry = lock.packages[p];
-    if (!entry) unavailable(`${p} is not in package-lock.json`);
+    if (!entry) defect(`${p} ships but is not in package-lock.json`);
     // Only what npm audit needs to place the package: no dev flag, no dependency edges we do not ship.
     packages[p] = { version: entry.version, ...(entry.resolved ? { resolved: entry.resolved } : {}), ...(entry.integrity ? { integrity: entry.integrity } : {}), license: entry.license };
   }
@@ -82,16 +108,18 @@ function main() {
     const keep = /^npm_config_(registry|proxy|https_proxy|noproxy|cafile|ca|strict_ssl)$/i;
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) || keep.test(key)));
     const result = spawnSync("npm", ["audit", "--package-lock-only", "--json", "--audit-level=high"], { cwd: dir, env, encoding: "utf8", timeout: 120_000 });
-    if (result.error) unavailable(`could not run npm: ${result.error.message}`);
+    if (result.error) notDone(`could not run npm: ${result.error.message}`);
     let report;
     try {
       report = JSON.parse(result.stdout);
     } catch {
-      unavailable(`npm audit gave no JSON answer (exit ${result.status}): ${(result.stderr || result.stdout).trim().slice(0, 600)}`);
+      notDone(`npm audit gave no JSON answer (exit ${result.status}): ${(result.stderr || result.stdout).trim().slice(0, 600)}`);
     }
     if (report.error || report.message || !report.metadata?.vulnerabilities) {
       const message = report.error?.summary || report.message || JSON.stringify(report).slice(0, 300);
-      unavailable(`the registry's audit endpoint did not answer: ${message}`);
+      // npm's JSON for an HTTP error answer carries its statusCode; a network failure has none.
+      if (REFUSALS.has(report.statusCode)) refused(report.statusCode, message);
+      notDone(`the registry's audit endpoint did not give an audit report: ${message}`);
     }
     const counts = report.metadata.vulnerabilities;
     const audited = report.metadata.dependencies?.total ?? list.length;

@@ -5,8 +5,11 @@
 // rule, exactly the way an admin sets up a hub, and removes all of it at the end (also on Ctrl-C).
 //
 // Every figure is timed from a process running as the user the real call runs as:
-//   hub side  (uid tsss-bench-hub):  sudo -n -u U /usr/bin/true,  sudo -n -u U -H MEDIATOR (kill, spawn)
-//   user side (uid tsss-bench-user): node -e 0,  MEDIATOR --help,  one mediator call's peak RSS
+//   hub side  (uid tsss-bench-hub):  sudo -n -u U /usr/bin/true,  sudo -n -u U -H MEDIATOR (kill,
+//                                    spawn, and SIGTERM to a call that waits on stdin)
+//   user side (uid tsss-bench-user): node -e 0,  MEDIATOR --help,  one mediator call's peak RSS,
+//                                    the reaper stopping what a server left behind
+// Timing is measured here, never asserted in the tests: their deadlines only guard against hangs.
 // The bench process (root) starts each of them with setuid/setgid done by Node itself (no extra
 // exec in between), so the user-side floors are the user's processes and nothing else. The figures
 // are interleaved (one of each per repetition) so that noise on a shared machine hits all alike.
@@ -24,6 +27,7 @@ import * as protocol from "../dist/index.js";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PREFIX = "/opt/tsss-bench";
 const MEDIATOR = `${PREFIX}/bin/ts-sudospawner`;
+const REAPER = `${PREFIX}/lib/node_modules/ts-sudospawner/build/Release/tsss-reaper`;
 const HUB = "tsss-bench-hub";
 const USER = "tsss-bench-user";
 const GROUP = "tsss-bench";
@@ -208,7 +212,11 @@ function setup() {
     ].join("\n"),
     { mode: 0o644 },
   );
-  return { hub: userEntry(HUB), user, preload, hwmDir };
+  // The reaper figure's working directory (its --cwd and the leftovers' ready files), the user's.
+  const leftoverDir = path.join(TMP, "leftover");
+  fs.mkdirSync(leftoverDir, { mode: 0o700 });
+  fs.chownSync(leftoverDir, user.uid, user.gid);
+  return { hub: userEntry(HUB), user, preload, hwmDir, leftoverDir };
 }
 
 // ---- running things as a user ------------------------------------------------------------------
@@ -353,6 +361,104 @@ async function peakRss(ctx, input) {
   return { kib, answer };
 }
 
+/**
+ * The hub giving up on a call (its timeout): SIGTERM to the sudo of a mediator that still waits on
+ * stdin (half a request), timed from the signal to the answer ("interrupted by SIGTERM") and exit.
+ * The signal is sent once the mediator (node, as the user) waits on stdin.
+ */
+function interruptCall(ctx) {
+  return new Promise((resolve, reject) => {
+    const child = spawn("sudo", [...HUB_SUDO, MEDIATOR, "--logging=INFO"], {
+      uid: ctx.hub.uid,
+      gid: ctx.hub.gid,
+      cwd: ctx.hub.home,
+      env: envFor(ctx.hub),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    let started;
+    let exit;
+    let ended = false;
+    const finish = () => {
+      if (!exit || !ended) return;
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      child.stderr.destroy();
+      if (stdout.trim() !== JSON.stringify({ ok: false, error: "interrupted by SIGTERM" })) {
+        reject(new Error(`interrupted call: unexpected answer ${JSON.stringify(stdout)} (exit ${exit.code ?? exit.signal})\n${stderr}`));
+      }
+      else resolve(ms);
+    };
+    child.stdout.setEncoding("utf8").on("data", (chunk) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk) => (stderr += chunk));
+    child.stdout.on("end", () => {
+      ended = true;
+      finish();
+    });
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      exit = { code, signal };
+      if (started === undefined) reject(new Error(`the mediator exited (${code ?? signal}) before it was interrupted`));
+      finish();
+    });
+    child.stdin.on("error", () => undefined);
+    child.stdin.write('{"action":"kill",');
+    const deadline = Date.now() + 30_000;
+    const ready = () => {
+      // The mediator has its signal handlers once it waits on stdin: node, in its reader's poll(2)
+      // (not SigCgt: node catches SIGTERM from its start, to restore the terminal).
+      const mediator = fs.readdirSync("/proc").find((pid) => {
+        try {
+          if (procField(pid, "PPid") !== String(child.pid) || !fs.readlinkSync(`/proc/${pid}/exe`).endsWith("/node")) return false;
+          return fs.readFileSync(`/proc/${pid}/wchan`, "utf8").startsWith("poll_schedule_timeout");
+        } catch {
+          return false;
+        }
+      });
+      if (mediator) {
+        started = process.hrtime.bigint();
+        child.kill("SIGTERM"); // sudo relays it, as it relays the hub's
+      } else if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        reject(new Error("the mediator never got ready for SIGTERM"));
+      } else setTimeout(ready, 2);
+    };
+    ready();
+  });
+}
+
+/**
+ * The reaper stopping what a server left behind, as the user, --leftover-grace-ms 0: the server
+ * starts a child in a session of its own, waits until it is ready, and exits; timed from the
+ * reaper's start to its exit (all of the tree gone). `ignoreTerm`: the child ignores SIGTERM, so
+ * only the SIGKILL after the (zero) grace period ends it; otherwise SIGTERM does (the floor).
+ */
+function leftoverRun(ctx, ignoreTerm) {
+  const ready = path.join(ctx.leftoverDir, `ready-${process.hrtime.bigint()}`);
+  const leftover = `${ignoreTerm ? "trap '' TERM; " : ""}: > ${ready}; exec /bin/sleep 300`;
+  const server = `setsid /bin/sh -c "${leftover}" & while [ ! -e ${ready} ]; do :; done; exit 0`;
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(REAPER, ["--cwd", ctx.leftoverDir, "--leftover-grace-ms", "0", "--", "/bin/sh", "-c", server], {
+      uid: ctx.user.uid,
+      gid: ctx.user.gid,
+      cwd: ctx.user.home,
+      env: envFor(ctx.user),
+      stdio: ["ignore", "ignore", "ignore", "pipe"],
+    });
+    let status = "";
+    child.stdio[3].setEncoding("utf8").on("data", (chunk) => (status += chunk));
+    child.on("error", reject);
+    // close: the reaper has exited and its status pipe is drained.
+    child.on("close", (code, signal) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      fs.rmSync(ready, { force: true });
+      if (code !== 0 || !/^P \d+\nX 0 0\n$/.test(status)) reject(new Error(`reaper: exit ${code ?? signal}, status ${JSON.stringify(status)}`));
+      else resolve(ms);
+    });
+  });
+}
+
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -368,7 +474,20 @@ async function measure(ctx) {
   // The live server that the kill round trips probe with signal 0.
   const port = await freePort();
   const live = expectAnswer(await viaSudo(ctx, spawnRequest(port)), { ok: true, pid: Number }, "spawn of the probed server").pid;
-  const samples = { sudoTrue: [], node: [], sudoNode: [], help: [], kill: [], spawn: [], reaperKiB: [], peakKillKiB: [], peakSpawnKiB: [] };
+  const samples = {
+    sudoTrue: [],
+    node: [],
+    sudoNode: [],
+    help: [],
+    kill: [],
+    spawn: [],
+    interrupt: [],
+    leftoverTerm: [],
+    leftoverKill: [],
+    reaperKiB: [],
+    peakKillKiB: [],
+    peakSpawnKiB: [],
+  };
   const probe = killRequest(live, 0);
 
   const round = async (into) => {
@@ -386,6 +505,9 @@ async function measure(ctx) {
     expectAnswer(k, { ok: true, alive: true }, "kill round trip");
     into.kill?.push(k.ms);
     into.peakKillKiB?.push((await peakRss(ctx, probe)).kib);
+    into.interrupt?.push(await interruptCall(ctx));
+    into.leftoverTerm?.push(await leftoverRun(ctx, false));
+    into.leftoverKill?.push(await leftoverRun(ctx, true));
   };
 
   progress(`warming up (${WARMUP} rounds)`);
@@ -466,6 +588,22 @@ function report({ samples, gnuTimeKiB }) {
       pass: m.spawn <= GRACE_MS + 1.5 * m.kill,
     },
     {
+      figure: "interrupted call (SIGTERM from the hub → sudo → mediator waiting on stdin → answer)",
+      median: fmt(m.interrupt),
+      floor: `kill round trip ${fmt(m.kill)}`,
+      ratio: m.interrupt / m.kill,
+      target: "≤ 1",
+      pass: m.interrupt <= m.kill,
+    },
+    {
+      figure: "leftover that ignores SIGTERM, --leftover-grace-ms 0 (reaper start → tree gone)",
+      median: fmt(m.leftoverKill),
+      floor: `leftover that obeys SIGTERM = ${fmt(m.leftoverTerm)}`,
+      ratio: m.leftoverKill / m.leftoverTerm,
+      target: "≤ floor + 100 ms (the default grace is 3 s)",
+      pass: m.leftoverKill <= m.leftoverTerm + 100,
+    },
+    {
       figure: "memory left per running server (VmRSS of tsss-reaper)",
       median: kib(m.reaperKiB),
       floor: `max ${kib(Math.max(...samples.reaperKiB))}`,
@@ -497,6 +635,9 @@ function report({ samples, gnuTimeKiB }) {
       ["kill round trip", samples.kill],
       ["--help", samples.help],
       ["spawn answer", samples.spawn],
+      ["interrupted call", samples.interrupt],
+      ["leftover obeying SIGTERM (reaper run)", samples.leftoverTerm],
+      ["leftover ignoring SIGTERM, grace 0 (reaper run)", samples.leftoverKill],
     ].map(([name, v]) => `| ${name} | ${fmt(median(v))} | ${fmt(quantile(v, 0.25))} | ${fmt(quantile(v, 0.75))} | ${fmt(Math.min(...v))} |`),
   ];
   const reference = [

@@ -6,6 +6,7 @@
 //
 //   node scripts/test-node-matrix.mjs            Node 22 and 24 (TSSS_NODE_MATRIX="22,24")
 //   TSSS_NODE_MATRIX=24 node scripts/...         one of them; TSSS_NODE_MATRIX=none skips loudly
+//                                                (with CI set: fails, see scripts/prerequisites.mjs)
 //
 // Each run puts that node first on PATH; as root it also sets TSSS_TEST_NODE_ON_PATH=1, so the
 // integration fixture (test/helpers/node-under-test.ts) links it to /usr/local/bin/node for the run
@@ -17,6 +18,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { MissingPrerequisite, prerequisiteMissing } from "./prerequisites.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE = path.join(os.tmpdir(), "tsss-node-matrix");
@@ -113,8 +115,11 @@ function runSuites(target) {
   // npm test's own settings (npm_node_execpath, npm_config_node_gyp...) name the system node's tools.
   for (const key of Object.keys(env)) if (/^npm_(node_execpath|execpath)$/i.test(key)) delete env[key];
   const vitest = path.join(root, "node_modules", "vitest", "vitest.mjs");
-  // migration-hub runs a real JupyterHub: like the e2e matrix, it stays on the system Node.
-  const args = [vitest, "run", "--project", "unit", "--project", "process", "--project", "integration", "--exclude", "test/integration/migration-hub.test.ts", "test/unit/", "test/process/", "test/integration/"];
+  // migration-hub runs a real JupyterHub: like the e2e matrix, it stays on the system Node. The
+  // prebuilt parts and the SBOM do not depend on the Node that runs the tests: the system node's
+  // run covers them. Left out here, not skipped inside.
+  const nodeIndependent = ["test/integration/migration-hub.test.ts", "test/integration/prebuilt.test.ts", "test/integration/sbom.test.ts"];
+  const args = [vitest, "run", "--project", "unit", "--project", "process", "--project", "integration", ...nodeIndependent.flatMap((file) => ["--exclude", file]), "test/unit/", "test/process/", "test/integration/"];
   log(`${target.version}: ${target.node} ${args.map((a) => path.relative(root, a) || a).join(" ")}`);
   const started = Date.now();
   const result = spawnSync(target.node, args, { cwd: root, env, stdio: "inherit" });
@@ -126,7 +131,12 @@ function runSuites(target) {
 function main() {
   const wanted = (process.env.TSSS_NODE_MATRIX ?? "22,24").trim();
   if (wanted === "none" || wanted === "") {
-    log("!!! SKIPPED: TSSS_NODE_MATRIX=none; only the system node was tested");
+    try {
+      prerequisiteMissing("the Node matrix (scripts/test-node-matrix.mjs)", `TSSS_NODE_MATRIX=${wanted || '""'}: only the system node was tested`);
+    } catch (error) {
+      if (error instanceof MissingPrerequisite) fail(error.message);
+      throw error;
+    }
     return;
   }
   const engines = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).engines.node;

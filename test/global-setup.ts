@@ -1,14 +1,14 @@
 /**
  * Once per test run, as root: pack and install the package into a root-owned prefix, create the
  * hub user and two spawnable users (one with a dot in its name) in one group, and write the
- * sudoers rule. Torn down at the end. Without root the fixture says why, and root suites skip loudly.
+ * sudoers rule. Torn down at the end. Without root (or sudo, useradd) a local run says why and the
+ * root suites skip loudly; with CI set the run fails here, at once (test/helpers/prerequisites.ts).
  */
 import fs from "node:fs";
 import type { TestProject } from "vitest/node";
 import "vitest";
 import { installDemoSingleUser, installTarball, packTarball } from "./helpers/install.js";
 import {
-  announceSkip,
   ensureGroup,
   ensureUser,
   installSudoers,
@@ -19,6 +19,7 @@ import {
 } from "./helpers/system.js";
 import { acquireRunLock } from "./helpers/run-lock.js";
 import { putTestNodeOnPath } from "./helpers/node-under-test.js";
+import { skipWithout } from "./helpers/prerequisites.js";
 
 export const FIXTURE = {
   prefix: "/opt/tsss-test",
@@ -80,9 +81,8 @@ export default function setup(project: TestProject): () => void {
     tarball: "",
   };
   const reason = rootUnavailableReason();
-  if (reason) {
-    announceSkip("every root integration suite", reason);
-    project.provide("rootFixture", { ...base, available: false, reason });
+  if (skipWithout("every root integration and e2e suite", reason)) {
+    project.provide("rootFixture", { ...base, available: false, reason: reason as string });
     return () => undefined;
   }
   const releaseLock = acquireRunLock();

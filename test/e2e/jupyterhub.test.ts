@@ -6,19 +6,35 @@
  * PyPI as the single-user server, configurable-http-proxy from npm). The test bodies are in
  * matrix.ts; helpers in test/helpers/{jupyterhub,venvs,kernel,site-policy}.ts.
  *
- * TSSS_E2E_HUBS=5,6 runs only some targets. Everything here is its own: prefix /opt/tsss-e2e,
- * users tsss-e2e-*, /etc/sudoers.d/tsss-e2e, venvs in /tmp/tsss-e2e-venvs-*, all removed at the end.
+ * TSSS_E2E_HUBS=5,6 runs only some targets (locally; with CI set a partial matrix or an unknown key
+ * fails). Everything here is its own: prefix /opt/tsss-e2e, users tsss-e2e-*, /etc/sudoers.d/tsss-e2e,
+ * venvs in /tmp/tsss-e2e-venvs-*, all removed at the end.
  */
 import { afterAll, beforeAll, describe, inject } from "vitest";
-import { announceSkip } from "../helpers/system.js";
-import { defineHubSuites, defineSudoersCheck, E2EContext, reportTimings, selectedTargets } from "./matrix.js";
+import { firstMissing, noteWithout, skipWithout } from "../helpers/prerequisites.js";
+import { defineHubSuites, defineSudoersCheck, E2EContext, HUB_TARGETS, reportTimings, selectedTargets } from "./matrix.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("JupyterHub end-to-end matrix (test/e2e/jupyterhub.test.ts)", fx.reason);
+const { targets, unknown, leftOut } = selectedTargets();
+const chosen = `TSSS_E2E_HUBS=${process.env.TSSS_E2E_HUBS ?? ""}`;
+const known = `known: ${HUB_TARGETS.map((target) => target.key).join(", ")}`;
+const skip = skipWithout(
+  "JupyterHub end-to-end matrix (test/e2e/jupyterhub.test.ts)",
+  firstMissing(fx.reason, targets.length === 0 && `${chosen} selects no hub (${known})`),
+);
+// Only a part of the matrix: fine while working on one version, a failure under CI.
+if (!skip) {
+  noteWithout(
+    "the whole JupyterHub end-to-end matrix (test/e2e/jupyterhub.test.ts)",
+    firstMissing(
+      unknown.length > 0 && `${chosen} names unknown hub(s) ${unknown.join(", ")} (${known})`,
+      leftOut.length > 0 && `${chosen} leaves out ${leftOut.join(", ")}`,
+    ),
+  );
+}
 
-describe.skipIf(!fx.available)("JupyterHub end-to-end matrix", () => {
+describe.skipIf(skip)("JupyterHub end-to-end matrix", () => {
   const ctx = new E2EContext();
-  const targets = selectedTargets();
   const started = Date.now();
 
   beforeAll(() => {

@@ -66,10 +66,24 @@ export const HUB_TARGETS: HubTarget[] = [
   { key: "6", title: "JupyterHub 6.x (pip)", pip: { series: "6", packages: ["jupyterlab"] }, internalSsl: true, sudospawner: false },
 ];
 
-/** TSSS_E2E_HUBS=5,6 runs only those targets (for working on one version). */
-export function selectedTargets(): HubTarget[] {
-  const wanted = process.env.TSSS_E2E_HUBS?.split(",").map((key) => key.trim()).filter(Boolean);
-  return wanted?.length ? HUB_TARGETS.filter((target) => wanted.includes(target.key)) : HUB_TARGETS;
+export interface HubSelection {
+  targets: HubTarget[];
+  /** Keys of TSSS_E2E_HUBS that name no target (a typo runs no hub). */
+  unknown: string[];
+  /** Targets TSSS_E2E_HUBS leaves out. */
+  leftOut: string[];
+}
+
+/** TSSS_E2E_HUBS=5,6 runs only those targets (for working on one version; not under CI). */
+export function selectedTargets(env: NodeJS.ProcessEnv = process.env): HubSelection {
+  const wanted = env.TSSS_E2E_HUBS?.split(",").map((key) => key.trim()).filter(Boolean);
+  if (!wanted?.length) return { targets: HUB_TARGETS, unknown: [], leftOut: [] };
+  const targets = HUB_TARGETS.filter((target) => wanted.includes(target.key));
+  return {
+    targets,
+    unknown: wanted.filter((key) => !HUB_TARGETS.some((target) => target.key === key)),
+    leftOut: HUB_TARGETS.filter((target) => !targets.includes(target)).map((target) => target.key),
+  };
 }
 
 /** What a hub target runs with, once its venv is ready. */

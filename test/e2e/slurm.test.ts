@@ -18,15 +18,16 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, i
 import type { ServerModel } from "../helpers/jupyterhub.js";
 import { SlurmCluster, slurmUnavailableReason } from "../helpers/slurm.js";
 import { slurmSection } from "../helpers/slurm-mediator.js";
-import { announceSkip, procState, userInfo, userProcesses, waitFor } from "../helpers/system.js";
+import { procState, userInfo, userProcesses, waitFor } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 import { E2E, E2EContext, environ, expectKernelRunsAs, expectNoLiveProcess, expectRunsAs, HUB_TARGETS, useHub, type HubTarget } from "./matrix.js";
 
 const fx = inject("rootFixture");
 const NODE = os.hostname().split(".")[0] as string;
 /** The hub reaches each server at its node's name, as on any Slurm site: it must resolve. */
-const unresolvable = spawnSync("getent", ["hosts", NODE]).status === 0 ? "" : `the node name ${NODE} (hostname -s) does not resolve: add it to /etc/hosts`;
+const unresolvable = spawnSync("getent", ["hosts", NODE]).status === 0 ? "" : `the node name ${NODE} (hostname -s) does not resolve: add it to /etc/hosts (.ci/run does)`;
 const reason = !fx.available ? fx.reason : (slurmUnavailableReason() ?? unresolvable);
-if (reason) announceSkip("JupyterHub in Slurm mode end to end (test/e2e/slurm.test.ts)", reason);
+const skip = skipWithout("JupyterHub in Slurm mode end to end (test/e2e/slurm.test.ts)", reason);
 
 const TARGET = HUB_TARGETS.find((target) => target.key === "6") as HubTarget;
 const USERS = [E2E.ann, E2E.jdoe];
@@ -57,7 +58,7 @@ function jobIdOf(server: ServerModel | undefined): number {
   return id as number;
 }
 
-describe.skipIf(reason !== "")("JupyterHub 6 in Slurm mode on a single-node Slurm cluster of the test's own", () => {
+describe.skipIf(skip)("JupyterHub 6 in Slurm mode on a single-node Slurm cluster of the test's own", () => {
   const ctx = new E2EContext();
   let cluster: SlurmCluster | undefined;
   const started = Date.now();

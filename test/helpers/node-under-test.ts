@@ -9,11 +9,14 @@
  * Debian's secure_path and on every PATH the suites use. An existing /usr/local/bin/node is moved
  * aside and put back at teardown (or by the next run, after a crash). Then it checks through real
  * sudo that `env node` is that node, and fails the setup if not. Without the variable it changes
- * nothing and only says loudly when the mediator will run on another node than the tests.
+ * nothing: when the mediator would run on another node than the tests (sudo's secure_path finding
+ * Debian's own node, say), a local run says so loudly and goes on, and a CI run fails (the rule of
+ * test/helpers/prerequisites.ts; .ci/run sets TSSS_TEST_NODE_ON_PATH=1).
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { noteWithout } from "./prerequisites.js";
 
 const LINK = "/usr/local/bin/node";
 const BACKUP = "/usr/local/bin/.node.tsss-test-backup";
@@ -47,9 +50,10 @@ export function putTestNodeOnPath(): () => void {
   const under = nodeUnderSudo();
   if (under === expected()) return () => undefined;
   if (process.env.TSSS_TEST_NODE_ON_PATH !== "1") {
-    process.stderr.write(
-      `\n!!! NOTE: the tests run on ${expected()}, but sudo's secure_path finds ${under ?? "no node"}: the installed mediator runs on that one ` +
-        "(scripts/test-node-matrix.mjs sets TSSS_TEST_NODE_ON_PATH=1 to link this node into /usr/local/bin for the run)\n\n",
+    noteWithout(
+      "the installed mediator on the Node under test",
+      `the tests run on ${expected()}, but sudo's secure_path finds ${under ?? "no node"}, so the installed mediator would run on that one ` +
+        "(TSSS_TEST_NODE_ON_PATH=1 links this node into /usr/local/bin for the run, as .ci/run and scripts/test-node-matrix.mjs do)",
     );
     return () => undefined;
   }

@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, expect } from "vitest";
 
 import type { ExitReport as ExitInfo, NativeAddon } from "../../src/mediator/native.js";
 import { parseReaperLine, splitLines } from "../../src/mediator/spawn/reaper-lines.js";
+import { HANG_GUARD_MS } from "./deadlines.js";
 
 export type { ExitInfo };
 
@@ -57,7 +58,7 @@ export class StatusReader {
   }
 
   /** The next line, or null at EOF. */
-  async next(timeoutMs = 5000): Promise<string | null> {
+  async next(timeoutMs = HANG_GUARD_MS): Promise<string | null> {
     const deadline = Date.now() + timeoutMs;
     while (this.lines.length === 0 && !this.ended) {
       const remaining = deadline - Date.now();
@@ -75,7 +76,7 @@ export class StatusReader {
   }
 
   /** All remaining lines up to EOF. */
-  async rest(timeoutMs = 5000): Promise<string[]> {
+  async rest(timeoutMs = HANG_GUARD_MS): Promise<string[]> {
     const lines: string[] = [];
     for (let line = await this.next(timeoutMs); line !== null; line = await this.next(timeoutMs)) lines.push(line);
     return lines;
@@ -94,7 +95,7 @@ export interface Reaper {
   serverPid?: number;
 }
 
-export async function waitForExit(pid: number, timeoutMs = 5000): Promise<ExitInfo> {
+export async function waitForExit(pid: number, timeoutMs = HANG_GUARD_MS): Promise<ExitInfo> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const exit = addon.reap(pid);
@@ -236,7 +237,7 @@ export function hardLimitArg(name: string): string {
 export const SELF_STOPPING_SERVER = ["/bin/sh", "-c", "kill -STOP $$"];
 
 export async function waitUntilStopped(pid: number): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + HANG_GUARD_MS;
   while (!procStatus(pid, "State")?.startsWith("T")) {
     if (Date.now() > deadline) throw new Error(`process ${pid} did not stop`);
     await sleep(10);

@@ -23,6 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { freePort } from "./ports.js";
 import { commandExists, waitFor } from "./system.js";
+import { HANG_GUARD_MS } from "./deadlines.js";
 
 /** The second node's network: a namespace of its own and a veth pair on 10.213.<subnet>.0/30. */
 export interface SecondNodeNet {
@@ -497,9 +498,12 @@ function listProcesses(pids: number[]): string {
 export function removeNetwork(net: SecondNodeNet): void {
   const listed = (): boolean => ipCommand(["netns", "list"]).split("\n").some((line) => line.split(" ")[0] === net.ns);
   if (listed()) ipCommand(["netns", "delete", net.ns]);
-  // Should the pair outlive the namespace (it does not), remove the root namespace's end.
-  if (spawnSync(IP, ["link", "show", net.hostVeth]).status === 0) ipCommand(["link", "del", net.hostVeth]);
-  const left = [listed() ? `namespace ${net.ns}` : "", spawnSync(IP, ["link", "show", net.hostVeth]).status === 0 ? `veth ${net.hostVeth}` : ""].filter(Boolean);
+  // The kernel tears a namespace down in the background (cleanup_net): the pair goes a moment
+  // after the delete returns. Wait for that (a hang guard only); what is still there then is left.
+  const vethThere = (): boolean => spawnSync(IP, ["link", "show", net.hostVeth], { stdio: "ignore" }).status === 0;
+  const deadline = Date.now() + HANG_GUARD_MS;
+  while (vethThere() && Date.now() < deadline) spawnSync("sleep", ["0.05"]);
+  const left = [listed() ? `namespace ${net.ns}` : "", vethThere() ? `veth ${net.hostVeth}` : ""].filter(Boolean);
   if (left.length > 0) throw new Error(`left behind after the stop: ${left.join(", ")}`);
   log(`namespace ${net.ns} and veth ${net.hostVeth} removed`);
 }

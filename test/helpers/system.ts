@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import { prerequisiteMissing } from "../../scripts/prerequisites.mjs";
 
 export const IS_ROOT = process.getuid?.() === 0;
 
@@ -19,10 +20,12 @@ export function rootUnavailableReason(): string | undefined {
   return undefined;
 }
 
-/** Print a loud notice when a root-only suite is skipped, so a skip is never silent. */
+/**
+ * A suite skipped for want of `reason`: a loud banner, or under CI a failure (the rule of
+ * scripts/prerequisites.mjs). New code uses skipWithout() of test/helpers/prerequisites.ts.
+ */
 export function announceSkip(suite: string, reason: string): void {
-  const line = `!!! SKIPPED ${suite}: ${reason}`;
-  process.stderr.write(`\n${"!".repeat(line.length)}\n${line}\n${"!".repeat(line.length)}\n\n`);
+  prerequisiteMissing(suite, reason);
 }
 
 export function run(file: string, args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; stdout: string; stderr: string } {
@@ -117,6 +120,19 @@ export function procStatus(pid: number): Record<string, string> | undefined {
     if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trim();
   }
   return fields;
+}
+
+/**
+ * Whether `pid` is a mediator waiting for its request: node, blocked in the poll(2) of its stdin
+ * reader (src/mediator/stdin.ts), which it enters only after installing its signal handlers. (Not
+ * SigCgt: Node itself catches SIGTERM from its first instruction on, to restore the terminal.)
+ */
+export function mediatorWaitingOnStdin(pid: number): boolean {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`).endsWith("/node") && fs.readFileSync(`/proc/${pid}/wchan`, "utf8").startsWith("poll_schedule_timeout");
+  } catch {
+    return false; // gone meanwhile
+  }
 }
 
 /** "R", "S", "Z"...; undefined when gone. */

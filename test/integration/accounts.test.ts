@@ -20,13 +20,14 @@ import type { CheckReport } from "../../src/admin/check-report.js";
 import { demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV, killRequest, spawnRequest } from "../helpers/requests.js";
-import { announceSkip, installSudoers, procState, removeSudoers, runMediatorAs, waitFor } from "../helpers/system.js";
+import { installSudoers, procState, removeSudoers, runMediatorAs, waitFor } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
 const EXTRAUSERS_LIB = ["/usr/lib/libnss_extrausers.so.2", "/usr/lib/x86_64-linux-gnu/libnss_extrausers.so.2", "/lib/x86_64-linux-gnu/libnss_extrausers.so.2"];
 const extrausers = EXTRAUSERS_LIB.some((file) => fs.existsSync(file));
 const reason = !fx.available ? fx.reason : !extrausers ? "libnss-extrausers is not installed (apt-get install libnss-extrausers; .ci/run does)" : "";
-if (reason) announceSkip("directory-service account names (test/integration/accounts.test.ts)", reason);
+const skip = skipWithout("directory-service account names (test/integration/accounts.test.ts)", reason);
 
 const HUB = "TSSS\\tsss-dshub";
 const LOCAL_USERS = ["Alice.Smith@tsss.example.com", "TSSSBOB", "TSSS\\carol", "tsss dave"];
@@ -107,7 +108,7 @@ function parsedRule(text: string): Record<string, unknown> {
   }
 }
 
-describe.skipIf(reason !== "")("directory-service account names through every tool (root, real sudo, real NSS)", () => {
+describe.skipIf(skip)("directory-service account names through every tool (root, real sudo, real NSS)", () => {
   let rule: string;
 
   beforeAll(() => {

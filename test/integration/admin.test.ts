@@ -15,10 +15,11 @@ import type { CheckReport, CheckRow } from "../../src/admin/check-report.js";
 import { commandAliasName, generateSnippet } from "../../src/admin/sudoers-rule.js";
 import { installSnippet } from "../../src/admin/sudoers-command.js";
 import { installDemoSingleUser, installTarball } from "../helpers/install.js";
-import { announceSkip, ensureGroup, ensureUser, installSudoers, removeGroup, removeSudoers, removeUser, userInfo } from "../helpers/system.js";
+import { ensureGroup, ensureUser, installSudoers, removeGroup, removeSudoers, removeUser, userInfo } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("admin integration (test/integration/admin.test.ts)", fx.reason);
+const skip = skipWithout("admin integration (test/integration/admin.test.ts)", fx.reason);
 
 const PREFIX = "/opt/tsss-admin-test";
 const MEDIATOR = `${PREFIX}/bin/ts-sudospawner`;
@@ -112,7 +113,7 @@ function cleanup(): void {
   fs.rmSync(PREFIX, { recursive: true, force: true });
 }
 
-describe.skipIf(!fx.available)("ts-sudospawner sudoers and check (root, real sudo)", () => {
+describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () => {
   beforeAll(() => {
     cleanup();
     // A second install of the packed tarball, root-owned like the fixture's, that this suite may break.

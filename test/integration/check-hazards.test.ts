@@ -17,10 +17,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import type { CheckReport, CheckRow } from "../../src/admin/check-report.js";
 import { REPO_ROOT } from "../helpers/install.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
-import { announceSkip, ensureGroup, ensureUser, installSudoers, removeGroup, removeSudoers, removeUser, userInfo } from "../helpers/system.js";
+import { ensureGroup, ensureUser, installSudoers, removeGroup, removeSudoers, removeUser, userInfo } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("check hazards (test/integration/check-hazards.test.ts)", fx.reason);
+const skip = skipWithout("check hazards (test/integration/check-hazards.test.ts)", fx.reason);
 
 const HUB = "tsss-hz-hub";
 const OTHER = "tsss-hz-other";
@@ -88,7 +89,7 @@ function cleanup(): void {
   for (const group of [EXEMPT, OPS]) removeGroup(group);
 }
 
-describe.skipIf(!fx.available)("check finds the hazards of an old sudospawner setup (root, real sudo)", () => {
+describe.skipIf(skip)("check finds the hazards of an old sudospawner setup (root, real sudo)", () => {
   let unitDir: string;
 
   beforeAll(() => {

@@ -15,11 +15,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { CheckReport, CheckRow } from "../../src/admin/check-report.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
 import { clusterProcesses, SlurmCluster, slurmUnavailableReason } from "../helpers/slurm.js";
-import { announceSkip, userInfo, waitFor } from "../helpers/system.js";
+import { userInfo, waitFor } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
 const reason = !fx.available ? fx.reason : (slurmUnavailableReason() ?? "");
-if (reason) announceSkip("check in Slurm mode (test/integration/check-slurm.test.ts)", reason);
+const skip = skipWithout("check in Slurm mode (test/integration/check-slurm.test.ts)", reason);
 
 const UNSAFE_DIR = "/opt/tsss-chk-slurm/bin";
 const CLEAN_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C", LC_ALL: "C" };
@@ -43,7 +44,7 @@ function check(user: string): CheckRun {
   return { status: run.status, stderr: run.stderr, rows: Object.fromEntries(report.rows.map((row) => [row.id, row])), ids: report.rows.map((row) => row.id) };
 }
 
-describe.skipIf(reason !== "")("check in Slurm mode (root, real sudo, a real Slurm cluster)", () => {
+describe.skipIf(skip)("check in Slurm mode (root, real sudo, a real Slurm cluster)", () => {
   const policy = new SitePolicyGuard();
   const user = userInfo(fx.users[0] as string);
   let cluster: SlurmCluster | undefined;

@@ -14,7 +14,6 @@ import { demoStatus } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import { killRequest, spawnRequest } from "../helpers/requests.js";
 import {
-  announceSkip,
   ensureUser,
   installSudoers,
   killUserProcesses,
@@ -29,9 +28,10 @@ import {
   type MediatorRun,
   type TestUser,
 } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("faults (test/integration/faults.test.ts)", fx.reason);
+const skip = skipWithout("faults (test/integration/faults.test.ts)", fx.reason);
 
 /** A user of the spawnable group without a home directory. */
 const HOMELESS = "tsss-nohome";
@@ -80,7 +80,7 @@ function noProcessesOf(user: string): Promise<void> {
   return waitFor(() => userProcesses(user).length === 0, 10_000, `no process of ${user} (left: ${userProcesses(user).map((pid) => `${pid} ${procState(pid) ?? "gone"}`).join(", ")})`);
 }
 
-describe.skipIf(!fx.available)("faults through real sudo", () => {
+describe.skipIf(skip)("faults through real sudo", () => {
   let alice: TestUser;
   let homeless: TestUser;
   let second: Installation | undefined;

@@ -9,18 +9,19 @@ import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "../helpers/ports.js";
 import { killRequest, spawnRequest } from "../helpers/requests.js";
-import { announceSkip, ensureUser, procState, removeUser, runMediatorAs, waitFor, type TestUser } from "../helpers/system.js";
+import { ensureUser, procState, removeUser, runMediatorAs, waitFor, type TestUser } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
 const PAM_SUDO = "/etc/pam.d/sudo";
 const MODULE = ["/usr/lib/x86_64-linux-gnu/security/pam_mkhomedir.so", "/lib/x86_64-linux-gnu/security/pam_mkhomedir.so", "/usr/lib64/security/pam_mkhomedir.so", "/lib/security/pam_mkhomedir.so"].find((file) => fs.existsSync(file));
 const reason = !fx.available ? fx.reason : MODULE === undefined ? "pam_mkhomedir.so is not installed (libpam-modules)" : !fs.existsSync(PAM_SUDO) ? `${PAM_SUDO} does not exist` : "";
-if (reason) announceSkip("home directories through pam_mkhomedir (test/integration/homes.test.ts)", reason);
+const skip = skipWithout("home directories through pam_mkhomedir (test/integration/homes.test.ts)", reason);
 
 const NEWCOMER = "tsss-hm-new";
 const LINE = "session optional pam_mkhomedir.so skel=/etc/skel umask=0077";
 
-describe.skipIf(reason !== "")("a new user's first spawn with pam_mkhomedir in /etc/pam.d/sudo (root, real sudo and PAM)", () => {
+describe.skipIf(skip)("a new user's first spawn with pam_mkhomedir in /etc/pam.d/sudo (root, real sudo and PAM)", () => {
   let original: Buffer;
   let user: TestUser;
 

@@ -20,7 +20,6 @@ import { installDemoSingleUser, type Installation } from "../helpers/install.js"
 import { freePort } from "../helpers/ports.js";
 import { killRequest, spawnRequest } from "../helpers/requests.js";
 import {
-  announceSkip,
   installSudoers,
   killUserProcesses,
   procState,
@@ -31,9 +30,10 @@ import {
   userProcesses,
   waitFor,
 } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("install integration (test/integration/install.test.ts)", fx.reason);
+const skip = skipWithout("install integration (test/integration/install.test.ts)", fx.reason);
 
 const PREFIX = "/opt/tsss-install-test";
 const SUDOERS = "tsss-install-test";
@@ -151,7 +151,7 @@ function expectTrusted(file: string): void {
   expect(stats.mode & 0o777).toBe(0o755);
 }
 
-describe.skipIf(!fx.available)("the packed tarball", () => {
+describe.skipIf(skip)("the packed tarball", () => {
   it("carries the prebuilt parts, LICENSE, the third-party notices, the SBOM and node-addon-api", () => {
     const files = tarballFiles(fx.tarball);
     for (const name of [
@@ -201,7 +201,7 @@ describe.skipIf(!fx.available)("the packed tarball", () => {
   });
 });
 
-describe.skipIf(!fx.available)("an offline install with an empty npm cache and no compiler", () => {
+describe.skipIf(skip)("an offline install with an empty npm cache and no compiler", () => {
   let toolbox: Toolbox;
   let install: Installation;
   let first: NpmRun;
@@ -238,7 +238,6 @@ describe.skipIf(!fx.available)("an offline install with an empty npm cache and n
     expect(first.status, `${first.stdout}\n${first.stderr}`).toBe(0);
     expect(first.stderr).toContain(`ts-sudospawner: installed the prebuilt native parts for ${TARGET} (no compiler used)`);
     expect(first.stderr).not.toMatch(/node-gyp|building from source/);
-    expect(installSeconds).toBeLessThan(120);
   });
 
   it("puts the prebuilt files where the mediator looks, root-owned and passing its path-trust audit", () => {
@@ -328,7 +327,7 @@ describe.skipIf(!fx.available)("an offline install with an empty npm cache and n
   });
 });
 
-describe.skipIf(!fx.available)("a client-only install (TS_SUDOSPAWNER_NATIVE=skip)", () => {
+describe.skipIf(skip)("a client-only install (TS_SUDOSPAWNER_NATIVE=skip)", () => {
   let toolbox: Toolbox;
   let project: string;
 

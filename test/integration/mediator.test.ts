@@ -9,7 +9,6 @@ import { demoEcho, demoStatus, waitForDemoServer } from "../helpers/demo-server.
 import { freePort } from "../helpers/ports.js";
 import { killRequest, spawnRequest } from "../helpers/requests.js";
 import {
-  announceSkip,
   killUserProcesses,
   procState,
   procStatus,
@@ -21,9 +20,10 @@ import {
   waitFor,
   type TestUser,
 } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("mediator integration (test/integration/mediator.test.ts)", fx.reason);
+const skip = skipWithout("mediator integration (test/integration/mediator.test.ts)", fx.reason);
 
 
 function sessionId(pid: number): number {
@@ -33,7 +33,7 @@ function sessionId(pid: number): number {
   return Number(fields[3]);
 }
 
-describe.skipIf(!fx.available)("mediator through real sudo", () => {
+describe.skipIf(skip)("mediator through real sudo", () => {
   let alice: TestUser;
   let bob: TestUser;
 

@@ -15,19 +15,22 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { installTarball, type Installation } from "../helpers/install.js";
 import { Hub } from "../helpers/jupyterhub.js";
-import { announceSkip, installSudoers, killUserProcesses, procState, procStatus, removeSudoers, waitFor } from "../helpers/system.js";
+import { installSudoers, killUserProcesses, procState, procStatus, removeSudoers, waitFor } from "../helpers/system.js";
 import { installNpmProxy, VenvPool, type Venv } from "../helpers/venvs.js";
+import { firstMissing, skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-const enabled = fx.available && process.env.TSSS_SKIP_HUB_MIGRATION !== "1";
-if (!fx.available) announceSkip("the switch on a real JupyterHub (test/integration/migration-hub.test.ts)", fx.reason);
+const skip = skipWithout(
+  "the switch on a real JupyterHub (test/integration/migration-hub.test.ts)",
+  firstMissing(fx.reason, process.env.TSSS_SKIP_HUB_MIGRATION === "1" && "TSSS_SKIP_HUB_MIGRATION=1 is set"),
+);
 
 const PREFIX = "/opt/tsss-mighub";
 const OLD_RULE = "tsss-mighub-python";
 const NEW_RULE = "tsss-mighub-rule";
 const SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin";
 
-describe.skipIf(!enabled)("switching a running JupyterHub 5.x from sudospawner.SudoSpawner to TsSudoSpawner (root, real sudo, real hub)", () => {
+describe.skipIf(skip)("switching a running JupyterHub 5.x from sudospawner.SudoSpawner to TsSudoSpawner (root, real sudo, real hub)", () => {
   const user = fx.users[0] as string;
   let pool: VenvPool | undefined;
   let venv: Venv;

@@ -20,11 +20,12 @@ import { waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV, killRequest, spawnRequest } from "../helpers/requests.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
-import { announceSkip, installSudoers, procState, procStatus, removeSudoers, runMediatorAs, userInfo, waitFor, type MediatorRun, type TestUser } from "../helpers/system.js";
+import { installSudoers, procState, procStatus, removeSudoers, runMediatorAs, userInfo, waitFor, type MediatorRun, type TestUser } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 import { VenvPool, type Venv } from "../helpers/venvs.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("live migration from the Python sudospawner (test/integration/migration.test.ts)", fx.reason);
+const skip = skipWithout("live migration from the Python sudospawner (test/integration/migration.test.ts)", fx.reason);
 
 const PYTHON_RULE = "tsss-mig-python";
 const TOKEN = { JUPYTERHUB_API_TOKEN: "tsss-migration-token" };
@@ -34,7 +35,7 @@ function ts(user: TestUser, input: string): Promise<MediatorRun> {
   return runMediatorAs(fx.hub, user.name, fx.mediator, input, ["--logging=info"]);
 }
 
-describe.skipIf(!fx.available)("switching from the Python sudospawner while its servers run (root, real sudo, PyPI's sudospawner)", () => {
+describe.skipIf(skip)("switching from the Python sudospawner while its servers run (root, real sudo, PyPI's sudospawner)", () => {
   const pool = fx.available ? new VenvPool("/tmp/tsss-mig-venvs-") : undefined;
   const policy = new SitePolicyGuard();
   const children: ChildProcess[] = [];

@@ -10,7 +10,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV, killRequest, spawnRequest } from "../helpers/requests.js";
 import {
-  announceSkip,
   killUserProcesses,
   procState,
   procStatus,
@@ -21,9 +20,10 @@ import {
   type MediatorRun,
   type TestUser,
 } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("pid-reuse safety (test/integration/pid-reuse.test.ts)", fx.reason);
+const skip = skipWithout("pid-reuse safety (test/integration/pid-reuse.test.ts)", fx.reason);
 
 const NOT_OURS = /\[W [^\]]+\] pid \d+ is not a server started by ts-sudospawner \(the pid was reused\); leaving it alone and reporting the server gone/;
 
@@ -48,7 +48,7 @@ function untouched(pid: number): boolean {
   return state === "S" || state === "R";
 }
 
-describe.skipIf(!fx.available)("pid-reuse safety through real sudo", () => {
+describe.skipIf(skip)("pid-reuse safety through real sudo", () => {
   let alice: TestUser;
   let eve: TestUser;
   const children: ChildProcess[] = [];

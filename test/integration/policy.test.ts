@@ -15,7 +15,6 @@ import { freePort } from "../helpers/ports.js";
 import { killRequest } from "../helpers/requests.js";
 import { POLICY_DIR, POLICY_FILE } from "../helpers/site-policy.js";
 import {
-  announceSkip,
   killUserProcesses,
   procState,
   procStatus,
@@ -24,9 +23,10 @@ import {
   waitFor,
   type TestUser,
 } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("site policy (test/integration/policy.test.ts)", fx.reason);
+const skip = skipWithout("site policy (test/integration/policy.test.ts)", fx.reason);
 
 /** Marks a policy directory as this suite's, so a leftover of an interrupted run may be removed. */
 const MARKER = `${POLICY_DIR}/.tsss-test-owned`;
@@ -92,7 +92,7 @@ function installServerCopy(target: string, owner: number): void {
   fs.chmodSync(target, 0o755);
 }
 
-describe.skipIf(!fx.available)("the root-owned site policy", () => {
+describe.skipIf(skip)("the root-owned site policy", () => {
   let alice: TestUser;
   let bob: TestUser;
   let hub: TestUser;

@@ -6,7 +6,7 @@
  * spawning in an arm64 Node from the npm registry.
  *
  * Needs no root (the tarball comparison does: it uses the root fixture's tarball). Node-independent:
- * the Node matrix (TSSS_NODE_MATRIX_RUN) skips it, saying so; the system node's run covers it.
+ * the Node matrix (scripts/test-node-matrix.mjs) leaves it out; the system node's run covers it.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -15,21 +15,23 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { REPO_ROOT } from "../helpers/install.js";
-import { announceSkip, commandExists } from "../helpers/system.js";
+import { commandExists } from "../helpers/system.js";
+import { firstMissing, skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-const matrixRun = process.env.TSSS_NODE_MATRIX_RUN;
 const noCompiler = !commandExists("x86_64-linux-gnu-g++") && !commandExists("g++");
-const skipReason = matrixRun
-  ? `the Node matrix run on ${matrixRun} (the prebuilt build does not depend on Node; the system node's run tests it)`
-  : noCompiler
-    ? "no g++ (apt-get install g++)"
-    : !commandExists("readelf")
-      ? "no readelf (binutils)"
-      : undefined;
-if (skipReason) announceSkip("prebuilt reproducibility (test/integration/prebuilt.test.ts)", skipReason);
+const skip = skipWithout(
+  "prebuilt reproducibility (test/integration/prebuilt.test.ts)",
+  firstMissing(noCompiler && "no g++ (apt-get install g++)", !commandExists("readelf") && "no readelf (apt-get install binutils)"),
+);
 const haveArm64 = commandExists("aarch64-linux-gnu-g++") && commandExists("qemu-aarch64-static");
-if (!skipReason && !haveArm64) announceSkip("linux-arm64 prebuilt parts under qemu", "no aarch64-linux-gnu-g++ or qemu-aarch64-static (apt-get install g++-aarch64-linux-gnu qemu-user-static)");
+const skipArm64 =
+  !skip &&
+  skipWithout(
+    "linux-arm64 prebuilt parts under qemu (test/integration/prebuilt.test.ts)",
+    haveArm64 ? undefined : "no aarch64-linux-gnu-g++ or qemu-aarch64-static (apt-get install g++-aarch64-linux-gnu qemu-user-static)",
+  );
+const skipTarball = !skip && skipWithout("the prebuilt parts in the packed tarball (test/integration/prebuilt.test.ts)", fx.reason);
 
 /** What scripts/build-prebuilt.mjs reads, copied to `dir` as another checkout would have it. */
 const INPUTS = ["package.json", "scripts/build-prebuilt.mjs", "native/src", "native/prebuilt", "node_modules/node-addon-api", "node_modules/node-api-headers"];
@@ -77,7 +79,7 @@ function atMost(version: string, limit: string): boolean {
   return true;
 }
 
-describe.skipIf(skipReason !== undefined)("prebuilt native parts", () => {
+describe.skipIf(skip)("prebuilt native parts", () => {
   let work: string;
   let first: string;
   let second: string;
@@ -114,7 +116,7 @@ describe.skipIf(skipReason !== undefined)("prebuilt native parts", () => {
     }
   });
 
-  it.skipIf(!fx.available)("are the bytes in the packed tarball", () => {
+  it.skipIf(skipTarball)("are the bytes in the packed tarball", () => {
     const unpacked = path.join(work, "tarball");
     fs.mkdirSync(unpacked);
     execFileSync("tar", ["xzf", fx.tarball, "-C", unpacked, "package/prebuilds"]);
@@ -142,7 +144,7 @@ describe.skipIf(skipReason !== undefined)("prebuilt native parts", () => {
     expect(ran.output[3]).toMatch(/^P \d+\nX 7 0\n$/);
   });
 
-  describe.skipIf(!haveArm64)("linux-arm64 under qemu-user", () => {
+  describe.skipIf(skipArm64)("linux-arm64 under qemu-user", () => {
     let arm64Node: string;
 
     beforeAll(() => {

@@ -1,25 +1,22 @@
 /**
  * The SBOM in the packed tarball (dist/sbom.cdx.json) is valid CycloneDX 1.5, checked by the
  * CycloneDX project's own Python library against the strict JSON schema, in a throwaway venv
- * (pip from PyPI). Uses the root fixture's tarball; Node-independent, so the Node matrix skips it.
+ * (pip from PyPI). Uses the root fixture's tarball; Node-independent, so the Node matrix leaves it out
+ * (scripts/test-node-matrix.mjs).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { announceSkip } from "../helpers/system.js";
+import { firstMissing, skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
 const venvMissing = spawnSync("python3", ["-c", "import venv, ensurepip"], { stdio: "ignore" }).status !== 0;
-const skipReason = !fx.available
-  ? fx.reason
-  : process.env.TSSS_NODE_MATRIX_RUN
-    ? `the Node matrix run on ${process.env.TSSS_NODE_MATRIX_RUN} (the SBOM does not depend on Node)`
-    : venvMissing
-      ? "python3 -m venv is not available (apt-get install python3-venv)"
-      : undefined;
-if (skipReason) announceSkip("SBOM schema validation (test/integration/sbom.test.ts)", skipReason);
+const skip = skipWithout(
+  "SBOM schema validation (test/integration/sbom.test.ts)",
+  firstMissing(fx.reason, venvMissing && "python3 -m venv is not available (apt-get install python3-venv)"),
+);
 
 const VALIDATE = `
 import sys
@@ -29,7 +26,7 @@ error = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).r
 print("valid" if error is None else f"INVALID: {error}")
 `;
 
-describe.skipIf(skipReason !== undefined)("the SBOM", () => {
+describe.skipIf(skip)("the SBOM", () => {
   let work: string;
   let python: string;
 

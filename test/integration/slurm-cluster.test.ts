@@ -10,13 +10,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { clusterProcesses, SlurmCluster, slurmUnavailableReason } from "../helpers/slurm.js";
-import { announceSkip, procStatus, userInfo, userProcesses, waitFor } from "../helpers/system.js";
+import { procStatus, userInfo, userProcesses, waitFor } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
 const reason = !fx.available ? fx.reason : (slurmUnavailableReason() ?? "");
-if (reason) announceSkip("Slurm test cluster (test/integration/slurm-cluster.test.ts)", reason);
+const skip = skipWithout("Slurm test cluster (test/integration/slurm-cluster.test.ts)", reason);
 
-describe.skipIf(reason !== "")("a single-node Slurm cluster started by the test itself", () => {
+describe.skipIf(skip)("a single-node Slurm cluster started by the test itself", () => {
   let cluster: SlurmCluster | undefined;
   const get = (): SlurmCluster => {
     if (!cluster) throw new Error("the cluster did not start (see beforeAll)");

@@ -12,13 +12,14 @@ import { demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
 import { clusterProcesses, REMOTE_PARTITION, SECOND_NODE, SlurmCluster, secondNodeUnavailableReason } from "../helpers/slurm.js";
 import { SlurmMediator, slurmSection } from "../helpers/slurm-mediator.js";
-import { announceSkip, killUserProcesses, userInfo, userProcesses, waitFor, type TestUser } from "../helpers/system.js";
+import { killUserProcesses, userInfo, userProcesses, waitFor, type TestUser } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
 const reason = !fx.available ? fx.reason : (secondNodeUnavailableReason() ?? "");
-if (reason) announceSkip("a second Slurm node in a network namespace (test/integration/slurm-two-nodes.test.ts)", reason);
+const skip = skipWithout("a second Slurm node in a network namespace (test/integration/slurm-two-nodes.test.ts)", reason);
 
-describe.skipIf(reason !== "")("Slurm mode with a second node in a network namespace, across a veth", () => {
+describe.skipIf(skip)("Slurm mode with a second node in a network namespace, across a veth", () => {
   let cluster: SlurmCluster | undefined;
   let slurm: SlurmMediator;
   let alice: TestUser;

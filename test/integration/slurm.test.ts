@@ -15,13 +15,14 @@ import { BASE_ENV } from "../helpers/requests.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
 import { SlurmCluster, slurmUnavailableReason } from "../helpers/slurm.js";
 import { SlurmMediator, slurmSection as policySection } from "../helpers/slurm-mediator.js";
-import { announceSkip, killUserProcesses, run, userInfo, userProcesses, waitFor, type TestUser } from "../helpers/system.js";
+import { killUserProcesses, run, userInfo, userProcesses, waitFor, type TestUser } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
 const reason = !fx.available ? fx.reason : (slurmUnavailableReason() ?? "");
-if (reason) announceSkip("Slurm mode of the mediator (test/integration/slurm.test.ts)", reason);
+const skip = skipWithout("Slurm mode of the mediator (test/integration/slurm.test.ts)", reason);
 
-describe.skipIf(reason !== "")("Slurm mode through real sudo and a real Slurm cluster", () => {
+describe.skipIf(skip)("Slurm mode through real sudo and a real Slurm cluster", () => {
   let cluster: SlurmCluster;
   let alice: TestUser;
   let bob: TestUser;

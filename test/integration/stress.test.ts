@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV } from "../helpers/requests.js";
 import {
-  announceSkip,
   ensureUser,
   killUserProcesses,
   procState,
@@ -22,9 +21,11 @@ import {
   userProcesses,
   type TestUser,
 } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
+import { HANG_GUARD_MS } from "../helpers/deadlines.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("stress through real sudo (test/integration/stress.test.ts)", fx.reason);
+const skip = skipWithout("stress through real sudo (test/integration/stress.test.ts)", fx.reason);
 
 const ROUNDS = 5;
 const CONCURRENT = 50;
@@ -139,7 +140,7 @@ interface Server {
   call: HubCall;
 }
 
-describe.skipIf(!fx.available)("stress through real sudo", () => {
+describe.skipIf(skip)("stress through real sudo", () => {
   let users: TestUser[] = [];
 
   beforeAll(() => {
@@ -193,16 +194,12 @@ describe.skipIf(!fx.available)("stress through real sudo", () => {
       const served = await withTimeout(Promise.all(servers.map((s) => serverPid(s.port))), 60_000, `round ${round}: HTTP`);
       expect(served).toEqual(servers.map((s) => s.pid));
 
-      // 50 stops at once: one SIGTERM per pid, then poll until gone (locally, then as the hub does).
+      // 50 stops at once, one kill request per pid, then poll until gone (locally, then as the hub
+      // does). Which signals arrived is what the servers themselves report below.
       const stopStart = Date.now();
-      const signalled = new Map<number, number>();
-      const stops = servers.map((server) => {
-        signalled.set(server.pid, (signalled.get(server.pid) ?? 0) + 1);
-        return hubCall(server.user.name, JSON.stringify({ action: "kill", pid: server.pid, signal: 15 })).answered;
-      });
+      const stops = servers.map((server) => hubCall(server.user.name, JSON.stringify({ action: "kill", pid: server.pid, signal: 15 })).answered);
       const stopped = await withTimeout(Promise.all(stops), 120_000, `round ${round}: stop answers`);
       stopped.forEach((answer, i) => expect(answer.answer, `round ${round}, stop ${i}`).toEqual({ ok: true, alive: true }));
-      expect([...signalled.values()].every((count) => count === 1)).toBe(true);
       await withTimeout(Promise.all(servers.map((s) => waitGone(s.pid, 30_000))), 60_000, `round ${round}: servers gone`);
       const polls = await withTimeout(
         Promise.all(servers.map((s) => hubCall(s.user.name, JSON.stringify({ action: "kill", pid: s.pid, signal: 0 })).answered)),
@@ -214,15 +211,18 @@ describe.skipIf(!fx.available)("stress through real sudo", () => {
       await withTimeout(Promise.all(servers.map((s) => s.call.closed)), 30_000, `round ${round}: reapers to exit`);
       const stopMs = Date.now() - stopStart;
 
-      // Each server saw exactly one SIGTERM and said so once; its output reached the hub.
+      // Each server saw exactly one SIGTERM (the demo server logs every one it gets, and its output
+      // reaches the hub through the spawn call's stderr pipe until it exits): none, or another
+      // signal instead, fails here; a second one for the same server too, unless it came so close
+      // behind the first that the kernel merged them (then no process could tell them apart).
       for (const server of servers) {
         const output = server.call.stderr();
         expect(output).toContain(`demo-singleuser: listening on http://127.0.0.1:${server.port} as uid ${server.user.uid}`);
         expect(output.split("\n").filter((line) => line === SIGTERM_LINE), `round ${round}: SIGTERMs seen by ${server.pid}`).toHaveLength(1);
       }
       // No zombie, no orphan, no reaper left. The reapers, orphaned when their mediators exited,
-      // are reaped by PID 1 (here about a second after they exit): allow it that long.
-      const deadline = Date.now() + 10_000;
+      // are reaped by PID 1 (here about a second after they exit): wait for it (a hang guard).
+      const deadline = Date.now() + HANG_GUARD_MS;
       while (Date.now() < deadline && users.some((user) => userProcesses(user.name).length > 0)) {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }

@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 
+import { skipWithout } from "../helpers/prerequisites.js";
 import type { NativeAddon } from "../../src/mediator/native.js";
 import {
   addon,
@@ -485,9 +486,9 @@ function nonExecutable(): string {
 
 // CI builds the addon both ways so neither build description rots (npm ci runs binding.gyp).
 const cmakeMissing = spawnSync("cmake", ["--version"], { stdio: "ignore" }).status !== 0;
-if (cmakeMissing) process.stderr.write("\n!!! SKIPPED cmake-js build test: cmake is not installed (apt-get install cmake)\n\n");
+const skipCmake = skipWithout("the cmake-js build (test/process/native.test.ts)", cmakeMissing ? "cmake is not installed (apt-get install cmake)" : undefined);
 
-describe.skipIf(cmakeMissing)("cmake-js build", () => {
+describe.skipIf(skipCmake)("cmake-js build", () => {
   it("builds the addon and the reaper into build-cmake/Release, and they work", async () => {
     const build = spawnSync(process.execPath, [path.join(root, "scripts/build-cmake.mjs")], {
       encoding: "utf8",

@@ -10,10 +10,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { judgeUnit, serviceSettings } from "../../src/admin/unit-file.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const UNIT = path.resolve(import.meta.dirname, "../../examples/jupyterhub/jupyterhub.service");
 const ANALYZE = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].find((file) => fs.existsSync(file));
-if (ANALYZE === undefined) process.stderr.write("\n!!! SKIPPED systemd-analyze verify of the hub unit: systemd-analyze is not installed (apt-get install systemd)\n\n");
+const skipVerify = skipWithout(
+  "systemd-analyze verify of the hub unit (test/process/systemd-unit.test.ts)",
+  ANALYZE === undefined ? "systemd-analyze is not installed (apt-get install systemd)" : undefined,
+);
 
 function verify(text: string, dir: string): { status: number | null; output: string } {
   const file = path.join(dir, "jupyterhub.service");
@@ -37,7 +41,7 @@ describe("examples/jupyterhub/jupyterhub.service", () => {
     expect(text).not.toMatch(/^\s*NoNewPrivileges\s*=/m);
   });
 
-  it.skipIf(ANALYZE === undefined)("passes systemd-analyze verify without a warning", () => {
+  it.skipIf(skipVerify)("passes systemd-analyze verify without a warning", () => {
     // verify checks that ExecStart= exists: the shipped path is Debian's jupyterhub package.
     const exec = /^ExecStart=(\S+)/m.exec(text)?.[1] as string;
     const checked = fs.existsSync(exec) ? text : text.replace(`ExecStart=${exec}`, "ExecStart=/bin/true");
@@ -46,7 +50,7 @@ describe("examples/jupyterhub/jupyterhub.service", () => {
     expect(result.status).toBe(0);
   });
 
-  it.skipIf(ANALYZE === undefined)("is really checked: verify reports a bad setting in the same file", () => {
+  it.skipIf(skipVerify)("is really checked: verify reports a bad setting in the same file", () => {
     const result = verify(text.replace("KillMode=process", "KillMode=proces").replace(/^ExecStart=\S+/m, "ExecStart=/bin/true"), dir);
     expect(result.output).toMatch(/Failed to parse kill mode specification, ignoring: proces/);
   });

@@ -1,0 +1,5 @@
+// Types of scripts/prerequisites.mjs for the TypeScript test helpers.
+export declare function inCi(env?: NodeJS.ProcessEnv): boolean;
+export declare class MissingPrerequisite extends Error {}
+export declare function banner(lines: string[]): void;
+export declare function prerequisiteMissing(what: string, missing: string | undefined, consequence?: string, env?: NodeJS.ProcessEnv): boolean;
