@@ -18,20 +18,7 @@ import { installTarball, type Installation } from "../helpers/install.js";
 import { Hub, type ServerModel } from "../helpers/jupyterhub.js";
 import { executeInKernel } from "../helpers/kernel.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
-import {
-  ensureGroup,
-  ensureUser,
-  installSudoers,
-  killUserProcesses,
-  procState,
-  procStatus,
-  removeGroup,
-  removeSudoers,
-  removeUser,
-  userInfo,
-  userProcesses,
-  waitFor,
-} from "../helpers/system.js";
+import { ensureGroup, ensureUser, installSudoers, killUserProcesses, liveProcesses, procState, procStatus, removeGroup, removeSudoers, removeUser, userInfo, userProcesses, waitFor } from "../helpers/system.js";
 import { installNpmProxy, runAsync, VenvPool, type Venv } from "../helpers/venvs.js";
 
 export const E2E = {
@@ -104,13 +91,6 @@ function log(line: string): void {
 }
 
 /** Live (non-zombie) processes of a user. */
-export function liveProcesses(user: string): number[] {
-  return userProcesses(user).filter((pid) => {
-    const state = procState(pid);
-    return state !== undefined && state !== "Z";
-  });
-}
-
 function describeProcesses(user: string): string {
   return spawnSync("ps", ["-o", "pid,ppid,stat,etime,cmd", "-u", user], { encoding: "utf8" }).stdout;
 }

@@ -140,6 +140,11 @@ export function procState(pid: number): string | undefined {
   return procStatus(pid)?.State?.charAt(0);
 }
 
+/** The user's processes that still run: neither gone nor a zombie waiting for its parent. */
+export function liveProcesses(user: string): number[] {
+  return userProcesses(user).filter((pid) => !["Z", undefined].includes(procState(pid)));
+}
+
 export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -9,16 +9,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { freePort } from "../helpers/ports.js";
 import { spawnRequest } from "../helpers/requests.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
-import { announceSkip, collectMediator, killUserProcesses, procState, runMediatorAs, userInfo, userProcesses, type TestUser } from "../helpers/system.js";
+import { collectMediator, killUserProcesses, liveProcesses, procState, runMediatorAs, userInfo, userProcesses, type TestUser } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("exec sizes (test/integration/exec-size.test.ts)", fx.reason);
+const skip = skipWithout("exec sizes (test/integration/exec-size.test.ts)", fx.reason);
 
-function liveProcesses(user: string): number[] {
-  return userProcesses(user).filter((pid) => !["Z", undefined].includes(procState(pid)));
-}
-
-describe.skipIf(!fx.available)("environment and arguments beyond what execve takes", () => {
+describe.skipIf(skip)("environment and arguments beyond what execve takes", () => {
   const policy = new SitePolicyGuard();
   let alice: TestUser;
 

@@ -29,10 +29,11 @@ import { MAX_REQUEST_BYTES, escapeControls, parseRequest } from "../../src/proto
 import { slurmDisabled } from "../../src/mediator/slurm/job.js";
 import { POLICY_DIR } from "../helpers/site-policy.js";
 import { freePort } from "../helpers/ports.js";
-import { announceSkip, killUserProcesses, procState, procStatus, runMediatorAs, userInfo, userProcesses, waitFor, type MediatorRun, type TestUser } from "../helpers/system.js";
+import { killUserProcesses, procState, procStatus, runMediatorAs, userInfo, userProcesses, waitFor, type MediatorRun, type TestUser } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("protocol fuzzing (test/integration/fuzz.test.ts)", fx.reason);
+const skip = skipWithout("protocol fuzzing (test/integration/fuzz.test.ts)", fx.reason);
 
 const COUNT = Math.max(1_000, Number(process.env.TSSS_FUZZ_COUNT ?? 0) || 10_000);
 const SEED = Number.isSafeInteger(Number(process.env.TSSS_FUZZ_SEED)) && process.env.TSSS_FUZZ_SEED ? Number(process.env.TSSS_FUZZ_SEED) : Date.now() % 2 ** 31;
@@ -781,7 +782,7 @@ function startCanary(user: TestUser, file: string, args: string[], env: Record<s
   return child;
 }
 
-describe.skipIf(!fx.available)("fuzzing the stdin protocol", () => {
+describe.skipIf(skip)("fuzzing the stdin protocol", () => {
   let alice: TestUser;
   const canaries: ChildProcess[] = [];
   let signalLog = "";

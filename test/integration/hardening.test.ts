@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV, killRequest, spawnRequest } from "../helpers/requests.js";
-import { killUserProcesses, mediatorWaitingOnStdin, procState, run, runMediatorAs, userInfo, userProcesses, waitFor, type TestUser } from "../helpers/system.js";
+import { killUserProcesses, liveProcesses, mediatorWaitingOnStdin, procState, run, runMediatorAs, userInfo, userProcesses, waitFor, type TestUser } from "../helpers/system.js";
 import { HANG_GUARD_MS } from "../helpers/deadlines.js";
 import { skipWithout } from "../helpers/prerequisites.js";
 
@@ -20,10 +20,6 @@ const skip = skipWithout("hardening (test/integration/hardening.test.ts)", fx.re
 /** A directory of the hub user's, as a compromised hub would prepare one. */
 const HUB_DIR = `/tmp/tsss-hardening-${process.pid}`;
 const MARKER = `${HUB_DIR}/ran-as-user`;
-
-function liveProcesses(user: string): number[] {
-  return userProcesses(user).filter((pid) => !["Z", undefined].includes(procState(pid)));
-}
 
 async function stop(user: TestUser, pid: number): Promise<void> {
   const term = await runMediatorAs(fx.hub, user.name, fx.mediator, killRequest(pid, 15));

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { demoEcho, demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV } from "../helpers/requests.js";
-import { killUserProcesses, procState, procStatus, userInfo, userProcesses, waitFor } from "../helpers/system.js";
+import { killUserProcesses, liveProcesses, procState, procStatus, userInfo, userProcesses, waitFor } from "../helpers/system.js";
 import { skipWithout } from "../helpers/prerequisites.js";
 import { HANG_GUARD_MS, withinHangGuard } from "../helpers/deadlines.js";
 
@@ -25,13 +25,6 @@ const skip = skipWithout("hub client integration (test/integration/hub-client.te
  * is reparented to PID 1, which here does not reap: that zombie is the mediator's business
  * (test/integration/mediator.test.ts), not the client's.
  */
-function liveProcesses(user: string): number[] {
-  return userProcesses(user).filter((pid) => {
-    const state = procState(pid);
-    return state !== undefined && state !== "Z";
-  });
-}
-
 /** After a failed "nothing left running" check, so one failure does not spill into the next test. */
 function killLive(user: string): void {
   for (const pid of liveProcesses(user)) {

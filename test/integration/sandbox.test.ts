@@ -16,19 +16,7 @@ import { demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV, killRequest, spawnRequest } from "../helpers/requests.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
-import {
-  installSudoers,
-  killUserProcesses,
-  procState,
-  procStatus,
-  removeSudoers,
-  runMediatorAs,
-  userInfo,
-  userProcesses,
-  waitFor,
-  type MediatorRun,
-  type TestUser,
-} from "../helpers/system.js";
+import { installSudoers, killUserProcesses, liveProcesses, procState, procStatus, removeSudoers, runMediatorAs, userInfo, userProcesses, waitFor, type MediatorRun, type TestUser } from "../helpers/system.js";
 import { skipWithout } from "../helpers/prerequisites.js";
 import { HANG_GUARD_MS } from "../helpers/deadlines.js";
 
@@ -56,10 +44,6 @@ const policyGuard = new SitePolicyGuard();
 
 function call(user: TestUser, input: string): Promise<MediatorRun> {
   return runMediatorAs(fx.hub, user.name, fx.mediator, input, ["--logging=info"]);
-}
-
-function liveProcesses(user: string): number[] {
-  return userProcesses(user).filter((pid) => !["Z", undefined].includes(procState(pid)));
 }
 
 /** Alive and not a zombie (PID 1 here may reap orphans late). */

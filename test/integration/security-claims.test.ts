@@ -12,27 +12,11 @@ import { expectRefusal, mediatorCalls, spawnRequestWith } from "../helpers/media
 import { freePort } from "../helpers/ports.js";
 import { killRequest } from "../helpers/requests.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
-import {
-  announceSkip,
-  ensureUser,
-  installSudoers,
-  killUserProcesses,
-  procState,
-  removeSudoers,
-  removeUser,
-  runMediatorAs,
-  userInfo,
-  userProcesses,
-  waitFor,
-  type TestUser,
-} from "../helpers/system.js";
+import { ensureUser, installSudoers, killUserProcesses, liveProcesses, procState, removeSudoers, removeUser, runMediatorAs, userInfo, userProcesses, waitFor, type TestUser } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("security claims (test/integration/security-claims.test.ts)", fx.reason);
-
-function liveProcesses(user: string): number[] {
-  return userProcesses(user).filter((pid) => !["Z", undefined].includes(procState(pid)));
-}
+const skip = skipWithout("security claims (test/integration/security-claims.test.ts)", fx.reason);
 
 function cmdline(pid: number): string[] {
   try {
@@ -73,9 +57,10 @@ function straceAs(user: string, pid: number): { status: number | null; stderr: s
 }
 
 const hasStrace = spawnSync("strace", ["-V"], { stdio: "ignore" }).status === 0;
-if (fx.available && !hasStrace) announceSkip("the ptrace half of security-claims.test.ts's non-dumpable test", "strace is not installed (apt-get install strace)");
+// Under CI a missing strace fails the run (.ci/run installs it); locally the ptrace half is skipped loudly.
+if (fx.available) skipWithout("the ptrace half of security-claims.test.ts's non-dumpable test", hasStrace ? undefined : "strace is not installed (apt-get install strace)");
 
-describe.skipIf(!fx.available)("docs/security.md: what a compromised hub cannot do, through real sudo", () => {
+describe.skipIf(skip)("docs/security.md: what a compromised hub cannot do, through real sudo", () => {
   let alice: TestUser;
   const policy = new SitePolicyGuard();
   const { call, stop } = mediatorCalls(fx);

@@ -11,10 +11,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { expectRefusal, mediatorCalls, spawnRequestWith } from "../helpers/mediator-calls.js";
 import { freePort } from "../helpers/ports.js";
 import { SitePolicyGuard, POLICY_FILE } from "../helpers/site-policy.js";
-import { announceSkip, killUserProcesses, procState, run, userInfo, userProcesses, type TestUser } from "../helpers/system.js";
+import { killUserProcesses, liveProcesses, procState, run, userInfo, userProcesses, type TestUser } from "../helpers/system.js";
+import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
-if (!fx.available) announceSkip("the vocabulary of what a hub may pass (test/integration/vocabulary.test.ts)", fx.reason);
+const skip = skipWithout("the vocabulary of what a hub may pass (test/integration/vocabulary.test.ts)", fx.reason);
 
 const { call, spawnOk, stop, serverReport } = mediatorCalls(fx);
 /** A directory of the hub user's, as a compromised hub would prepare one. */
@@ -30,11 +31,7 @@ const LOGGING_ATTACK = `--Application.logging_config={"version":1,"handlers":{"x
 const EXTRA = "/opt/tsss-vocabulary";
 const QUIET = `${EXTRA}/quiet-server`;
 
-function liveProcesses(user: string): number[] {
-  return userProcesses(user).filter((pid) => !["Z", undefined].includes(procState(pid)));
-}
-
-describe.skipIf(!fx.available)("the vocabulary of what a hub may pass, through real sudo", () => {
+describe.skipIf(skip)("the vocabulary of what a hub may pass, through real sudo", () => {
   const policy = new SitePolicyGuard();
   let alice: TestUser;
   let hub: TestUser;
