@@ -85,7 +85,7 @@ describe.skipIf(skip)("mediator through real sudo", () => {
     expect(spawned.stdout.trim().split("\n")).toHaveLength(1);
     expect(spawned.answer).toEqual({ ok: true, pid: expect.any(Number) });
     const pid = spawned.answer?.pid as number;
-    expect(spawned.stderr).toMatch(/dropped environment variable LD_PRELOAD: it can inject code/);
+    expect(spawned.stderr).toMatch(/dropped environment variable LD_PRELOAD: it makes a loader or interpreter run code/);
     expect(spawned.stderr).toMatch(/dropped environment variable PYTHONPATH/);
 
     // Runs as the user, in its own session, with stdin on /dev/null and stdout joined to stderr.
