@@ -566,6 +566,8 @@ const TRAITLETS_BAIT = [
   "ContentsManager.pre_save_hook", "ServerApp.allow_origin", "ServerApp.disable_check_xsrf", "ServerApp.token", "ServerApp.port_retries",
   "MappingKernelManager.cull_idle_timeout", "LabApp.collaborative", "no-browser", "log-level", "y", "generate-config", "notebook_dir_x",
 ];
+/** Vocabulary traits the invented names could hit but ARG_TABLE does not judge (their values are paths). */
+const VOCABULARY_TRAITS_NOT_IN_TABLE = new Set(["root_dir", "notebook_dir"]);
 const CLASS_WORDS = ["Server", "Notebook", "Kernel", "Lab", "Contents", "Session", "Gateway", "Terminal", "Hub", "Jupyter"];
 const TRAIT_WORDS = ["root", "dir", "url", "class", "config", "file", "port", "ip", "extra", "paths", "cmd", "level", "log", "mode"];
 
@@ -615,9 +617,11 @@ function traitletsArg(rng: Rng): string {
     case 3:
       return rng.chance(0.5) ? spellingOf(rng, rng.pick(TRAITLETS_BAIT)) : `${spellingOf(rng, rng.pick(TRAITLETS_BAIT))}=${rng.pick(["{}", "x", "/home/hub/x.py", "['/tmp']", "os.system", "1"])}`;
     case 4: {
-      // an invented "--ClassName.trait_name=value": the vocabulary knows none of them
+      // an invented "--ClassName.trait_name=value": the vocabulary knows none of them. The words
+      // can make a real one ("NotebookApp.root_dir"), which this table does not judge: pick again.
       const klass = `${rng.pick(CLASS_WORDS)}${rng.pick(["App", "Manager", "Handler", ""])}`;
-      const trait = `${rng.pick(TRAIT_WORDS)}_${rng.pick(TRAIT_WORDS)}`;
+      let trait = `${rng.pick(TRAIT_WORDS)}_${rng.pick(TRAIT_WORDS)}`;
+      while (VOCABULARY_TRAITS_NOT_IN_TABLE.has(trait)) trait = `${rng.pick(TRAIT_WORDS)}_${rng.pick(TRAIT_WORDS)}`;
       return `--${klass}.${trait}=${rng.pick(["1", "x", "/tmp", "True"])}`;
     }
     case 5: {
