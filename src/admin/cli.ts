@@ -4,11 +4,11 @@
  */
 import { Command, CommanderError } from "commander";
 import { SudoSpawnerError } from "../errors.js";
-import { runCheck } from "./check.js";
-import { exitStatus, formatJson, formatTable } from "./check-report.js";
+import { runCheck } from "./check/run.js";
+import { exitStatus, formatJson, formatTable } from "./check/report.js";
 import { stdio, type AdminIO } from "./io.js";
-import { runSudoers } from "./sudoers-command.js";
-import { parseUserList, validateAccountName, type Runas } from "./sudoers-rule.js";
+import { runSudoers } from "./sudoers/command.js";
+import { parseUserList, validateAccountName, type Runas } from "./sudoers/rule.js";
 
 export interface AdminContext {
   selfPath: string;

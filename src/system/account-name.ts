@@ -2,7 +2,7 @@
  * Which user and group names the tools accept (pure). Directory services (sssd, winbind, LDAP)
  * hand out names like `alice@corp.example.com`, `Alice.Smith`, `CORP\alice` and groups like
  * `domain users`: every tool takes any such name, because the hub passes it to sudo as one argv
- * element and the sudoers generator quotes it (admin/sudoers-rule.ts). Refused are only names
+ * element and the sudoers generator quotes it (admin/sudoers/rule.ts). Refused are only names
  * that sudo or the account files would read as something else:
  *
  * - a leading `#` (sudo reads `#1234` as a uid, `%#1234` as a gid), `%` or `+` (a group or a

@@ -16,7 +16,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { CheckReport } from "../../src/admin/check-report.js";
+import type { CheckReport } from "../../src/admin/check/report.js";
 import { demoStatus, waitForDemoServer } from "../helpers/demo-server.js";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV, killRequest, spawnRequest } from "../helpers/requests.js";

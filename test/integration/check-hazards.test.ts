@@ -14,7 +14,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import type { CheckReport, CheckRow } from "../../src/admin/check-report.js";
+import type { CheckReport, CheckRow } from "../../src/admin/check/report.js";
 import { REPO_ROOT } from "../helpers/install.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
 import { ensureGroup, ensureUser, installSudoers, removeGroup, removeSudoers, removeUser, userInfo } from "../helpers/system.js";

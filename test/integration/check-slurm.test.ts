@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { CheckReport, CheckRow } from "../../src/admin/check-report.js";
+import type { CheckReport, CheckRow } from "../../src/admin/check/report.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
 import { clusterProcesses, SlurmCluster, slurmUnavailableReason } from "../helpers/slurm.js";
 import { userInfo, waitFor } from "../helpers/system.js";

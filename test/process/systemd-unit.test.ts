@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { judgeUnit, serviceSettings } from "../../src/admin/unit-file.js";
+import { judgeUnit, serviceSettings } from "../../src/admin/host/unit-file.js";
 import { skipWithout } from "../helpers/prerequisites.js";
 
 const UNIT = path.resolve(import.meta.dirname, "../../examples/jupyterhub/jupyterhub.service");

@@ -1,0 +1,126 @@
+/**
+ * `ts-sudospawner check`: run the checks in order, showing progress on stderr, and return the rows
+ * (the CLI prints them as a table or JSON). Every check runs even when an earlier one failed, so
+ * one run shows everything that is wrong: the rule and the install (rows 1-6), what an old
+ * sudospawner setup may have left behind (check/hazards.ts), whether users can plant each other's
+ * server logs (check/server-log.ts), on request a real spawn, and last
+ * Slurm mode (check/slurm.ts: one row when it is off, three when it is on).
+ */
+import {
+  checkEnvKeep,
+  checkEnvReset,
+  checkExemptGroup,
+  checkOnlyMediator,
+  checkPamShadow,
+  checkSecurePath,
+  checkUnitKillMode,
+  checkUnitNoNewPrivileges,
+  checkWhoBecomesHub,
+  gatherHazardFacts,
+  sudoersJson,
+  type HazardFacts,
+} from "./hazards.js";
+import { checkHome, checkInstallRootOnly, checkSingleUser } from "./install.js";
+import { progressLine, type CheckReport, type CheckRow } from "./report.js";
+import { checkRuleAllowsMediator, checkRuleNotTooBroad, checkRuleRefusesRoot } from "./rules.js";
+import { checkServerLog } from "./server-log.js";
+import { checkSlurm } from "./slurm.js";
+import { SLURM_ROW_IDS } from "./slurm-rows.js";
+import { checkSpawn } from "./spawn.js";
+import { buildSubject, type CheckRequest, type CheckSubject } from "./subject.js";
+import { errorMessage } from "../../errors.js";
+import type { AdminIO } from "../io.js";
+
+export interface Step {
+  activity: (s: CheckSubject) => string;
+  run: (s: CheckSubject) => CheckRow | Promise<CheckRow>;
+}
+
+/** The hazard checks share one look at sudo, the sudoers files and the unit. */
+const facts = new WeakMap<CheckSubject, HazardFacts>();
+function factsOf(s: CheckSubject): HazardFacts {
+  let found = facts.get(s);
+  if (found === undefined) {
+    found = gatherHazardFacts(s, s.unitFile);
+    facts.set(s, found);
+  }
+  return found;
+}
+
+const STEPS: readonly Step[] = [
+  { activity: (s) => `running the mediator as ${s.user.name} through ${s.hub.name}'s rule`, run: checkRuleAllowsMediator },
+  { activity: (s) => `trying another command (echo) as ${s.user.name} through the rule`, run: checkRuleNotTooBroad },
+  { activity: () => "running the mediator as root through the rule", run: checkRuleRefusesRoot },
+  { activity: () => "checking who can write the mediator, node, the addon and the directories above them", run: checkInstallRootOnly },
+  { activity: () => "looking for the single-user executable next to the mediator", run: checkSingleUser },
+  { activity: (s) => `checking ${s.user.name}'s home directory`, run: checkHome },
+  { activity: (s) => `listing what else sudo lets ${s.hub.name} do (sudo -ll)`, run: (s) => checkOnlyMediator(s, factsOf(s)) },
+  { activity: () => "looking for exempt_group", run: (s) => checkExemptGroup(s, factsOf(s)) },
+  { activity: () => "looking for !env_reset", run: (s) => checkEnvReset(s, factsOf(s)) },
+  { activity: () => "looking for env_keep and SETENV", run: (s) => checkEnvKeep(s, factsOf(s)) },
+  { activity: (s) => `looking for rules that let others become ${s.hub.name} (cvtsudoers)`, run: (s) => checkWhoBecomesHub(s, factsOf(s), sudoersJson) },
+  { activity: () => "checking who can write the directories of secure_path", run: (s) => checkSecurePath(s, factsOf(s)) },
+  { activity: () => "reading the hub's systemd unit (KillMode)", run: (s) => checkUnitKillMode(s, factsOf(s)) },
+  { activity: () => "reading the hub's systemd unit (NoNewPrivileges)", run: (s) => checkUnitNoNewPrivileges(s, factsOf(s)) },
+  { activity: (s) => `checking whether PAM can read /etc/shadow as ${s.hub.name}`, run: (s) => checkPamShadow(s, factsOf(s)) },
+  { activity: (s) => `checking whether another user can make ${s.user.name}'s server log (the policy's serverLog)`, run: checkServerLog },
+];
+
+const SPAWN_STEP: Step = { activity: (s) => `spawning and stopping a single-user server as ${s.user.name}`, run: checkSpawn };
+
+/** A step that throws (e.g. a directory this user cannot examine) fails its own row, not the run. */
+export async function runStep(step: Step, index: number, subject: CheckSubject): Promise<CheckRow> {
+  try {
+    return await step.run(subject);
+  } catch (error) {
+    return {
+      id: `step-${index + 1}`,
+      title: step.activity(subject),
+      status: "fail",
+      detail: `could not finish: ${errorMessage(error)}`,
+      fix: "run the check as root, which can examine every path",
+    };
+  }
+}
+
+function skippedSpawn(s: CheckSubject): CheckRow {
+  return {
+    id: "spawn-and-kill",
+    title: `spawn and stop a server as ${s.user.name}`,
+    status: "skip",
+    detail: "not requested",
+    fix: "add --spawn to start and stop a real single-user server through the rule",
+  };
+}
+
+/** The Slurm rows; like runStep, a failure to finish is a failed row of its own. */
+function runSlurm(subject: CheckSubject, progress: (activity: string) => void): CheckRow[] {
+  try {
+    return checkSlurm(subject, progress);
+  } catch (error) {
+    return [{ id: SLURM_ROW_IDS.mode, title: "Slurm mode", status: "fail", detail: `could not finish: ${errorMessage(error)}`, fix: "run the check as root, which can examine every path" }];
+  }
+}
+
+export async function runCheck(request: CheckRequest, io: AdminIO): Promise<CheckReport> {
+  const subject = buildSubject(request);
+  // The spawn step, then the Slurm step (which may show more than one row).
+  const total = STEPS.length + 2;
+  const rows: CheckRow[] = [];
+  for (const [index, step] of STEPS.entries()) {
+    io.err(progressLine(index + 1, total, step.activity(subject)));
+    rows.push(await runStep(step, index, subject));
+  }
+  const spawnIndex = STEPS.length + 1;
+  if (request.spawn) {
+    io.err(progressLine(spawnIndex, total, SPAWN_STEP.activity(subject)));
+    rows.push(await runStep(SPAWN_STEP, spawnIndex - 1, subject));
+  } else {
+    io.err(`[${spawnIndex}/${total}] spawn test skipped (add --spawn)\n`);
+    rows.push(skippedSpawn(subject));
+  }
+  const progress = (activity: string) => io.err(progressLine(total, total, activity));
+  progress(`asking the mediator as ${subject.user.name} whether Slurm mode is on (slurm-options)`);
+  rows.push(...runSlurm(subject, progress));
+  return { hubUser: subject.hub.name, user: subject.user.name, mediator: subject.mediator.path, rows };
+}
