@@ -944,6 +944,20 @@ static struct timespec ms_from_now(long ms) {
 
 /* ---- supervision ---------------------------------------------------------- */
 
+/*
+ * The server log file. A failed write (disk full, quota, I/O error) never
+ * drops the file for good: what could not be written is counted, the hub is
+ * told once, and every later chunk tries again. The first write that works
+ * again starts with a line saying how much is missing, on a line of its own.
+ */
+struct log_sink {
+  int fd;                      /* -1: no log file */
+  const char *path;
+  unsigned long long lost;     /* bytes not written since the last failure */
+  int err;                     /* the errno of that failure */
+  int at_line_start;           /* the file's last byte is a newline (or it is empty) */
+};
+
 /* How often the SIGKILL phase looks again for processes forked meanwhile. */
 #define KILL_RESCAN_MS 100
 
@@ -951,7 +965,8 @@ struct supervision {
   pid_t server;
   int status_fd;
   int out_read;       /* the log pipe, or -1 */
-  int sinks[2];       /* the hub's stderr and the log file, -1 once failed */
+  int hub_ok;         /* the hub's stderr, 0 once it is gone for good (EPIPE) */
+  struct log_sink log; /* the server log file, if any */
   int children;       /* 0 once waitpid says ECHILD */
   int server_exited;
   int killing;        /* the grace period is over: SIGKILL */
@@ -991,17 +1006,80 @@ static void reap_children(struct supervision *s) {
   }
 }
 
+/* Writes as much of buf as the file takes; returns how much, with errno set when short. */
+static size_t log_write_some(struct log_sink *l, const char *buf, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = write(l->fd, buf + done, len - done);
+    if (n > 0) {
+      done += (size_t)n;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (n == 0) errno = ENOSPC; /* a write that takes nothing: treat it as full */
+      break;
+    }
+  }
+  if (done > 0) l->at_line_start = buf[done - 1] == '\n';
+  return done;
+}
+
+static void say_log_path_and_error(const struct log_sink *l, int err) {
+  say(l->path);
+  say(": ");
+  say(strerror(err));
+}
+
+/* Before the next chunk after a loss: the line that marks the gap. 0 once it is written. */
+static int log_mark_gap(struct log_sink *l) {
+  struct tsss_line mark = {{0}, 0};
+  if (!l->at_line_start) tsss_line_str(&mark, "\n");
+  tsss_line_str(&mark, "[W tsss-reaper] ");
+  tsss_line_int(&mark, (long long)l->lost);
+  tsss_line_str(&mark, " bytes of server output are missing here\n");
+  if (log_write_some(l, mark.buf, mark.len) < mark.len) return -1;
+  say("[I tsss-reaper] the server log is written again: ");
+  say(l->path);
+  say(" (");
+  {
+    struct tsss_line count = {{0}, 0};
+    tsss_line_int(&count, (long long)l->lost);
+    (void)hub_write(count.buf, count.len);
+  }
+  say(" bytes of output are missing there, marked in the file; the hub's log has them)\n");
+  l->lost = 0;
+  return 0;
+}
+
+static void log_chunk(struct log_sink *l, const char *buf, size_t len) {
+  size_t done;
+  if (l->fd < 0) return;
+  if (l->lost > 0 && log_mark_gap(l) != 0) {
+    l->lost += len;
+    return;
+  }
+  done = log_write_some(l, buf, len);
+  if (done == len) return;
+  if (l->lost == 0) {
+    l->err = errno;
+    say("[W tsss-reaper] cannot write the server log ");
+    say_log_path_and_error(l, l->err);
+    say("; the server's output goes on in the hub's log only, until the file can be written again\n");
+  }
+  l->lost += len - done;
+}
+
 /*
- * Copies one read's worth of server output to every sink. The hub's stderr
- * never blocks us (a full pipe drops the chunk); a failing sink (hub gone:
- * EPIPE; disk full) is dropped, but the pipe keeps being drained so the
- * server never blocks on it. Returns 0 at EOF.
+ * Copies one read's worth of server output to the hub's stderr and the log
+ * file. The hub's stderr never blocks us (a full pipe drops the chunk) and is
+ * given up once gone (EPIPE); the pipe keeps being drained so the server
+ * never blocks on it. Returns 0 at EOF.
  */
-static int copy_chunk(int from, int sinks[2]) {
+static int copy_chunk(int from, int *hub_ok, struct log_sink *log) {
   ssize_t n = read(from, copy_buf, sizeof copy_buf);
   if (n < 0) return errno == EINTR || errno == EAGAIN;
-  if (n > 0 && sinks[0] >= 0 && hub_write(copy_buf, (size_t)n) != 0) sinks[0] = -1;
-  if (n > 0 && sinks[1] >= 0 && tsss_write_all(sinks[1], copy_buf, (size_t)n) != 0) sinks[1] = -1;
+  if (n > 0 && *hub_ok && hub_write(copy_buf, (size_t)n) != 0) *hub_ok = 0;
+  if (n > 0) log_chunk(log, copy_buf, (size_t)n);
   return n > 0;
 }
 
@@ -1046,7 +1124,7 @@ static void supervise(struct supervision *s, const sigset_t *wait_mask) {
     ready = ppoll(&pfd, s->out_read >= 0 ? 1 : 0, timeout, s->children ? wait_mask : NULL);
     if (s->out_read < 0) continue;
     /* Should ppoll itself fail (ENOMEM), fall back to a blocking read rather than spin. */
-    if ((ready > 0 || (ready < 0 && errno != EINTR)) && !copy_chunk(s->out_read, s->sinks)) {
+    if ((ready > 0 || (ready < 0 && errno != EINTR)) && !copy_chunk(s->out_read, &s->hub_ok, &s->log)) {
       close(s->out_read);
       s->out_read = -1;
     }
@@ -1093,8 +1171,10 @@ int main(int argc, char **argv) {
   s.server = pid;
   s.status_fd = o.status_fd;
   s.out_read = out_pipe[0];
-  s.sinks[0] = 2;
-  s.sinks[1] = log_fd;
+  s.hub_ok = 1;
+  s.log.fd = log_fd;
+  s.log.path = o.log_file;
+  s.log.at_line_start = 1;
   s.children = 1;
   s.grace_ms = o.leftover_grace_ms;
   supervise(&s, &wait_mask);
