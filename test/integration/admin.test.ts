@@ -372,7 +372,9 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
         expect(run.status).toBe(1);
         expect(statuses(rows)).toMatchObject({ "rule-allows-mediator": "pass", "install-root-only": "pass", "singleuser-executable": "fail", "home-usable": "pass" });
         expect(rows["singleuser-executable"]?.detail).toBe(`no sudospawner-singleuser or jupyterhub-singleuser next to the mediator in ${PREFIX}/bin`);
-        expect(rows["singleuser-executable"]?.fix).toBe(`as root: \`ln -s "$(command -v jupyterhub-singleuser)" ${PREFIX}/bin/jupyterhub-singleuser\` (or install a sudospawner-singleuser wrapper there)`);
+        // The venv of the docs is made first when this machine has none.
+        const venv = fs.existsSync("/opt/jupyterhub/bin/jupyterhub-singleuser") ? "" : "`/usr/bin/python3 -m venv /opt/jupyterhub`, then `/opt/jupyterhub/bin/pip install jupyterhub jupyterlab`, then ";
+        expect(rows["singleuser-executable"]?.fix).toBe(`as root: ${venv}\`ln -s /opt/jupyterhub/bin/jupyterhub-singleuser ${PREFIX}/bin/jupyterhub-singleuser\` (or install a sudospawner-singleuser wrapper there)`);
       } finally {
         fs.renameSync(`${PREFIX}/jupyterhub-singleuser.away`, `${PREFIX}/bin/jupyterhub-singleuser`);
       }

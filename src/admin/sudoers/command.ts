@@ -12,13 +12,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { SudoSpawnerError } from "../../errors.js";
-import { SINGLEUSER_NAMES, findSingleUser } from "../../install/executable.js";
+import { POLICY_PATH } from "../../install/layout.js";
 import { shellQuote } from "../../protocol/index.js";
 import { auditPath, formatProblems, realFs } from "../../install/path-trust.js";
 import { VERSION } from "../../version.js";
 import type { AdminIO } from "../io.js";
 import { currentUid, groupExists, lookupAccount, runCommand } from "../host/commands.js";
 import { locateMediator, type MediatorLocation } from "../host/mediator-path.js";
+import { singleUserAdvice, singleUserFacts } from "../host/singleuser-link.js";
 import { nodeUnderSudo, securePathFix, securePathLocations } from "../host/node-under-sudo.js";
 import { generateSnippet, runasList, sudoersName, type AccountKind, type Runas } from "./rule.js";
 
@@ -132,11 +133,8 @@ export function buildSnippet(request: SudoersRequest, io: AdminIO): { text: stri
   assertRootOnly(location);
   warnAboutAccounts(request, io);
   checkNode(request.hubUser, io);
-  try {
-    findSingleUser(path.dirname(location.path));
-  } catch {
-    io.err(`warning: no ${SINGLEUSER_NAMES.join(" or ")} next to ${location.path} yet; spawns fail until one is linked there\n`);
-  }
+  const advice = singleUserAdvice(singleUserFacts(path.dirname(location.path), readPolicy()));
+  if (advice !== undefined) io.err(`warning: ${advice.problem}. As root:\n${advice.commands.map((c) => `    ${c}\n`).join("")}`);
   const text = generateSnippet({
     hubUser: request.hubUser,
     runas: request.runas,
@@ -145,6 +143,14 @@ export function buildSnippet(request: SudoersRequest, io: AdminIO): { text: stri
     idOf,
   });
   return { text, mediatorPath: location.path };
+}
+
+function readPolicy(): string | undefined {
+  try {
+    return fs.readFileSync(POLICY_PATH, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 /** `visudo -cf FILE` (or the whole configuration when FILE is undefined); undefined without visudo. */
