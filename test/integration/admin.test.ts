@@ -209,6 +209,18 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(run.stderr.startsWith(message), run.stderr).toBe(true);
     });
 
+    it("prints the exact ln -s of the venv's jupyterhub-singleuser when none is next to the mediator", () => {
+      fs.renameSync(`${PREFIX}/bin/jupyterhub-singleuser`, `${PREFIX}/jupyterhub-singleuser.away`);
+      try {
+        const run = cli(MEDIATOR, ["sudoers", "--hub-user", HUB, "--group", GROUP]);
+        expect(run.status, run.stderr).toBe(0);
+        expect(run.stderr).toContain(`warning: no sudospawner-singleuser or jupyterhub-singleuser next to the mediator in ${PREFIX}/bin; spawns fail until one is linked there. As root:\n`);
+        expect(run.stderr).toContain(`    ln -s /opt/jupyterhub/bin/jupyterhub-singleuser ${PREFIX}/bin/jupyterhub-singleuser\n`);
+      } finally {
+        fs.renameSync(`${PREFIX}/jupyterhub-singleuser.away`, `${PREFIX}/bin/jupyterhub-singleuser`);
+      }
+    });
+
     it("refuses a mediator in a group-writable directory, naming it", () => {
       fs.chmodSync(`${PREFIX}/lib`, 0o775);
       try {
@@ -391,6 +403,53 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       } finally {
         fs.chmodSync(`${PREFIX}/bin/jupyterhub-singleuser`, 0o755);
       }
+    });
+
+    it("fails row 5 naming the directory that stops the venv's python, and passes the same venv once the user can enter it", () => {
+      // A venv made from a Python that lives in a directory the user cannot enter (as a pyenv
+      // under /root would), and a jupyterhub-singleuser script of that venv linked next to the mediator.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsss-adm-venv-"));
+      fs.chmodSync(dir, 0o755);
+      const hidden = path.join(dir, "private");
+      fs.mkdirSync(hidden, { mode: 0o700 });
+      fs.symlinkSync("/usr/bin/python3", path.join(hidden, "python3"));
+      const venv = path.join(dir, "venv");
+      const made = spawnSync(path.join(hidden, "python3"), ["-m", "venv", "--without-pip", venv], { encoding: "utf8" });
+      expect(made.status, made.stderr).toBe(0);
+      const script = path.join(venv, "bin", "jupyterhub-singleuser");
+      fs.writeFileSync(script, `#!${venv}/bin/python3\nimport sys\n`, { mode: 0o755 });
+      const link = `${PREFIX}/bin/jupyterhub-singleuser`;
+      fs.renameSync(link, `${PREFIX}/jupyterhub-singleuser.away`);
+      try {
+        fs.symlinkSync(script, link);
+        const bad = check(["--hub-user", HUB, "--user", ANN]).rows["singleuser-executable"];
+        expect(bad?.status).toBe("fail");
+        expect(bad?.detail).toContain(`${ANN} cannot enter ${hidden} (owner uid 0, group 0, mode 0700), so ${ANN} cannot run it`);
+        expect(bad?.detail).toMatch(new RegExp(`the venv's python3 resolves to ${hidden}/`));
+        expect(bad?.fix).toContain(`\`/usr/bin/python3 -m venv --clear ${venv}\``);
+        // And the user really cannot: the kernel refuses the exec.
+        const ann = userInfo(ANN);
+        const ran = spawnSync(script, ["-c", "0"], { uid: ann.uid, gid: ann.gid, encoding: "utf8" });
+        expect(ran.error?.message ?? ran.stderr).toMatch(/EACCES|Permission denied/);
+        fs.chmodSync(hidden, 0o755);
+        const good = check(["--hub-user", HUB, "--user", ANN]).rows["singleuser-executable"];
+        expect(good?.status, good?.detail).toBe("pass");
+        expect(good?.detail).toContain(`${venv}/pyvenv.cfg: home = ${hidden}`);
+      } finally {
+        fs.rmSync(link, { force: true });
+        fs.renameSync(`${PREFIX}/jupyterhub-singleuser.away`, link);
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("runs as the hub through root's sudo (sudo -u HUB), with no refusal", () => {
+      const run = spawnSync("sudo", ["-u", HUB, MEDIATOR, "check", "--hub-user", HUB, "--user", ANN, "--json"], { encoding: "utf8", env: CLEAN_ENV, cwd: "/" });
+      const report = JSON.parse(run.stdout) as CheckReport;
+      const rows = Object.fromEntries(report.rows.map((row) => [row.id, row]));
+      expect(statuses(rows), run.stderr).toEqual({ ...Object.fromEntries(IDS.map((id) => [id, "pass"])), ...NO_UNIT, "who-becomes-hub": "skip", "spawn-and-kill": "skip" });
+      expect(rows["who-becomes-hub"]?.detail).toMatch(/^needs root: /);
+      expect(rows["who-becomes-hub"]?.fix).toBe("run check as root for this row");
+      expect(run.status).toBe(0);
     });
 
     it("fails row 6 for a user without a home directory", () => {
