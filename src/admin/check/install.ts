@@ -90,7 +90,7 @@ export function checkSingleUser(s: CheckSubject): CheckRow {
     real = assertTrustedExecutable(file, new Set([0, s.user.uid]), uidWithName, "the single-user server");
   } catch (error) {
     // findSingleUser's message ends with its own fix; the fix has its own column here.
-    const message = errorMessage(error).replace(/; as root, link the server there.*$/, "");
+    const message = errorMessage(error).replace(/; as root, link the server .*$/, "");
     const code = isSudoSpawnerError(error) ? error.code : "";
     const advice = code === "NOT_FOUND" ? singleUserAdvice(singleUserFacts(dir, undefined)) : undefined;
     const fix =
