@@ -32,8 +32,9 @@ const NORULE = "tsss-adm-norule"; // a hub without any rule
 const WIDE = "tsss-adm-wide"; // a hub with `ALL=(ALL) NOPASSWD: ALL`
 const PLAIN = "tsss-adm-plain"; // a hub with the common rule lacking `!#0`
 const NONODE = "tsss-adm-nonode"; // a hub whose secure_path has no node
-const USERS = [HUB, ANN, OUT, NOHOME, NORULE, WIDE, PLAIN, NONODE];
-const SUDOERS = ["tsss-adm-rule", "tsss-adm-wide", "tsss-adm-plain", "tsss-adm-nonode", "tsss-adm-install", "tsss-adm-clash"];
+const MERGE = "tsss-adm-merge"; // a hub whose rule --install writes with --file, then must not cut off
+const USERS = [HUB, ANN, OUT, NOHOME, NORULE, WIDE, PLAIN, NONODE, MERGE];
+const SUDOERS = ["tsss-adm-rule", "tsss-adm-wide", "tsss-adm-plain", "tsss-adm-nonode", "tsss-adm-install", "tsss-adm-clash", "tsss-adm-merge"];
 const CLEAN_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C", LC_ALL: "C" };
 const IDS = [
   "rule-allows-mediator",
@@ -122,7 +123,7 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
     installDemoSingleUser(installTarball(tarball, PREFIX));
     fs.rmSync(path.dirname(tarball), { recursive: true, force: true });
     ensureGroup(GROUP);
-    for (const user of [HUB, NORULE, WIDE, PLAIN, NONODE]) ensureUser(user);
+    for (const user of [HUB, NORULE, WIDE, PLAIN, NONODE, MERGE]) ensureUser(user);
     ensureUser(ANN, { groups: [GROUP] });
     ensureUser(OUT);
     ensureUser(NOHOME, { groups: [GROUP], home: false });
@@ -241,6 +242,61 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(run.stderr).toContain(
         `Fix: as root, with \`visudo -f /etc/sudoers.d/tsss-adm-nonode\`, change line 1 \`Defaults:${NONODE} secure_path="/usr/local/sbin:/usr/sbin:/sbin"\` to \`Defaults:${NONODE} secure_path="/usr/local/sbin:/usr/sbin:/sbin:${path.dirname(process.execPath)}"\``,
       );
+    });
+  });
+
+  describe("--install --file NAME, merged with what is installed (real visudo and sudo)", () => {
+    const file = "/etc/sudoers.d/tsss-adm-merge";
+    const defaultFile = "/etc/sudoers.d/ts-sudospawner";
+    const asHub = (user: string) => spawnSync("sudo", ["-u", MERGE, "sudo", "-n", "-u", user, MEDIATOR, "--help"], { encoding: "utf8", env: CLEAN_ENV, cwd: "/" });
+
+    it("installs under the given name, refuses a user rule over the group rule, and points a default install at that file", () => {
+      const before = fs.existsSync(defaultFile) ? fs.readFileSync(defaultFile, "utf8") : undefined;
+      const installed = cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--group", GROUP, "--file", "tsss-adm-merge", "--install"]);
+      expect(installed.status, installed.stderr).toBe(0);
+      expect(installed.stderr).toContain(`installed ${file} (mode 0440, validated with visudo)`);
+      const groupRule = fs.readFileSync(file, "utf8");
+      expect(groupRule).toContain(`${MERGE} ALL=(%${GROUP}, !#0) NOPASSWD: ${commandAliasName(MERGE)}`);
+      expect(asHub(ANN).status).toBe(0);
+
+      // The hub's old advice for a user outside the group: it must not replace the group rule.
+      const users = cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--users", OUT, "--file", "tsss-adm-merge", "--install"]);
+      expect(users.status).toBe(2);
+      expect(users.stderr).toContain(`${file} lets ${MERGE} serve the group ${GROUP}; a rule for ${OUT} alone would replace it and cut off every other member`);
+      expect(users.stderr).toContain(`\`usermod -aG ${GROUP} ${OUT}\``);
+      expect(fs.readFileSync(file, "utf8")).toBe(groupRule);
+      expect(asHub(ANN).status).toBe(0);
+
+      // Without --file the default name would define the alias a second time.
+      const again = cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--group", GROUP, "--install"]);
+      expect(again.status).toBe(2);
+      expect(again.stderr).toContain(`${file} already defines ${commandAliasName(MERGE)}, the alias this rule defines`);
+      expect(again.stderr).toContain("add `--file tsss-adm-merge`");
+      expect(fs.existsSync(defaultFile) ? fs.readFileSync(defaultFile, "utf8") : undefined).toBe(before);
+
+      // The same group again, into the same file, is fine.
+      expect(cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--group", GROUP, "--file", "tsss-adm-merge", "--install"]).status).toBe(0);
+      expect(spawnSync("visudo", ["-c"], { stdio: "ignore" }).status).toBe(0);
+      removeSudoers("tsss-adm-merge");
+    });
+
+    it("keeps the users a user rule already serves, printing the merged command", () => {
+      expect(cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--users", ANN, "--file", "tsss-adm-merge", "--install"]).status).toBe(0);
+      const run = cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--users", OUT, "--file", "tsss-adm-merge", "--install"]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain(`\`ts-sudospawner sudoers --hub-user ${MERGE} --users ${ANN},${OUT} --file tsss-adm-merge --install\``);
+      expect(asHub(ANN).status).toBe(0);
+      const merged = cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--users", `${ANN},${OUT}`, "--file", "tsss-adm-merge", "--install"]);
+      expect(merged.status, merged.stderr).toBe(0);
+      expect(asHub(ANN).status).toBe(0);
+      expect(asHub(OUT).status).toBe(0);
+      removeSudoers("tsss-adm-merge");
+    });
+
+    it.each(["tsss.adm", "tsss-adm~", "../tsss-adm"])("refuses --file %j, a name sudo's includedir would skip or leave", (name) => {
+      const run = cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--group", GROUP, "--file", name, "--install"]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain(`--file ${JSON.stringify(name)}: sudo's includedir reads only names of letters, digits`);
     });
   });
 
