@@ -1,8 +1,10 @@
 /**
  * Entry point of the `ts-sudospawner` command (bundled to dist/cli.cjs).
  * Mediator mode unless the first argument names an admin command. Admin commands are refused
- * when this process was started through sudo as a non-root user: that is the hub's rule, and the
- * hub's argv may only choose the log level.
+ * when this process was started through sudo by a non-root user as a non-root user: that is the
+ * hub's rule, and the hub's argv may only choose the log level. Root acting as the hub
+ * (`sudo -u HUB ts-sudospawner check`) is an admin, not the hub's rule: sudo sets SUDO_UID itself
+ * from the caller's real uid, so the hub cannot claim to be root.
  */
 import { join } from "node:path";
 import { SudoSpawnerError, errorMessage, isSudoSpawnerError } from "./errors.js";
@@ -27,10 +29,11 @@ async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const command = argv[0];
   if (command !== undefined && (ADMIN_COMMANDS as readonly string[]).includes(command)) {
-    if (process.env.SUDO_UID !== undefined && process.getuid?.() !== 0) {
+    const caller = process.env.SUDO_UID;
+    if (caller !== undefined && caller !== "0" && process.getuid?.() !== 0) {
       throw new SudoSpawnerError(
         "USAGE",
-        `admin command ${JSON.stringify(command)} refused: it was started through sudo as a non-root user (the hub's rule). Run it as root or as the hub user directly`,
+        `admin command ${JSON.stringify(command)} refused: it was started through sudo by uid ${caller} as a non-root user, which is how the hub's rule runs the mediator. Run it as root, as root through \`sudo -u HUB\`, or as the hub user directly`,
       );
     }
     return loadAdmin().runAdminCli(argv, { selfPath: selfPath(), invokedPath: process.argv[1] });

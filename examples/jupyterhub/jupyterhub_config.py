@@ -3,12 +3,14 @@
 #
 # Setup (as root):
 #   npm install -g --prefix /opt/ts-sudospawner ./ts-sudospawner-*.tgz
-#   ln -s "$(command -v jupyterhub-singleuser)" /opt/ts-sudospawner/bin/jupyterhub-singleuser
-#   pip install --no-index /opt/ts-sudospawner/lib/node_modules/ts-sudospawner/src/jupyterhub
+#   /usr/bin/python3 -m venv /opt/jupyterhub
+#   /opt/jupyterhub/bin/pip install jupyterhub jupyterlab
+#   ln -s /opt/jupyterhub/bin/jupyterhub-singleuser /opt/ts-sudospawner/bin/jupyterhub-singleuser
+#   /opt/jupyterhub/bin/pip install --no-index /opt/ts-sudospawner/lib/node_modules/ts-sudospawner/src/jupyterhub
 #       (into the hub's Python environment; JupyterHub 4.1, 5.x, 6.x)
 #   /opt/ts-sudospawner/bin/ts-sudospawner sudoers --hub-user jupyterhub --group jupyterhub-users --install
 # Run as the hub user, from its home:
-#   sudo -u jupyterhub -H sh -c 'cd ~ && jupyterhub -f /etc/jupyterhub/jupyterhub_config.py'
+#   sudo -u jupyterhub -H sh -c 'cd ~ && /opt/jupyterhub/bin/jupyterhub -f /etc/jupyterhub/jupyterhub_config.py'
 import os
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)

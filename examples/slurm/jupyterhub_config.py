@@ -5,8 +5,10 @@
 #
 # Setup (as root, on the hub host):
 #   npm install -g --prefix /opt/ts-sudospawner ./ts-sudospawner-*.tgz    # on a path the nodes share
-#   ln -s "$(command -v jupyterhub-singleuser)" /opt/ts-sudospawner/bin/jupyterhub-singleuser
-#   pip install --no-index /opt/ts-sudospawner/lib/node_modules/ts-sudospawner/src/jupyterhub
+#   /usr/bin/python3 -m venv /opt/jupyterhub    # on a path the nodes share
+#   /opt/jupyterhub/bin/pip install jupyterhub jupyterlab
+#   ln -s /opt/jupyterhub/bin/jupyterhub-singleuser /opt/ts-sudospawner/bin/jupyterhub-singleuser
+#   /opt/jupyterhub/bin/pip install --no-index /opt/ts-sudospawner/lib/node_modules/ts-sudospawner/src/jupyterhub
 #   install -o root -g root -m 0644 policy.json /etc/ts-sudospawner/config.json
 #   /opt/ts-sudospawner/bin/ts-sudospawner sudoers --hub-user jupyterhub --group jupyterhub-users --install
 #   /opt/ts-sudospawner/bin/ts-sudospawner check --hub-user jupyterhub --user alice   # rows 18-20: Slurm

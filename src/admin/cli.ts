@@ -23,6 +23,7 @@ interface SudoersOptions {
   mkhomedir?: boolean;
   output?: string;
   install?: boolean;
+  file?: string;
 }
 
 interface CheckOptions {
@@ -60,7 +61,8 @@ function buildProgram(ctx: AdminContext, io: AdminIO, setStatus: (status: number
     .option("--mediator <path>", "the mediator path the hub runs (default: the path this command was started by)")
     .option("--mkhomedir", "removed: homes are created by pam_mkhomedir in /etc/pam.d/sudo (see the admin guide)")
     .option("--output <file>", "write the validated rule to FILE (mode 0440) instead of printing it")
-    .option("--install", "install it as /etc/sudoers.d/ts-sudospawner (root; atomic, validated with visudo)")
+    .option("--install", "install it as /etc/sudoers.d/ts-sudospawner (root; atomic, validated with visudo; never cuts off users an existing rule serves)")
+    .option("--file <name>", "with --install: the file name in /etc/sudoers.d (default ts-sudospawner; letters, digits, _ and -)")
     .action((options: SudoersOptions) => {
       setStatus(
         runSudoers(
@@ -71,6 +73,7 @@ function buildProgram(ctx: AdminContext, io: AdminIO, setStatus: (status: number
             mkhomedir: options.mkhomedir === true,
             install: options.install === true,
             ...(options.output === undefined ? {} : { output: options.output }),
+            ...(options.file === undefined ? {} : { file: options.file }),
           },
           io,
         ),

@@ -47,7 +47,7 @@ export function findSingleUser(dir: string, exists: (p: string) => boolean = exi
   }
   throw new SudoSpawnerError(
     "NOT_FOUND",
-    `no ${SINGLEUSER_NAMES.join(" or ")} next to the mediator in ${dir}; as root, link the server there, e.g. \`ln -s "$(command -v jupyterhub-singleuser)" ${join(dir, "jupyterhub-singleuser")}\``,
+    `no ${SINGLEUSER_NAMES.join(" or ")} next to the mediator in ${dir}; as root, link the server of the venv JupyterHub runs from there by its full path, e.g. \`ln -s /opt/jupyterhub/bin/jupyterhub-singleuser ${join(dir, "jupyterhub-singleuser")}\` (\`ts-sudospawner sudoers\` prints the exact command)`,
   );
 }
 

@@ -32,8 +32,9 @@ const NORULE = "tsss-adm-norule"; // a hub without any rule
 const WIDE = "tsss-adm-wide"; // a hub with `ALL=(ALL) NOPASSWD: ALL`
 const PLAIN = "tsss-adm-plain"; // a hub with the common rule lacking `!#0`
 const NONODE = "tsss-adm-nonode"; // a hub whose secure_path has no node
-const USERS = [HUB, ANN, OUT, NOHOME, NORULE, WIDE, PLAIN, NONODE];
-const SUDOERS = ["tsss-adm-rule", "tsss-adm-wide", "tsss-adm-plain", "tsss-adm-nonode", "tsss-adm-install", "tsss-adm-clash"];
+const MERGE = "tsss-adm-merge"; // a hub whose rule --install writes with --file, then must not cut off
+const USERS = [HUB, ANN, OUT, NOHOME, NORULE, WIDE, PLAIN, NONODE, MERGE];
+const SUDOERS = ["tsss-adm-rule", "tsss-adm-wide", "tsss-adm-plain", "tsss-adm-nonode", "tsss-adm-install", "tsss-adm-clash", "tsss-adm-merge"];
 const CLEAN_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C", LC_ALL: "C" };
 const IDS = [
   "rule-allows-mediator",
@@ -122,7 +123,7 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
     installDemoSingleUser(installTarball(tarball, PREFIX));
     fs.rmSync(path.dirname(tarball), { recursive: true, force: true });
     ensureGroup(GROUP);
-    for (const user of [HUB, NORULE, WIDE, PLAIN, NONODE]) ensureUser(user);
+    for (const user of [HUB, NORULE, WIDE, PLAIN, NONODE, MERGE]) ensureUser(user);
     ensureUser(ANN, { groups: [GROUP] });
     ensureUser(OUT);
     ensureUser(NOHOME, { groups: [GROUP], home: false });
@@ -209,6 +210,18 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(run.stderr.startsWith(message), run.stderr).toBe(true);
     });
 
+    it("prints the exact ln -s of the venv's jupyterhub-singleuser when none is next to the mediator", () => {
+      fs.renameSync(`${PREFIX}/bin/jupyterhub-singleuser`, `${PREFIX}/jupyterhub-singleuser.away`);
+      try {
+        const run = cli(MEDIATOR, ["sudoers", "--hub-user", HUB, "--group", GROUP]);
+        expect(run.status, run.stderr).toBe(0);
+        expect(run.stderr).toContain(`warning: no sudospawner-singleuser or jupyterhub-singleuser next to the mediator in ${PREFIX}/bin; spawns fail until one is linked there. As root:\n`);
+        expect(run.stderr).toContain(`    ln -s /opt/jupyterhub/bin/jupyterhub-singleuser ${PREFIX}/bin/jupyterhub-singleuser\n`);
+      } finally {
+        fs.renameSync(`${PREFIX}/jupyterhub-singleuser.away`, `${PREFIX}/bin/jupyterhub-singleuser`);
+      }
+    });
+
     it("refuses a mediator in a group-writable directory, naming it", () => {
       fs.chmodSync(`${PREFIX}/lib`, 0o775);
       try {
@@ -229,6 +242,61 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(run.stderr).toContain(
         `Fix: as root, with \`visudo -f /etc/sudoers.d/tsss-adm-nonode\`, change line 1 \`Defaults:${NONODE} secure_path="/usr/local/sbin:/usr/sbin:/sbin"\` to \`Defaults:${NONODE} secure_path="/usr/local/sbin:/usr/sbin:/sbin:${path.dirname(process.execPath)}"\``,
       );
+    });
+  });
+
+  describe("--install --file NAME, merged with what is installed (real visudo and sudo)", () => {
+    const file = "/etc/sudoers.d/tsss-adm-merge";
+    const defaultFile = "/etc/sudoers.d/ts-sudospawner";
+    const asHub = (user: string) => spawnSync("sudo", ["-u", MERGE, "sudo", "-n", "-u", user, MEDIATOR, "--help"], { encoding: "utf8", env: CLEAN_ENV, cwd: "/" });
+
+    it("installs under the given name, refuses a user rule over the group rule, and points a default install at that file", () => {
+      const before = fs.existsSync(defaultFile) ? fs.readFileSync(defaultFile, "utf8") : undefined;
+      const installed = cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--group", GROUP, "--file", "tsss-adm-merge", "--install"]);
+      expect(installed.status, installed.stderr).toBe(0);
+      expect(installed.stderr).toContain(`installed ${file} (mode 0440, validated with visudo)`);
+      const groupRule = fs.readFileSync(file, "utf8");
+      expect(groupRule).toContain(`${MERGE} ALL=(%${GROUP}, !#0) NOPASSWD: ${commandAliasName(MERGE)}`);
+      expect(asHub(ANN).status).toBe(0);
+
+      // The hub's old advice for a user outside the group: it must not replace the group rule.
+      const users = cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--users", OUT, "--file", "tsss-adm-merge", "--install"]);
+      expect(users.status).toBe(2);
+      expect(users.stderr).toContain(`${file} lets ${MERGE} serve the group ${GROUP}; a rule for ${OUT} alone would replace it and cut off every other member`);
+      expect(users.stderr).toContain(`\`usermod -aG ${GROUP} ${OUT}\``);
+      expect(fs.readFileSync(file, "utf8")).toBe(groupRule);
+      expect(asHub(ANN).status).toBe(0);
+
+      // Without --file the default name would define the alias a second time.
+      const again = cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--group", GROUP, "--install"]);
+      expect(again.status).toBe(2);
+      expect(again.stderr).toContain(`${file} already defines ${commandAliasName(MERGE)}, the alias this rule defines`);
+      expect(again.stderr).toContain("add `--file tsss-adm-merge`");
+      expect(fs.existsSync(defaultFile) ? fs.readFileSync(defaultFile, "utf8") : undefined).toBe(before);
+
+      // The same group again, into the same file, is fine.
+      expect(cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--group", GROUP, "--file", "tsss-adm-merge", "--install"]).status).toBe(0);
+      expect(spawnSync("visudo", ["-c"], { stdio: "ignore" }).status).toBe(0);
+      removeSudoers("tsss-adm-merge");
+    });
+
+    it("keeps the users a user rule already serves, printing the merged command", () => {
+      expect(cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--users", ANN, "--file", "tsss-adm-merge", "--install"]).status).toBe(0);
+      const run = cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--users", OUT, "--file", "tsss-adm-merge", "--install"]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain(`\`ts-sudospawner sudoers --hub-user ${MERGE} --users ${ANN},${OUT} --file tsss-adm-merge --install\``);
+      expect(asHub(ANN).status).toBe(0);
+      const merged = cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--users", `${ANN},${OUT}`, "--file", "tsss-adm-merge", "--install"]);
+      expect(merged.status, merged.stderr).toBe(0);
+      expect(asHub(ANN).status).toBe(0);
+      expect(asHub(OUT).status).toBe(0);
+      removeSudoers("tsss-adm-merge");
+    });
+
+    it.each(["tsss.adm", "tsss-adm~", "../tsss-adm"])("refuses --file %j, a name sudo's includedir would skip or leave", (name) => {
+      const run = cli(MEDIATOR, ["sudoers", "--hub-user", MERGE, "--group", GROUP, "--file", name, "--install"]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain(`--file ${JSON.stringify(name)}: sudo's includedir reads only names of letters, digits`);
     });
   });
 
@@ -372,7 +440,9 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
         expect(run.status).toBe(1);
         expect(statuses(rows)).toMatchObject({ "rule-allows-mediator": "pass", "install-root-only": "pass", "singleuser-executable": "fail", "home-usable": "pass" });
         expect(rows["singleuser-executable"]?.detail).toBe(`no sudospawner-singleuser or jupyterhub-singleuser next to the mediator in ${PREFIX}/bin`);
-        expect(rows["singleuser-executable"]?.fix).toBe(`as root: \`ln -s "$(command -v jupyterhub-singleuser)" ${PREFIX}/bin/jupyterhub-singleuser\` (or install a sudospawner-singleuser wrapper there)`);
+        // The venv of the docs is made first when this machine has none.
+        const venv = fs.existsSync("/opt/jupyterhub/bin/jupyterhub-singleuser") ? "" : "`/usr/bin/python3 -m venv /opt/jupyterhub`, then `/opt/jupyterhub/bin/pip install jupyterhub jupyterlab`, then ";
+        expect(rows["singleuser-executable"]?.fix).toBe(`as root: ${venv}\`ln -s /opt/jupyterhub/bin/jupyterhub-singleuser ${PREFIX}/bin/jupyterhub-singleuser\` (or install a sudospawner-singleuser wrapper there)`);
       } finally {
         fs.renameSync(`${PREFIX}/jupyterhub-singleuser.away`, `${PREFIX}/bin/jupyterhub-singleuser`);
       }
@@ -389,6 +459,53 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       } finally {
         fs.chmodSync(`${PREFIX}/bin/jupyterhub-singleuser`, 0o755);
       }
+    });
+
+    it("fails row 5 naming the directory that stops the venv's python, and passes the same venv once the user can enter it", () => {
+      // A venv made from a Python that lives in a directory the user cannot enter (as a pyenv
+      // under /root would), and a jupyterhub-singleuser script of that venv linked next to the mediator.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsss-adm-venv-"));
+      fs.chmodSync(dir, 0o755);
+      const hidden = path.join(dir, "private");
+      fs.mkdirSync(hidden, { mode: 0o700 });
+      fs.symlinkSync("/usr/bin/python3", path.join(hidden, "python3"));
+      const venv = path.join(dir, "venv");
+      const made = spawnSync(path.join(hidden, "python3"), ["-m", "venv", "--without-pip", venv], { encoding: "utf8" });
+      expect(made.status, made.stderr).toBe(0);
+      const script = path.join(venv, "bin", "jupyterhub-singleuser");
+      fs.writeFileSync(script, `#!${venv}/bin/python3\nimport sys\n`, { mode: 0o755 });
+      const link = `${PREFIX}/bin/jupyterhub-singleuser`;
+      fs.renameSync(link, `${PREFIX}/jupyterhub-singleuser.away`);
+      try {
+        fs.symlinkSync(script, link);
+        const bad = check(["--hub-user", HUB, "--user", ANN]).rows["singleuser-executable"];
+        expect(bad?.status).toBe("fail");
+        expect(bad?.detail).toContain(`${ANN} cannot enter ${hidden} (owner uid 0, group 0, mode 0700), so ${ANN} cannot run it`);
+        expect(bad?.detail).toMatch(new RegExp(`the venv's python3 resolves to ${hidden}/`));
+        expect(bad?.fix).toContain(`\`/usr/bin/python3 -m venv --clear ${venv}\``);
+        // And the user really cannot: the kernel refuses the exec.
+        const ann = userInfo(ANN);
+        const ran = spawnSync(script, ["-c", "0"], { uid: ann.uid, gid: ann.gid, encoding: "utf8" });
+        expect(ran.error?.message ?? ran.stderr).toMatch(/EACCES|Permission denied/);
+        fs.chmodSync(hidden, 0o755);
+        const good = check(["--hub-user", HUB, "--user", ANN]).rows["singleuser-executable"];
+        expect(good?.status, good?.detail).toBe("pass");
+        expect(good?.detail).toContain(`${venv}/pyvenv.cfg: home = ${hidden}`);
+      } finally {
+        fs.rmSync(link, { force: true });
+        fs.renameSync(`${PREFIX}/jupyterhub-singleuser.away`, link);
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("runs as the hub through root's sudo (sudo -u HUB), with no refusal", () => {
+      const run = spawnSync("sudo", ["-u", HUB, MEDIATOR, "check", "--hub-user", HUB, "--user", ANN, "--json"], { encoding: "utf8", env: CLEAN_ENV, cwd: "/" });
+      const report = JSON.parse(run.stdout) as CheckReport;
+      const rows = Object.fromEntries(report.rows.map((row) => [row.id, row]));
+      expect(statuses(rows), run.stderr).toEqual({ ...Object.fromEntries(IDS.map((id) => [id, "pass"])), ...NO_UNIT, "who-becomes-hub": "skip", "spawn-and-kill": "skip" });
+      expect(rows["who-becomes-hub"]?.detail).toMatch(/^needs root: /);
+      expect(rows["who-becomes-hub"]?.fix).toBe("run check as root for this row");
+      expect(run.status).toBe(0);
     });
 
     it("fails row 6 for a user without a home directory", () => {

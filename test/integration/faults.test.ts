@@ -176,7 +176,7 @@ describe.skipIf(skip)("faults through real sudo", () => {
       const next = await call(alice.name, spawnRequest(await freePort()), install.mediator);
       expectRefusal(
         next,
-        `no sudospawner-singleuser or jupyterhub-singleuser next to the mediator in ${install.binDir}; as root, link the server there, e.g. \`ln -s "$(command -v jupyterhub-singleuser)" ${executable}\``,
+        `no sudospawner-singleuser or jupyterhub-singleuser next to the mediator in ${install.binDir}; as root, link the server of the venv JupyterHub runs from there by its full path, e.g. \`ln -s /opt/jupyterhub/bin/jupyterhub-singleuser ${executable}\` (\`ts-sudospawner sudoers\` prints the exact command)`,
       );
       expect(serverPids(alice.name)).toEqual([pid]);
 

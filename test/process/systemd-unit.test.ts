@@ -42,7 +42,7 @@ describe("examples/jupyterhub/jupyterhub.service", () => {
   });
 
   it.skipIf(skipVerify)("passes systemd-analyze verify without a warning", () => {
-    // verify checks that ExecStart= exists: the shipped path is Debian's jupyterhub package.
+    // verify checks that ExecStart= exists: the shipped path is the venv of the admin guide's section 1.
     const exec = /^ExecStart=(\S+)/m.exec(text)?.[1] as string;
     const checked = fs.existsSync(exec) ? text : text.replace(`ExecStart=${exec}`, "ExecStart=/bin/true");
     const result = verify(checked, dir);

@@ -5,6 +5,7 @@
  * troubleshooting table).
  */
 import { shellQuote } from "../../protocol/index.js";
+import { linkCommand } from "../host/singleuser-link.js";
 import { classifyRefusal } from "../../system/sudo-refusals.js";
 import { parseLongListing, splitListEntries, unquoteListedName } from "../host/sudo-listing.js";
 
@@ -104,7 +105,7 @@ export function diagnoseSudoFailure(output: string, ctx: FailureContext): Diagno
     return { cause: "the mediator's native addon is missing or built for another Node", fix: "as root: `npm rebuild -g --prefix PREFIX ts-sudospawner` with the node that sudo finds" };
   }
   if (/no sudospawner-singleuser or jupyterhub-singleuser/.test(output)) {
-    return { cause: "no single-user executable next to the mediator", fix: `as root: \`ln -s "$(command -v jupyterhub-singleuser)" ${ctx.mediator.replace(/[^/]*$/, "jupyterhub-singleuser")}\`` };
+    return { cause: "no single-user executable next to the mediator", fix: `as root: \`${linkCommand(ctx.mediator.replace(/\/[^/]*$/, ""))}\` (the venv's jupyterhub-singleuser by its full path)` };
   }
   if (/home directory .* does not exist/.test(output)) {
     return { cause: `${ctx.user} has no home directory`, fix: homeFix(ctx.user) };

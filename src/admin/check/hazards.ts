@@ -277,7 +277,7 @@ function describeGrant(grant: RunasGrant): string {
 
 export function checkWhoBecomesHub(s: CheckSubject, facts: HazardFacts, json: () => { json?: unknown; problem?: string }): CheckRow {
   const row = { id: "who-becomes-hub", title: "nobody else may become the hub user" };
-  if (!s.asRoot) return { ...row, status: "skip", detail: "reading every sudoers rule needs root", fix: "run the check as root" };
+  if (!s.asRoot) return { ...row, status: "skip", detail: "needs root: reading every sudoers rule (cvtsudoers)", fix: "run check as root for this row" };
   const parsed = json();
   if (parsed.json === undefined) return { ...row, status: "skip", detail: parsed.problem ?? "cvtsudoers gave nothing", fix: "install cvtsudoers (part of sudo 1.8.21+) or read `visudo -c` output by hand" };
   const grants = runasGrants(parsed.json, facts.hub);

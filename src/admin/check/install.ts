@@ -15,6 +15,8 @@ import type { CheckSubject } from "./subject.js";
 import { shellQuote } from "../../protocol/index.js";
 import { homeFix } from "./diagnose.js";
 import { groupIds, pathChain, uidWithName } from "../host/commands.js";
+import { singleUserAdvice, singleUserFacts } from "../host/singleuser-link.js";
+import { followInterpreter, realChainView } from "../host/interpreter-chain.js";
 
 function mode(m: number): string {
   return (m & 0o7777).toString(8).padStart(4, "0");
@@ -88,11 +90,12 @@ export function checkSingleUser(s: CheckSubject): CheckRow {
     real = assertTrustedExecutable(file, new Set([0, s.user.uid]), uidWithName, "the single-user server");
   } catch (error) {
     // findSingleUser's message ends with its own fix; the fix has its own column here.
-    const message = errorMessage(error).replace(/; as root, link the server there.*$/, "");
+    const message = errorMessage(error).replace(/; as root, link the server .*$/, "");
     const code = isSudoSpawnerError(error) ? error.code : "";
+    const advice = code === "NOT_FOUND" ? singleUserAdvice(singleUserFacts(dir, undefined)) : undefined;
     const fix =
-      code === "NOT_FOUND"
-        ? `as root: \`ln -s "$(command -v jupyterhub-singleuser)" ${path.join(dir, "jupyterhub-singleuser")}\` (or install a sudospawner-singleuser wrapper there)`
+      advice !== undefined
+        ? `as root: ${advice.commands.map((c) => `\`${c}\``).join(", then ")} (or install a sudospawner-singleuser wrapper there)`
         : "as root: make it and every directory above it owned by root and not writable by group or others (chown root:root, chmod go-w)";
     return { ...row, status: "fail", detail: message, fix };
   }
@@ -119,7 +122,18 @@ export function checkSingleUser(s: CheckSubject): CheckRow {
     };
   }
   const shown = real === file ? file : `${file} -> ${real}`;
-  return { ...row, status: "pass", detail: `${shown}: trusted (root or ${s.user.name} only) and executable by ${s.user.name}`, fix: "" };
+  // The script runs only if its interpreter does: follow the shebang, each link and a venv's home.
+  const chain = followInterpreter(real, who, s.user.name, realChainView, serverPath(real));
+  if (chain.problem) {
+    return { ...row, status: "fail", detail: `${shown} is runnable, but ${chain.problem.problem} (${chain.steps.join("; ")})`, fix: chain.problem.fix };
+  }
+  const followed = chain.steps.length > 0 ? `; its interpreter too (${chain.steps.join("; ")})` : "";
+  return { ...row, status: "pass", detail: `${shown}: trusted (root or ${s.user.name} only) and executable by ${s.user.name}${followed}`, fix: "" };
+}
+
+/** The server's PATH as the mediator builds it without a policy PATH: the executable's directory first (mediator/env-policy.ts). */
+function serverPath(executable: string): string[] {
+  return [path.dirname(executable), "/usr/local/bin", "/usr/bin", "/bin"];
 }
 
 function isScript(file: string): boolean {

@@ -73,6 +73,11 @@ export async function runStep(step: Step, index: number, subject: CheckSubject):
   try {
     return await step.run(subject);
   } catch (error) {
+    // As the hub, a path only root may examine is not a failure of the site: the row needs root.
+    const denied = !subject.asRoot && /\b(EACCES|EPERM)\b|permission denied/i.test(errorMessage(error));
+    if (denied) {
+      return { id: `step-${index + 1}`, title: step.activity(subject), status: "skip", detail: `needs root: ${errorMessage(error)}`, fix: "run check as root for this row" };
+    }
     return {
       id: `step-${index + 1}`,
       title: step.activity(subject),

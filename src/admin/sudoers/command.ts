@@ -12,15 +12,17 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { SudoSpawnerError } from "../../errors.js";
-import { SINGLEUSER_NAMES, findSingleUser } from "../../install/executable.js";
+import { POLICY_PATH } from "../../install/layout.js";
 import { shellQuote } from "../../protocol/index.js";
 import { auditPath, formatProblems, realFs } from "../../install/path-trust.js";
 import { VERSION } from "../../version.js";
 import type { AdminIO } from "../io.js";
 import { currentUid, groupExists, lookupAccount, runCommand } from "../host/commands.js";
 import { locateMediator, type MediatorLocation } from "../host/mediator-path.js";
+import { singleUserAdvice, singleUserFacts } from "../host/singleuser-link.js";
 import { nodeUnderSudo, securePathFix, securePathLocations } from "../host/node-under-sudo.js";
-import { generateSnippet, runasList, sudoersName, type AccountKind, type Runas } from "./rule.js";
+import { aliasDefinedElsewhere, existingRule, mergeRefusal, validInstallName } from "./merge.js";
+import { commandAliasName, generateSnippet, runasList, sudoersName, type AccountKind, type Runas } from "./rule.js";
 
 export interface SudoersRequest {
   hubUser: string;
@@ -30,6 +32,8 @@ export interface SudoersRequest {
   mkhomedir: boolean;
   output?: string;
   install: boolean;
+  /** `--file NAME`: the name in /etc/sudoers.d for --install (default ts-sudospawner). */
+  file?: string;
 }
 
 export interface InstallTarget {
@@ -132,11 +136,8 @@ export function buildSnippet(request: SudoersRequest, io: AdminIO): { text: stri
   assertRootOnly(location);
   warnAboutAccounts(request, io);
   checkNode(request.hubUser, io);
-  try {
-    findSingleUser(path.dirname(location.path));
-  } catch {
-    io.err(`warning: no ${SINGLEUSER_NAMES.join(" or ")} next to ${location.path} yet; spawns fail until one is linked there\n`);
-  }
+  const advice = singleUserAdvice(singleUserFacts(path.dirname(location.path), readPolicy()));
+  if (advice !== undefined) io.err(`warning: ${advice.problem}. As root:\n${advice.commands.map((c) => `    ${c}\n`).join("")}`);
   const text = generateSnippet({
     hubUser: request.hubUser,
     runas: request.runas,
@@ -145,6 +146,14 @@ export function buildSnippet(request: SudoersRequest, io: AdminIO): { text: stri
     idOf,
   });
   return { text, mediatorPath: location.path };
+}
+
+function readPolicy(): string | undefined {
+  try {
+    return fs.readFileSync(POLICY_PATH, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 /** `visudo -cf FILE` (or the whole configuration when FILE is undefined); undefined without visudo. */
@@ -248,17 +257,51 @@ function nextSteps(request: SudoersRequest, mediatorPath: string): string {
   return `next: ts-sudospawner check --hub-user ${shellQuote(request.hubUser)} --user ${user === "SOME_USER" ? user : shellQuote(user)} --mediator ${mediatorPath}\n`;
 }
 
-export function runSudoers(request: SudoersRequest, io: AdminIO, target: InstallTarget = DEFAULT_INSTALL_TARGET): number {
+function readOrUndefined(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuse an install that would define the alias twice or cut off anyone the file's rule serves. */
+export function assertMergeSafe(request: SudoersRequest, target: InstallTarget): void {
+  const entries = (fs.existsSync(target.dir) ? fs.readdirSync(target.dir) : []).map((name) => ({ name, text: readOrUndefined(path.join(target.dir, name)) ?? "" }));
+  const elsewhere = aliasDefinedElsewhere(entries, target.name, request.hubUser);
+  if (elsewhere.length > 0) {
+    throw new SudoSpawnerError(
+      "USAGE",
+      `${elsewhere.map((name) => path.join(target.dir, name)).join(" and ")} already ${elsewhere.length === 1 ? "defines" : "define"} ${commandAliasName(request.hubUser)}, the alias this rule defines (sudo refuses a second definition). Install into that file instead: add \`--file ${shellQuote(elsewhere[0] as string)}\``,
+    );
+  }
+  const current = readOrUndefined(path.join(target.dir, target.name));
+  const existing = current === undefined ? undefined : existingRule(current, request.hubUser);
+  const groupMembers =
+    request.runas.kind === "group" && existing !== undefined
+      ? existing.users.filter((user) => runCommand("id", ["-nG", "--", user]).stdout.split(/\s+/).includes((request.runas as { group: string }).group))
+      : [];
+  const refusal = mergeRefusal({ hubUser: request.hubUser, runas: request.runas, file: target.name, groupMembers, ...(existing === undefined ? {} : { existing }) });
+  if (refusal !== undefined) throw new SudoSpawnerError("USAGE", `${refusal}. Nothing was installed`);
+}
+
+export function runSudoers(request: SudoersRequest, io: AdminIO, defaultTarget: InstallTarget = DEFAULT_INSTALL_TARGET): number {
+  if (request.file !== undefined && !validInstallName(request.file)) {
+    throw new SudoSpawnerError("USAGE", `--file ${JSON.stringify(request.file)}: sudo's includedir reads only names of letters, digits, "_" and "-" (no ".", no trailing "~"), up to 64 characters`);
+  }
+  if (request.file !== undefined && !request.install && request.output === undefined) throw new SudoSpawnerError("USAGE", "--file NAME names the file --install writes; add --install");
+  const target = request.file === undefined ? defaultTarget : { dir: defaultTarget.dir, name: request.file };
   if (request.install && request.output !== undefined) throw new SudoSpawnerError("USAGE", "use either --output FILE or --install, not both");
   if (request.install && currentUid() !== 0) throw new SudoSpawnerError("USAGE", "--install must run as root (or use --output FILE and install it yourself)");
   const { text, mediatorPath } = buildSnippet(request, io);
   validateSnippet(text, io);
   if (request.install) {
+    assertMergeSafe(request, target);
     const file = installSnippet(text, target);
     io.err(`installed ${file} (mode 0440, validated with visudo)\n${nextSteps(request, mediatorPath)}`);
   } else if (request.output !== undefined) {
     writeOutput(request.output, text);
-    io.err(`wrote ${request.output} (validated with visudo); install it as root: install -m 0440 -o root -g root ${request.output} /etc/sudoers.d/ts-sudospawner\n`);
+    io.err(`wrote ${request.output} (validated with visudo); install it as root: install -m 0440 -o root -g root ${request.output} /etc/sudoers.d/${target.name}\n`);
   } else {
     io.out(text);
   }

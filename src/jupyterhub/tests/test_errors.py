@@ -70,7 +70,7 @@ def ctx(**kw):
 
 
 def test_explanations_name_cause_and_next_step():
-    fix = "run `ts-sudospawner sudoers --hub-user rhea --users alice --install` as root"
+    fix = "add alice to the group the rule names (as root: `usermod -aG GROUP alice`); for a rule that lists users, run `ts-sudospawner sudoers --hub-user rhea --users alice --install` as root, which keeps everyone"
     check = "`ts-sudospawner check --hub-user rhea --user alice`"
     e = explain_failure(ctx(), 1, "", "sudo: a password is required\n")
     assert str(e).startswith("sudo asked for a password: the sudoers rule for hub user rhea does not cover user alice")

@@ -59,8 +59,9 @@ def _fix(ctx: CallContext) -> str:
     if _is_doas(ctx):
         return f"add `permit nopass {ctx.hub_user} as {ctx.user} cmd {ctx.mediator_path}` to /etc/doas.conf"
     return (
-        f"run `ts-sudospawner sudoers --hub-user {ctx.hub_user} --users {ctx.user} --install` as root "
-        f"(or add {ctx.user} to the group the rule names), then check with "
+        f"add {ctx.user} to the group the rule names (as root: `usermod -aG GROUP {ctx.user}`); for a rule "
+        f"that lists users, run `ts-sudospawner sudoers --hub-user {ctx.hub_user} --users {ctx.user} --install` "
+        f"as root, which keeps everyone the installed rule serves or prints the command that does; then check with "
         f"`ts-sudospawner check --hub-user {ctx.hub_user} --user {ctx.user}`"
     )
 

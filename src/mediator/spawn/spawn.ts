@@ -14,7 +14,7 @@ import { checkExecStrings, e2bigHint, stackSoftLimit } from "./exec-size.js";
 import { logFileRefusal, type FoundEntry } from "./log-file-refusal.js";
 import { describeExit, describeStage } from "./reaper-lines.js";
 
-const { E2BIG, ENOENT } = constants.errno;
+const { E2BIG, EACCES, ENOENT } = constants.errno;
 
 export const DEFAULT_GRACE_MS = 1000;
 /** How long the reaper may take to report the exec (a loaded machine, a slow NFS home). */
@@ -54,6 +54,11 @@ function stageHint(stage: string, errno: number, plan: LaunchPlan): string {
   if ((stage === "exec" || stage === "exec-reaper") && errno === E2BIG) return execSizeHint(stage, plan);
   if (stage === "chdir" && errno === ENOENT) return ` (home directory ${plan.cwd}); create it, e.g. \`mkhomedir_helper USER\` as root`;
   if (stage === "chdir") return ` (home directory ${plan.cwd}); the user must be able to enter it: check its owner and mode`;
+  // EACCES on exec of a script that the mediator's audit passed is usually its interpreter (a
+  // venv's python linking into a directory the user cannot enter, e.g. under /root), not the file.
+  if (stage === "exec" && errno === EACCES) {
+    return ` (${plan.executable}); this user cannot execute it or the interpreter it names: a directory on the way, the shebang's interpreter or a venv python's link target is not executable by the user. \`ts-sudospawner check --hub-user HUB --user USER\` (row 5) names which one`;
+  }
   if (stage === "exec") return ` (${plan.executable}); check that it exists and is executable by this user`;
   if (stage === "exec-reaper") return "; reinstall ts-sudospawner (`npm rebuild ts-sudospawner`)";
   if (stage === "userns") {

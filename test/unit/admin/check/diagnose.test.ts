@@ -87,7 +87,7 @@ describe("diagnoseSudoFailure (real messages)", () => {
     ["sudo: unknown user alice", /does not know one of the users/, /getent passwd NAME/],
     ["refusing to act as root: single-user servers must run as ordinary users.", /refuses to run servers as root/, /restrict the Runas list/],
     ["cannot load the native addon /x/tsss_native.node (...)", /native addon/, /npm rebuild/],
-    ["no sudospawner-singleuser or jupyterhub-singleuser next to the mediator in /opt/tsss/bin", /no single-user executable/, 'as root: `ln -s "$(command -v jupyterhub-singleuser)" /opt/tsss/bin/jupyterhub-singleuser`'],
+    ["no sudospawner-singleuser or jupyterhub-singleuser next to the mediator in /opt/tsss/bin", /no single-user executable/, 'as root: `ln -s /opt/jupyterhub/bin/jupyterhub-singleuser /opt/tsss/bin/jupyterhub-singleuser` (the venv\'s jupyterhub-singleuser by its full path)'],
     [
       "home directory /home/alice of alice does not exist; create it",
       /has no home directory/,
