@@ -12,7 +12,7 @@ from jupyterhub.utils import random_port
 from traitlets import CaselessStrEnum, Float, List as ListTrait, TraitError, Unicode, default, validate
 
 from .answers import MAX_PID, kill_alive, profile_list, spawn_pid
-from .errors import MediatorError
+from .errors import InvalidUserOptions, MediatorError
 from .exit_status import describe_status
 from .explain import CallContext
 from .limits import request_limits
@@ -43,6 +43,11 @@ def _hub_user() -> str:
         return pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
         return str(os.getuid())
+
+
+async def _apply_user_options(spawner: "TsSudoSpawner", user_options: Any) -> None:
+    """The default Spawner.apply_user_options (JupyterHub 5.3+): check the options before start()."""
+    await spawner.check_user_options(user_options)
 
 
 async def _profiles_options_form(spawner: "TsSudoSpawner") -> str:
@@ -157,6 +162,13 @@ class TsSudoSpawner(LocalProcessSpawner):
     @default("options_from_form")
     def _default_options_from_form(self) -> Any:
         return self._profile_options_from_form
+
+    # JupyterHub 5.3+ calls apply_user_options before start() and answers the REST API with 400
+    # and our message when it raises an HTTPError (MediatorError is one). Older versions have no
+    # such trait: start() checks the same options and raises the same error.
+    @default("apply_user_options")
+    def _default_apply_user_options(self) -> Any:
+        return _apply_user_options
 
     @validate("sudo_command")
     def _validate_sudo_command(self, proposal: Mapping[str, Any]) -> List[str]:
@@ -299,9 +311,23 @@ class TsSudoSpawner(LocalProcessSpawner):
         """user_options from the form: {"profile": NAME} (the name is checked again at start)."""
         return profile_from_form(form_data)
 
-    async def _requested_profile(self) -> Optional[str]:
+    # The user_options this spawner reads; JupyterHub's warning still names any other key.
+    user_option_names: Tuple[str, ...] = ("profile",)
+
+    async def check_user_options(self, user_options: Any) -> None:
+        """Refuse options the site does not offer (InvalidUserOptions: HTTP 400 with the reason)."""
+        if not isinstance(user_options, dict):
+            raise InvalidUserOptions(f"user options must be a JSON object, not {type(user_options).__name__}")
+        unknown = [str(key) for key in user_options if key not in self.user_option_names]
+        if unknown:
+            # JupyterHub's own words, for the keys no spawner reads.
+            self.log.warning("Received unhandled user_options for %s: %s", self._log_name, ", ".join(unknown))
+        await self._requested_profile(user_options)
+
+    async def _requested_profile(self, user_options: Any = None) -> Optional[str]:
         """The profile for this start, checked against the ones the mediator lists for the user."""
-        chosen = self.user_options.get("profile") if isinstance(self.user_options, dict) else None
+        options = self.user_options if user_options is None else user_options
+        chosen = options.get("profile") if isinstance(options, dict) else None
         if self.profile:
             if chosen and chosen != self.profile:
                 self.log.warning("%s ignoring the chosen profile %r: c.TsSudoSpawner.profile fixes %r", self._tag, chosen, self.profile)
@@ -311,10 +337,10 @@ class TsSudoSpawner(LocalProcessSpawner):
         if not name:
             return None
         if not is_valid_profile_name(name):
-            raise MediatorError(f"invalid launch profile {str(name)[:80]!r}: choose one of the site's profiles on the spawn page")
+            raise InvalidUserOptions(f"invalid launch profile {str(name)[:80]!r}: choose one of the site's profiles on the spawn page")
         offered = [p.name for p in await self.list_profiles()]
         if name not in offered:
-            raise MediatorError(
+            raise (MediatorError if self.profile else InvalidUserOptions)(
                 f"launch profile {name!r} is not one the site policy offers to {self.user.name} "
                 f"({', '.join(offered) or 'it offers none'}); choose another on the spawn page"
                 + (" or fix c.TsSudoSpawner.profile" if self.profile else "")
