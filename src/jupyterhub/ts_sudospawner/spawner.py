@@ -209,6 +209,7 @@ class TsSudoSpawner(LocalProcessSpawner):
         self._server_relay: Optional[StderrRelay] = None
         self._starting = False
         self._tls: Optional[Dict[str, str]] = None
+        self._unowned: Optional[str] = None  # why the last kill left the process alone
         super().__init__(**kwargs)
 
     def load_state(self, state: Dict[str, Any]) -> None:
@@ -491,7 +492,34 @@ class TsSudoSpawner(LocalProcessSpawner):
         if sig == 0:
             return liveness(self.pid, self.start_time) is Liveness.ALIVE
         answer, _ = await self._call({"action": "kill", "pid": self.pid, "signal": int(sig)})
-        return kill_alive(answer)
+        alive = kill_alive(answer)
+        unowned = answer.get("unowned")
+        self._unowned = unowned if not alive and isinstance(unowned, str) else None
+        return alive
+
+    def _unreachable_error(self, pid: int) -> Optional[MediatorError]:
+        """The error for a kill the mediator refused while the hub still sees the server alive.
+
+        Only when the hub's own check agrees (the pid is alive, with the start time stored at
+        start, where there is one) and the mediator said why it left the process alone: a reused
+        pid is then told apart from a server the mediator will not touch.
+        """
+        reason = getattr(self, "_unowned", None)
+        if reason is None or liveness(pid, self.start_time) is not Liveness.ALIVE:
+            return None
+        if reason == "orphaned-python-server":
+            why = (
+                f"server pid {pid} still runs, but ts-sudospawner may not stop it: it carries no ownership mark "
+                "(the Python sudospawner started it) and its Python sudospawner fork is gone"
+            )
+        elif self.start_time is not None:
+            why = f"server pid {pid} still runs (same start time as when it started), but the mediator does not recognise it as a server of {self.user.name}"
+        else:
+            return None  # no start time to compare: a reused pid is as likely, as before
+        return MediatorError(
+            f"{why}. It was NOT stopped. Add \"adopt\": {{\"until\": \"<ISO time>\"}} to the site policy "
+            f"(docs/admin-guide.md §10) and stop it again, or stop pid {pid} as root"
+        )
 
     async def _abort_start(self) -> None:
         """A stop while start() still waits for the mediator: JupyterHub before 5.1 does this at
@@ -516,7 +544,14 @@ class TsSudoSpawner(LocalProcessSpawner):
             if await self.poll() is not None:
                 return
             self.log.debug("%s sending %s to pid %s", self._tag, sig.name, self.pid)
+            pid = self.pid
             if not await self._signal(sig):
+                unreachable = self._unreachable_error(pid)
+                if unreachable is not None:
+                    # JupyterHub 3.0-6.1 swallow this exception in stop_single_user (the DELETE
+                    # still answers 204): the log line is what the admin gets, so it says it all.
+                    self.log.error("%s %s", self._tag, unreachable)
+                    raise unreachable
                 if await self.poll() is None:
                     self.clear_state()  # the mediator no longer sees it as this user's process
                 return

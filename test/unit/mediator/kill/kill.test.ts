@@ -1,6 +1,7 @@
 import os from "node:os";
 import { describe, expect, it } from "vitest";
 import { killServer } from "../../../../src/mediator/kill/kill.js";
+import type { UnownedReason } from "../../../../src/protocol/wire.js";
 import type { Logger } from "../../../../src/mediator/logger.js";
 import type { NativeAddon } from "../../../../src/mediator/native.js";
 import { environMarksPid, statFields, type Ownership } from "../../../../src/mediator/kill/ownership.js";
@@ -120,7 +121,17 @@ describe("killServer through a pidfd", () => {
   it("never signals a process that is not ours, and closes the pidfd", () => {
     const result = kill([0], "not-ours");
     expect(result).toMatchObject({ alive: false, calls: [["open", 4242], ["send", FD, 0], ["close", FD]] });
-    expect(result.lines).toEqual([expect.stringMatching(/^W pid 4242 is not a server started by ts-sudospawner \(the pid was reused\); leaving it alone/)]);
+    expect(result.lines).toEqual([expect.stringMatching(/^W pid 4242 is not a server started by ts-sudospawner \(no ownership mark for it: a reused pid/)]);
+  });
+
+  it("names an orphaned Python-started server, not a reused pid, and reports why for the answer", () => {
+    const { addon } = fakeAddon([0]);
+    const { lines, logger } = recorder();
+    const report: { unowned?: UnownedReason } = {};
+    expect(killServer(4242, 15, { addon, logger, ownership: () => "not-ours", unowned: () => "orphaned-python-server", report })).toBe(false);
+    expect(report.unowned).toBe("orphaned-python-server");
+    expect(lines).toEqual([expect.stringMatching(/^E pid 4242 .*no ownership mark .*no Python sudospawner fork.*add "adopt" to the site policy/)]);
+    expect(lines.join("")).not.toMatch(/reused/);
   });
 
   it("reports a process that vanished during the check as gone", () => {
