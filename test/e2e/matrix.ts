@@ -550,6 +550,20 @@ export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
           await expectKernelRunsAs(hub, E2E.ann, token);
           await stopAndExpectGone(hub, E2E.ann, "", pid);
           await expectNoLiveProcess(E2E.ann);
+          // The key, certificate and CA and their directory are gone once the server stopped.
+          const tlsDir = path.dirname(env.JUPYTERHUB_SSL_KEYFILE as string);
+          await waitFor(() => !fs.existsSync(tlsDir), 30_000, `the TLS directory ${tlsDir} to be removed after a stop through JupyterHub`);
+        }, 240_000);
+
+        it("a server killed outside JupyterHub leaves no TLS files either", async () => {
+          const hub = getHub();
+          const pid = await startRunningAs(hub, E2E.ann);
+          const tlsDir = path.dirname(environ(pid).JUPYTERHUB_SSL_KEYFILE as string);
+          expect(fs.existsSync(tlsDir), `${tlsDir} while the server runs`).toBe(true);
+          process.kill(pid, "SIGKILL");
+          await waitFor(() => !fs.existsSync(tlsDir), 30_000, `the TLS directory ${tlsDir} to be removed after SIGKILL of the server`);
+          await hub.waitStopped(E2E.ann, "", 90_000);
+          await expectNoLiveProcess(E2E.ann);
         }, 240_000);
       });
     }
