@@ -125,7 +125,8 @@ export type SpawnAnswer = { ok: true; pid: number };
  */
 export const UNOWNED_REASONS = ["orphaned-python-server", "other"] as const;
 export type UnownedReason = (typeof UNOWNED_REASONS)[number];
-export type KillAnswer = { ok: true; alive: boolean; unowned?: UnownedReason };
+/** Only "orphaned-python-server" is sent; "other" leaves the answer as it always was. */
+export type KillAnswer = { ok: true; alive: boolean; unowned?: "orphaned-python-server" };
 export type ProfilesAnswer = { ok: true; profiles: ProfileSummary[] };
 export type SubmitAnswer = { ok: true; job: number };
 export type SubmitTestAnswer = { ok: true; estimate: string };

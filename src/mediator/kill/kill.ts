@@ -45,13 +45,14 @@ function isOurs(pid: number, deps: KillDeps): boolean {
   const owner = deps.ownership(pid);
   if (owner !== "not-ours") return owner === "ours";
   const reason = deps.unowned?.(pid) ?? "other";
-  if (deps.report !== undefined) deps.report.unowned = reason;
+  // Only the case the hub can act on goes into the answer; "other" answers as before.
+  if (deps.report !== undefined && reason === "orphaned-python-server") deps.report.unowned = reason;
   if (reason === "orphaned-python-server") {
     deps.logger.error(
       `pid ${pid} runs a single-user server with a JupyterHub token but carries no ownership mark of ts-sudospawner and has no Python sudospawner fork as parent: the Python sudospawner started it and its fork is gone. Not signalling it; add "adopt" to the site policy (docs/policy.md) so that ts-sudospawner may stop it`,
     );
   } else {
-    deps.logger.warn(`pid ${pid} is not a server started by ts-sudospawner (no ownership mark for it: a reused pid, a kernel, or another tool's process); leaving it alone`);
+    deps.logger.warn(`pid ${pid} is not a server started by ts-sudospawner (the pid was reused); leaving it alone and reporting the server gone`);
   }
   return false;
 }
