@@ -8,7 +8,7 @@ import { SudoSpawnerError, errorMessage, isSudoSpawnerError } from "../errors.js
 import { assertTrustedExecutable, findSingleUser } from "../install/executable.js";
 import { resolveInstall, type InstallLayout, type Invocation } from "../install/layout.js";
 import { realFs } from "../install/path-trust.js";
-import { MAX_REQUEST_BYTES, escapeControls, parseRequest, type Answer, type SpawnRequest, type SubmitRequest, type UnownedReason } from "../protocol/index.js";
+import { MAX_REQUEST_BYTES, escapeControls, parseRequest, type Answer, type SpawnRequest, type SubmitRequest } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
 import { writeAllSync } from "../system/write-all.js";
 import { VERSION } from "../version.js";
@@ -170,7 +170,7 @@ function killAction(pid: number, signal: number, layout: InstallLayout, policy: 
   const reaperRealPath = () => realpathSync(layout.reaper);
   // Servers the Python sudospawner started carry no mark: kill/adoption.ts decides (live migration).
   const adopted = adoptionFor({ binDir: layout.binDir, policy, logger });
-  const report: { unowned?: UnownedReason } = {};
+  const report: { unowned?: "orphaned-python-server" } = {};
   const alive = killServer(pid, signal, { addon, logger, ownership: (p) => ownership(p, reaperRealPath, adopted), unowned: adopted.unowned, report });
   return report.unowned === undefined ? { ok: true, alive } : { ok: true, alive, unowned: report.unowned };
 }

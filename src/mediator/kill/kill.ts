@@ -23,7 +23,7 @@ export interface KillDeps {
   ownership: (pid: number) => Ownership;
   /** Why a live process that is not ours was left alone; filled into `report` for the answer. */
   unowned?: (pid: number) => UnownedReason;
-  report?: { unowned?: UnownedReason };
+  report?: { unowned?: "orphaned-python-server" };
 }
 
 /** alive for errno 0; gone (with the reason logged) for anything else. */

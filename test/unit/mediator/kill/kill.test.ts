@@ -1,7 +1,6 @@
 import os from "node:os";
 import { describe, expect, it } from "vitest";
 import { killServer } from "../../../../src/mediator/kill/kill.js";
-import type { UnownedReason } from "../../../../src/protocol/wire.js";
 import type { Logger } from "../../../../src/mediator/logger.js";
 import type { NativeAddon } from "../../../../src/mediator/native.js";
 import { environMarksPid, statFields, type Ownership } from "../../../../src/mediator/kill/ownership.js";
@@ -127,7 +126,7 @@ describe("killServer through a pidfd", () => {
   it("names an orphaned Python-started server, not a reused pid, and reports why for the answer", () => {
     const { addon } = fakeAddon([0]);
     const { lines, logger } = recorder();
-    const report: { unowned?: UnownedReason } = {};
+    const report: { unowned?: "orphaned-python-server" } = {};
     expect(killServer(4242, 15, { addon, logger, ownership: () => "not-ours", unowned: () => "orphaned-python-server", report })).toBe(false);
     expect(report.unowned).toBe("orphaned-python-server");
     expect(lines).toEqual([expect.stringMatching(/^E pid 4242 .*no ownership mark .*no Python sudospawner fork.*add "adopt" to the site policy/)]);
