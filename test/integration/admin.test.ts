@@ -309,7 +309,7 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(run.stdout).toMatch(/\n17 +spawn and stop a server as tsss-adm-ann +SKIP +not requested\n/);
       expect(run.stdout).toMatch(/\n18 +servers of the Python sudospawner whose fork is gone +PASS +none found\n/);
       expect(run.stdout).toMatch(/\n19 +Slurm mode +SKIP +off: the site policy/);
-      expect(run.stdout.trimEnd().split("\n").pop()).toBe("OK: 12 pass, 0 fail, 1 warn, 5 skip");
+      expect(run.stdout.trimEnd().split("\n").pop()).toBe("OK: 13 pass, 0 fail, 1 warn, 5 skip");
     });
 
     it("fails row 1 when the hub has no rule", () => {
