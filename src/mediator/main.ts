@@ -170,8 +170,9 @@ function killAction(pid: number, signal: number, layout: InstallLayout, policy: 
   const reaperRealPath = () => realpathSync(layout.reaper);
   // Servers the Python sudospawner started carry no mark: kill/adoption.ts decides (live migration).
   const adopted = adoptionFor({ binDir: layout.binDir, policy, logger });
-  const alive = killServer(pid, signal, { addon, logger, ownership: (p) => ownership(p, reaperRealPath, adopted) });
-  return { ok: true, alive };
+  const report: { unowned?: "orphaned-python-server" } = {};
+  const alive = killServer(pid, signal, { addon, logger, ownership: (p) => ownership(p, reaperRealPath, adopted), unowned: adopted.unowned, report });
+  return report.unowned === undefined ? { ok: true, alive } : { ok: true, alive, unowned: report.unowned };
 }
 
 async function handle(layout: InstallLayout, logger: Logger, interrupts: Interrupts): Promise<Answer> {

@@ -117,7 +117,16 @@ export interface JobStatus {
 }
 
 export type SpawnAnswer = { ok: true; pid: number };
-export type KillAnswer = { ok: true; alive: boolean };
+/**
+ * Why a kill left a live process alone: `orphaned-python-server` (no mark of ours, a JupyterHub
+ * token in its environment, and no Python sudospawner fork above it: a server the Python
+ * sudospawner started whose fork is gone, which only the policy's "adopt" lets us stop), or
+ * `other` (anything else: a reused pid, a kernel of a server, a process of another tool).
+ */
+export const UNOWNED_REASONS = ["orphaned-python-server", "other"] as const;
+export type UnownedReason = (typeof UNOWNED_REASONS)[number];
+/** Only "orphaned-python-server" is sent; "other" leaves the answer as it always was. */
+export type KillAnswer = { ok: true; alive: boolean; unowned?: "orphaned-python-server" };
 export type ProfilesAnswer = { ok: true; profiles: ProfileSummary[] };
 export type SubmitAnswer = { ok: true; job: number };
 export type SubmitTestAnswer = { ok: true; estimate: string };

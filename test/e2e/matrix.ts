@@ -411,10 +411,15 @@ export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
           const argv = cmdline(pid);
           expect(argv).toContain("--ServerApp.default_url=/tree");
           expect(argv).not.toContain("--ServerApp.default_url=/lab");
+          // The option is declared: JupyterHub 5.3+ does not call it unhandled.
+          expect(hub.logText).not.toContain("unhandled user_options");
           await stopAndExpectGone(hub, E2E.ann, "", pid);
 
-          // A profile the site does not define is refused, and nothing starts.
-          await hub.api("POST", `/users/${E2E.ann}/server`, { profile: "invented" }, [201, 202, 400, 500]);
+          // A profile the site does not define is refused with 400 and the reason for the REST
+          // client (apply_user_options on 5.3+, start() before), and nothing starts.
+          const refused = await hub.apiRaw("POST", `/users/${E2E.ann}/server`, { profile: "invented" });
+          expect(refused.status, JSON.stringify(refused.body)).toBe(400);
+          expect(String(refused.body.message)).toContain("launch profile 'invented' is not one the site policy offers");
           await hub.waitStopped(E2E.ann, "", 60_000);
           expect(hub.logText).toContain("invented");
           await expectNoLiveProcess(E2E.ann);
@@ -495,7 +500,10 @@ export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
           await stopAndExpectGone(hub, E2E.ann, "", pid);
 
           // A notebook_dir every user can write to is refused, with the reason in the hub's log.
-          await hub.api("POST", `/users/${E2E.ann}/servers/shared-tmp`, undefined, [201, 202, 400, 500]);
+          // The REST client reads the mediator's reason too, not a bare 500.
+          const refusal = await hub.apiRaw("POST", `/users/${E2E.ann}/servers/shared-tmp`);
+          expect(refusal.status, JSON.stringify(refusal.body)).toBe(500);
+          expect(String(refusal.body.message)).toContain("refusing the server's root directory /tmp");
           await hub.waitStopped(E2E.ann, "shared-tmp", 60_000);
           await waitFor(() => hub.logText.includes("refusing the server's root directory /tmp (from JUPYTERHUB_ROOT_DIR)"), 30_000, "the refusal in the hub's log");
           await expectNoLiveProcess(E2E.ann);
@@ -541,6 +549,20 @@ export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
           }
           await expectKernelRunsAs(hub, E2E.ann, token);
           await stopAndExpectGone(hub, E2E.ann, "", pid);
+          await expectNoLiveProcess(E2E.ann);
+          // The key, certificate and CA and their directory are gone once the server stopped.
+          const tlsDir = path.dirname(env.JUPYTERHUB_SSL_KEYFILE as string);
+          await waitFor(() => !fs.existsSync(tlsDir), 30_000, `the TLS directory ${tlsDir} to be removed after a stop through JupyterHub`);
+        }, 240_000);
+
+        it("a server killed outside JupyterHub leaves no TLS files either", async () => {
+          const hub = getHub();
+          const pid = await startRunningAs(hub, E2E.ann);
+          const tlsDir = path.dirname(environ(pid).JUPYTERHUB_SSL_KEYFILE as string);
+          expect(fs.existsSync(tlsDir), `${tlsDir} while the server runs`).toBe(true);
+          process.kill(pid, "SIGKILL");
+          await waitFor(() => !fs.existsSync(tlsDir), 30_000, `the TLS directory ${tlsDir} to be removed after SIGKILL of the server`);
+          await hub.waitStopped(E2E.ann, "", 90_000);
           await expectNoLiveProcess(E2E.ann);
         }, 240_000);
       });

@@ -165,6 +165,23 @@ ${this.options.config}
     return (text ? JSON.parse(text) : null) as T;
   }
 
+  /** A REST call whose status and JSON body are the point (e.g. an error a client must be able to read). */
+  async apiRaw(method: string, route: string, body?: unknown): Promise<{ status: number; body: { message?: string } & Record<string, unknown> }> {
+    const response = await fetch(`${this.base}/hub/api${route}`, {
+      method,
+      headers: { Authorization: `token ${this.adminToken}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      parsed = { text };
+    }
+    return { status: response.status, body: parsed };
+  }
+
   user(name: string): Promise<UserModel> {
     return this.api<UserModel>("GET", `/users/${encodeURIComponent(name)}`);
   }

@@ -54,6 +54,7 @@ const IDS = [
   "pam-shadow",
   "server-log-dir",
   "spawn-and-kill",
+  "python-orphans",
   "slurm-mode",
 ];
 /** On these test machines: no unit runs the hub, the hub is not in the shadow group, and no policy sets a server log or turns Slurm mode on. */
@@ -363,9 +364,9 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(run.status).toBe(0);
       expect(report.mediator).toBe(fx.mediator);
       expect(rows["spawn-and-kill"]?.detail).toMatch(new RegExp(`^spawned pid \\d+ as ${fx.users[1]?.replace(".", "\\.")} \\(uid \\d+\\), listened on 127\\.0\\.0\\.1:\\d+, gone \\d+ ms after SIGTERM$`));
-      expect(run.stderr).toContain("[3/18] running the mediator as root through the rule...\n");
-      expect(run.stderr).toContain(`[17/18] spawning and stopping a single-user server as ${fx.users[1]}...\n`);
-      expect(run.stderr).toContain(`[18/18] asking the mediator as ${fx.users[1]} whether Slurm mode is on (slurm-options)...\n`);
+      expect(run.stderr).toContain("[3/19] running the mediator as root through the rule...\n");
+      expect(run.stderr).toContain(`[17/19] spawning and stopping a single-user server as ${fx.users[1]}...\n`);
+      expect(run.stderr).toContain(`[19/19] asking the mediator as ${fx.users[1]} whether Slurm mode is on (slurm-options)...\n`);
     });
 
     it("passes on the generated rule and prints a table with the mediator it was started by", () => {
@@ -374,8 +375,9 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(run.stdout).toContain(`ts-sudospawner check: hub user ${HUB}, user ${ANN}, mediator ${MEDIATOR}\n`);
       expect(run.stdout).toMatch(/\n +3 +hub cannot run the mediator as root +PASS +`sudo -u tsss-adm-hub sudo -n -u\s+root -H/);
       expect(run.stdout).toMatch(/\n17 +spawn and stop a server as tsss-adm-ann +SKIP +not requested\n/);
-      expect(run.stdout).toMatch(/\n18 +Slurm mode +SKIP +off: the site policy/);
-      expect(run.stdout.trimEnd().split("\n").pop()).toBe("OK: 12 pass, 0 fail, 1 warn, 5 skip");
+      expect(run.stdout).toMatch(/\n18 +servers of the Python sudospawner whose fork is gone +PASS +none found\n/);
+      expect(run.stdout).toMatch(/\n19 +Slurm mode +SKIP +off: the site policy/);
+      expect(run.stdout.trimEnd().split("\n").pop()).toBe("OK: 13 pass, 0 fail, 1 warn, 5 skip");
     });
 
     it("fails row 1 when the hub has no rule", () => {
@@ -542,7 +544,7 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       const hub = userInfo(HUB);
       const { run, rows } = check(["--hub-user", HUB, "--user", ANN], MEDIATOR, { uid: hub.uid, gid: hub.gid });
       // As the hub: its own `sudo -ll` works, reading every sudoers rule (cvtsudoers) does not.
-      expect(statuses(rows), run.stdout).toEqual({ ...Object.fromEntries(IDS.map((id) => [id, "pass"])), ...NO_UNIT, "who-becomes-hub": "skip", "spawn-and-kill": "skip" });
+      expect(statuses(rows), run.stdout).toEqual({ ...Object.fromEntries(IDS.map((id) => [id, "pass"])), ...NO_UNIT, "who-becomes-hub": "skip", "spawn-and-kill": "skip", "python-orphans": "skip" });
       expect(rows["rule-allows-mediator"]?.detail).toMatch(new RegExp(`^\`sudo -n -u ${ANN} -H ${MEDIATOR} --help\` printed the mediator's help`));
     });
 

@@ -140,10 +140,12 @@ describe.skipIf(skip)("switching from the Python sudospawner while its servers r
     const orphanSleep = userSleep(true);
     await waitFor(() => procStatus(orphanSleep)?.Name === "sleep", 5_000, "the orphaned sleep");
 
-    // No policy: an unmarked orphan is not ours.
+    // No policy: an unmarked orphan is not ours, and the answer and the log say what it is,
+    // not "a reused pid".
     const unknown = await ts(alice, killRequest(server.pid, 0));
-    expect(unknown.answer).toEqual({ ok: true, alive: false });
-    expect(unknown.stderr).toMatch(NOT_OURS);
+    expect(unknown.answer).toEqual({ ok: true, alive: false, unowned: "orphaned-python-server" });
+    expect(unknown.stderr).toMatch(new RegExp(`pid ${server.pid} runs a single-user server with a JupyterHub token but carries no ownership mark of ts-sudospawner and has no Python sudospawner fork as parent: the Python sudospawner started it and its fork is gone. Not signalling it; add "adopt" to the site policy`));
+    expect(unknown.stderr).not.toMatch(/reused/);
 
     // Adoption switched on until a future date: the server is ours, the sleep (token and all) is not.
     policy.write({ adopt: { until: new Date(Date.now() + 7 * 86_400_000).toISOString() } });
@@ -159,7 +161,8 @@ describe.skipIf(skip)("switching from the Python sudospawner while its servers r
 
     // After `until`, adoption is over.
     policy.write({ adopt: { until: "2000-01-01T00:00:00Z" } });
-    expect((await ts(alice, killRequest(server.pid, 0))).answer).toEqual({ ok: true, alive: false });
+    expect((await ts(alice, killRequest(server.pid, 15))).answer).toEqual({ ok: true, alive: false, unowned: "orphaned-python-server" });
+    expect(procState(server.pid), "the refused server still runs").toMatch(/^[SR]$/);
 
     policy.write({ adopt: { until: new Date(Date.now() + 86_400_000).toISOString() } });
     expect((await ts(alice, killRequest(server.pid, 15))).answer).toEqual({ ok: true, alive: true });

@@ -23,6 +23,7 @@ import {
 import { checkHome, checkInstallRootOnly, checkSingleUser } from "./install.js";
 import { progressLine, type CheckReport, type CheckRow } from "./report.js";
 import { checkRuleAllowsMediator, checkRuleNotTooBroad, checkRuleRefusesRoot } from "./rules.js";
+import { checkPythonOrphans } from "./orphans.js";
 import { checkServerLog } from "./server-log.js";
 import { checkSlurm } from "./slurm.js";
 import { SLURM_ROW_IDS } from "./slurm-rows.js";
@@ -65,6 +66,9 @@ const STEPS: readonly Step[] = [
   { activity: (s) => `checking whether PAM can read /etc/shadow as ${s.hub.name}`, run: (s) => checkPamShadow(s, factsOf(s)) },
   { activity: (s) => `checking whether another user can make ${s.user.name}'s server log (the policy's serverLog)`, run: checkServerLog },
 ];
+
+/** After the spawn row (the last of the non-Slurm rows), before the Slurm rows. */
+const ORPHANS_STEP: Step = { activity: () => "looking for servers of the Python sudospawner whose fork is gone", run: checkPythonOrphans };
 
 const SPAWN_STEP: Step = { activity: (s) => `spawning and stopping a single-user server as ${s.user.name}`, run: checkSpawn };
 
@@ -109,8 +113,8 @@ function runSlurm(subject: CheckSubject, progress: (activity: string) => void): 
 
 export async function runCheck(request: CheckRequest, io: AdminIO): Promise<CheckReport> {
   const subject = buildSubject(request);
-  // The spawn step, then the Slurm step (which may show more than one row).
-  const total = STEPS.length + 2;
+  // The spawn step, the Python orphans, then the Slurm step (which may show more than one row).
+  const total = STEPS.length + 3;
   const rows: CheckRow[] = [];
   for (const [index, step] of STEPS.entries()) {
     io.err(progressLine(index + 1, total, step.activity(subject)));
@@ -124,6 +128,8 @@ export async function runCheck(request: CheckRequest, io: AdminIO): Promise<Chec
     io.err(`[${spawnIndex}/${total}] spawn test skipped (add --spawn)\n`);
     rows.push(skippedSpawn(subject));
   }
+  io.err(progressLine(spawnIndex + 1, total, ORPHANS_STEP.activity(subject)));
+  rows.push(await runStep(ORPHANS_STEP, spawnIndex, subject));
   const progress = (activity: string) => io.err(progressLine(total, total, activity));
   progress(`asking the mediator as ${subject.user.name} whether Slurm mode is on (slurm-options)`);
   rows.push(...runSlurm(subject, progress));

@@ -260,6 +260,8 @@ def main():
             answer_late({"ok": True, "pid": pid})
         answer({"ok": True, "pid": pid})
     if action == "kill":
+        if "unowned" in scenario:  # the mediator leaves a process alone that is not its own
+            answer({"ok": True, "alive": False, "unowned": scenario["unowned"]})
         try:
             os.kill(request["pid"], request["signal"])
         except ProcessLookupError:

@@ -11,9 +11,9 @@ Each server as a Slurm job of its user (the site policy's "slurm" section turns 
 """
 
 from ._version import __version__
-from .errors import MediatorError
+from .errors import InvalidUserOptions, MediatorError
 from .refusals import REFUSAL_KINDS, REFUSAL_PATTERNS, classify_refusal
 from .slurm import TsSudoSlurmSpawner
 from .spawner import TsSudoSpawner
 
-__all__ = ["__version__", "TsSudoSpawner", "TsSudoSlurmSpawner", "MediatorError", "REFUSAL_KINDS", "REFUSAL_PATTERNS", "classify_refusal"]
+__all__ = ["__version__", "TsSudoSpawner", "TsSudoSlurmSpawner", "MediatorError", "InvalidUserOptions", "REFUSAL_KINDS", "REFUSAL_PATTERNS", "classify_refusal"]

@@ -12,7 +12,7 @@ from jupyterhub.utils import random_port
 from traitlets import CaselessStrEnum, Float, List as ListTrait, TraitError, Unicode, default, validate
 
 from .answers import MAX_PID, kill_alive, profile_list, spawn_pid
-from .errors import MediatorError
+from .errors import InvalidUserOptions, MediatorError
 from .exit_status import describe_status
 from .explain import CallContext
 from .limits import request_limits
@@ -43,6 +43,11 @@ def _hub_user() -> str:
         return pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
         return str(os.getuid())
+
+
+async def _apply_user_options(spawner: "TsSudoSpawner", user_options: Any) -> None:
+    """The default Spawner.apply_user_options (JupyterHub 5.3+): check the options before start()."""
+    await spawner.check_user_options(user_options)
 
 
 async def _profiles_options_form(spawner: "TsSudoSpawner") -> str:
@@ -158,6 +163,13 @@ class TsSudoSpawner(LocalProcessSpawner):
     def _default_options_from_form(self) -> Any:
         return self._profile_options_from_form
 
+    # JupyterHub 5.3+ calls apply_user_options before start() and answers the REST API with 400
+    # and our message when it raises an HTTPError (MediatorError is one). Older versions have no
+    # such trait: start() checks the same options and raises the same error.
+    @default("apply_user_options")
+    def _default_apply_user_options(self) -> Any:
+        return _apply_user_options
+
     @validate("sudo_command")
     def _validate_sudo_command(self, proposal: Mapping[str, Any]) -> List[str]:
         value = list(proposal["value"])
@@ -197,6 +209,7 @@ class TsSudoSpawner(LocalProcessSpawner):
         self._server_relay: Optional[StderrRelay] = None
         self._starting = False
         self._tls: Optional[Dict[str, str]] = None
+        self._unowned: Optional[str] = None  # why the last kill left the process alone
         super().__init__(**kwargs)
 
     def load_state(self, state: Dict[str, Any]) -> None:
@@ -299,9 +312,23 @@ class TsSudoSpawner(LocalProcessSpawner):
         """user_options from the form: {"profile": NAME} (the name is checked again at start)."""
         return profile_from_form(form_data)
 
-    async def _requested_profile(self) -> Optional[str]:
+    # The user_options this spawner reads; JupyterHub's warning still names any other key.
+    user_option_names: Tuple[str, ...] = ("profile",)
+
+    async def check_user_options(self, user_options: Any) -> None:
+        """Refuse options the site does not offer (InvalidUserOptions: HTTP 400 with the reason)."""
+        if not isinstance(user_options, dict):
+            raise InvalidUserOptions(f"user options must be a JSON object, not {type(user_options).__name__}")
+        unknown = [str(key) for key in user_options if key not in self.user_option_names]
+        if unknown:
+            # JupyterHub's own words, for the keys no spawner reads.
+            self.log.warning("Received unhandled user_options for %s: %s", self._log_name, ", ".join(unknown))
+        await self._requested_profile(user_options)
+
+    async def _requested_profile(self, user_options: Any = None) -> Optional[str]:
         """The profile for this start, checked against the ones the mediator lists for the user."""
-        chosen = self.user_options.get("profile") if isinstance(self.user_options, dict) else None
+        options = self.user_options if user_options is None else user_options
+        chosen = options.get("profile") if isinstance(options, dict) else None
         if self.profile:
             if chosen and chosen != self.profile:
                 self.log.warning("%s ignoring the chosen profile %r: c.TsSudoSpawner.profile fixes %r", self._tag, chosen, self.profile)
@@ -311,10 +338,10 @@ class TsSudoSpawner(LocalProcessSpawner):
         if not name:
             return None
         if not is_valid_profile_name(name):
-            raise MediatorError(f"invalid launch profile {str(name)[:80]!r}: choose one of the site's profiles on the spawn page")
+            raise InvalidUserOptions(f"invalid launch profile {str(name)[:80]!r}: choose one of the site's profiles on the spawn page")
         offered = [p.name for p in await self.list_profiles()]
         if name not in offered:
-            raise MediatorError(
+            raise (MediatorError if self.profile else InvalidUserOptions)(
                 f"launch profile {name!r} is not one the site policy offers to {self.user.name} "
                 f"({', '.join(offered) or 'it offers none'}); choose another on the spawn page"
                 + (" or fix c.TsSudoSpawner.profile" if self.profile else "")
@@ -465,7 +492,34 @@ class TsSudoSpawner(LocalProcessSpawner):
         if sig == 0:
             return liveness(self.pid, self.start_time) is Liveness.ALIVE
         answer, _ = await self._call({"action": "kill", "pid": self.pid, "signal": int(sig)})
-        return kill_alive(answer)
+        alive = kill_alive(answer)
+        unowned = answer.get("unowned")
+        self._unowned = unowned if not alive and isinstance(unowned, str) else None
+        return alive
+
+    def _unreachable_error(self, pid: int) -> Optional[MediatorError]:
+        """The error for a kill the mediator refused while the hub still sees the server alive.
+
+        Only when the hub's own check agrees (the pid is alive, with the start time stored at
+        start, where there is one) and the mediator said why it left the process alone: a reused
+        pid is then told apart from a server the mediator will not touch.
+        """
+        reason = getattr(self, "_unowned", None)
+        if reason is None or liveness(pid, self.start_time) is not Liveness.ALIVE:
+            return None
+        if reason == "orphaned-python-server":
+            why = (
+                f"server pid {pid} still runs, but ts-sudospawner may not stop it: it carries no ownership mark "
+                "(the Python sudospawner started it) and its Python sudospawner fork is gone"
+            )
+        elif self.start_time is not None:
+            why = f"server pid {pid} still runs (same start time as when it started), but the mediator does not recognise it as a server of {self.user.name}"
+        else:
+            return None  # no start time to compare: a reused pid is as likely, as before
+        return MediatorError(
+            f"{why}. It was NOT stopped. Add \"adopt\": {{\"until\": \"<ISO time>\"}} to the site policy "
+            f"(docs/admin-guide.md §10) and stop it again, or stop pid {pid} as root"
+        )
 
     async def _abort_start(self) -> None:
         """A stop while start() still waits for the mediator: JupyterHub before 5.1 does this at
@@ -490,7 +544,14 @@ class TsSudoSpawner(LocalProcessSpawner):
             if await self.poll() is not None:
                 return
             self.log.debug("%s sending %s to pid %s", self._tag, sig.name, self.pid)
+            pid = self.pid
             if not await self._signal(sig):
+                unreachable = self._unreachable_error(pid)
+                if unreachable is not None:
+                    # JupyterHub 3.0-6.1 swallow this exception in stop_single_user (the DELETE
+                    # still answers 204): the log line is what the admin gets, so it says it all.
+                    self.log.error("%s %s", self._tag, unreachable)
+                    raise unreachable
                 if await self.poll() is None:
                     self.clear_state()  # the mediator no longer sees it as this user's process
                 return

@@ -27,6 +27,7 @@ import { readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, join } from "node:path";
 import { SINGLEUSER_NAMES } from "../../install/executable.js";
 import { STAT_FIELD, readProcFile, statNumber } from "../../system/proc-stat.js";
+import type { UnownedReason } from "../../protocol/wire.js";
 import { MARK_ENV } from "../env-policy.js";
 
 /** The root policy's `adopt` setting. */
@@ -143,6 +144,16 @@ export function adoptionReason(pid: number, input: AdoptionInput, view: ProcView
   // 2. Orphans, while the site policy allows it.
   const adopt = input.adopt;
   if (adopt === undefined || input.now >= adopt.untilMs) return undefined;
+  const executable = orphanedServerExecutable(pid, ppid, input, view);
+  return executable === undefined ? undefined : { rule: "policy", until: adopt.until, executable };
+}
+
+/**
+ * The single-user executable `pid` runs if it looks like a server the Python sudospawner started
+ * whose fork is gone: no mark at all, a JupyterHub token, a parent that is PID 1 or not the
+ * user's, and one of the install's single-user executables (or the policy's adopt.executables).
+ */
+function orphanedServerExecutable(pid: number, ppid: number, input: AdoptionInput, view: ProcView): string | undefined {
   const environ = view.environ(pid);
   if (environ === undefined) return undefined;
   const entries = environEntries(environ);
@@ -150,9 +161,20 @@ export function adoptionReason(pid: number, input: AdoptionInput, view: ProcView
   if (!entries.some((entry) => TOKEN_NAMES.some((name) => entry.startsWith(`${name}=`) && entry.length > name.length + 1))) return undefined;
   if (ppid !== 1 && view.uid(ppid) === input.uid) return undefined;
   const cmdline = view.cmdline(pid) ?? [];
-  const known = new Set([...input.singleUserFiles(), ...adopt.executables.map((file) => view.realpath(file)).filter((file): file is string => file !== undefined)]);
-  const executable = runningFiles(cmdline, view.exe(pid), view).find((file) => known.has(file));
-  return executable === undefined ? undefined : { rule: "policy", until: adopt.until, executable };
+  const known = new Set([...input.singleUserFiles(), ...(input.adopt?.executables ?? []).map((file) => view.realpath(file)).filter((file): file is string => file !== undefined)]);
+  return runningFiles(cmdline, view.exe(pid), view).find((file) => known.has(file));
+}
+
+/**
+ * Why a live process of the user that is not ours (and not adopted) was left alone, for the kill
+ * answer and the log: an orphaned Python-started server (only the policy's "adopt" lets us stop
+ * it), or anything else (a reused pid, a kernel, another tool's process).
+ */
+export function unownedReason(pid: number, input: AdoptionInput, view: ProcView = realProc): UnownedReason {
+  const stat = view.stat(pid);
+  const ppid = stat === undefined ? undefined : statNumber(stat, STAT_FIELD.ppid);
+  if (ppid === undefined || view.uid(pid) !== input.uid) return "other";
+  return orphanedServerExecutable(pid, ppid, input, view) === undefined ? "other" : "orphaned-python-server";
 }
 
 /** A log line for an adopted process. */
@@ -177,25 +199,27 @@ export function singleUserFiles(binDir: () => string, policy: { singleuser?: str
 }
 
 /** What ownership.ts asks for a process that does not carry our mark: adopt it? Logs why when it does. */
-export type Adoption = (pid: number) => boolean;
+export type Adoption = ((pid: number) => boolean) & {
+  /** Why a process that is not adopted was left alone (see unownedReason). */
+  unowned?: (pid: number) => UnownedReason;
+};
 
 export function adoptionFor(
   context: { binDir: () => string; policy: { singleuser?: string; profiles: Record<string, { executable: string }>; adopt?: AdoptPolicy }; logger: { info(message: string): void } },
   view: ProcView = realProc,
 ): Adoption {
   let files: string[] | undefined;
-  return (pid) => {
-    const reason = adoptionReason(
-      pid,
-      {
-        uid: process.getuid?.() ?? -1,
-        adopt: context.policy.adopt,
-        singleUserFiles: () => (files ??= singleUserFiles(context.binDir, context.policy, view)),
-        now: Date.now(),
-      },
-      view,
-    );
+  const input = (): AdoptionInput => ({
+    uid: process.getuid?.() ?? -1,
+    adopt: context.policy.adopt,
+    singleUserFiles: () => (files ??= singleUserFiles(context.binDir, context.policy, view)),
+    now: Date.now(),
+  });
+  const adoption: Adoption = (pid) => {
+    const reason = adoptionReason(pid, input(), view);
     if (reason !== undefined) context.logger.info(describeAdoption(pid, reason));
     return reason !== undefined;
   };
+  adoption.unowned = (pid) => unownedReason(pid, input(), view);
+  return adoption;
 }

@@ -11,6 +11,7 @@ import { constants } from "node:os";
 import { SudoSpawnerError } from "../../errors.js";
 import type { Logger } from "../logger.js";
 import type { NativeAddon } from "../native.js";
+import type { UnownedReason } from "../../protocol/wire.js";
 import type { Ownership } from "./ownership.js";
 
 const { ESRCH, EPERM, EINVAL, ENOENT, ENOSYS } = constants.errno;
@@ -20,6 +21,9 @@ export interface KillDeps {
   logger: Logger;
   /** Whether the live process at `pid` is one of our servers. */
   ownership: (pid: number) => Ownership;
+  /** Why a live process that is not ours was left alone; filled into `report` for the answer. */
+  unowned?: (pid: number) => UnownedReason;
+  report?: { unowned?: "orphaned-python-server" };
 }
 
 /** alive for errno 0; gone (with the reason logged) for anything else. */
@@ -39,10 +43,18 @@ function aliveAfter(errno: number, pid: number, signal: number, deps: KillDeps):
 /** Is the process at `pid` ours? Logs why not. */
 function isOurs(pid: number, deps: KillDeps): boolean {
   const owner = deps.ownership(pid);
-  if (owner === "not-ours") {
+  if (owner !== "not-ours") return owner === "ours";
+  const reason = deps.unowned?.(pid) ?? "other";
+  // Only the case the hub can act on goes into the answer; "other" answers as before.
+  if (deps.report !== undefined && reason === "orphaned-python-server") deps.report.unowned = reason;
+  if (reason === "orphaned-python-server") {
+    deps.logger.error(
+      `pid ${pid} runs a single-user server with a JupyterHub token but carries no ownership mark of ts-sudospawner and has no Python sudospawner fork as parent: the Python sudospawner started it and its fork is gone. Not signalling it; add "adopt" to the site policy (docs/policy.md) so that ts-sudospawner may stop it`,
+    );
+  } else {
     deps.logger.warn(`pid ${pid} is not a server started by ts-sudospawner (the pid was reused); leaving it alone and reporting the server gone`);
   }
-  return owner === "ours";
+  return false;
 }
 
 /** Check and signal through a pidfd: `send` reaches the process the fd was opened for, or none. */

@@ -4,7 +4,7 @@
  * test/integration/migration.test.ts).
  */
 import { describe, expect, it } from "vitest";
-import { adoptionFor, adoptionReason, isPythonMediator, runningFiles, singleUserFiles, type AdoptPolicy, type ProcView } from "../../../../src/mediator/kill/adoption.js";
+import { adoptionFor, adoptionReason, isPythonMediator, unownedReason, runningFiles, singleUserFiles, type AdoptPolicy, type ProcView } from "../../../../src/mediator/kill/adoption.js";
 import { validatePolicy } from "../../../../src/mediator/policy.js";
 
 const ME = 1001;
@@ -69,6 +69,16 @@ describe("adoptionReason", () => {
     expect(adoptionReason(600, input(), orphan)).toBeUndefined();
     expect(adoptionReason(600, input(ADOPT), orphan)).toEqual({ rule: "policy", until: ADOPT.until, executable: SINGLEUSER });
     expect(adoptionReason(600, input(ADOPT, ADOPT.untilMs), orphan)).toBeUndefined();
+  });
+
+  it("names an orphaned Python-started server as such when it is not adopted, and anything else 'other'", () => {
+    const orphan = view({ 600: { ...SERVER, ppid: 1 } });
+    expect(unownedReason(600, input(), orphan)).toBe("orphaned-python-server");
+    expect(unownedReason(600, input(ADOPT, ADOPT.untilMs), orphan)).toBe("orphaned-python-server");
+    expect(unownedReason(600, input(), view({ 600: { ...SERVER, ppid: 1, environ: ["PATH=/usr/bin"] } }))).toBe("other");
+    expect(unownedReason(600, input(), view({ 600: { ...SERVER, ppid: 1, environ: ["JUPYTERHUB_API_TOKEN=abc", "TS_SUDOSPAWNER_PID=42"] } }))).toBe("other");
+    expect(unownedReason(700, input(), view({ 700: SLEEP }))).toBe("other");
+    expect(unownedReason(600, input(), view({ 600: { ...SERVER, ppid: 1, uid: OTHER } }))).toBe("other");
   });
 
   it("adopts an orphan under a subreaper of another user (the hub's systemd --user), not under one of the user's own", () => {

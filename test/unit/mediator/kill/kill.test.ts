@@ -123,6 +123,16 @@ describe("killServer through a pidfd", () => {
     expect(result.lines).toEqual([expect.stringMatching(/^W pid 4242 is not a server started by ts-sudospawner \(the pid was reused\); leaving it alone/)]);
   });
 
+  it("names an orphaned Python-started server, not a reused pid, and reports why for the answer", () => {
+    const { addon } = fakeAddon([0]);
+    const { lines, logger } = recorder();
+    const report: { unowned?: "orphaned-python-server" } = {};
+    expect(killServer(4242, 15, { addon, logger, ownership: () => "not-ours", unowned: () => "orphaned-python-server", report })).toBe(false);
+    expect(report.unowned).toBe("orphaned-python-server");
+    expect(lines).toEqual([expect.stringMatching(/^E pid 4242 .*no ownership mark .*no Python sudospawner fork.*add "adopt" to the site policy/)]);
+    expect(lines.join("")).not.toMatch(/reused/);
+  });
+
   it("reports a process that vanished during the check as gone", () => {
     expect(kill([0], "gone")).toMatchObject({ alive: false, calls: [["open", 4242], ["send", FD, 0], ["close", FD]] });
   });
