@@ -1,6 +1,6 @@
 /**
  * The spawn action: start the single-user server as the current user through the reaper, wait the
- * grace period for an early exit, and report its pid.
+ * grace period (if any) for an early exit, and report its pid.
  */
 import { lstatSync, readFileSync, type Stats } from "node:fs";
 import { constants } from "node:os";
@@ -17,6 +17,16 @@ import { describeExit, describeStage } from "./reaper-lines.js";
 const { E2BIG, ENOENT } = constants.errno;
 
 export const DEFAULT_GRACE_MS = 1000;
+
+/**
+ * The grace of one start (pure): the policy's graceSeconds (default 1 s) is both the default and
+ * the longest a request may ask; a request can only shorten it, e.g. to 0 (answer at the exec).
+ */
+export function effectiveGraceMs(policyGraceMs: number | undefined, requestGraceSeconds: number | undefined): number {
+  const bound = policyGraceMs ?? DEFAULT_GRACE_MS;
+  if (requestGraceSeconds === undefined) return bound;
+  return Math.min(bound, Math.round(requestGraceSeconds * 1000));
+}
 /** How long the reaper may take to report the exec (a loaded machine, a slow NFS home). */
 export const START_TIMEOUT_MS = 15_000;
 
@@ -170,6 +180,12 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
       addon.kill(reaper.pid, 9);
       await reapSoon(addon, reaper.pid);
       throw new SudoSpawnerError("SPAWN_FAILED", `the reaper did not report a started server (${first.kind === "garbage" ? `it said ${JSON.stringify(first.line)}` : first.kind})`);
+    }
+    // The reaper reports "P" only once the exec succeeded (its CLOEXEC error pipe saw EOF), so with
+    // no grace the answer can go at once: a later death reaches the hub through the reaper's exit line.
+    if (deps.graceMs <= 0) {
+      logger.debug(`server pid ${first.pid} started (reaper pid ${reaper.pid}); no grace asked, answering now`);
+      return first.pid;
     }
     logger.debug(`server pid ${first.pid} started (reaper pid ${reaper.pid}); waiting ${deps.graceMs} ms for an early exit`);
     const during = await events.next(deps.graceMs, deps.interrupted);
