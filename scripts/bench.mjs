@@ -235,9 +235,11 @@ function envFor(account) {
 /**
  * Start `file args` as `account`, write `input`, and time it until the process has exited and its
  * stdout is closed (the moment a hub has its answer). stderr is not waited for: after a spawn the
- * server keeps it open, as it does the hub's pipe.
+ * server keeps it open, as it does the hub's pipe. `keepStderr`: it is read on (as a hub's relay
+ * does) until the caller's closeStderr(); a server answered at its exec would otherwise write its
+ * first lines into a closed pipe and die of EPIPE.
  */
-function timed(account, file, args, input = "", extraEnv = {}) {
+function timed(account, file, args, input = "", extraEnv = {}, keepStderr = false) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(file, args, {
@@ -254,8 +256,9 @@ function timed(account, file, args, input = "", extraEnv = {}) {
     const finish = () => {
       if (!exit || !ended) return;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      child.stderr.destroy();
-      resolve({ ms, status: exit.code, signal: exit.signal, stdout, stderr });
+      const closeStderr = () => child.stderr.destroy();
+      if (!keepStderr) closeStderr();
+      resolve({ ms, status: exit.code, signal: exit.signal, stdout, stderr, closeStderr });
     };
     child.stdout.setEncoding("utf8").on("data", (chunk) => (stdout += chunk));
     child.stdout.on("end", () => {
@@ -334,8 +337,8 @@ function killRequest(pid, signal) {
 
 const HUB_SUDO = ["-n", "-u", USER, "-H"];
 
-async function viaSudo(ctx, input, command = [MEDIATOR, "--logging=INFO"]) {
-  return timed(ctx.hub, "sudo", [...HUB_SUDO, ...command], input);
+async function viaSudo(ctx, input, command = [MEDIATOR, "--logging=INFO"], keepStderr = false) {
+  return timed(ctx.hub, "sudo", [...HUB_SUDO, ...command], input, {}, keepStderr);
 }
 
 /**
@@ -344,7 +347,7 @@ async function viaSudo(ctx, input, command = [MEDIATOR, "--logging=INFO"]) {
  */
 async function spawnCycle(ctx, samples, graceless = false) {
   const port = await freePort();
-  const result = await viaSudo(ctx, spawnRequest(port, graceless ? { graceSeconds: 0 } : {}));
+  const result = await viaSudo(ctx, spawnRequest(port, graceless ? { graceSeconds: 0 } : {}), undefined, true);
   const { pid } = expectAnswer(result, { ok: true, pid: Number }, "spawn");
   (graceless ? samples.spawnNoGrace : samples.spawn)?.push(result.ms);
   const reaper = Number(procField(pid, "PPid"));
@@ -353,6 +356,7 @@ async function spawnCycle(ctx, samples, graceless = false) {
   const stop = await viaSudo(ctx, killRequest(pid, 15));
   expectAnswer(stop, { ok: true, alive: true }, "stop");
   await waitGone(pid);
+  result.closeStderr();
 }
 
 /** One mediator call as the user, directly, with the VmHWM preload; returns the peak RSS in KiB. */
