@@ -44,6 +44,11 @@ export interface StartOptions {
   env?: Readonly<Record<string, string>>;
   /** Aborting kills the in-flight sudo; a server that started anyway is stopped. */
   signal?: AbortSignal;
+  /**
+   * Seconds the mediator waits for an early exit before answering (0: at the exec); never more
+   * than the site policy's graceSeconds. Absent: the policy's (1 s by default).
+   */
+  graceSeconds?: number;
 }
 
 export interface StopOptions {
@@ -104,12 +109,12 @@ export class SudoSpawner {
     });
   }
 
-  /** Start the server; resolves once the mediator reports it running (after its 1 s grace). */
+  /** Start the server; resolves once the mediator reports it running (after its grace, 1 s unless `graceSeconds` asks less). */
   async start(options: StartOptions = {}): Promise<{ pid: number }> {
     if (this.currentPid !== undefined && processAlive(this.currentPid)) {
       throw new SudoSpawnerError("ALREADY_RUNNING", `a server for ${this.user} is already running as pid ${this.currentPid}: stop() it first`);
     }
-    const request = spawnRequest(options.args ?? [], options.env ?? {});
+    const request = spawnRequest(options.args ?? [], options.env ?? {}, options.graceSeconds === undefined ? {} : { graceSeconds: options.graceSeconds });
     const answer = await this.call(request, options.signal, (late) => this.stopAbandoned(late));
     const pid = spawnAnswerPid(answer);
     this.currentPid = pid;

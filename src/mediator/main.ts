@@ -24,7 +24,7 @@ import { loadAddon, type NativeAddon } from "./native.js";
 import { assertProcReadable, ownership } from "./kill/ownership.js";
 import { profileSummaries, type Policy } from "./policy.js";
 import { loadPolicy } from "./policy-file.js";
-import { DEFAULT_GRACE_MS, spawnServer } from "./spawn/spawn.js";
+import { effectiveGraceMs, spawnServer } from "./spawn/spawn.js";
 import type { SlurmContext } from "./slurm/commands.js";
 import { jobScript, resolveJob, slurmDisabled, slurmOptions } from "./slurm/job.js";
 import { readRequestBytes } from "./stdin.js";
@@ -121,7 +121,7 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
   try {
     pid = await spawnServer(
       { executable, args: launch.args, env: toEnvList(env), cwd, reaperOptions },
-      { addon, reaperPath, logger, graceMs: policy.graceMs ?? DEFAULT_GRACE_MS, interrupted, user: account, describeUid: trust.describe },
+      { addon, reaperPath, logger, graceMs: effectiveGraceMs(policy.graceMs, request.graceSeconds), interrupted, user: account, describeUid: trust.describe },
     );
   } catch (error) {
     if (tls !== undefined) removeTlsFiles(tls.dir);

@@ -7,6 +7,7 @@ import {
   ACTIONS,
   JOB_RESOURCE_NAMES,
   LIMIT_NAMES,
+  MAX_GRACE_SECONDS,
   MAX_JOB_ID,
   MAX_PEM_BYTES,
   MAX_PID,
@@ -124,11 +125,17 @@ function validateLaunch(request: Record<string, unknown>): Pick<SpawnRequest, "a
 }
 
 function validateSpawn(request: Record<string, unknown>): SpawnRequest {
-  checkKeys(request, ["action", "args", "env"], ["profile", "limits", "tls"]);
-  const { limits, tls } = request;
+  checkKeys(request, ["action", "args", "env"], ["profile", "limits", "tls", "graceSeconds"]);
+  const { limits, tls, graceSeconds } = request;
   const result: SpawnRequest = { action: "spawn", ...validateLaunch(request) };
   if (limits !== undefined) result.limits = validateRequestLimits(limits);
   if (tls !== undefined) result.tls = validateTls(tls);
+  if (graceSeconds !== undefined) {
+    if (typeof graceSeconds !== "number" || !Number.isFinite(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
+      throw bad(`"graceSeconds" must be a number of seconds from 0 to ${MAX_GRACE_SECONDS}, got ${describe(graceSeconds)}`);
+    }
+    result.graceSeconds = graceSeconds;
+  }
   return result;
 }
 

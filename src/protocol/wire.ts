@@ -14,6 +14,8 @@ export const MAX_PID = 2 ** 31 - 1;
 export const PROFILE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 /** The longest PEM text of one TLS file in a spawn request. */
 export const MAX_PEM_BYTES = 64 * 1024;
+/** The longest grace a spawn request may name (and the site policy's own bound), in seconds. */
+export const MAX_GRACE_SECONDS = 60;
 /** Slurm job ids are positive 32-bit integers (never arrays or heterogeneous components here). */
 export const MAX_JOB_ID = 2 ** 32 - 1;
 /** Slurm partition names, in requests and in the site policy. */
@@ -47,6 +49,11 @@ export interface SpawnRequest {
   limits?: Limits;
   /** internal_ssl material, written by the mediator into a directory of the user's own. */
   tls?: TlsFiles;
+  /**
+   * Seconds to wait for an early exit before answering; 0: answer as soon as the server was
+   * exec'ed. Never longer than the site policy's graceSeconds (absent: that value).
+   */
+  graceSeconds?: number;
 }
 
 export interface KillRequest {
@@ -140,7 +147,7 @@ export type Answer = SpawnAnswer | KillAnswer | ProfilesAnswer | SubmitAnswer | 
 export type JsonObject = Record<string, unknown>;
 
 /** A spawn request (the hub client, `check --spawn`, the tests and the bench build them here). */
-export function spawnRequest(args: readonly string[], env: Readonly<Record<string, string>>, extra: Partial<Pick<SpawnRequest, "profile" | "limits" | "tls">> = {}): SpawnRequest {
+export function spawnRequest(args: readonly string[], env: Readonly<Record<string, string>>, extra: Partial<Pick<SpawnRequest, "profile" | "limits" | "tls" | "graceSeconds">> = {}): SpawnRequest {
   return { action: "spawn", args: [...args], env: { ...env }, ...extra };
 }
 

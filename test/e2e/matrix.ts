@@ -335,6 +335,8 @@ export function defineHubSuites(ctx: E2EContext, target: HubTarget): void {
           "def _tsss_e2e_pre_spawn(spawner):",
           `    if spawner.name == ${JSON.stringify(SLOW_SERVER)}:`,
           `        spawner.start_timeout = ${SLOW_START_TIMEOUT}`,
+          // No graceSeconds in its request: the policy's long grace keeps start() in flight.
+          "        spawner.start_grace = None",
           "c.Spawner.pre_spawn_hook = _tsss_e2e_pre_spawn",
         ].join("\n"),
       );

@@ -36,6 +36,7 @@ const CANARY = randomBytes(12).toString("hex");
 const HUB_ENV = { TSSS_HUB_CANARY: CANARY, SBATCH_TIMELIMIT: "1", SLURM_CONF: "/nonexistent" };
 const POLICY_MINUTES = 60;
 const POLL_SECONDS = 1;
+const HUB_POLL_SECONDS = 3;
 
 function log(line: string): void {
   process.stderr.write(`e2e slurm: ${line}\n`);
@@ -94,6 +95,8 @@ describe.skipIf(skip)("JupyterHub 6 in Slurm mode on a single-node Slurm cluster
           'c.JupyterHub.spawner_class = "ts-sudospawner-slurm"',
           `c.TsSudoSlurmSpawner.slurm_poll_interval = ${POLL_SECONDS}`,
           "c.Spawner.start_timeout = 120",
+          // JupyterHub's periodic poll, short: a job cancelled outside the hub is noticed within seconds.
+          `c.Spawner.poll_interval = ${HUB_POLL_SECONDS}`,
         ].join("\n"),
       { env: HUB_ENV },
     );
@@ -243,6 +246,23 @@ describe.skipIf(skip)("JupyterHub 6 in Slurm mode on a single-node Slurm cluster
       await hub.waitStopped(E2E.ann);
       await expectJobGone(E2E.ann, job);
       expect(c.jobs().filter((queued) => queued.state === "RUNNING" || queued.state === "PENDING"), `no job left on the cluster (JupyterHub ${runtime().version})`).toEqual([]);
+    }, 240_000);
+
+    it("a job cancelled outside the hub reaches JupyterHub's double poll (poll_and_notify, then user_stopped) as exit code 1 with its state, never 0", async () => {
+      const hub = getHub();
+      const c = getCluster();
+      await hub.startServer(E2E.jdoe);
+      const job = jobIdOf(await hub.waitReady(E2E.jdoe, "", 120_000));
+      c.tool("scancel", [String(job)]); // an admin, or the cluster, ends it
+      const stopped = `User ${E2E.jdoe} server stopped, with exit code: `;
+      await waitFor(() => hub.logText.includes(stopped), 60_000, "JupyterHub's periodic poll to notice the cancelled job").catch((error: unknown) => {
+        throw new Error(`${String(error)}; ${hub.logTail(3000)}`);
+      });
+      expect(hub.logText).toContain(`${stopped}1`);
+      expect(hub.logText).not.toContain(`${stopped}0`);
+      expect(hub.logText).toMatch(new RegExp(`Slurm job ${job} has ended: CANCELLED`));
+      await hub.waitStopped(E2E.jdoe, "", 60_000);
+      await expectJobGone(E2E.jdoe, job);
     }, 240_000);
   });
 });

@@ -14,6 +14,7 @@ export interface SpawnOptions {
   tls?: Record<string, string>;
   env?: Record<string, string>;
   args?: string[];
+  graceSeconds?: number;
 }
 
 /** A spawn request for the demo server on `port`, BASE_ENV under the options' env. */
@@ -26,6 +27,7 @@ export function spawnRequestWith(port: number, options: SpawnOptions = {}): stri
   if (options.profile !== undefined) request.profile = options.profile;
   if (options.limits !== undefined) request.limits = options.limits;
   if (options.tls !== undefined) request.tls = options.tls;
+  if (options.graceSeconds !== undefined) request.graceSeconds = options.graceSeconds;
   return JSON.stringify(request);
 }
 

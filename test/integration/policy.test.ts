@@ -7,6 +7,7 @@
  * The policy path is fixed, so this suite writes the real file. It removes it (and the directory)
  * after every test and at the end, and refuses to touch a /etc/ts-sudospawner it did not create.
  */
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
@@ -21,8 +22,10 @@ import {
   userInfo,
   userProcesses,
   waitFor,
+  type MediatorRun,
   type TestUser,
 } from "../helpers/system.js";
+import { HANG_GUARD_MS } from "../helpers/deadlines.js";
 import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
@@ -56,6 +59,34 @@ function removePolicy(): void {
 
 const { call, spawnOk, stop, serverReport } = mediatorCalls(fx);
 const spawnRequest = spawnRequestWith;
+
+/** A mediator call whose stderr is read on after the answer (the server inherits it) until `until` matches. */
+function runWatchingStderr(user: TestUser, input: string, until: RegExp): Promise<MediatorRun> {
+  const child = spawn("sudo", ["-u", fx.hub, "sudo", "-n", "-u", user.name, "-H", fx.mediator, "--logging=info"], { stdio: ["pipe", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    let exited = false;
+    const done = () => {
+      if (!exited || !until.test(stderr)) return;
+      clearTimeout(guard);
+      child.stderr.destroy();
+      resolve({ status: child.exitCode, stdout, stderr, answer: JSON.parse(stdout) as MediatorRun["answer"] });
+    };
+    const guard = setTimeout(() => reject(new Error(`no ${until} on stderr: ${stderr}`)), HANG_GUARD_MS);
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+      done();
+    });
+    child.on("error", reject);
+    child.on("exit", () => {
+      exited = true;
+      done();
+    });
+    child.stdin.end(input);
+  });
+}
 
 /** The JUPYTERHUB_SSL_* paths in a server's environment. */
 function tlsFilesOf(pid: number): { key?: string; cert?: string; ca?: string } {
@@ -315,6 +346,37 @@ describe.skipIf(skip)("the root-owned site policy", () => {
       const after = await call(alice, killRequest(pid, 0));
       expect(after.answer).toEqual({ ok: true, alive: false });
       await waitFor(() => userProcesses(alice.name).length === 0, 5_000, "no process of alice");
+    });
+  });
+
+
+  describe("a request's graceSeconds (docs/protocol.md): shorter only", () => {
+    it("a request asking 0 is answered at the exec, even for a server about to fail; the exit line follows on stderr", async () => {
+      // No policy: the default 1 s grace would have caught this exit and refused the start.
+      const run = await runWatchingStderr(alice, spawnRequest(1, { graceSeconds: 0 }), /server pid \d+ exited with status 1/);
+      expect(run.answer).toEqual({ ok: true, pid: expect.any(Number) });
+      const pid = run.answer?.pid as number;
+      // The reaper's exit line carries the status; the server's own complaint came before it.
+      expect(run.stderr).toContain(`tsss-reaper] server pid ${pid} exited with status 1`);
+      expect(run.stderr).toContain("Error: listen EACCES: permission denied 127.0.0.1:1");
+      await waitFor(() => userProcesses(alice.name).length === 0, 5_000, "no process of alice");
+    });
+
+    it("a request cannot lengthen the policy's grace: asking 60 s under graceSeconds 0.5 waits 0.5 s", async () => {
+      writePolicy({ graceSeconds: 0.5 });
+      const result = await call(alice, spawnRequest(1, { graceSeconds: 60 }));
+      expectRefusal(result, "the single-user server exited with status 1 within 500 ms of starting; its output is in the hub's log just above", true);
+      await waitFor(() => userProcesses(alice.name).length === 0, 5_000, "no process of alice");
+    });
+
+    it("an exec failure still comes back at once with its errno when no grace is asked", async () => {
+      // A root-owned script whose interpreter is missing passes the audit and fails at execve.
+      const broken = `${EXTRA}/broken-interpreter`;
+      fs.writeFileSync(broken, "#!/nonexistent/tsss-interpreter\n", { mode: 0o755 });
+      writePolicy({ profiles: { broken: { description: "broken", executable: broken } } });
+      const result = await call(alice, spawnRequest(await freePort(), { graceSeconds: 0, profile: "broken" }));
+      expectRefusal(result, `could not execute the single-user server: No such file or directory (errno 2) (${broken}); check that it exists and is executable by this user`);
+      expect(userProcesses(alice.name)).toEqual([]);
     });
   });
 

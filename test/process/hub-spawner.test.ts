@@ -156,6 +156,14 @@ function resetLogs(): void {
 }
 
 describe("SudoSpawner against a fake sudo and mediator", () => {
+  it("asks for no grace when told (graceSeconds 0 in the spawn request), and sends no key otherwise", async () => {
+    resetLogs();
+    const { spawner } = client("ok");
+    const { pid } = await spawner.start({ args: ["--port=8891"], graceSeconds: 0 });
+    started.push(pid);
+    expect(requests()[0]?.request).toEqual({ action: "spawn", args: ["--port=8891"], env: {}, graceSeconds: 0 });
+  });
+
   it("starts: runs `SUDO -u USER -nH MEDIATOR --logging=INFO`, sends the request, returns the pid", async () => {
     resetLogs();
     const { spawner, lines } = client("ok");

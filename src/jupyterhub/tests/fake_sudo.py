@@ -11,8 +11,10 @@ follow, reads one JSON request on stdin and acts on ``scenario.json`` next to it
                           "hang": never answer
                           "late": spawn, then answer only when sent SIGTERM (or after 60 s)
     profiles              the profiles to list
-    server                {"seconds": S, "code": C, "say": [lines], "say_after": [lines]}: the fake
-                          server prints "say" on stderr, sleeps, prints "say_after", exits with C
+    server                {"seconds": S, "code": C, "say": [lines], "say_after": [lines],
+                           "listen": bool}: the fake server prints "say" on stderr, listens on the
+                          port of the request's JUPYTERHUB_SERVICE_URL (unless "listen" is false),
+                          sleeps, prints "say_after", exits with C
     reaper_line           write the reaper's exit line when the server exits (default true)
     before                lines to print on stderr before answering
     slurm                 the fake Slurm queue of submit, query, cancel and slurm-options:
@@ -75,11 +77,26 @@ def parse_argv(argv):
     return user, options, rest[0], rest[1].split("=", 1)[1]
 
 
-def start_server(spec, reaper_line):
+def service_port(request):
+    """The port of the server's JUPYTERHUB_SERVICE_URL, or None."""
+    from urllib.parse import urlparse
+
+    url = (request.get("env") or {}).get("JUPYTERHUB_SERVICE_URL")
+    return urlparse(url).port if url else None
+
+
+def start_server(spec, reaper_line, port=None):
     """Fork a reaper that starts the server, waits for it and reports its exit; return the pid."""
+    listen = port if spec.get("listen", True) else None
     code = (
-        "import sys, time\n"
+        "import socket, sys, time\n"
         f"for line in {spec.get('say', [])!r}: print(line, file=sys.stderr, flush=True)\n"
+        f"port = {listen!r}\n"
+        "if port:\n"
+        "    s = socket.socket()\n"
+        "    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "    s.bind(('127.0.0.1', port))\n"
+        "    s.listen(8)\n"
         f"time.sleep({float(spec.get('seconds', 300))!r})\n"
         f"for line in {spec.get('say_after', [])!r}: print(line, file=sys.stderr, flush=True)\n"
         f"sys.exit({int(spec.get('code', 0))!r})\n"
@@ -253,7 +270,7 @@ def main():
         sys.exit(1)
 
     if action == "spawn":
-        pid = start_server(scenario.get("server", {}), scenario.get("reaper_line", True))
+        pid = start_server(scenario.get("server", {}), scenario.get("reaper_line", True), service_port(request))
         sys.stderr.write(f"[I ts-sudospawner] server started as pid {pid}\n")
         sys.stderr.flush()
         if mode == "late":

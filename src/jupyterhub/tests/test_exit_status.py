@@ -1,11 +1,13 @@
 """poll() returns the server's real exit status from its reaper's line."""
 
+import asyncio
 import os
 import signal
 
 import pytest
 from conftest import async_wait_until, pid_gone
 
+from ts_sudospawner.errors import MediatorError
 from ts_sudospawner.exit_status import describe_status, parse_reaper_exit
 
 
@@ -100,3 +102,102 @@ async def test_after_a_hub_restart_the_status_is_unknown(make_spawner, fake):
     assert await async_wait_until(lambda: pid_gone(first.pid), 10)
     assert await restarted.poll() == 0
     assert await first.poll() == 5  # the spawner that relayed the line knows it
+
+
+# -- the status is kept until the next start -----------------------------------------------------
+
+
+async def test_the_exit_status_is_kept_until_the_next_start(make_spawner, fake):
+    fake.scenario(server={"seconds": 1.0, "code": 3})
+    spawner = make_spawner()
+    await spawner.start()
+    pid = spawner.pid
+    assert await async_wait_until(lambda: pid_gone(pid), 10)
+    assert await spawner.poll() == 3
+    assert spawner.get_state() == {}  # the pid is forgotten at once
+    spawner.clear_state()  # as JupyterHub's User.stop() does after its own poll
+    assert await spawner.poll() == 3
+    assert await spawner.poll() == 3
+    fake.scenario(server={"seconds": 300})
+    await spawner.start()
+    assert await spawner.poll() is None  # a new start forgets the old end
+    await spawner.stop(now=True)
+
+
+async def test_jupyterhubs_double_poll_sees_the_real_status(make_spawner, fake):
+    """Spawner.poll_and_notify (JupyterHub's periodic poll) polls, then its callback
+    (BaseHandler.user_stopped) polls again and logs "server stopped, with exit code: ..."."""
+    fake.scenario(server={"seconds": 1.0, "code": 3})
+    spawner = make_spawner()
+    await spawner.start()
+    pid = spawner.pid
+    seen = []
+
+    async def user_stopped():
+        seen.append(await spawner.poll())
+
+    spawner.add_poll_callback(user_stopped)
+    assert await async_wait_until(lambda: pid_gone(pid), 10)
+    assert await spawner.poll_and_notify() == 3
+    assert seen == [3]
+
+
+# -- a start without the idle second -------------------------------------------------------------
+
+
+async def test_a_start_asks_for_no_grace_and_returns_once_the_server_listens(make_spawner, fake):
+    spawner = make_spawner()
+    ip, port = await spawner.start()
+    assert fake.requests("spawn")[0]["graceSeconds"] == 0
+    reader, writer = await asyncio.open_connection(ip, port)  # it already listens
+    writer.close()
+    await spawner.stop(now=True)
+
+
+async def test_start_grace_none_sends_no_key_and_a_value_is_sent_as_is(make_spawner, fake):
+    spawner = make_spawner(start_grace=None)
+    await spawner.start()
+    assert "graceSeconds" not in fake.requests("spawn")[0]
+    await spawner.stop(now=True)
+    other = make_spawner("bob", start_grace=2.5)
+    await other.start()
+    assert fake.requests("spawn")[1]["graceSeconds"] == 2.5
+    await other.stop(now=True)
+
+
+@pytest.mark.parametrize("seconds", [0.3, 1.5])
+async def test_an_early_death_fails_the_start_with_its_status_and_last_lines(make_spawner, fake, seconds):
+    fake.scenario(
+        server={
+            "listen": False,
+            "say": ["[I 2026-12-04 10:00:00.000 FakeServer] starting"],
+            "seconds": seconds,
+            "say_after": ["[E 2026-12-04 10:00:01.000 FakeServer] cannot open the notebook directory"],
+            "code": 3,
+        }
+    )
+    spawner = make_spawner()
+    with pytest.raises(MediatorError) as raised:
+        await spawner.start()
+    message = str(raised.value)
+    assert message.startswith("The single-user server exited with status 3 ")
+    assert "before it accepted connections; its last output:\n" in message
+    assert "cannot open the notebook directory" in message
+    assert "server started as pid" not in message  # the mediator's own lines are left out
+    assert getattr(raised.value, "jupyterhub_message") == message  # what the REST API answers
+    # The spawn page shows it as the last event of the start.
+    assert [e["message"] for e in spawner._progress.events][-1] == message
+    # JupyterHub then polls (User.stop): the real status, again and again.
+    assert await spawner.poll() == 3
+    assert await spawner.poll() == 3
+
+
+async def test_a_server_killed_before_it_listens_names_the_signal(make_spawner, fake):
+    fake.scenario(server={"listen": False, "seconds": 300})
+    spawner = make_spawner()
+    task = asyncio.ensure_future(spawner.start())
+    assert await async_wait_until(lambda: bool(fake.requests("spawn")) and spawner.pid, 10)
+    os.kill(spawner.pid, signal.SIGKILL)
+    with pytest.raises(MediatorError, match=r"was killed by signal 9 \(SIGKILL: out of memory\?"):
+        await task
+    assert await spawner.poll() == -9

@@ -34,14 +34,15 @@ async def test_start_poll_stop(make_spawner, fake):
     assert env["EXTRA"] == "1"
     assert env["JUPYTERHUB_API_TOKEN"] == spawner.api_token
     assert all(isinstance(v, str) for v in env.values())
-    assert set(request) == {"action", "args", "env"}  # no profile, limits or tls unless asked for
+    # No profile, limits or tls unless asked for; no grace (start_grace = 0 by default).
+    assert set(request) == {"action", "args", "env", "graceSeconds"} and request["graceSeconds"] == 0
 
     assert await spawner.poll() is None
     await spawner.stop()
     assert pid_gone(pid)
     assert spawner.pid == 0
     status = await spawner.poll()
-    assert status == 0
+    assert status == -signal.SIGINT  # how it ended, kept until the next start
     # The escalation went through the mediator: SIGINT first (the fake server dies of it).
     kills = fake.requests("kill")
     assert kills[0] == {"action": "kill", "pid": pid, "signal": int(signal.SIGINT)}
@@ -85,7 +86,7 @@ async def test_named_servers_of_one_user_are_independent(make_spawner, fake):
     assert env["JUPYTERHUB_SERVER_NAME"] == "gpu"
     assert env["JUPYTERHUB_SERVICE_PREFIX"] == "/user/alice/gpu/"
     await named.stop(now=True)
-    assert await named.poll() == 0
+    assert await named.poll() == -signal.SIGTERM
     assert await default.poll() is None  # the other server of the same user is untouched
     # log lines say which server they are about
     assert any("[alice:gpu]" in line for line in named.records.lines())

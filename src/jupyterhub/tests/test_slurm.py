@@ -301,7 +301,26 @@ async def test_poll_follows_the_job(make_slurm_spawner, fake):
     assert any("Slurm job 4711 has ended: OUT_OF_MEMORY" in w for w in spawner.records.lines("WARNING"))
     assert spawner.get_state() == {}
     queries = len(fake.requests("query"))
-    assert await spawner.poll() == 0 and len(fake.requests("query")) == queries  # no job: no call
+    # The job's end is the answer again (JupyterHub polls an ended server more than once), with no call.
+    assert await spawner.poll() == 1 and len(fake.requests("query")) == queries
+
+
+async def test_a_job_cancelled_outside_the_hub_stays_1_through_jupyterhubs_double_poll(make_slurm_spawner, fake):
+    """poll_and_notify polls, its callback (BaseHandler.user_stopped) polls again, and User.stop
+    polls once more before clear_state(): each sees the job's end, never "exit code: 0"."""
+    fake.scenario(slurm={"states": [RUNNING, {"state": "CANCELLED", "reason": "None"}]})
+    spawner = make_slurm_spawner()
+    await spawner.start()
+    seen = []
+
+    async def user_stopped():
+        seen.append(await spawner.poll())
+
+    spawner.add_poll_callback(user_stopped)
+    assert await spawner.poll_and_notify() == 1
+    assert seen == [1]
+    spawner.clear_state()
+    assert await spawner.poll() == 1
 
 
 async def test_poll_of_a_completed_job_is_0(make_slurm_spawner, fake):

@@ -7,8 +7,9 @@ reaper's exit line, which carries the server's real exit status.
 """
 
 import asyncio
+import collections
 import logging
-from typing import Any, Dict, Optional, Union
+from typing import Any, Deque, Dict, List, Optional, Union
 
 from .exit_status import parse_reaper_exit
 
@@ -18,6 +19,9 @@ __all__ = ["StderrRelay", "level_of_line", "MAX_CAPTURE"]
 MAX_CAPTURE = 64 * 1024
 # A line longer than this is relayed in pieces.
 MAX_LINE = 64 * 1024
+# The last lines kept to explain a server's early death (each cut to TAIL_LINE_CHARS).
+TAIL_LINES = 12
+TAIL_LINE_CHARS = 400
 
 _LEVEL_OF_LETTER = {"D": logging.DEBUG, "T": logging.DEBUG, "I": logging.INFO, "W": logging.WARNING, "E": logging.ERROR, "C": logging.CRITICAL}
 
@@ -36,6 +40,7 @@ class StderrRelay:
         self.captured = ""
         self.capturing = True
         self.exits: Dict[int, int] = {}
+        self._tail: Deque[str] = collections.deque(maxlen=TAIL_LINES)
         self.closed = asyncio.Event()
         self._stream = stream
         self._log = log
@@ -68,6 +73,12 @@ class StderrRelay:
         if exit_ is not None:
             pid, status = exit_
             self.exits[pid] = status
+        else:
+            self._tail.append(line[:TAIL_LINE_CHARS])
+
+    def last_lines(self, count: int = TAIL_LINES) -> List[str]:
+        """The last lines relayed (the reaper's exit lines left out): what a dying server said."""
+        return list(self._tail)[-count:]
 
     async def wait_for_exit(self, pid: int, timeout: float) -> Optional[int]:
         """The status the reaper reported for pid, waiting up to timeout for the line to arrive."""

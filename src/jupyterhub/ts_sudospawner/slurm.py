@@ -282,6 +282,7 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
     async def start(self) -> Tuple[str, int]:
         """Submit the server as a Slurm job; return (node, port) once the job runs."""
         self._warn_unused_settings()
+        self._exit_status = None
         self._progress.begin()
         self._starting = True
         self._start_task = asyncio.current_task()
@@ -360,12 +361,15 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
             await asyncio.sleep(self.slurm_poll_interval)
 
     async def poll(self) -> Optional[int]:
-        """None while the job is queued or runs; else 0 (COMPLETED, or gone) or 1 (any other end).
-        A query that fails is logged and answered None: the job is not given up on a hiccup."""
+        """None while the job is queued or runs; else 0 (COMPLETED, or gone) or 1 (any other end),
+        the answer until the next start. A query that fails is logged and answered None: the job
+        is not given up on a hiccup."""
         if self._starting and self.job_id is None:
             return None
         job = self.job_id
         if job is None:
+            if self._exit_status is not None:
+                return self._exit_status
             self.clear_state()
             return 0
         try:
@@ -373,8 +377,7 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
         except MediatorError as e:
             if is_not_our_job(str(e)):
                 self.log.warning("%s Slurm job %s is no longer this user's server, taking it as ended: %s", self._tag, job, e)
-                self.clear_state()
-                return 1
+                return self._ended(1)
             self.log.warning("%s could not query Slurm job %s, taking it as still running: %s", self._tag, job, e)
             return None
         code = job_exit_status(status.state)
@@ -387,8 +390,7 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
         else:
             why = f": {status.reason}" if status.reason else ""
             self.log.warning("%s Slurm job %s has ended: %s%s; `sacct -j %s` tells more", self._tag, job, status.state, why, job)
-        self.clear_state()
-        return code
+        return self._ended(code)
 
     async def stop(self, now: bool = False) -> None:
         """Cancel the job, then wait (at most slurm_stop_timeout) until Slurm reports it ended."""

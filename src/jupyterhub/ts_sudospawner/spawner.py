@@ -27,6 +27,12 @@ from .usernames import check_username
 __all__ = ["TsSudoSpawner"]
 
 MEDIATOR_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL", "NONE")
+# The longest grace a spawn request may name (MAX_GRACE_SECONDS of src/protocol/wire.ts).
+MAX_GRACE_SECONDS = 60.0
+# How often start() looks whether the server accepts connections (or died) while it starts.
+LISTEN_CHECK_INTERVAL = 0.05
+# The server's last output lines an early death names.
+EARLY_DEATH_LINES = 8
 
 # Settings of LocalProcessSpawner that do not apply here are named once per hub process.
 _warned: Set[str] = set()
@@ -36,6 +42,20 @@ def _warn_once(log: Any, key: str, message: str, *args: Any) -> None:
     if key not in _warned:
         _warned.add(key)
         log.warning(message, *args)
+
+
+async def _accepts_connections(host: str, port: int) -> bool:
+    """Whether something accepts a TCP connection on host:port (closed again at once)."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except OSError:
+        pass
+    return True
 
 
 def _hub_user() -> str:
@@ -100,6 +120,20 @@ class TsSudoSpawner(LocalProcessSpawner):
         30,
         help="""Seconds one mediator call may take before it is abandoned (its sudo is stopped, and a
         server it still starts is stopped too). A spawn answers about 1 s after the server started.""",
+    ).tag(config=True)
+
+    start_grace = Float(
+        0,
+        allow_none=True,
+        help="""Seconds the mediator waits for an early exit of the server before it answers a spawn.
+
+        0 (default): it answers as soon as the server was exec'ed, and start() itself watches the
+        server until it accepts connections on its port or dies; a death is reported with its exit
+        status and the server's last output lines (spawn page and REST API). None: the request
+        names no grace, and the site policy's graceSeconds applies (1 s by default, the Python
+        sudospawner's behaviour). The site policy's graceSeconds is also the longest a request may
+        ask: a larger value here is shortened to it.
+        """,
     ).tag(config=True)
 
     kill_grace = Float(
@@ -210,6 +244,9 @@ class TsSudoSpawner(LocalProcessSpawner):
         self._starting = False
         self._tls: Optional[Dict[str, str]] = None
         self._unowned: Optional[str] = None  # why the last kill left the process alone
+        # The exit status of the last server once poll() saw it end: kept until the next start,
+        # for JupyterHub polls more than once (poll_and_notify, then user_stopped and User.stop).
+        self._exit_status: Optional[int] = None
         super().__init__(**kwargs)
 
     def load_state(self, state: Dict[str, Any]) -> None:
@@ -409,8 +446,10 @@ class TsSudoSpawner(LocalProcessSpawner):
         }
 
     async def start(self) -> Tuple[str, int]:
-        """Start the server as the user through the mediator; return (ip, port)."""
+        """Start the server as the user through the mediator; return (ip, port) once it accepts
+        connections (or, after http_timeout, for JupyterHub to wait on); raise if it dies first."""
         self._warn_unused_settings()
+        self._exit_status = None
         self._progress.begin()
         self._starting = True
         self._start_task = asyncio.current_task()
@@ -428,6 +467,8 @@ class TsSudoSpawner(LocalProcessSpawner):
                 if not self._tls:
                     raise MediatorError("internal_ssl is on, but JupyterHub handed no certificates to move_certs()")
                 request["tls"] = dict(self._tls)
+            if self.start_grace is not None:
+                request["graceSeconds"] = min(max(float(self.start_grace), 0.0), MAX_GRACE_SECONDS)
             how = f" with launch profile {profile}" if profile else ""
             self._progress.add(10, f"Asked the mediator to start the server as {self.user.name}{how}")
             answer, relay = await self._call(request, on_late_answer=self._stop_late_server)
@@ -437,6 +478,7 @@ class TsSudoSpawner(LocalProcessSpawner):
             self._server_relay = relay
             self.log.info("%s server running as pid %s%s", self._tag, pid, how)
             self._progress.add(60, f"Server started as pid {pid}")
+            await self._wait_listening(pid, relay)
             self._progress.add(80, "Waiting for the server to answer HTTP", final=True)
         except BaseException:
             self._progress.finish()
@@ -447,6 +489,51 @@ class TsSudoSpawner(LocalProcessSpawner):
             self._tls = None  # the key is not kept longer than needed
         return (self.ip or "127.0.0.1", self.port)
 
+    def _connect_host(self) -> str:
+        """Where the server is reached from the hub: its ip, or loopback for a wildcard."""
+        ip = self.ip or "127.0.0.1"
+        if ip in ("0.0.0.0", "*"):
+            return "127.0.0.1"
+        return "::1" if ip == "::" else ip
+
+    async def _wait_listening(self, pid: int, relay: StderrRelay) -> None:
+        """Wait until the server accepts connections on its port, or fail with why it died.
+
+        JupyterHub itself only notices a server that dies while it waits for HTTP at http_timeout
+        ("never showed up"), so start() watches: the reaper's exit line (or the pid gone) ends the
+        start at once with the exit status and the server's last lines. After http_timeout without
+        either, JupyterHub's own wait takes over.
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + max(self.http_timeout, 1)
+        host = self._connect_host()
+        while loop.time() < deadline:
+            status = relay.exits.get(pid)
+            if status is None and liveness(pid, self.start_time) is not Liveness.ALIVE:
+                status = await relay.wait_for_exit(pid, 0 if relay.closed.is_set() else 2)
+                if status is None:
+                    raise self._early_death(pid, None, loop.time() - started, relay)
+            if status is not None:
+                raise self._early_death(pid, status, loop.time() - started, relay)
+            if await _accepts_connections(host, self.port):
+                return
+            await asyncio.sleep(LISTEN_CHECK_INTERVAL)
+        self.log.info("%s server pid %s does not accept connections on port %s after %s s: leaving the wait to JupyterHub", self._tag, pid, self.port, self.http_timeout)
+
+    def _early_death(self, pid: int, status: Optional[int], seconds: float, relay: StderrRelay) -> MediatorError:
+        """The error (and the spawn page's last event) for a server that died before it listened."""
+        how = describe_status(status) if status is not None else "ended (exit status unknown)"
+        said = [line for line in relay.last_lines() if " ts-sudospawner] " not in line][-EARLY_DEATH_LINES:]
+        output = ("; its last output:\n" + "\n".join(said)) if said else "; it printed nothing"
+        message = f"The single-user server {how} {seconds:.1f} s after it started, before it accepted connections{output}"
+        self._progress.add(90, message)
+        self.log.warning("%s %s", self._tag, message)
+        error = MediatorError(message)
+        # JupyterHub's REST API answers with this instead of a bare 500 where it can.
+        setattr(error, "jupyterhub_message", message)
+        return error
+
     async def progress(self) -> Any:
         """Progress events for the spawn page: request sent, server started as pid N, waiting for HTTP."""
 
@@ -456,11 +543,20 @@ class TsSudoSpawner(LocalProcessSpawner):
         async for event in self._progress.follow(pending):
             yield event
 
+    def _ended(self, status: int) -> int:
+        """The server is gone: forget it, keep its exit status for every later poll()."""
+        self.clear_state()
+        self._exit_status = status
+        return status
+
     async def poll(self) -> Optional[int]:
-        """None while the server runs; else its exit status (-N for signal N), 0 when unknown."""
+        """None while the server runs; else its exit status (-N for signal N), 0 when unknown.
+        The status stays the answer until the next start: JupyterHub polls an ended server again."""
         if self._starting and not self.pid:
             return None
         if not self.pid:
+            if self._exit_status is not None:
+                return self._exit_status
             self.clear_state()
             return 0
         pid = self.pid
@@ -469,8 +565,7 @@ class TsSudoSpawner(LocalProcessSpawner):
             return None
         if state is Liveness.REUSED:
             self.log.warning("%s server pid %s is gone: the pid now belongs to a process that started later", self._tag, pid)
-            self.clear_state()
-            return 0
+            return self._ended(0)
         status = None
         relay = self._server_relay
         if relay is not None:
@@ -482,8 +577,7 @@ class TsSudoSpawner(LocalProcessSpawner):
             self.log.info("%s server pid %s %s", self._tag, pid, describe_status(status))
         else:
             self.log.warning("%s server pid %s %s", self._tag, pid, describe_status(status))
-        self.clear_state()
-        return status
+        return self._ended(status)
 
     async def _signal(self, sig: int) -> bool:
         """Send sig to the server; True if it still exists. Signal 0 needs no sudo."""

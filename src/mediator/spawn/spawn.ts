@@ -1,22 +1,34 @@
 /**
  * The spawn action: start the single-user server as the current user through the reaper, wait the
- * grace period for an early exit, and report its pid.
+ * grace period (if any) for an early exit, and report its pid.
  */
-import { lstatSync, readFileSync, type Stats } from "node:fs";
+import { closeSync, lstatSync, readFileSync, type Stats } from "node:fs";
 import { constants } from "node:os";
 import { SudoSpawnerError } from "../../errors.js";
 import { shellLine } from "../../protocol/index.js";
 import { MARK_ENV } from "../env-policy.js";
 import type { Logger } from "../logger.js";
 import type { NativeAddon } from "../native.js";
-import type { ReaperEvents } from "./reaper-pipe.js";
+import type { NextEvent, ReaperEvents } from "./reaper-pipe.js";
 import { checkExecStrings, e2bigHint, stackSoftLimit } from "./exec-size.js";
 import { logFileRefusal, type FoundEntry } from "./log-file-refusal.js";
-import { describeExit, describeStage } from "./reaper-lines.js";
+import { describeExit, describeStage, parseReaperLine } from "./reaper-lines.js";
 
-const { E2BIG, EACCES, ENOENT } = constants.errno;
+const { E2BIG, EACCES, ENOENT, EAGAIN, EINTR } = constants.errno;
+/** The longest first report the reaper writes ("P pid" or "E errno stage"), with room to spare. */
+const MAX_FIRST_REPORT = 4096;
 
 export const DEFAULT_GRACE_MS = 1000;
+
+/**
+ * The grace of one start (pure): the policy's graceSeconds (default 1 s) is both the default and
+ * the longest a request may ask; a request can only shorten it, e.g. to 0 (answer at the exec).
+ */
+export function effectiveGraceMs(policyGraceMs: number | undefined, requestGraceSeconds: number | undefined): number {
+  const bound = policyGraceMs ?? DEFAULT_GRACE_MS;
+  if (requestGraceSeconds === undefined) return bound;
+  return Math.min(bound, Math.round(requestGraceSeconds * 1000));
+}
 /** How long the reaper may take to report the exec (a loaded machine, a slow NFS home). */
 export const START_TIMEOUT_MS = 15_000;
 
@@ -141,6 +153,54 @@ async function reapSoon(addon: NativeAddon, pid: number): Promise<void> {
   }
 }
 
+/**
+ * The reaper's first report, read on the main thread (poll + read through the addon): with no grace
+ * nothing follows it, so neither the event loop nor node:net is needed. Not interruptible, as the
+ * asynchronous wait for it is not: until the reaper reports, there is no pid to stop.
+ */
+function firstReportNow(addon: NativeAddon, fd: number, timeoutMs: number): NextEvent {
+  const deadline = Date.now() + timeoutMs;
+  let text = "";
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) return { kind: "timeout" };
+    const got = addon.readWithin(fd, MAX_FIRST_REPORT, Math.min(left, 1000));
+    if (typeof got === "number") {
+      if (got === -EAGAIN || got === -EINTR) continue;
+      return { kind: "eof" };
+    }
+    if (got.length === 0) return text === "" ? { kind: "eof" } : { kind: "garbage", line: text };
+    text += got.toString("utf8");
+    const end = text.indexOf("\n");
+    if (end >= 0) {
+      const line = text.slice(0, end);
+      return parseReaperLine(line) ?? { kind: "garbage", line };
+    }
+    if (text.length > MAX_FIRST_REPORT) return { kind: "garbage", line: text.slice(0, 200) };
+  }
+}
+
+/** The server's pid from the reaper's first report; a failure or anything else throws (the reaper reaped or killed). */
+async function startedPid(first: NextEvent, reaperPid: number, plan: LaunchPlan, deps: SpawnDeps): Promise<number> {
+  const { addon } = deps;
+  if (first.kind === "failed") {
+    await reapSoon(addon, reaperPid);
+    if (first.stage === "log-file") throw new SudoSpawnerError("SPAWN_FAILED", logFileMessage(first.errno, plan, deps));
+    throw new SudoSpawnerError(
+      "SPAWN_FAILED",
+      `${describeStage(first.stage)}: ${addon.strerror(first.errno)} (errno ${first.errno})${stageHint(first.stage, first.errno, plan)}`,
+    );
+  }
+  if (first.kind !== "started") {
+    // A server child the reaper forked but never reported dies with it (PR_SET_PDEATHSIG in
+    // the child, set before anything else, with a check that the reaper is still its parent).
+    addon.kill(reaperPid, 9);
+    await reapSoon(addon, reaperPid);
+    throw new SudoSpawnerError("SPAWN_FAILED", `the reaper did not report a started server (${first.kind === "garbage" ? `it said ${JSON.stringify(first.line)}` : first.kind})`);
+  }
+  return first.pid;
+}
+
 export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<number> {
   const { addon, logger } = deps;
   checkExecStrings(plan.args, plan.env);
@@ -150,37 +210,36 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
   const sandbox = describeSandbox(plan.reaperOptions);
   if (sandbox === "no_new_privs") logger.debug(`server sandbox: ${sandbox}`);
   else logger.info(`server sandbox: ${sandbox}`);
-  // Imported here: its socket machinery (node:net) is only needed to spawn, never to kill.
-  const { ReaperEvents } = await import("./reaper-pipe.js");
-  // While we wait out the grace period, holding the hub's stdout, the server we start (our
-  // user's process) must not be able to ptrace us or open our /proc files.
+  const graceless = deps.graceMs <= 0;
+  // Imported here, and only for a grace: its socket machinery (node:net) is never needed to kill.
+  const { ReaperEvents } = graceless ? { ReaperEvents: undefined } : await import("./reaper-pipe.js");
+  // While we wait for the reaper (and out the grace period), holding the hub's stdout, the server
+  // we start (our user's process) must not be able to ptrace us or open our /proc files.
   const dumpable = addon.setNonDumpable();
   if (dumpable !== 0) logger.warn(`could not make the mediator non-dumpable: ${addon.strerror(dumpable)}`);
   const reaper = addon.spawnReaper(deps.reaperPath, argv, [...plan.env]);
+  if (ReaperEvents === undefined) {
+    // The reaper reports "P" only once the exec succeeded (its CLOEXEC error pipe saw EOF), so with
+    // no grace the answer can go at once: a later death reaches the hub through the reaper's exit line.
+    let first: NextEvent;
+    try {
+      first = firstReportNow(addon, reaper.statusFd, START_TIMEOUT_MS);
+    } finally {
+      closeSync(reaper.statusFd);
+    }
+    const pid = await startedPid(first, reaper.pid, plan, deps);
+    logger.debug(`server pid ${pid} started (reaper pid ${reaper.pid}); no grace asked, answering now`);
+    return pid;
+  }
   const events = new ReaperEvents(reaper.statusFd);
   try {
     // Not interruptible: until the reaper reports, there is no pid to stop.
-    const first = await events.next(START_TIMEOUT_MS);
-    if (first.kind === "failed") {
-      await reapSoon(addon, reaper.pid);
-      if (first.stage === "log-file") throw new SudoSpawnerError("SPAWN_FAILED", logFileMessage(first.errno, plan, deps));
-      throw new SudoSpawnerError(
-        "SPAWN_FAILED",
-        `${describeStage(first.stage)}: ${addon.strerror(first.errno)} (errno ${first.errno})${stageHint(first.stage, first.errno, plan)}`,
-      );
-    }
-    if (first.kind !== "started") {
-      // A server child the reaper forked but never reported dies with it (PR_SET_PDEATHSIG in
-      // the child, set before anything else, with a check that the reaper is still its parent).
-      addon.kill(reaper.pid, 9);
-      await reapSoon(addon, reaper.pid);
-      throw new SudoSpawnerError("SPAWN_FAILED", `the reaper did not report a started server (${first.kind === "garbage" ? `it said ${JSON.stringify(first.line)}` : first.kind})`);
-    }
-    logger.debug(`server pid ${first.pid} started (reaper pid ${reaper.pid}); waiting ${deps.graceMs} ms for an early exit`);
+    const pid = await startedPid(await events.next(START_TIMEOUT_MS), reaper.pid, plan, deps);
+    logger.debug(`server pid ${pid} started (reaper pid ${reaper.pid}); waiting ${deps.graceMs} ms for an early exit`);
     const during = await events.next(deps.graceMs, deps.interrupted);
     if (during.kind === "interrupted") {
-      await stopInterrupted(addon, events, first.pid, reaper.pid, logger);
-      throw new SudoSpawnerError("ABORTED", `interrupted by ${String(deps.interrupted?.reason ?? "a signal")} while starting; the server (pid ${first.pid}) was stopped`);
+      await stopInterrupted(addon, events, pid, reaper.pid, logger);
+      throw new SudoSpawnerError("ABORTED", `interrupted by ${String(deps.interrupted?.reason ?? "a signal")} while starting; the server (pid ${pid}) was stopped`);
     }
     if (during.kind === "exited") {
       await reapSoon(addon, reaper.pid);
@@ -189,7 +248,7 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
         `the single-user server ${describeExit(during.code, during.signal)} within ${deps.graceMs} ms of starting; its output is in the hub's log just above`,
       );
     }
-    return first.pid;
+    return pid;
   } finally {
     events.close();
   }

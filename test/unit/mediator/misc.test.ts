@@ -6,7 +6,7 @@ import { findSingleUser, installDirectory } from "../../../src/install/executabl
 import { formatTextLine } from "../../../src/mediator/logger.js";
 import { describeExit, parseReaperLine, splitLines } from "../../../src/mediator/spawn/reaper-lines.js";
 import { shellQuote } from "../../../src/protocol/index.js";
-import { reaperArgv } from "../../../src/mediator/spawn/spawn.js";
+import { DEFAULT_GRACE_MS, effectiveGraceMs, reaperArgv } from "../../../src/mediator/spawn/spawn.js";
 import { VERSION } from "../../../src/version.js";
 
 describe("accounts", () => {
@@ -90,6 +90,21 @@ describe("spawn plan", () => {
     expect(shellQuote("--port=8888")).toBe("--port=8888");
     expect(shellQuote("a b")).toBe("'a b'");
     expect(shellQuote("it's")).toBe("'it'\\''s'");
+  });
+});
+
+describe("the grace of a start", () => {
+  it("is the policy's graceSeconds (default 1 s) unless the request asks for less", () => {
+    expect(effectiveGraceMs(undefined, undefined)).toBe(DEFAULT_GRACE_MS);
+    expect(effectiveGraceMs(undefined, 0)).toBe(0);
+    expect(effectiveGraceMs(3000, 0.25)).toBe(250);
+    expect(effectiveGraceMs(3000, undefined)).toBe(3000);
+  });
+
+  it("never exceeds the policy's bound: a request can only shorten it", () => {
+    expect(effectiveGraceMs(undefined, 60)).toBe(DEFAULT_GRACE_MS);
+    expect(effectiveGraceMs(0, 5)).toBe(0);
+    expect(effectiveGraceMs(200, 1)).toBe(200);
   });
 });
 

@@ -18,6 +18,20 @@ describe("validateRequest: spawn", () => {
     expect(request).toEqual({ action: "spawn", args: ["--port=8888", "--debug"], env: { JUPYTERHUB_API_TOKEN: "t", PATH: "/usr/bin" } });
   });
 
+  it("accepts graceSeconds from 0 to 60 (a request may ask for no grace)", () => {
+    expect(validateRequest({ action: "spawn", args: [], env: {}, graceSeconds: 0 })).toMatchObject({ graceSeconds: 0 });
+    expect(validateRequest({ action: "spawn", args: [], env: {}, graceSeconds: 0.5 })).toMatchObject({ graceSeconds: 0.5 });
+    expect(validateRequest({ action: "spawn", args: [], env: {}, graceSeconds: 60 })).toMatchObject({ graceSeconds: 60 });
+  });
+
+  it.each([-1, 60.5, "0", null, true, Number.NaN])("refuses graceSeconds %s", (grace) => {
+    expect(rejection({ action: "spawn", args: [], env: {}, graceSeconds: grace }).message).toMatch(/"graceSeconds" must be a number of seconds from 0 to 60/);
+  });
+
+  it("refuses graceSeconds in a submit (Slurm has no grace)", () => {
+    expect(rejection({ action: "submit", args: [], env: {}, graceSeconds: 0 }).message).toMatch(/unknown key "graceSeconds" in submit request/);
+  });
+
   it("accepts a profile name", () => {
     expect(validateRequest({ action: "spawn", args: [], env: {}, profile: "lab" })).toMatchObject({ profile: "lab" });
   });
