@@ -109,15 +109,15 @@ describe.skipIf(skip)(`a person in Chromium on ${target.title} with TsSudoSpawne
     const hub = getHub();
     await page.click("#spawn_form button[type=submit]");
     await page.waitFor("location.pathname.includes('/hub/spawn-pending/')", "the spawn page");
-    // The spawner's last event comes while JupyterLab is still starting (it needs seconds to answer
-    // HTTP); at "ready" the page leaves for the server.
+    // The event log opened (a closed <details> hides its text). The spawner's events come while
+    // JupyterLab is still starting (it needs seconds to answer HTTP); at "ready" the page leaves.
     const events = await page.waitFor<string[]>(
-      `(() => { const events = [...document.querySelectorAll("#progress-log .progress-log-event")].map((e) => e.innerText);
+      `(() => { const details = document.getElementById("progress-details"); if (!details) return null; details.open = true;
+        const events = [...document.querySelectorAll("#progress-log .progress-log-event")].map((e) => e.textContent.trim());
         return events.some((text) => /^Server started as pid/.test(text)) ? events : null; })()`,
       "the spawner's progress events on the spawn page",
       90_000,
     );
-    await page.evaluate("document.getElementById('progress-details').open = true");
     await shot(page, "hub-3-progress.png");
     expect(events).toContain(`Asked the mediator to start the server as ${USER} with launch profile lab`);
     const startedPid = Number(/^Server started as pid (\d+)$/m.exec(events.join("\n"))?.[1]);
