@@ -131,6 +131,7 @@ describe.skipIf(skip)(`a person in Chromium on ${target.title} with TsSudoSpawne
     // JupyterLab's page data names the hub user it serves.
     const pageConfig = await page.evaluate<string>("document.getElementById('jupyter-config-data').textContent");
     expect((JSON.parse(pageConfig) as { hubUser?: string }).hubUser).toBe(USER);
+    await page.waitFor("!document.getElementById('jupyterlab-splash')", "JupyterLab's splash screen to go");
     await shot(page, "hub-4-lab.png");
 
     const server = await hub.server(USER);
