@@ -132,6 +132,8 @@ describe.skipIf(skip)(`a person in Chromium on ${target.title} with TsSudoSpawne
     const pageConfig = await page.evaluate<string>("document.getElementById('jupyter-config-data').textContent");
     expect((JSON.parse(pageConfig) as { hubUser?: string }).hubUser).toBe(USER);
     await page.waitFor("!document.getElementById('jupyterlab-splash')", "JupyterLab's splash screen to go");
+    // Two animation frames: the listing painted before the shot.
+    await page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 500))))");
     await shot(page, "hub-4-lab.png");
 
     const server = await hub.server(USER);
