@@ -1036,7 +1036,9 @@ static int log_mark_gap(struct log_sink *l) {
   if (!l->at_line_start) tsss_line_str(&mark, "\n");
   tsss_line_str(&mark, "[W tsss-reaper] ");
   tsss_line_int(&mark, (long long)l->lost);
-  tsss_line_str(&mark, " bytes of server output are missing here\n");
+  tsss_line_str(&mark, " bytes of server output are missing here (");
+  tsss_line_str(&mark, strerror(l->err)); /* why, for `check` reading the log's tail */
+  tsss_line_str(&mark, ")\n");
   if (log_write_some(l, mark.buf, mark.len) < mark.len) return -1;
   say("[I tsss-reaper] the server log is written again: ");
   say(l->path);

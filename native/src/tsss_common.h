@@ -19,7 +19,7 @@
 
 /* One status line ("P 123\n", "E 2 exec\n", "X 0 15\n") built in place. */
 struct tsss_line {
-  char buf[64];
+  char buf[192]; /* room for the longest line built here: the log's loss mark with its strerror text */
   size_t len;
 };
 

@@ -69,6 +69,14 @@ describe.skipIf(skip)("switching from the Python sudospawner while its servers r
     return Number(out.stdout.trim());
   }
 
+  /** The python-orphans row of `ts-sudospawner check`, run as root. */
+  function pythonOrphansRow(): { status: string; detail: string; fix: string } {
+    const ran = spawnSync(fx.mediator, ["check", "--hub-user", fx.hub, "--user", alice.name, "--json"], { encoding: "utf8" });
+    const row = (JSON.parse(ran.stdout) as { rows: { id: string; status: string; detail: string; fix: string }[] }).rows.find((r) => r.id === "python-orphans");
+    expect(row, ran.stderr).toBeDefined();
+    return row as { status: string; detail: string; fix: string };
+  }
+
   beforeAll(async () => {
     alice = userInfo(fx.users[0] as string);
     policy.backup();
@@ -146,11 +154,20 @@ describe.skipIf(skip)("switching from the Python sudospawner while its servers r
     expect(unknown.answer).toEqual({ ok: true, alive: false, unowned: "orphaned-python-server" });
     expect(unknown.stderr).toMatch(new RegExp(`pid ${server.pid} runs a single-user server with a JupyterHub token but carries no ownership mark of ts-sudospawner and has no Python sudospawner fork as parent: the Python sudospawner started it and its fork is gone. Not signalling it; add "adopt" to the site policy`));
     expect(unknown.stderr).not.toMatch(/reused/);
+    // `check` (row python-orphans, as root) finds it before the admin switches, and names the fix;
+    // the orphaned sleep with a token is not a server and is not listed.
+    const before = pythonOrphansRow();
+    expect(before.status).toBe("warn");
+    expect(before.detail).toMatch(new RegExp(`pid ${server.pid}: started by the Python sudospawner, no ownership mark, fork gone`));
+    expect(before.detail).not.toContain(`pid ${orphanSleep}`);
+    expect(before.fix).toMatch(/add \{ "adopt": \{ "until": "<a date soon>" \} \} to the site policy/);
 
     // Adoption switched on until a future date: the server is ours, the sleep (token and all) is not.
     policy.write({ adopt: { until: new Date(Date.now() + 7 * 86_400_000).toISOString() } });
     const adopted = await ts(alice, killRequest(server.pid, 0));
     expect(adopted.answer, adopted.stderr).toEqual({ ok: true, alive: true });
+    const allowed = pythonOrphansRow();
+    expect([allowed.status, allowed.detail]).toEqual(["pass", expect.stringMatching(new RegExp(`pid ${server.pid}: the policy's "adopt" \\(until .*\\) lets ts-sudospawner stop them`))]);
     expect(adopted.stderr).toMatch(new RegExp(`pid ${server.pid} runs ${fx.binDir}/jupyterhub-singleuser without our mark and its Python mediator is gone; adopting it as the site policy's "adopt" allows until `));
     for (const signal of [0, 15]) {
       const result = await ts(alice, killRequest(orphanSleep, signal));

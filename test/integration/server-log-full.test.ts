@@ -29,7 +29,7 @@ while :; do
 done
 `;
 const CHATTY_LINE = /^chatty line \d+ \.+$/;
-const MARK = /^\[W tsss-reaper\] (\d+) bytes of server output are missing here$/m;
+const MARK = /^\[W tsss-reaper\] (\d+) bytes of server output are missing here \(No space left on device\)$/m;
 
 describe.skipIf(skip)("the server log when its disk fills up", () => {
   const policy = new SitePolicyGuard();
@@ -56,6 +56,15 @@ describe.skipIf(skip)("the server log when its disk fills up", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The server-log row of `ts-sudospawner check`, run as root for alice. */
+  function serverLogRow(): { status: string; detail: string; fix: string } {
+    const ran = run(fx.mediator, ["check", "--hub-user", fx.hub, "--user", alice.name, "--json"]);
+    const report = JSON.parse(ran.stdout) as { rows: { id: string; status: string; detail: string; fix: string }[] };
+    const row = report.rows.find((r) => r.id === "server-log-dir");
+    expect(row, ran.stderr).toBeDefined();
+    return row as { status: string; detail: string; fix: string };
+  }
+
   it("tells the hub once, resumes when space is back, and marks exactly the bytes that are missing", async () => {
     const log = path.join(disk, `${alice.name}.log`);
     const filler = path.join(disk, "filler");
@@ -79,6 +88,8 @@ describe.skipIf(skip)("the server log when its disk fills up", () => {
     const warning = `[W tsss-reaper] cannot write the server log ${log}: No space left on device; the server's output goes on in the hub's log only, until the file can be written again`;
     await waitFor(() => hub().includes(warning), 20_000, "the hub to be told that the log cannot be written");
     const atFull = fs.readFileSync(log, "utf8").length;
+    // `check` sees the full filesystem before anything is lost for good.
+    expect(serverLogRow().detail).toMatch(new RegExp(`the filesystem holding ${log} has \\d+ bytes free: the reaper cannot write`));
     // The server goes on writing for a while into the full disk: that output is missing.
     await waitFor(() => hub().split("\n").filter((line) => CHATTY_LINE.test(line)).length > atFull / 80 + 20, 10_000, "more output while the disk is full");
     expect(fs.readFileSync(log, "utf8").length).toBe(atFull);
@@ -86,6 +97,13 @@ describe.skipIf(skip)("the server log when its disk fills up", () => {
     fs.rmSync(filler);
     await waitFor(() => MARK.test(fs.readFileSync(log, "utf8")), 10_000, "the log to resume with a mark");
     await waitFor(() => hub().includes("[I tsss-reaper] the server log is written again: "), 5_000, "the hub to be told the log is written again");
+
+    // And after it resumed, `check` reads the loss and its cause from the log's tail.
+    const resumed = serverLogRow();
+    expect(resumed.status).toBe("warn");
+    expect(resumed.detail).toMatch(/the log's tail records that \d+ bytes of server output could not be written \(No space left on device\); the hub's log has them/);
+    expect(resumed.detail).not.toContain("bytes free");
+    expect(resumed.fix).toContain(`df -h ${disk}`);
 
     const stopped = await runMediatorAs(fx.hub, alice.name, fx.mediator, killRequest(pid, 15), ["--logging=info"]);
     expect(stopped.answer).toEqual({ ok: true, alive: true });

@@ -8,7 +8,26 @@
 import { WRITE, EXECUTE, permits, type ModeInfo, type Principal } from "../host/access.js";
 import type { CheckRow } from "./report.js";
 
-export const SERVER_LOG_ROW = { id: "server-log-dir", title: "no user can plant another's server log" } as const;
+export const SERVER_LOG_ROW = { id: "server-log-dir", title: "server log safe from other users, and writable" } as const;
+
+/** Below this much free space (or a twentieth of a smaller filesystem), writes are about to fail. */
+export const LOW_FREE_BYTES = 1024 * 1024;
+
+/** What the reaper wrote into the log when writing resumed after a failure (native/src/reaper.c, log_mark_gap). */
+const LOSS_MARK = /^\[W tsss-reaper\] (\d+) bytes of server output are missing here(?: \((.+)\))?$/gm;
+
+export interface LogLoss {
+  bytes: number;
+  /** The error that stopped the writes (strerror text); absent in marks from before it was recorded. */
+  reason: string | undefined;
+}
+
+/** The last loss the reaper marked in the log's tail (pure). */
+export function lastLossMark(tail: string): LogLoss | undefined {
+  let last: LogLoss | undefined;
+  for (const match of tail.matchAll(LOSS_MARK)) last = { bytes: Number(match[1]), reason: match[2] };
+  return last;
+}
 
 /** What a path holds, from lstat (the file) or stat (its directory). */
 export interface Entry extends ModeInfo {
@@ -28,6 +47,10 @@ export interface ServerLogFacts {
   fileEntry: Entry | undefined;
   who: Principal;
   describeUid: (uid: number) => string;
+  /** The log's filesystem: its size and free bytes (for unprivileged users), where they could be measured. */
+  space?: { freeBytes: number; sizeBytes: number } | undefined;
+  /** The last loss marked in the log's tail, where it could be read. */
+  lastLoss?: LogLoss | undefined;
 }
 
 const PER_USER_FIX =
@@ -56,7 +79,31 @@ function refusedFile(file: Entry, f: ServerLogFacts): string | undefined {
   return undefined;
 }
 
+/** Writes that failed or are about to: the file's tail and its filesystem (pure). */
+function writeTrouble(f: ServerLogFacts): { detail: string; fix: string } | undefined {
+  const said: string[] = [];
+  if (f.space !== undefined && f.space.freeBytes < Math.min(LOW_FREE_BYTES, f.space.sizeBytes / 20)) {
+    said.push(`the filesystem holding ${f.file} has ${f.space.freeBytes} bytes free: the reaper cannot write the server's output there (the hub's log still has it)`);
+  }
+  if (f.lastLoss !== undefined) {
+    const why = f.lastLoss.reason === undefined ? "" : ` (${f.lastLoss.reason})`;
+    said.push(`the log's tail records that ${f.lastLoss.bytes} bytes of server output could not be written${why}; the hub's log has them`);
+  }
+  if (said.length === 0) return undefined;
+  return { detail: said.join("; "), fix: `free space where the log lives (\`df -h ${f.dir}\`); the reaper resumes on its own and marks what is missing` };
+}
+
 export function judgeServerLogDir(f: ServerLogFacts): CheckRow {
+  const row = judgePlanting(f);
+  if (row.status === "fail" || row.status === "skip") return row;
+  const trouble = writeTrouble(f);
+  if (trouble === undefined) return row;
+  if (row.status === "warn") return { ...row, detail: `${row.detail} Also: ${trouble.detail}`, fix: `${row.fix}; ${trouble.fix}` };
+  return { ...row, status: "warn", detail: `${row.detail}, but ${trouble.detail}`, fix: trouble.fix };
+}
+
+/** Can one user make another's log file? */
+function judgePlanting(f: ServerLogFacts): CheckRow {
   const row = { ...SERVER_LOG_ROW };
   if (typeof f.template !== "string") return { ...row, status: "skip", detail: f.template.skip, fix: "" };
   const where = `serverLog "${f.template}" (${f.file} for ${f.user.name})`;

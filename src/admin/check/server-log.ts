@@ -9,7 +9,41 @@ import { expandPathTemplate, perUserDirectory } from "../../install/path-templat
 import type { CheckRow } from "./report.js";
 import type { CheckSubject } from "./subject.js";
 import { groupIds, uidWithName } from "../host/commands.js";
-import { judgeServerLogDir, policyServerLog, type Entry } from "./server-log-dir.js";
+import { judgeServerLogDir, lastLossMark, policyServerLog, type Entry, type LogLoss } from "./server-log-dir.js";
+
+/** How much of the log's end is searched for the reaper's loss marks. */
+const TAIL_BYTES = 64 * 1024;
+
+function readTail(file: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    const stats = fs.fstatSync(fd);
+    if (!stats.isFile()) return undefined;
+    const length = Math.min(stats.size, TAIL_BYTES);
+    const buffer = Buffer.alloc(length);
+    const read = fs.readSync(fd, buffer, 0, length, stats.size - length);
+    return buffer.subarray(0, read).toString("utf8");
+  } catch {
+    return undefined; // not there yet, or not readable by whoever runs the check
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function space(dir: string): { freeBytes: number; sizeBytes: number } | undefined {
+  try {
+    const stats = fs.statfsSync(dir);
+    return { freeBytes: stats.bavail * stats.bsize, sizeBytes: stats.blocks * stats.bsize };
+  } catch {
+    return undefined;
+  }
+}
+
+function lastLoss(file: string): LogLoss | undefined {
+  const tail = readTail(file);
+  return tail === undefined ? undefined : lastLossMark(tail);
+}
 
 function readText(file: string): string | undefined {
   try {
@@ -46,5 +80,7 @@ export function checkServerLog(s: CheckSubject): CheckRow {
     fileEntry: file === "" ? undefined : entry(file, false),
     who: { uid: s.user.uid, gids: gids.length > 0 ? gids : [s.user.gid] },
     describeUid: uidWithName,
+    space: file === "" ? undefined : space(dir),
+    lastLoss: file === "" ? undefined : lastLoss(file),
   });
 }

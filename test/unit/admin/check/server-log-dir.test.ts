@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { judgeServerLogDir, policyServerLog, type Entry, type ServerLogFacts } from "../../../../src/admin/check/server-log-dir.js";
+import { judgeServerLogDir, lastLossMark, policyServerLog, type Entry, type ServerLogFacts } from "../../../../src/admin/check/server-log-dir.js";
 
 const ALICE = { name: "alice", uid: 1001 };
 const dirOf = (mode: number, uid = 0, gid = 0): Entry => ({ kind: "directory", uid, gid, mode: 0o040000 | mode, nlink: 2 });
@@ -58,7 +58,7 @@ describe("judgeServerLogDir", () => {
   });
 
   it("skips without a serverLog to judge", () => {
-    expect(judgeServerLogDir(facts({ template: { skip: "no site policy" } }))).toEqual({ id: "server-log-dir", title: "no user can plant another's server log", status: "skip", detail: "no site policy", fix: "" });
+    expect(judgeServerLogDir(facts({ template: { skip: "no site policy" } }))).toEqual({ id: "server-log-dir", title: "server log safe from other users, and writable", status: "skip", detail: "no site policy", fix: "" });
   });
 });
 
@@ -70,5 +70,42 @@ describe("policyServerLog", () => {
     expect(policyServerLog("{")).toEqual({ skip: "the site policy is not JSON: the mediator refuses every spawn until it is fixed" });
     expect(policyServerLog('{"serverLog": "/var/../x"}')).toEqual({ skip: 'the site policy\'s serverLog "/var/../x" is not a valid path template: the mediator refuses every spawn until it is fixed' });
     expect(policyServerLog('{"serverLog": "logs/x"}')).toHaveProperty("skip");
+  });
+});
+
+describe("the server log's write trouble", () => {
+  const perUser = { template: "{home}/.log", file: "/home/alice/.log", dir: "/home/alice", perUser: true, dirEntry: dirOf(0o700, ALICE.uid, ALICE.uid) };
+
+  it("reads the last loss mark of the tail, with or without its cause", () => {
+    const tail = "x\n[W tsss-reaper] 12 bytes of server output are missing here\nmore\n[W tsss-reaper] 4096 bytes of server output are missing here (No space left on device)\nlast\n";
+    expect(lastLossMark(tail)).toEqual({ bytes: 4096, reason: "No space left on device" });
+    expect(lastLossMark("[W tsss-reaper] 12 bytes of server output are missing here\n")).toEqual({ bytes: 12, reason: undefined });
+    expect(lastLossMark("a server line that says 12 bytes of server output are missing here\n")).toBeUndefined();
+  });
+
+  it("warns when the filesystem is nearly full or the tail records a loss, and passes otherwise", () => {
+    const roomy = { freeBytes: 10 * 1024 * 1024 * 1024, sizeBytes: 20 * 1024 * 1024 * 1024 };
+    expect(judgeServerLogDir(facts({ ...perUser, space: roomy })).status).toBe("pass");
+    const full = judgeServerLogDir(facts({ ...perUser, space: { freeBytes: 4096, sizeBytes: roomy.sizeBytes } }));
+    expect([full.status, full.detail]).toEqual([
+      "warn",
+      `serverLog "{home}/.log" (/home/alice/.log for alice): /home/alice is a directory of each user's own, but the filesystem holding /home/alice/.log has 4096 bytes free: the reaper cannot write the server's output there (the hub's log still has it)`,
+    ]);
+    expect(full.fix).toBe("free space where the log lives (`df -h /home/alice`); the reaper resumes on its own and marks what is missing");
+    // A small filesystem is judged by its share: 100 KiB free of 256 KiB is not full.
+    expect(judgeServerLogDir(facts({ ...perUser, space: { freeBytes: 100 * 1024, sizeBytes: 256 * 1024 } })).status).toBe("pass");
+    const lost = judgeServerLogDir(facts({ ...perUser, space: roomy, lastLoss: { bytes: 512, reason: "Disk quota exceeded" } }));
+    expect(lost.status).toBe("warn");
+    expect(lost.detail).toContain("the log's tail records that 512 bytes of server output could not be written (Disk quota exceeded); the hub's log has them");
+  });
+
+  it("adds the trouble to a shared directory's warning and never hides a failure", () => {
+    const shared = judgeServerLogDir(facts({ lastLoss: { bytes: 1, reason: undefined } }));
+    expect(shared.status).toBe("warn");
+    expect(shared.detail).toMatch(/made first\. Also: the log's tail records that 1 bytes of server output could not be written; the hub's log has them$/);
+    expect(shared.fix).toMatch(/0700 \/var\/log\/jupyterhub\/USER`\); free space where the log lives/);
+    const planted = judgeServerLogDir(facts({ fileEntry: fileOf(1002), lastLoss: { bytes: 1, reason: undefined } }));
+    expect(planted.status).toBe("fail");
+    expect(planted.detail).not.toContain("tail");
   });
 });
