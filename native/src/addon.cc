@@ -42,6 +42,10 @@ class Fd {
   Fd& operator=(const Fd&) = delete;
 
   int get() const { return fd_; }
+  void reset(int fd) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
   int release() {
     int fd = fd_;
     fd_ = -1;
@@ -155,10 +159,16 @@ struct ReaperLaunch {
   char* const* envp;
   int devnull;
   int status;  // write end of the status pipe
+  int commit;  // read end of the commit pipe (the reaper's fd 4), or -1
 };
 
+// Where the reaper finds the commit pipe; the mediator passes `--commit-fd 4` (spawn/spawn.ts).
+constexpr int kCommitFd = 4;
+// Sources are first moved to fds >= this, so that dup2() onto 0..4 never overwrites one.
+constexpr int kFirstFreeFd = 5;
+
 // Returns fd itself if it is >= floor, else a CLOEXEC duplicate >= floor, so
-// that the dup2() calls onto 0..3 below never overwrite a source fd.
+// that the dup2() calls onto 0..4 below never overwrite a source fd.
 int FdAtLeast(int fd, int floor) { return fd >= floor ? fd : fcntl(fd, F_DUPFD_CLOEXEC, floor); }
 
 // Child side, between fork and execve: async-signal-safe calls only, no
@@ -168,11 +178,13 @@ const char* PrepareReaperChild(ReaperLaunch* launch) {
   if (tsss_reset_signals() != 0) return "signals";
   if (setsid() < 0) return "setsid";
 
-  int devnull = FdAtLeast(launch->devnull, 4);
+  int devnull = FdAtLeast(launch->devnull, kFirstFreeFd);
   if (devnull < 0) return "fds";
-  int status = FdAtLeast(launch->status, 4);
+  int status = FdAtLeast(launch->status, kFirstFreeFd);
   if (status < 0) return "fds";
   launch->status = status;
+  int commit = launch->commit < 0 ? -1 : FdAtLeast(launch->commit, kFirstFreeFd);
+  if (launch->commit >= 0 && commit < 0) return "fds";
 
   if (dup2(devnull, 0) < 0) return "stdin";
   // stdout joins stderr: the mediator's stdout carries only its JSON answer.
@@ -181,7 +193,9 @@ const char* PrepareReaperChild(ReaperLaunch* launch) {
   if (fcntl(2, F_SETFD, 0) < 0) return "stderr";
   if (dup2(status, 3) < 0) return "status-fd";  // dup2 clears FD_CLOEXEC on 3
   launch->status = 3;
-  if (tsss_close_range(4, ~0U) != 0) return "close-fds";
+  if (commit >= 0 && dup2(commit, kCommitFd) < 0) return "commit-fd";
+  // Also closes the commit pipe's write end: the reaper must see EOF once the mediator is gone.
+  if (tsss_close_range(commit >= 0 ? kFirstFreeFd : kCommitFd, ~0U) != 0) return "close-fds";
   return nullptr;
 }
 
@@ -224,6 +238,11 @@ Napi::Value SpawnReaper(const Napi::CallbackInfo& info) {
     ThrowType(env, "argv must contain at least argv[0]");
     return env.Undefined();
   }
+  if (!info[3].IsUndefined() && !info[3].IsBoolean()) {
+    ThrowType(env, "withCommit must be a boolean");
+    return env.Undefined();
+  }
+  bool with_commit = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
 
   Fd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
   if (devnull.get() < 0) {
@@ -237,8 +256,19 @@ Napi::Value SpawnReaper(const Napi::CallbackInfo& info) {
   }
   Fd status_read(pipe_fds[0]);
   Fd status_write(pipe_fds[1]);
+  // The commit pipe: the mediator keeps the write end (CLOEXEC, so no child of ours holds it) and
+  // writes one byte once its answer reached the hub; the reaper stops the server at EOF without it.
+  Fd commit_read, commit_write;
+  if (with_commit) {
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      ThrowErrno(env, errno, "pipe2");
+      return env.Undefined();
+    }
+    commit_read.reset(pipe_fds[0]);
+    commit_write.reset(pipe_fds[1]);
+  }
 
-  ReaperLaunch launch = {path.c_str(), argv.data(), envp.data(), devnull.get(), status_write.get()};
+  ReaperLaunch launch = {path.c_str(), argv.data(), envp.data(), devnull.get(), status_write.get(), commit_read.get()};
   pid_t pid = ForkReaper(launch);
   if (pid < 0) {
     ThrowErrno(env, errno, "fork");
@@ -248,7 +278,8 @@ Napi::Value SpawnReaper(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(env);
   result.Set("pid", static_cast<double>(pid));
   result.Set("statusFd", status_read.release());
-  return result;  // devnull and the pipe's write end close here; the child has its own
+  if (with_commit) result.Set("commitFd", commit_write.release());
+  return result;  // devnull and the pipes' other ends close here; the child has its own
 
 }
 

@@ -71,7 +71,7 @@ static const char *const stage_names[] = {
 
 enum option_id { OPT_STATUS_FD, OPT_CWD, OPT_LOG_FILE, OPT_MARK_ENV, OPT_UMASK, OPT_NICE,
                  OPT_RLIMIT, OPT_ALLOW_NEW_PRIVS, OPT_PRIVATE_TMP, OPT_READ_ONLY,
-                 OPT_LEFTOVER_GRACE_MS, OPT_REMOVE_AFTER, OPT_COUNT };
+                 OPT_LEFTOVER_GRACE_MS, OPT_REMOVE_AFTER, OPT_COMMIT_FD, OPT_COUNT };
 
 struct option_spec {
   const char *name;
@@ -92,6 +92,7 @@ static const struct option_spec option_specs[OPT_COUNT] = {
     [OPT_READ_ONLY] = {"--read-only", 1, 1},
     [OPT_LEFTOVER_GRACE_MS] = {"--leftover-grace-ms", 1, 0},
     [OPT_REMOVE_AFTER] = {"--remove-after", 1, 1},
+    [OPT_COMMIT_FD] = {"--commit-fd", 1, 0},
 };
 
 struct rlimit_option {
@@ -130,6 +131,7 @@ struct options {
   long leftover_grace_ms;
   const char *remove_after[REMOVE_AFTER_MAX];
   size_t remove_after_count;
+  int commit_fd; /* -1: the server is final from the start */
   char **server_argv;
 };
 
@@ -245,7 +247,7 @@ static _Noreturn void usage_error(const struct options *o, const char *reason, c
   }
   say("\nusage: tsss-reaper [--status-fd N] --cwd DIR [--rlimit NAME=SOFT:HARD]... [--umask OCTAL]"
       " [--nice N] [--mark-env NAME] [--log-file PATH] [--allow-new-privs] [--private-tmp]"
-      " [--read-only PATH]... [--leftover-grace-ms N] [--remove-after PATH]... -- EXECUTABLE [ARG...]\n");
+      " [--read-only PATH]... [--leftover-grace-ms N] [--remove-after PATH]... [--commit-fd N] -- EXECUTABLE [ARG...]\n");
   die(o->status_fd, EINVAL, ST_USAGE);
 }
 
@@ -419,6 +421,10 @@ static const char *apply_option(struct options *o, enum option_id id, const char
       if (o->remove_after_count == REMOVE_AFTER_MAX) return "--remove-after given too often (at most 8 paths)";
       o->remove_after[o->remove_after_count++] = value;
       return NULL;
+    case OPT_COMMIT_FD:
+      if (parse_uint(value, 10, INT_MAX, &n) != 0 || n < 3) return "--commit-fd must be a number >= 3";
+      o->commit_fd = (int)n;
+      return NULL;
     case OPT_COUNT:
       break;
   }
@@ -457,6 +463,8 @@ static void parse_options(int argc, char **argv, struct options *o) {
   }
   /* A closed status fd number would be reused by the log file or a pipe. */
   if (fcntl(o->status_fd, F_GETFD) < 0) usage_error(o, "the status fd is not open", NULL);
+  if (o->commit_fd == o->status_fd) usage_error(o, "--commit-fd must differ from the status fd", NULL);
+  if (o->commit_fd >= 0 && fcntl(o->commit_fd, F_GETFD) < 0) usage_error(o, "the commit fd is not open", NULL);
 }
 
 /* ---- reaper setup -------------------------------------------------------- */
@@ -969,6 +977,8 @@ struct supervision {
   struct log_sink log; /* the server log file, if any */
   int children;       /* 0 once waitpid says ECHILD */
   int server_exited;
+  int commit_fd;      /* --commit-fd until the commit byte or EOF, then -1 */
+  int stopping;       /* no commit came: the server is being stopped */
   int killing;        /* the grace period is over: SIGKILL */
   long grace_ms;
   struct timespec deadline; /* of the grace period */
@@ -982,6 +992,46 @@ static void server_gone(struct supervision *s) {
     say("[W tsss-reaper] cannot read /proc: processes the server left behind are not stopped\n");
     s->grace_ms = -1;
   }
+  /* Stopping an uncommitted server already started the grace period. */
+  if (!s->stopping) s->deadline = ms_from_now(s->grace_ms > 0 ? s->grace_ms : 0);
+}
+
+/* One write, so that the server's output cannot split the line in the hub's log. */
+static void say_uncommitted(pid_t server) {
+  static const char head[] = "[W tsss-reaper] the hub was never told server pid ";
+  static const char tail[] = " (the mediator ended without reporting it): stopping the server and everything it started\n";
+  char line[sizeof head + 20 + sizeof tail];
+  struct tsss_line pid = {{0}, 0};
+  size_t len = sizeof head - 1;
+  tsss_line_int(&pid, server);
+  memcpy(line, head, len);
+  memcpy(line + len, pid.buf, pid.len);
+  len += pid.len;
+  memcpy(line + len, tail, sizeof tail - 1);
+  (void)hub_write(line, len + sizeof tail - 1);
+}
+
+/*
+ * With --commit-fd the server is provisional until the mediator has written
+ * its answer (the pid) to the hub and then one byte to this pipe. EOF without
+ * that byte means no hub will ever learn this pid: the mediator was killed,
+ * could not write its answer, or refused the start after all. Then the whole
+ * tree is stopped as after the server's exit: SIGTERM, SIGKILL after the grace.
+ */
+static void read_commit(struct supervision *s) {
+  char byte;
+  ssize_t n;
+  do {
+    n = read(s->commit_fd, &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EAGAIN) return;
+  close(s->commit_fd);
+  s->commit_fd = -1;
+  if (n == 1 || s->server_exited) return;
+  say_uncommitted(s->server);
+  s->stopping = 1;
+  /* Without /proc, at least the server itself (not reaped yet, so the pid is still ours). */
+  if (signal_descendants(SIGTERM) < 0) (void)kill(s->server, SIGTERM);
   s->deadline = ms_from_now(s->grace_ms > 0 ? s->grace_ms : 0);
 }
 
@@ -1089,12 +1139,13 @@ static int copy_chunk(int from, int *hub_ok, struct log_sink *log) {
  * until the next SIGKILL pass. */
 static const struct timespec *poll_timeout(struct supervision *s, struct timespec *buf) {
   long long ms;
-  if (!s->server_exited || !s->children || s->grace_ms < 0) return NULL;
+  if (!(s->server_exited || s->stopping) || !s->children || s->grace_ms < 0) return NULL;
   if (!s->killing && ms_until(s->deadline) <= 0) {
     s->killing = 1;
     s->rescan = now();
   }
   if (s->killing && ms_until(s->rescan) <= 0) {
+    if (!s->server_exited) (void)kill(s->server, SIGKILL);
     (void)signal_descendants(SIGKILL);
     s->rescan = ms_from_now(KILL_RESCAN_MS);
   }
@@ -1113,20 +1164,23 @@ static const struct timespec *poll_timeout(struct supervision *s, struct timespe
  */
 static void supervise(struct supervision *s, const sigset_t *wait_mask) {
   for (;;) {
-    struct pollfd pfd;
+    struct pollfd pfd[2]; /* the log pipe, the commit pipe */
     struct timespec timeout_buf;
     const struct timespec *timeout;
-    int ready;
+    int ready, poll_failed;
     if (s->children) reap_children(s);
     if (!s->children && s->out_read < 0) return;
     timeout = poll_timeout(s, &timeout_buf);
-    pfd.fd = s->out_read;
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    ready = ppoll(&pfd, s->out_read >= 0 ? 1 : 0, timeout, s->children ? wait_mask : NULL);
+    pfd[0].fd = s->out_read; /* a negative fd is skipped by ppoll */
+    pfd[1].fd = s->commit_fd;
+    pfd[0].events = pfd[1].events = POLLIN;
+    pfd[0].revents = pfd[1].revents = 0;
+    ready = ppoll(pfd, 2, timeout, s->children ? wait_mask : NULL);
+    poll_failed = ready < 0 && errno != EINTR;
+    if (ready > 0 && pfd[1].revents != 0) read_commit(s);
     if (s->out_read < 0) continue;
     /* Should ppoll itself fail (ENOMEM), fall back to a blocking read rather than spin. */
-    if ((ready > 0 || (ready < 0 && errno != EINTR)) && !copy_chunk(s->out_read, &s->hub_ok, &s->log)) {
+    if (((ready > 0 && pfd[0].revents != 0) || poll_failed) && !copy_chunk(s->out_read, &s->hub_ok, &s->log)) {
       close(s->out_read);
       s->out_read = -1;
     }
@@ -1147,6 +1201,7 @@ int main(int argc, char **argv) {
   memset(&o, 0, sizeof o);
   o.status_fd = 3;
   o.leftover_grace_ms = DEFAULT_LEFTOVER_GRACE_MS;
+  o.commit_fd = -1;
   parse_options(argc, argv, &o);
   ensure_std_fds();
   reaper_pid = getpid();
@@ -1178,6 +1233,7 @@ int main(int argc, char **argv) {
   s.log.path = o.log_file;
   s.log.at_line_start = 1;
   s.children = 1;
+  s.commit_fd = o.commit_fd;
   s.grace_ms = o.leftover_grace_ms;
   supervise(&s, &wait_mask);
   remove_after(&o);

@@ -8,7 +8,7 @@ import { SudoSpawnerError, errorMessage, isSudoSpawnerError } from "../errors.js
 import { assertTrustedExecutable, findSingleUser } from "../install/executable.js";
 import { resolveInstall, type InstallLayout, type Invocation } from "../install/layout.js";
 import { realFs } from "../install/path-trust.js";
-import { MAX_REQUEST_BYTES, escapeControls, parseRequest, type Answer, type SpawnRequest, type SubmitRequest } from "../protocol/index.js";
+import { MAX_REQUEST_BYTES, escapeControls, parseRequest, type Answer, type MediatorRequest, type SpawnRequest, type SubmitRequest } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
 import { writeAllSync } from "../system/write-all.js";
 import { VERSION } from "../version.js";
@@ -24,7 +24,7 @@ import { loadAddon, type NativeAddon } from "./native.js";
 import { assertProcReadable, ownership } from "./kill/ownership.js";
 import { profileSummaries, type Policy } from "./policy.js";
 import { loadPolicy } from "./policy-file.js";
-import { effectiveGraceMs, spawnServer } from "./spawn/spawn.js";
+import { effectiveGraceMs, spawnServer, type StartedServer } from "./spawn/spawn.js";
 import type { SlurmContext } from "./slurm/commands.js";
 import { jobScript, resolveJob, slurmDisabled, slurmOptions } from "./slurm/job.js";
 import { readRequestBytes } from "./stdin.js";
@@ -50,6 +50,12 @@ function writeStderr(text: string): void {
   } catch {
     // stderr closed: nothing more to say
   }
+}
+
+/** The answer to write, and for a spawn the server that stays provisional until the answer is out. */
+interface Outcome {
+  answer: Answer;
+  started?: StartedServer;
 }
 
 /** Who may own what runs for the user: root and `owners`; a refusal names the hub user as such. */
@@ -102,7 +108,7 @@ async function prepareServer(request: SpawnRequest | SubmitRequest, layout: Inst
   return { launch, addon, executable, env: decision.env, cwd };
 }
 
-async function spawnAction(request: SpawnRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
+async function spawnAction(request: SpawnRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Outcome> {
   const trust = trustOf([account.uid]);
   // The reaper runs the server, so it gets the same scrutiny as the server itself.
   const reaperPath = assertTrustedExecutable(layout.reaper, trust.trustedUids, trust.describe, "the reaper");
@@ -117,9 +123,9 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
   if (launch.logFile) logger.info(`server output is also written to ${launch.logFile}`);
   // The reaper removes the TLS files once the server's tree has ended (spawn/tls-files.ts says why there).
   const reaperOptions = [...launch.reaperOptions, ...(tls === undefined ? [] : removeAfterOptions(tls))];
-  let pid: number;
+  let started: StartedServer;
   try {
-    pid = await spawnServer(
+    started = await spawnServer(
       { executable, args: launch.args, env: toEnvList(env), cwd, reaperOptions },
       { addon, reaperPath, logger, graceMs: effectiveGraceMs(policy.graceMs, request.graceSeconds), interrupted, user: account, describeUid: trust.describe },
     );
@@ -127,8 +133,8 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
     if (tls !== undefined) removeTlsFiles(tls.dir);
     throw error;
   }
-  logger.info(`single-user server for ${account.name} running as pid ${pid}`);
-  return { ok: true, pid };
+  logger.info(`single-user server for ${account.name} running as pid ${started.pid}`);
+  return { answer: { ok: true, pid: started.pid }, started };
 }
 
 /**
@@ -175,18 +181,24 @@ function killAction(pid: number, signal: number, layout: InstallLayout, policy: 
   return report.unowned === undefined ? { ok: true, alive } : { ok: true, alive, unowned: report.unowned };
 }
 
-async function handle(layout: InstallLayout, logger: Logger, interrupts: Interrupts): Promise<Answer> {
+async function handle(layout: InstallLayout, logger: Logger, interrupts: Interrupts): Promise<Outcome> {
   const raw = await readRequestBytes(loadAddon(layout.addon), MAX_REQUEST_BYTES);
   const request = parseRequest(raw);
   const policy = loadPolicy();
   const account = currentAccount();
   assertSpawnableAccount(account, policy.minUid ?? readUidMin());
   logger.debug(`mediator ${VERSION} acting as ${account.name} (uid ${account.uid}): ${request.action}`);
+  if (request.action === "spawn") {
+    // From here on a signal must not end us outright: a started server would be left behind.
+    interrupts.deferred = true;
+    return spawnAction(request, layout, account, policy, logger, interrupts.controller.signal);
+  }
+  return { answer: await answerOf(request, layout, account, policy, logger, interrupts) };
+}
+
+/** Every action but spawn: the answer is all there is. */
+async function answerOf(request: Exclude<MediatorRequest, SpawnRequest>, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupts: Interrupts): Promise<Answer> {
   switch (request.action) {
-    case "spawn":
-      // From here on a signal must not end us outright: a started server would be left behind.
-      interrupts.deferred = true;
-      return spawnAction(request, layout, account, policy, logger, interrupts.controller.signal);
     case "kill":
       return killAction(request.pid, request.signal, layout, policy, logger);
     case "profiles":
@@ -269,15 +281,19 @@ export async function runMediator(argv: readonly string[], ctx: MediatorContext)
   let layout: InstallLayout | undefined;
   try {
     layout = resolveInstall(ctx);
-    const answer = await handle(layout, logger, interrupts);
+    const { answer, started } = await handle(layout, logger, interrupts);
     if (!writeAnswer(answer)) {
       logger.error("the hub closed stdout before the answer could be written");
-      if ("pid" in answer) {
-        // Nobody will know this server's pid: stop it rather than leave it running unmanaged.
-        loadAddon(layout.addon).kill(answer.pid, 15);
-        logger.error(`stopped server pid ${answer.pid} because its pid could not be reported`);
+      if (started !== undefined) {
+        // Nobody will know this server's pid: the reaper stops its whole tree at the unconfirmed close.
+        started.commit.abandon();
+        logger.error(`stopped server pid ${started.pid} because its pid could not be reported`);
       }
       return 1;
+    }
+    // Right after the answer, never before: a mediator killed in between leaves a pid the hub knows.
+    if (started !== undefined && !started.commit.confirm()) {
+      logger.warn(`the reaper of server pid ${started.pid} was gone before the commit; the server ended with it`);
     }
     return 0;
   } catch (error) {

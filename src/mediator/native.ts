@@ -13,6 +13,8 @@ export interface ExitReport {
 
 export interface NativeAddon {
   spawnReaper(reaperPath: string, argv: string[], env: string[]): { pid: number; statusFd: number };
+  /** With the commit pipe: its read end is the reaper's fd 4 (spawn/commit.ts), its write end commitFd (close-on-exec). */
+  spawnReaper(reaperPath: string, argv: string[], env: string[], withCommit: true): { pid: number; statusFd: number; commitFd: number };
   /** kill(2): 0 or the errno. */
   kill(pid: number, sig: number): number;
   /** pidfd_open(2): the fd (>= 0, close-on-exec), or minus the errno (-ENOSYS on kernels before 5.3). */

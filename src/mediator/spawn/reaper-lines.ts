@@ -48,6 +48,7 @@ const STAGE_TEXT: Record<string, string> = {
   stdout: "could not point stdout at stderr",
   stderr: "could not keep stderr",
   "status-fd": "could not pass the status pipe to the reaper",
+  "commit-fd": "could not pass the commit pipe to the reaper",
   "close-fds": "could not close inherited file descriptors",
   wait: "waiting for the server failed",
   chdir: "could not change into the home directory",

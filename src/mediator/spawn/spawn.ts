@@ -10,6 +10,7 @@ import { MARK_ENV } from "../env-policy.js";
 import type { Logger } from "../logger.js";
 import type { NativeAddon } from "../native.js";
 import type { NextEvent, ReaperEvents } from "./reaper-pipe.js";
+import { REAPER_COMMIT_FD, commitThrough, type ServerCommit } from "./commit.js";
 import { checkExecStrings, e2bigHint, stackSoftLimit } from "./exec-size.js";
 import { logFileRefusal, type FoundEntry } from "./log-file-refusal.js";
 import { describeExit, describeStage, parseReaperLine } from "./reaper-lines.js";
@@ -41,9 +42,15 @@ export interface LaunchPlan {
   reaperOptions: readonly string[];
 }
 
-/** The reaper's command line for a plan (pure). */
+/** The reaper's command line for a plan (pure); the server stays provisional until the commit. */
 export function reaperArgv(plan: LaunchPlan): string[] {
-  return ["tsss-reaper", "--cwd", plan.cwd, "--mark-env", MARK_ENV, ...plan.reaperOptions, "--", plan.executable, ...plan.args];
+  return ["tsss-reaper", "--cwd", plan.cwd, "--mark-env", MARK_ENV, "--commit-fd", String(REAPER_COMMIT_FD), ...plan.reaperOptions, "--", plan.executable, ...plan.args];
+}
+
+/** A started server the hub has not been told about yet: confirm its commit once the answer is out. */
+export interface StartedServer {
+  pid: number;
+  commit: ServerCommit;
 }
 
 export interface SpawnDeps {
@@ -201,7 +208,7 @@ async function startedPid(first: NextEvent, reaperPid: number, plan: LaunchPlan,
   return first.pid;
 }
 
-export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<number> {
+export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<StartedServer> {
   const { addon, logger } = deps;
   checkExecStrings(plan.args, plan.env);
   const argv = reaperArgv(plan);
@@ -217,8 +224,21 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
   // we start (our user's process) must not be able to ptrace us or open our /proc files.
   const dumpable = addon.setNonDumpable();
   if (dumpable !== 0) logger.warn(`could not make the mediator non-dumpable: ${addon.strerror(dumpable)}`);
-  const reaper = addon.spawnReaper(deps.reaperPath, argv, [...plan.env]);
-  if (ReaperEvents === undefined) {
+  const reaper = addon.spawnReaper(deps.reaperPath, argv, [...plan.env], true);
+  const commit = commitThrough(reaper.commitFd);
+  try {
+    return { pid: await startServer(plan, deps, reaper, ReaperEvents), commit };
+  } catch (error) {
+    // A refusal after the reaper began: whatever it started must not stay.
+    commit.abandon();
+    throw error;
+  }
+}
+
+/** The server's pid once the reaper reported it (and, with a grace, it outlived the grace). */
+async function startServer(plan: LaunchPlan, deps: SpawnDeps, reaper: { pid: number; statusFd: number }, Events: typeof ReaperEvents | undefined): Promise<number> {
+  const { addon, logger } = deps;
+  if (Events === undefined) {
     // The reaper reports "P" only once the exec succeeded (its CLOEXEC error pipe saw EOF), so with
     // no grace the answer can go at once: a later death reaches the hub through the reaper's exit line.
     let first: NextEvent;
@@ -231,7 +251,7 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
     logger.debug(`server pid ${pid} started (reaper pid ${reaper.pid}); no grace asked, answering now`);
     return pid;
   }
-  const events = new ReaperEvents(reaper.statusFd);
+  const events = new Events(reaper.statusFd);
   try {
     // Not interruptible: until the reaper reports, there is no pid to stop.
     const pid = await startedPid(await events.next(START_TIMEOUT_MS), reaper.pid, plan, deps);
@@ -247,6 +267,11 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<nu
         "SPAWN_FAILED",
         `the single-user server ${describeExit(during.code, during.signal)} within ${deps.graceMs} ms of starting; its output is in the hub's log just above`,
       );
+    }
+    if (during.kind === "eof") {
+      // Only the reaper's end closes the status pipe: it died, and the server with it (PR_SET_PDEATHSIG).
+      await reapSoon(addon, reaper.pid);
+      throw new SudoSpawnerError("SPAWN_FAILED", `the reaper (pid ${reaper.pid}) ended within ${deps.graceMs} ms of starting the server (pid ${pid}), which ended with it`);
     }
     return pid;
   } finally {

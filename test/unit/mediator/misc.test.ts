@@ -83,7 +83,7 @@ describe("spawn plan", () => {
   it("builds the reaper command line with the executable after --", () => {
     expect(
       reaperArgv({ executable: "/opt/t/bin/jupyterhub-singleuser", args: ["--port=1", "--", "x"], env: [], cwd: "/home/a", reaperOptions: ["--umask", "077"] }),
-    ).toEqual(["tsss-reaper", "--cwd", "/home/a", "--mark-env", "TS_SUDOSPAWNER_PID", "--umask", "077", "--", "/opt/t/bin/jupyterhub-singleuser", "--port=1", "--", "x"]);
+    ).toEqual(["tsss-reaper", "--cwd", "/home/a", "--mark-env", "TS_SUDOSPAWNER_PID", "--commit-fd", "4", "--umask", "077", "--", "/opt/t/bin/jupyterhub-singleuser", "--port=1", "--", "x"]);
   });
 
   it("quotes for logs", () => {
