@@ -8,7 +8,7 @@ import { SudoSpawnerError, errorMessage, isSudoSpawnerError } from "../errors.js
 import { assertTrustedExecutable, findSingleUser } from "../install/executable.js";
 import { resolveInstall, type InstallLayout, type Invocation } from "../install/layout.js";
 import { realFs } from "../install/path-trust.js";
-import { MAX_REQUEST_BYTES, escapeControls, parseRequest, type Answer, type SpawnRequest, type SubmitRequest } from "../protocol/index.js";
+import { MAX_REQUEST_BYTES, escapeControls, parseRequest, type Answer, type MediatorRequest, type SpawnRequest, type SubmitRequest } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
 import { writeAllSync } from "../system/write-all.js";
 import { VERSION } from "../version.js";
@@ -26,6 +26,7 @@ import { profileSummaries, type Policy } from "./policy.js";
 import { loadPolicy } from "./policy-file.js";
 import { effectiveGraceMs, spawnServer } from "./spawn/spawn.js";
 import type { SlurmContext } from "./slurm/commands.js";
+import type { HeldJob } from "./slurm/watchdog.js";
 import { jobScript, resolveJob, slurmDisabled, slurmOptions } from "./slurm/job.js";
 import { readRequestBytes } from "./stdin.js";
 import { TLS_ENV, removeAfterOptions, removeTlsFiles, writeTlsFiles, type WrittenTls } from "./spawn/tls-files.js";
@@ -139,27 +140,31 @@ function slurmContext(account: Account, policy: Policy, logger: Logger): SlurmCo
   const { slurm } = policy;
   if (slurm === undefined) throw slurmDisabled();
   const { trustedUids, describe } = trustOf([]);
-  for (const file of [slurm.sbatch, slurm.squeue, slurm.scancel]) assertTrustedExecutable(file, trustedUids, describe, `Slurm's ${basename(file)}`);
+  for (const file of [slurm.sbatch, slurm.squeue, slurm.scancel, slurm.scontrol, "/bin/sh"]) assertTrustedExecutable(file, trustedUids, describe, `Slurm's ${basename(file)}`);
   return { slurm, account, logger };
 }
 
-async function submitAction(request: SubmitRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
+/** An answer, and for a submit the job the watchdog holds until the answer is written. */
+interface Outcome {
+  answer: Answer;
+  held?: HeldJob;
+}
+
+async function submitAction(request: SubmitRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Outcome> {
   const ctx = slurmContext(account, policy, logger);
   const resources = resolveJob(request.job, ctx.slurm);
   // The job runs no reaper: only the server's executable is audited.
   const { launch, executable, env } = await prepareServer(request, layout, account, policy, logger, trustOf([account.uid]));
   const script = jobScript(executable, launch.args, env);
   for (const name of script.skipped) logger.warn(`environment variable ${JSON.stringify(escapeControls(name))} cannot be exported by a job script: dropped`);
-  const { cancelJob, submitJob, testJob } = await import("./slurm/commands.js");
-  if (request.action === "submit-test") return { ok: true, estimate: testJob(ctx, script.text, resources) };
-  const job = submitJob(ctx, script.text, resources);
-  // A signal that arrived while sbatch ran is handled now: nobody would learn this job's id.
-  await new Promise((resolve) => setImmediate(resolve));
+  if (request.action === "submit-test") return { answer: { ok: true, estimate: (await import("./slurm/commands.js")).testJob(ctx, script.text, resources) } };
+  const held = await (await import("./slurm/watchdog.js")).submitHeld(ctx, script.text, resources);
+  // A signal that arrived while sbatch ran: nobody would learn this job's id.
   if (interrupted.aborted) {
-    cancelJob(ctx, job);
-    throw new SudoSpawnerError("ABORTED", `interrupted by ${String(interrupted.reason)} while submitting; Slurm job ${job} was cancelled`);
+    const cancelled = await held.abandon();
+    throw new SudoSpawnerError("ABORTED", `interrupted by ${String(interrupted.reason)} while submitting; Slurm job ${held.job} ${cancelled ? "was cancelled" : "is cancelled by the watchdog"}`);
   }
-  return { ok: true, job };
+  return { answer: { ok: true, job: held.job }, held };
 }
 
 function killAction(pid: number, signal: number, layout: InstallLayout, policy: Policy, logger: Logger): Answer {
@@ -175,13 +180,25 @@ function killAction(pid: number, signal: number, layout: InstallLayout, policy: 
   return report.unowned === undefined ? { ok: true, alive } : { ok: true, alive, unowned: report.unowned };
 }
 
-async function handle(layout: InstallLayout, logger: Logger, interrupts: Interrupts): Promise<Answer> {
+async function handle(layout: InstallLayout, logger: Logger, interrupts: Interrupts): Promise<Outcome> {
   const raw = await readRequestBytes(loadAddon(layout.addon), MAX_REQUEST_BYTES);
   const request = parseRequest(raw);
   const policy = loadPolicy();
   const account = currentAccount();
   assertSpawnableAccount(account, policy.minUid ?? readUidMin());
   logger.debug(`mediator ${VERSION} acting as ${account.name} (uid ${account.uid}): ${request.action}`);
+  if (isSubmit(request)) {
+    interrupts.deferred = true;
+    return submitAction(request, layout, account, policy, logger, interrupts.controller.signal);
+  }
+  return { answer: await answerOf(request, layout, account, policy, logger, interrupts) };
+}
+
+function isSubmit(request: MediatorRequest): request is SubmitRequest {
+  return request.action === "submit" || request.action === "submit-test";
+}
+
+async function answerOf(request: Exclude<MediatorRequest, SubmitRequest>, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupts: Interrupts): Promise<Answer> {
   switch (request.action) {
     case "spawn":
       // From here on a signal must not end us outright: a started server would be left behind.
@@ -191,10 +208,6 @@ async function handle(layout: InstallLayout, logger: Logger, interrupts: Interru
       return killAction(request.pid, request.signal, layout, policy, logger);
     case "profiles":
       return { ok: true, profiles: profileSummaries(policy) };
-    case "submit":
-    case "submit-test":
-      interrupts.deferred = true;
-      return submitAction(request, layout, account, policy, logger, interrupts.controller.signal);
     case "query": {
       const ctx = slurmContext(account, policy, logger);
       return { ok: true, ...(await import("./slurm/commands.js")).queryJob(ctx, request.job) };
@@ -269,9 +282,13 @@ export async function runMediator(argv: readonly string[], ctx: MediatorContext)
   let layout: InstallLayout | undefined;
   try {
     layout = resolveInstall(ctx);
-    const answer = await handle(layout, logger, interrupts);
+    const { answer, held } = await handle(layout, logger, interrupts);
     if (!writeAnswer(answer)) {
       logger.error("the hub closed stdout before the answer could be written");
+      if (held !== undefined) {
+        const cancelled = await held.abandon();
+        logger.error(`Slurm job ${held.job} ${cancelled ? "was cancelled" : "is cancelled by the watchdog"} because its id could not be reported`);
+      }
       if ("pid" in answer) {
         // Nobody will know this server's pid: stop it rather than leave it running unmanaged.
         loadAddon(layout.addon).kill(answer.pid, 15);
@@ -279,6 +296,7 @@ export async function runMediator(argv: readonly string[], ctx: MediatorContext)
       }
       return 1;
     }
+    await held?.commit();
     return 0;
   } catch (error) {
     const message = failureMessage(error);
