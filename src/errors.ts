@@ -20,7 +20,8 @@ export const ERROR_CODES = [
   "MEDIATOR", // the mediator answered with an error or garbage
   "DISABLED", // the request needs a mode the site policy does not turn on (Slurm mode)
   "NOT_OURS", // a Slurm job that is not a server this mediator submitted for this user
-  "SLURM", // sbatch, squeue or scancel failed or printed something unexpected
+  "SLURM", // sbatch, squeue or scancel refused or printed something unexpected (Slurm answered)
+  "SLURM_UNAVAILABLE", // Slurm's controller did not answer (down, unreachable, timed out): an outage, not a refusal
   "TIMEOUT", // an operation took too long
   "ABORTED", // the caller aborted
   "INTERNAL", // a bug: please report

@@ -26,6 +26,7 @@ import { profileSummaries, type Policy } from "./policy.js";
 import { loadPolicy } from "./policy-file.js";
 import { effectiveGraceMs, spawnServer, type StartedServer } from "./spawn/spawn.js";
 import type { SlurmContext } from "./slurm/commands.js";
+import type { HeldJob } from "./slurm/watchdog.js";
 import { jobScript, resolveJob, slurmDisabled, slurmOptions } from "./slurm/job.js";
 import { readRequestBytes } from "./stdin.js";
 import { TLS_ENV, removeAfterOptions, removeTlsFiles, writeTlsFiles, type WrittenTls } from "./spawn/tls-files.js";
@@ -52,10 +53,14 @@ function writeStderr(text: string): void {
   }
 }
 
-/** The answer to write, and for a spawn the server that stays provisional until the answer is out. */
+/**
+ * The answer to write, and what stays provisional until it is out: a spawn's server (its reaper
+ * waits for the commit) or a submit's held job (its watchdog waits for the release).
+ */
 interface Outcome {
   answer: Answer;
   started?: StartedServer;
+  held?: HeldJob;
 }
 
 /** Who may own what runs for the user: root and `owners`; a refusal names the hub user as such. */
@@ -145,27 +150,25 @@ function slurmContext(account: Account, policy: Policy, logger: Logger): SlurmCo
   const { slurm } = policy;
   if (slurm === undefined) throw slurmDisabled();
   const { trustedUids, describe } = trustOf([]);
-  for (const file of [slurm.sbatch, slurm.squeue, slurm.scancel]) assertTrustedExecutable(file, trustedUids, describe, `Slurm's ${basename(file)}`);
+  for (const file of [slurm.sbatch, slurm.squeue, slurm.scancel, slurm.scontrol, "/bin/sh"]) assertTrustedExecutable(file, trustedUids, describe, `Slurm's ${basename(file)}`);
   return { slurm, account, logger };
 }
 
-async function submitAction(request: SubmitRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Answer> {
+async function submitAction(request: SubmitRequest, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupted: AbortSignal): Promise<Outcome> {
   const ctx = slurmContext(account, policy, logger);
   const resources = resolveJob(request.job, ctx.slurm);
   // The job runs no reaper: only the server's executable is audited.
   const { launch, executable, env } = await prepareServer(request, layout, account, policy, logger, trustOf([account.uid]));
   const script = jobScript(executable, launch.args, env);
   for (const name of script.skipped) logger.warn(`environment variable ${JSON.stringify(escapeControls(name))} cannot be exported by a job script: dropped`);
-  const { cancelJob, submitJob, testJob } = await import("./slurm/commands.js");
-  if (request.action === "submit-test") return { ok: true, estimate: testJob(ctx, script.text, resources) };
-  const job = submitJob(ctx, script.text, resources);
-  // A signal that arrived while sbatch ran is handled now: nobody would learn this job's id.
-  await new Promise((resolve) => setImmediate(resolve));
+  if (request.action === "submit-test") return { answer: { ok: true, estimate: (await import("./slurm/commands.js")).testJob(ctx, script.text, resources) } };
+  const held = await (await import("./slurm/watchdog.js")).submitHeld(ctx, script.text, resources);
+  // A signal that arrived while sbatch ran: nobody would learn this job's id.
   if (interrupted.aborted) {
-    cancelJob(ctx, job);
-    throw new SudoSpawnerError("ABORTED", `interrupted by ${String(interrupted.reason)} while submitting; Slurm job ${job} was cancelled`);
+    const cancelled = await held.abandon();
+    throw new SudoSpawnerError("ABORTED", `interrupted by ${String(interrupted.reason)} while submitting; Slurm job ${held.job} ${cancelled ? "was cancelled" : "is cancelled by the watchdog"}`);
   }
-  return { ok: true, job };
+  return { answer: { ok: true, job: held.job }, held };
 }
 
 function killAction(pid: number, signal: number, layout: InstallLayout, policy: Policy, logger: Logger): Answer {
@@ -193,20 +196,24 @@ async function handle(layout: InstallLayout, logger: Logger, interrupts: Interru
     interrupts.deferred = true;
     return spawnAction(request, layout, account, policy, logger, interrupts.controller.signal);
   }
+  if (isSubmit(request)) {
+    interrupts.deferred = true;
+    return submitAction(request, layout, account, policy, logger, interrupts.controller.signal);
+  }
   return { answer: await answerOf(request, layout, account, policy, logger, interrupts) };
 }
 
-/** Every action but spawn: the answer is all there is. */
-async function answerOf(request: Exclude<MediatorRequest, SpawnRequest>, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupts: Interrupts): Promise<Answer> {
+function isSubmit(request: MediatorRequest): request is SubmitRequest {
+  return request.action === "submit" || request.action === "submit-test";
+}
+
+/** Every action but spawn and submit: the answer is all there is. */
+async function answerOf(request: Exclude<MediatorRequest, SpawnRequest | SubmitRequest>, layout: InstallLayout, account: Account, policy: Policy, logger: Logger, interrupts: Interrupts): Promise<Answer> {
   switch (request.action) {
     case "kill":
       return killAction(request.pid, request.signal, layout, policy, logger);
     case "profiles":
       return { ok: true, profiles: profileSummaries(policy) };
-    case "submit":
-    case "submit-test":
-      interrupts.deferred = true;
-      return submitAction(request, layout, account, policy, logger, interrupts.controller.signal);
     case "query": {
       const ctx = slurmContext(account, policy, logger);
       return { ok: true, ...(await import("./slurm/commands.js")).queryJob(ctx, request.job) };
@@ -281,7 +288,7 @@ export async function runMediator(argv: readonly string[], ctx: MediatorContext)
   let layout: InstallLayout | undefined;
   try {
     layout = resolveInstall(ctx);
-    const { answer, started } = await handle(layout, logger, interrupts);
+    const { answer, started, held } = await handle(layout, logger, interrupts);
     if (!writeAnswer(answer)) {
       logger.error("the hub closed stdout before the answer could be written");
       if (started !== undefined) {
@@ -289,12 +296,17 @@ export async function runMediator(argv: readonly string[], ctx: MediatorContext)
         started.commit.abandon();
         logger.error(`stopped server pid ${started.pid} because its pid could not be reported`);
       }
+      if (held !== undefined) {
+        const cancelled = await held.abandon();
+        logger.error(`Slurm job ${held.job} ${cancelled ? "was cancelled" : "is cancelled by the watchdog"} because its id could not be reported`);
+      }
       return 1;
     }
     // Right after the answer, never before: a mediator killed in between leaves a pid the hub knows.
     if (started !== undefined && !started.commit.confirm()) {
       logger.warn(`the reaper of server pid ${started.pid} was gone before the commit; the server ended with it`);
     }
+    await held?.commit();
     return 0;
   } catch (error) {
     const message = failureMessage(error);

@@ -3,7 +3,7 @@
  * (optionally as named launch profiles), the environment policy, resource limits, umask, nice,
  * grace period, minimum uid and a per-user server log. Pure: validation of an already-parsed value.
  */
-import { isAbsolute, normalize } from "node:path";
+import { dirname, isAbsolute, join, normalize } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 import { expandPathTemplate } from "../install/path-template.js";
 import { JOB_RESOURCE_NAMES, LIMIT_NAMES, PARTITION_NAME_PATTERN, PROFILE_NAME_PATTERN, type JobResourceName, type Limits, type ProfileSummary, type ResourceBounds } from "../protocol/index.js";
@@ -53,6 +53,8 @@ export interface SlurmPolicy {
   sbatch: string;
   squeue: string;
   scancel: string;
+  /** Releases a submitted (held) job once the hub has its id; by default next to sbatch. */
+  scontrol: string;
   /** Given to the commands as SLURM_CONF; Slurm's own default when absent. */
   conf?: string;
   /** Non-empty; the first is the default. */
@@ -249,7 +251,7 @@ function pathTemplate(value: unknown, where: string, example: string): string {
   return value;
 }
 
-const SLURM_KEYS = ["sbatch", "squeue", "scancel", "conf", "partitions", "output", ...JOB_RESOURCE_NAMES];
+const SLURM_KEYS = ["sbatch", "squeue", "scancel", "scontrol", "conf", "partitions", "output", ...JOB_RESOURCE_NAMES];
 
 function validateSlurm(value: unknown): SlurmPolicy {
   const raw = object(value, '"slurm"');
@@ -268,10 +270,13 @@ function validateSlurm(value: unknown): SlurmPolicy {
   for (const name of ["minutes", "memoryMB", "cpus"] as const) {
     if (bounds[name].default < 1) fail(`"slurm.${name}.default"`, "must be at least 1");
   }
+  const sbatch = absolutePath(raw.sbatch, '"slurm.sbatch"');
   const slurm: SlurmPolicy = {
-    sbatch: absolutePath(raw.sbatch, '"slurm.sbatch"'),
+    sbatch,
     squeue: absolutePath(raw.squeue, '"slurm.squeue"'),
     scancel: absolutePath(raw.scancel, '"slurm.scancel"'),
+    // Slurm installs its client commands side by side: a site that names sbatch has scontrol there.
+    scontrol: raw.scontrol === undefined ? join(dirname(sbatch), "scontrol") : absolutePath(raw.scontrol, '"slurm.scontrol"'),
     partitions,
     bounds,
   };

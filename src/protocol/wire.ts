@@ -22,6 +22,11 @@ export const MAX_JOB_ID = 2 ** 32 - 1;
 export const PARTITION_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 /** The mediator's refusal of a job that is not one of its servers for this user: "job N <this> USER; ...". */
 export const NOT_OUR_JOB = "is not a server ts-sudospawner submitted for";
+/**
+ * How the mediator's SLURM_UNAVAILABLE error begins: slurmctld did not answer, an outage rather
+ * than a refusal (the Python spawner's slurm_job.py has the same text; a unit test compares).
+ */
+export const SLURM_NOT_ANSWERING = "Slurm is not answering";
 /** How the mediator's refusal of a Slurm action begins when the policy has no "slurm" section. */
 export const SLURM_OFF = "Slurm mode is off";
 /** A Slurm job state as squeue prints it (%T), or GONE when squeue no longer knows the job. */

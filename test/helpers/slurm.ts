@@ -300,6 +300,20 @@ export class SlurmCluster {
     ].join("\n");
   }
 
+  /** Stop slurmctld alone (an outage); startController() brings it back with its saved state. */
+  async stopController(): Promise<void> {
+    const pid = readPid(this.pidFiles.slurmctld);
+    if (pid === undefined || !clusterProcesses(this.dir).includes(pid)) throw new Error("slurmctld is not running");
+    process.kill(pid, "SIGTERM");
+    await waitFor(() => isZombieOrGone(pid), 30_000, `slurmctld (${pid}) to exit`);
+  }
+
+  async startController(): Promise<void> {
+    log("starting slurmctld again");
+    this.daemon(SLURMCTLD, ["-f", this.conf]);
+    await waitFor(() => spawnSync("scontrol", ["ping"], { env: { PATH: "/usr/bin:/bin", ...this.env }, encoding: "utf8", timeout: 10_000 }).stdout.includes("is UP"), 30_000, "slurmctld to answer");
+  }
+
   /** Run one of Slurm's client tools against this cluster, as root; throws on failure. */
   tool(name: string, args: string[]): string {
     const result = spawnSync(name, args, { env: { PATH: "/usr/bin:/bin", ...this.env }, encoding: "utf8", timeout: 30_000 });

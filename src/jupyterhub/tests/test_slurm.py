@@ -610,3 +610,33 @@ def test_answer_readers():
     for bad in ({"state": "running"}, {"state": "RUNNING", "node": "-x"}, {"state": "RUNNING", "node": "a b"}, {"state": "PENDING", "reason": "x\ny"}):
         with pytest.raises(MediatorError):
             job_status({"ok": True, **bad})
+
+
+OUTAGE = (
+    "Slurm is not answering: sbatch could not reach the controller (sbatch: error: Batch job submission failed: "
+    "Unable to contact slurm controller (connect failure)); this is an outage, not a refusal: run `scontrol ping` "
+    "and `squeue -u alice` as alice (and `sinfo` for the nodes) to see when slurmctld answers again"
+)
+
+
+async def test_a_controller_outage_at_the_start_is_an_outage_not_a_refusal(make_slurm_spawner, fake):
+    fake.scenario(modes={"submit": "refuse"}, error=OUTAGE)
+    spawner = make_slurm_spawner()
+    with pytest.raises(MediatorError) as raised:
+        await spawner.start()
+    message = str(raised.value)
+    assert message.startswith("Slurm outage (as alice), not a refusal: Slurm is not answering")
+    assert "refused" not in message.split("not a refusal")[0]
+    assert "`scontrol ping`" in message and "`squeue -u alice`" in message
+    assert raised.value.status_code == 503
+
+
+async def test_a_controller_outage_at_poll_is_worded_as_an_outage_and_keeps_the_job(make_slurm_spawner, fake):
+    spawner = make_slurm_spawner()
+    await spawner.start()
+    fake.scenario(modes={"query": "refuse"}, error=OUTAGE.replace("sbatch", "squeue"))
+    assert await spawner.poll() is None
+    assert spawner.get_state()["job_id"] == 4711
+    warnings = spawner.records.lines("WARNING")
+    assert any("Slurm is not answering about job 4711 (an outage, not a refusal)" in w and "`scontrol ping`" in w for w in warnings)
+    assert not any("could not query" in w for w in warnings)

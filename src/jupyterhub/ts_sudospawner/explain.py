@@ -8,6 +8,7 @@ from typing import NamedTuple, Optional, Sequence
 from .answers import excerpt, extract_answers
 from .errors import MediatorError
 from .refusals import TOOL_LINE, classify_refusal
+from .slurm_job import SLURM_NOT_ANSWERING
 
 __all__ = ["CallContext", "explain_failure", "mediator_found", "DEFAULT_SECURE_PATH"]
 
@@ -96,6 +97,9 @@ def explain_failure(ctx: CallContext, returncode: Optional[int], stdout: str, st
                     " (a usage error: is the installed mediator older than this spawner? compare "
                     "`ts-sudospawner --version` with ts_sudospawner.__version__)"
                 )
+            if reason.startswith(SLURM_NOT_ANSWERING):
+                # An outage of the cluster, not a decision of the mediator: 503, and said so.
+                return MediatorError(f"Slurm outage (as {ctx.user}), not a refusal: {reason}", 503)
             return MediatorError(f"the mediator refused (as {ctx.user}): {reason}{usage}")
         return MediatorError(
             f"the mediator answered without \"ok\": {excerpt(json.dumps(answer))}; is {ctx.mediator_path} really ts-sudospawner?"

@@ -24,6 +24,7 @@ from .slurm_job import (
     SlurmOptions,
     cancelled,
     is_not_our_job,
+    is_slurm_outage,
     job_exit_status,
     job_request,
     job_status,
@@ -378,6 +379,13 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
             if is_not_our_job(str(e)):
                 self.log.warning("%s Slurm job %s is no longer this user's server, taking it as ended: %s", self._tag, job, e)
                 return self._ended(1)
+            if is_slurm_outage(str(e)):
+                self.log.warning(
+                    "%s Slurm is not answering about job %s (an outage, not a refusal), taking it as still running; "
+                    "run `scontrol ping` and `squeue -u %s` as %s: %s",
+                    self._tag, job, self.user.name, self.user.name, e,
+                )
+                return None
             self.log.warning("%s could not query Slurm job %s, taking it as still running: %s", self._tag, job, e)
             return None
         code = job_exit_status(status.state)

@@ -148,6 +148,16 @@ def cancelled(answer: Mapping[str, Any]) -> bool:
 NOT_OUR_JOB = "is not a server ts-sudospawner submitted for"
 
 
+# How the mediator's SLURM_UNAVAILABLE error begins: slurmctld did not answer, an outage (the same
+# text as SLURM_NOT_ANSWERING in src/protocol/wire.ts, which a unit test there compares).
+SLURM_NOT_ANSWERING = "Slurm is not answering"
+
+
+def is_slurm_outage(message: str) -> bool:
+    """Whether a mediator error says Slurm's controller did not answer (not a refusal)."""
+    return SLURM_NOT_ANSWERING in message
+
+
 def is_not_our_job(message: str) -> bool:
     """Whether a mediator error says the job is no longer this user's server (e.g. its id was
     given to another job after Slurm lost its state): the server it stood for is gone."""

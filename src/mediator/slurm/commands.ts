@@ -10,9 +10,9 @@ import { escapeControls, type JobStatus } from "../../protocol/index.js";
 import type { Account } from "../../system/account.js";
 import type { Logger } from "../logger.js";
 import type { SlurmPolicy } from "../policy.js";
-import { assertOurJob, findJob, isFinished, parseEstimate, parseSubmitted, sbatchArgs, SQUEUE_FORMAT, type JobResources } from "./job.js";
+import { assertOurJob, findJob, isFinished, isOutage, parseEstimate, sbatchArgs, slurmUnavailable, SQUEUE_FORMAT, type JobResources } from "./job.js";
 
-const COMMAND_TIMEOUT_MS = 30_000;
+export const COMMAND_TIMEOUT_MS = 30_000;
 
 export interface SlurmContext {
   slurm: SlurmPolicy;
@@ -20,13 +20,13 @@ export interface SlurmContext {
   logger: Logger;
 }
 
-interface CommandResult {
+export interface CommandResult {
   status: number;
   stdout: string;
   stderr: string;
 }
 
-function commandEnv(ctx: SlurmContext): NodeJS.ProcessEnv {
+export function commandEnv(ctx: SlurmContext): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: "/usr/bin:/bin", HOME: ctx.account.home, USER: ctx.account.name, LOGNAME: ctx.account.name, LC_ALL: "C" };
   if (ctx.slurm.conf !== undefined) env.SLURM_CONF = ctx.slurm.conf;
   return env;
@@ -35,28 +35,23 @@ function commandEnv(ctx: SlurmContext): NodeJS.ProcessEnv {
 function run(ctx: SlurmContext, file: string, args: string[], input = ""): CommandResult {
   const result = spawnSync(file, args, { input, env: commandEnv(ctx), cwd: "/", encoding: "utf8", timeout: COMMAND_TIMEOUT_MS, killSignal: "SIGKILL", maxBuffer: 1024 * 1024 });
   if (result.error) {
-    const reason = (result.error as NodeJS.ErrnoException).code === "ETIMEDOUT" ? `did not finish within ${COMMAND_TIMEOUT_MS / 1000} s` : result.error.message;
-    throw new SudoSpawnerError("SLURM", `${file} ${reason}; check that slurmctld answers (\`sinfo\` as this user)`);
+    if ((result.error as NodeJS.ErrnoException).code === "ETIMEDOUT") throw slurmUnavailable(file, `it did not finish within ${COMMAND_TIMEOUT_MS / 1000} s`, ctx.account.name);
+    throw new SudoSpawnerError("SLURM", `${file} could not be run: ${result.error.message}`);
   }
   return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
 }
 
-function failed(command: string, result: CommandResult): SudoSpawnerError {
+/** A command's failure: an outage when the controller did not answer, else Slurm's refusal. */
+export function failed(ctx: SlurmContext, command: string, result: CommandResult): SudoSpawnerError {
   const said = escapeControls((result.stderr || result.stdout).trim()).slice(0, 500);
+  if (isOutage(said)) return slurmUnavailable(command, said, ctx.account.name);
   return new SudoSpawnerError("SLURM", `${command} failed with status ${result.status}: ${said || "(no output)"}`);
 }
 
 function sbatch(ctx: SlurmContext, script: string, resources: JobResources, testOnly: boolean): CommandResult {
   const result = run(ctx, ctx.slurm.sbatch, sbatchArgs(resources, ctx.account, ctx.slurm, testOnly), script);
-  if (result.status !== 0) throw failed("sbatch", result);
+  if (result.status !== 0) throw failed(ctx, "sbatch", result);
   return result;
-}
-
-/** Submit the script; the job id. */
-export function submitJob(ctx: SlurmContext, script: string, resources: JobResources): number {
-  const job = parseSubmitted(sbatch(ctx, script, resources, false).stdout);
-  ctx.logger.info(`submitted the server of ${ctx.account.name} as Slurm job ${job} (partition ${resources.partition}, ${resources.minutes} min, ${resources.memoryMB} MB, ${resources.cpus} CPU)`);
-  return job;
 }
 
 /** `sbatch --test-only` of the script: nothing is queued; sbatch's estimate. */
@@ -68,7 +63,7 @@ export function testJob(ctx: SlurmContext, script: string, resources: JobResourc
 export function queryJob(ctx: SlurmContext, job: number): JobStatus {
   const result = run(ctx, ctx.slurm.squeue, ["--noheader", `--jobs=${job}`, "--states=all", `--format=${SQUEUE_FORMAT}`]);
   // squeue exits 1 with "Invalid job id specified" for a job it has forgotten.
-  if (result.status !== 0 && !/Invalid job id specified/.test(result.stderr)) throw failed("squeue", result);
+  if (result.status !== 0 && !/Invalid job id specified/.test(result.stderr)) throw failed(ctx, "squeue", result);
   const entry = result.status === 0 ? findJob(result.stdout, job) : undefined;
   if (entry === undefined) return { state: "GONE", reason: null, node: null };
   const { state, reason, node } = assertOurJob(entry, ctx.account.uid, ctx.account.name);
@@ -83,7 +78,7 @@ export function cancelJob(ctx: SlurmContext, job: number): boolean {
   if (result.status !== 0) {
     // It may have ended between the query and scancel ("already completing or completed").
     if (isFinished(queryJob(ctx, job).state)) return false;
-    throw failed("scancel", result);
+    throw failed(ctx, "scancel", result);
   }
   ctx.logger.info(`cancelled Slurm job ${job} of ${ctx.account.name} (was ${status.state})`);
   return true;

@@ -3,7 +3,7 @@
  * sbatch command line, and reading what sbatch and squeue print. No I/O; commands.ts runs the commands.
  */
 import { SudoSpawnerError } from "../../errors.js";
-import { JOB_RESOURCE_NAMES, JOB_STATE_PATTERN, MAX_JOB_ID, NOT_OUR_JOB, SLURM_OFF, escapeControls, shellQuote, type JobRequest, type JobResourceName, type JobStatus, type SlurmOptions } from "../../protocol/index.js";
+import { JOB_RESOURCE_NAMES, JOB_STATE_PATTERN, MAX_JOB_ID, NOT_OUR_JOB, SLURM_NOT_ANSWERING, SLURM_OFF, escapeControls, shellQuote, type JobRequest, type JobResourceName, type JobStatus, type SlurmOptions } from "../../protocol/index.js";
 import { POLICY_PATH, serverLogPath, type SlurmPolicy } from "../policy.js";
 
 /** The job's mark: query and cancel act only on a job of this user that carries it. */
@@ -77,7 +77,8 @@ function shellWord(word: string): string {
 export function sbatchArgs(resources: JobResources, account: { name: string; home: string }, slurm: Pick<SlurmPolicy, "output">, testOnly: boolean): string[] {
   const output = slurm.output === undefined ? "/dev/null" : serverLogPath(slurm.output, account.name, account.home);
   const args = [
-    testOnly ? "--test-only" : "--parsable",
+    // A real submit is held until the hub has its id (watchdog-script.ts releases it).
+    ...(testOnly ? ["--test-only"] : ["--parsable", "--hold"]),
     // The job starts from the user's own environment on the node plus the script's exports: nothing of sbatch's.
     "--export=NONE",
     "--no-requeue",
@@ -148,4 +149,22 @@ export function assertOurJob(entry: QueuedJob, uid: number, user: string): Queue
 /** States after which the job no longer runs (scancel has nothing to do). */
 export function isFinished(state: string): boolean {
   return !["PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"].includes(state);
+}
+
+/** What Slurm's clients print when slurmctld does not answer (down, unreachable, too slow). */
+export const OUTAGE_TEXTS = ["Unable to contact slurm controller", "Socket timed out", "Connection refused", "Zero Bytes were transmitted or received"] as const;
+
+/** Whether a Slurm client's output says the controller did not answer (rather than refused). */
+export function isOutage(said: string): boolean {
+  const lower = said.toLowerCase();
+  return OUTAGE_TEXTS.some((text) => lower.includes(text.toLowerCase()));
+}
+
+/** An outage, worded as one: what failed, and the commands that show when Slurm is back. */
+export function slurmUnavailable(command: string, said: string, user: string): SudoSpawnerError {
+  return new SudoSpawnerError(
+    "SLURM_UNAVAILABLE",
+    `${SLURM_NOT_ANSWERING}: ${command} could not reach the controller (${said}); this is an outage, not a refusal: ` +
+      `run \`scontrol ping\` and \`squeue -u ${user}\` as ${user} (and \`sinfo\` for the nodes) to see when slurmctld answers again`,
+  );
 }

@@ -30,6 +30,7 @@ describe("examples/slurm/policy.json", () => {
       sbatch: "/usr/bin/sbatch",
       squeue: "/usr/bin/squeue",
       scancel: "/usr/bin/scancel",
+      scontrol: "/usr/bin/scontrol",
       conf: "/etc/slurm/slurm.conf",
       partitions: ["debug", "short"],
       bounds: { minutes: { default: 60, max: 480 }, memoryMB: { default: 2048, max: 8192 }, cpus: { default: 1, max: 4 }, gpus: { default: 0, max: 0 } },

@@ -106,6 +106,7 @@ describe("sbatchArgs", () => {
     const resources = { partition: "short", minutes: 30, memoryMB: 1024, cpus: 2, gpus: 0 };
     expect(sbatchArgs(resources, account, {}, false)).toEqual([
       "--parsable",
+      "--hold", // released by the watchdog once the hub has the id
       "--export=NONE",
       "--no-requeue",
       "--job-name=jupyterhub-singleuser",
@@ -173,5 +174,22 @@ describe("the Python spawner reads the mediator's refusals", () => {
     const python = fs.readFileSync(new URL("../../../../src/jupyterhub/ts_sudospawner/slurm_job.py", import.meta.url), "utf8");
     expect(python).toContain(`NOT_OUR_JOB = ${JSON.stringify(NOT_OUR_JOB)}`);
     expect(errorOf(() => assertOurJob(parseSqueueLine("1|1|RUNNING|None|vm|x"), 1, "ann")).message).toContain(NOT_OUR_JOB);
+  });
+});
+
+describe("Slurm outages", () => {
+  it("words a controller that does not answer as an outage naming scontrol ping and squeue, with its own code", async () => {
+    const { isOutage, slurmUnavailable } = await import("../../../../src/mediator/slurm/job.js");
+    const { SLURM_NOT_ANSWERING } = await import("../../../../src/protocol/index.js");
+    expect(isOutage("sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)")).toBe(true);
+    expect(isOutage("slurm_load_jobs error: Socket timed out on send/recv operation")).toBe(true);
+    expect(isOutage("sbatch: error: Batch job submission failed: Invalid partition name specified")).toBe(false);
+    const error = slurmUnavailable("squeue", "Unable to contact slurm controller (connect failure)", "ann");
+    expect(error.code).toBe("SLURM_UNAVAILABLE");
+    expect(error.message.startsWith(`${SLURM_NOT_ANSWERING}: squeue could not reach the controller`)).toBe(true);
+    expect(error.message).toContain("`scontrol ping` and `squeue -u ann` as ann");
+    const fs = await import("node:fs");
+    const python = fs.readFileSync(new URL("../../../../src/jupyterhub/ts_sudospawner/slurm_job.py", import.meta.url), "utf8");
+    expect(python).toContain(`SLURM_NOT_ANSWERING = ${JSON.stringify(SLURM_NOT_ANSWERING)}`);
   });
 });
