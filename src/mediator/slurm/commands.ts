@@ -10,7 +10,7 @@ import { escapeControls, type JobStatus } from "../../protocol/index.js";
 import type { Account } from "../../system/account.js";
 import type { Logger } from "../logger.js";
 import type { SlurmPolicy } from "../policy.js";
-import { assertOurJob, findJob, isFinished, parseEstimate, parseSubmitted, sbatchArgs, SQUEUE_FORMAT, type JobResources } from "./job.js";
+import { assertOurJob, findJob, isFinished, markedJobs, parseEstimate, parseSubmitted, sbatchArgs, SQUEUE_FORMAT, type JobResources } from "./job.js";
 
 const COMMAND_TIMEOUT_MS = 30_000;
 
@@ -46,15 +46,15 @@ function failed(command: string, result: CommandResult): SudoSpawnerError {
   return new SudoSpawnerError("SLURM", `${command} failed with status ${result.status}: ${said || "(no output)"}`);
 }
 
-function sbatch(ctx: SlurmContext, script: string, resources: JobResources, testOnly: boolean): CommandResult {
-  const result = run(ctx, ctx.slurm.sbatch, sbatchArgs(resources, ctx.account, ctx.slurm, testOnly), script);
+function sbatch(ctx: SlurmContext, script: string, resources: JobResources, testOnly: boolean, server?: string): CommandResult {
+  const result = run(ctx, ctx.slurm.sbatch, sbatchArgs(resources, ctx.account, ctx.slurm, testOnly, server), script);
   if (result.status !== 0) throw failed("sbatch", result);
   return result;
 }
 
-/** Submit the script; the job id. */
-export function submitJob(ctx: SlurmContext, script: string, resources: JobResources): number {
-  const job = parseSubmitted(sbatch(ctx, script, resources, false).stdout);
+/** Submit the script; the job id. `server`: the JupyterHub server name for the job's mark. */
+export function submitJob(ctx: SlurmContext, script: string, resources: JobResources, server?: string): number {
+  const job = parseSubmitted(sbatch(ctx, script, resources, false, server).stdout);
   ctx.logger.info(`submitted the server of ${ctx.account.name} as Slurm job ${job} (partition ${resources.partition}, ${resources.minutes} min, ${resources.memoryMB} MB, ${resources.cpus} CPU)`);
   return job;
 }
@@ -87,4 +87,20 @@ export function cancelJob(ctx: SlurmContext, job: number): boolean {
   }
   ctx.logger.info(`cancelled Slurm job ${job} of ${ctx.account.name} (was ${status.state})`);
   return true;
+}
+
+/**
+ * Reconciliation at start: cancel this user's jobs that carry our mark for `server` (the hub has no
+ * state for that server, so no hub knows them); the ids found, each cancelled or already ended.
+ */
+export function cancelMarkedJobs(ctx: SlurmContext, server: string): number[] {
+  const result = run(ctx, ctx.slurm.squeue, ["--noheader", `--user=${ctx.account.uid}`, `--format=${SQUEUE_FORMAT}`]);
+  if (result.status !== 0) throw failed("squeue", result);
+  const jobs = markedJobs(result.stdout, ctx.account.uid, server);
+  const name = server === "" ? "default server" : `server ${JSON.stringify(server)}`;
+  for (const job of jobs) {
+    ctx.logger.warn(`cancelling Slurm job ${job}, a ${name} of ${ctx.account.name} that no hub knows (an earlier hub submitted it and stopped before it saved its state)`);
+    cancelJob(ctx, job);
+  }
+  return jobs;
 }
