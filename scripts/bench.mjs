@@ -343,13 +343,16 @@ async function viaSudo(ctx, input, command = [MEDIATOR, "--logging=INFO"], keepS
 
 /**
  * Spawn through sudo (timed), note the reaper's RSS, stop the server through sudo (untimed).
- * `graceless`: a request with graceSeconds 0, timed into samples.spawnNoGrace.
+ * `graceless`: a request with graceSeconds 0, timed into samples.spawnNoGrace; "reconcile": the
+ * same with "server" and "reconcile" (what TsSudoSpawner sends; nothing to stop, so the cost of
+ * looking), timed into samples.spawnReconcile.
  */
 async function spawnCycle(ctx, samples, graceless = false) {
   const port = await freePort();
-  const result = await viaSudo(ctx, spawnRequest(port, graceless ? { graceSeconds: 0 } : {}), undefined, true);
+  const extra = graceless === "reconcile" ? { graceSeconds: 0, server: "", reconcile: true } : graceless ? { graceSeconds: 0 } : {};
+  const result = await viaSudo(ctx, spawnRequest(port, extra), undefined, true);
   const { pid } = expectAnswer(result, { ok: true, pid: Number }, "spawn");
-  (graceless ? samples.spawnNoGrace : samples.spawn)?.push(result.ms);
+  (graceless === "reconcile" ? samples.spawnReconcile : graceless ? samples.spawnNoGrace : samples.spawn)?.push(result.ms);
   const reaper = Number(procField(pid, "PPid"));
   if (procField(reaper, "Name") !== "tsss-reaper") throw new Error(`server ${pid}'s parent ${reaper} is not tsss-reaper`);
   samples.reaperKiB?.push(Number.parseInt(procField(reaper, "VmRSS") ?? "NaN", 10));
@@ -490,6 +493,7 @@ async function measure(ctx) {
     kill: [],
     spawn: [],
     spawnNoGrace: [],
+    spawnReconcile: [],
     interrupt: [],
     leftoverTerm: [],
     leftoverKill: [],
@@ -524,12 +528,14 @@ async function measure(ctx) {
     await round({});
     await spawnCycle(ctx, {});
     await spawnCycle(ctx, {}, true);
+    await spawnCycle(ctx, {}, "reconcile");
   }
   for (let i = 0; i < REPS; i++) {
     progress(`round ${i + 1}/${REPS}`);
     await round(samples);
     await spawnCycle(ctx, samples);
     await spawnCycle(ctx, samples, true);
+    await spawnCycle(ctx, samples, "reconcile");
   }
 
   // The peak of a spawn call, run the same way (directly as the user, with the preload).
@@ -605,6 +611,14 @@ function report({ samples, gnuTimeKiB }) {
       ratio: m.spawnNoGrace / m.kill,
       target: "≤ 1.5",
       pass: m.spawnNoGrace <= 1.5 * m.kill,
+    },
+    {
+      figure: "spawn answer without grace, reconciling (server + reconcile, nothing to stop: the /proc scan)",
+      median: fmt(m.spawnReconcile),
+      floor: `spawn answer without grace ${fmt(m.spawnNoGrace)}`,
+      ratio: m.spawnReconcile / m.spawnNoGrace,
+      target: "≤ floor + 10 ms",
+      pass: m.spawnReconcile <= m.spawnNoGrace + 10,
     },
     {
       figure: "interrupted call (SIGTERM from the hub → sudo → mediator waiting on stdin → answer)",

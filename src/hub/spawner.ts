@@ -8,7 +8,7 @@
  *   await spawner.stop();   // SIGINT, SIGTERM, SIGKILL with JupyterHub's waits
  */
 import { SudoSpawnerError } from "../errors.js";
-import { killAnswerAlive, killRequest, parseExitLine, spawnAnswerPid, spawnRequest, type JsonObject, type MediatorRequest } from "../protocol/index.js";
+import { answerStopped, killAnswerAlive, killRequest, parseExitLine, spawnAnswerPid, spawnRequest, type JsonObject, type MediatorRequest } from "../protocol/index.js";
 import { processAlive, signalNumber, waitForExit } from "./liveness.js";
 import { stderrLogger, type HubLogger } from "./logger.js";
 import { callMediator } from "./mediator-call.js";
@@ -35,6 +35,13 @@ export interface SudoSpawnerOptions {
   logger?: HubLogger;
   /** Environment for the privilege tool itself; default this process's. */
   sudoEnv?: NodeJS.ProcessEnv;
+  /**
+   * The server's name in the hub ("" for a user's default server). Given, every start() marks the
+   * server with it and first stops this user's marked servers of the same name that no hub knows
+   * (a start only happens when the hub holds no state for the name: see docs/hub.md). Absent: no
+   * mark and no reconciliation, as before (a hub that runs servers it does not name).
+   */
+  serverName?: string;
 }
 
 export interface StartOptions {
@@ -65,12 +72,20 @@ export interface SudoSpawnerState {
   pid?: number;
 }
 
+/** The warning for servers a reconciling start stopped (pure). */
+export function describeStopped(pids: readonly number[], user: string, serverName: string): string {
+  const what = pids.length === 1 ? "server" : "servers";
+  const which = serverName === "" ? "" : ` named ${JSON.stringify(serverName)}`;
+  return `stopped ${pids.length} ${what}${which} of ${user} (pid ${pids.join(", ")}) left by an earlier hub that stopped before it saved the server's state`;
+}
+
 export class SudoSpawner {
   readonly user: string;
   private readonly command: SudoCommand;
   private readonly timeoutMs: number;
   private readonly logger: HubLogger;
   private readonly sudoEnv: NodeJS.ProcessEnv | undefined;
+  private readonly serverName: string | undefined;
   private currentPid: number | undefined;
   /** How servers of this client ended, from the reaper's exit line: code, or -signal. */
   private readonly exitStatuses = new Map<number, number>();
@@ -83,6 +98,7 @@ export class SudoSpawner {
     if (!(this.timeoutMs > 0)) throw new SudoSpawnerError("USAGE", `timeoutMs must be positive, got ${options.timeoutMs}`);
     this.logger = options.logger ?? stderrLogger(`ts-sudospawner ${options.user}`);
     this.sudoEnv = options.sudoEnv;
+    this.serverName = options.serverName;
   }
 
   /** The running server's pid, if one is known. */
@@ -114,9 +130,14 @@ export class SudoSpawner {
     if (this.currentPid !== undefined && processAlive(this.currentPid)) {
       throw new SudoSpawnerError("ALREADY_RUNNING", `a server for ${this.user} is already running as pid ${this.currentPid}: stop() it first`);
     }
-    const request = spawnRequest(options.args ?? [], options.env ?? {}, options.graceSeconds === undefined ? {} : { graceSeconds: options.graceSeconds });
+    const extra: Parameters<typeof spawnRequest>[2] = options.graceSeconds === undefined ? {} : { graceSeconds: options.graceSeconds };
+    // Folded into the spawn: reconciliation costs no extra sudo round trip.
+    if (this.serverName !== undefined) Object.assign(extra, { server: this.serverName, reconcile: true });
+    const request = spawnRequest(options.args ?? [], options.env ?? {}, extra);
     const answer = await this.call(request, options.signal, (late) => this.stopAbandoned(late));
     const pid = spawnAnswerPid(answer);
+    const stopped = answerStopped(answer);
+    if (stopped.length > 0) this.logger.warn(describeStopped(stopped, this.user, this.serverName ?? ""));
     this.currentPid = pid;
     this.logger.info(`server for ${this.user} started as pid ${pid}`);
     return { pid };

@@ -22,6 +22,13 @@ export const IDENTITY_NAMES = ["HOME", "USER", "LOGNAME", "SHELL"] as const;
  */
 export const MARK_ENV = "TS_SUDOSPAWNER_PID";
 
+/**
+ * The JupyterHub server name of a spawn that named one, set by the mediator (never the hub's env):
+ * reconciliation at start stops only servers marked with both this and MARK_ENV, so named servers
+ * of one user leave each other alone. Alone it proves nothing: descendants inherit it too.
+ */
+export const SERVER_MARK_ENV = "TS_SUDOSPAWNER_SERVER";
+
 /** Who the server runs as: the passwd entry's name, home and shell. */
 export type Identity = Pick<Account, "name" | "home" | "shell">;
 
@@ -39,6 +46,8 @@ export interface EnvDecision {
 export interface EnvContext {
   fixed?: ReadonlySet<string>;
   tls?: boolean;
+  /** The request's validated server name, for SERVER_MARK_ENV. */
+  server?: string;
 }
 
 /** Throws BAD_REQUEST for a variable of the vocabulary whose value is not of its type. */
@@ -50,7 +59,7 @@ export function applyEnvPolicy(requested: Readonly<Record<string, string>>, iden
     // Replaced by serverPath(). JupyterHub sends its own PATH with every spawn (Spawner.env_keep),
     // so a warning here would be on every login and teach admins to ignore warnings.
     if (name === "PATH") continue;
-    if (name === MARK_ENV) {
+    if (name === MARK_ENV || name === SERVER_MARK_ENV) {
       dropped.push({ name, reason: "it is reserved for the mediator's own mark" });
       continue;
     }
@@ -67,6 +76,7 @@ export function applyEnvPolicy(requested: Readonly<Record<string, string>>, iden
   env.USER = identity.name;
   env.LOGNAME = identity.name;
   env.SHELL = identity.shell;
+  if (context.server !== undefined) env[SERVER_MARK_ENV] = context.server;
   return { env, dropped };
 }
 

@@ -22,6 +22,7 @@ import { chooseLaunch, type PolicyChoice } from "./launch.js";
 import { createLogger, type Logger } from "./logger.js";
 import { loadAddon, type NativeAddon } from "./native.js";
 import { assertProcReadable, ownership } from "./kill/ownership.js";
+import { stopMarkedServers } from "./kill/reconcile.js";
 import { profileSummaries, type Policy } from "./policy.js";
 import { loadPolicy } from "./policy-file.js";
 import { effectiveGraceMs, spawnServer, type StartedServer } from "./spawn/spawn.js";
@@ -105,7 +106,7 @@ async function prepareServer(request: SpawnRequest | SubmitRequest, layout: Inst
   const executable = launch.executable ?? findSingleUser(layout.binDir());
   const realExecutable = assertTrustedExecutable(executable, trust.trustedUids, trust.describe, "the single-user server");
   const cwd = homeDirectory(account);
-  const decision = applyEnvPolicy(request.env, account, policy.env, { fixed: launch.fixed, tls: request.action === "spawn" && request.tls !== undefined });
+  const decision = applyEnvPolicy(request.env, account, policy.env, { fixed: launch.fixed, tls: request.action === "spawn" && request.tls !== undefined, server: request.server });
   decision.env.PATH = serverPath(realExecutable, policy.path);
   for (const line of dropWarnings(decision.dropped)) logger.warn(line);
   settleRootDirs({ args: launch.args, options: launch.rootDirOptions, env: decision.env }, account, realFs, trust.describe);
@@ -118,6 +119,9 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
   // The reaper runs the server, so it gets the same scrutiny as the server itself.
   const reaperPath = assertTrustedExecutable(layout.reaper, trust.trustedUids, trust.describe, "the reaper");
   const { launch, addon, executable, env, cwd } = await prepareServer(request, layout, account, policy, logger, trust);
+  // After every check (a refused spawn stops nothing), before the new server exists.
+  const stopped = request.reconcile === true ? await stopMarkedServers(request.server ?? "", { addon, logger, user: account }) : undefined;
+  if (interrupted.aborted) throw new SudoSpawnerError("ABORTED", `interrupted by ${String(interrupted.reason)} before the server was started`);
   let tls: WrittenTls | undefined;
   if (request.tls) {
     tls = writeTlsFiles(account, env.JUPYTERHUB_SERVICE_PREFIX, request.tls);
@@ -139,7 +143,8 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
     throw error;
   }
   logger.info(`single-user server for ${account.name} running as pid ${started.pid}`);
-  return { answer: { ok: true, pid: started.pid }, started };
+  const answer: Answer = stopped === undefined ? { ok: true, pid: started.pid } : { ok: true, pid: started.pid, stopped };
+  return { answer, started };
 }
 
 /**
@@ -162,13 +167,16 @@ async function submitAction(request: SubmitRequest, layout: InstallLayout, accou
   const script = jobScript(executable, launch.args, env);
   for (const name of script.skipped) logger.warn(`environment variable ${JSON.stringify(escapeControls(name))} cannot be exported by a job script: dropped`);
   if (request.action === "submit-test") return { answer: { ok: true, estimate: (await import("./slurm/commands.js")).testJob(ctx, script.text, resources) } };
-  const held = await (await import("./slurm/watchdog.js")).submitHeld(ctx, script.text, resources);
+  const stopped = request.reconcile === true ? (await import("./slurm/commands.js")).cancelMarkedJobs(ctx, request.server ?? "") : undefined;
+  if (interrupted.aborted) throw new SudoSpawnerError("ABORTED", `interrupted by ${String(interrupted.reason)} before the job was submitted`);
+  const held = await (await import("./slurm/watchdog.js")).submitHeld(ctx, script.text, resources, request.server);
   // A signal that arrived while sbatch ran: nobody would learn this job's id.
   if (interrupted.aborted) {
     const cancelled = await held.abandon();
     throw new SudoSpawnerError("ABORTED", `interrupted by ${String(interrupted.reason)} while submitting; Slurm job ${held.job} ${cancelled ? "was cancelled" : "is cancelled by the watchdog"}`);
   }
-  return { answer: { ok: true, job: held.job }, held };
+  const answer: Answer = stopped === undefined ? { ok: true, job: held.job } : { ok: true, job: held.job, stopped };
+  return { answer, held };
 }
 
 function killAction(pid: number, signal: number, layout: InstallLayout, policy: Policy, logger: Logger): Answer {

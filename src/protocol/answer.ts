@@ -3,7 +3,7 @@
  * its request calls for; anything else is a MEDIATOR error that quotes what arrived.
  */
 import { SudoSpawnerError } from "../errors.js";
-import { JOB_RESOURCE_NAMES, MAX_PID, PARTITION_NAME_PATTERN, PROFILE_NAME_PATTERN, type JobResourceName, type JsonObject, type ProfileSummary, type ResourceBounds, type SlurmOptions } from "./wire.js";
+import { JOB_RESOURCE_NAMES, MAX_JOB_ID, MAX_PID, PARTITION_NAME_PATTERN, PROFILE_NAME_PATTERN, type JobResourceName, type JsonObject, type ProfileSummary, type ResourceBounds, type SlurmOptions } from "./wire.js";
 
 /** At most `max` characters of text, JSON-quoted, for quoting output in an error message. */
 export function excerpt(text: string, max = 300): string {
@@ -24,6 +24,19 @@ export function isServerPid(value: unknown): value is number {
 export function spawnAnswerPid(answer: JsonObject): number {
   if (!isServerPid(answer.pid)) throw malformed("spawn answer has no valid pid", answer);
   return answer.pid;
+}
+
+/**
+ * What a reconciling spawn or submit stopped first: `stopped`, a list of pids (or job ids), or
+ * [] when the answer has none (a request without reconcile; an older mediator).
+ */
+export function answerStopped(answer: JsonObject): number[] {
+  const { stopped } = answer;
+  if (stopped === undefined) return [];
+  if (!Array.isArray(stopped) || !stopped.every((id): id is number => typeof id === "number" && Number.isSafeInteger(id) && id > 1 && id <= MAX_JOB_ID)) {
+    throw malformed('answer has an invalid "stopped" list', answer);
+  }
+  return [...stopped];
 }
 
 /** The liveness of a kill answer. */

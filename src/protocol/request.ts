@@ -12,6 +12,7 @@ import {
   MAX_PEM_BYTES,
   MAX_PID,
   MAX_REQUEST_BYTES,
+  MAX_SERVER_NAME_BYTES,
   MAX_SIGNAL,
   PARTITION_NAME_PATTERN,
   PROFILE_NAME_PATTERN,
@@ -21,6 +22,7 @@ import {
   type LimitName,
   type Limits,
   type MediatorRequest,
+  type Reconcile,
   type SpawnRequest,
   type SubmitRequest,
   type TlsFiles,
@@ -124,10 +126,38 @@ function validateLaunch(request: Record<string, unknown>): Pick<SpawnRequest, "a
   return result;
 }
 
+/** C0 and C1 controls and DEL: a server name goes into log lines and a Slurm comment. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** "server" and "reconcile", what spawn and submit share; "reconcile" needs the name it is about. */
+function validateReconcile(request: Record<string, unknown>, env: Readonly<Record<string, string>>): Reconcile {
+  const { server, reconcile } = request;
+  const result: Reconcile = {};
+  if (server !== undefined) {
+    if (typeof server !== "string" || CONTROL.test(server) || Buffer.byteLength(server) > MAX_SERVER_NAME_BYTES) {
+      throw bad(`"server" must be a JupyterHub server name ("" for the default server) of at most ${MAX_SERVER_NAME_BYTES} bytes without control characters, got ${describe(server)}`);
+    }
+    // The field is what counts; JupyterHub also sends the name for the server itself, and a hub
+    // that says two different names has a bug we should not mark servers with.
+    const named = env.JUPYTERHUB_SERVER_NAME;
+    if (named !== undefined && named !== server) {
+      throw bad(`"server" ${describe(server)} differs from the environment's JUPYTERHUB_SERVER_NAME ${describe(named)}`);
+    }
+    result.server = server;
+  }
+  if (reconcile !== undefined) {
+    if (typeof reconcile !== "boolean") throw bad(`"reconcile" must be true or false, got ${describe(reconcile)}`);
+    if (reconcile && server === undefined) throw bad(`"reconcile" needs "server": the servers it stops are those of that name`);
+    result.reconcile = reconcile;
+  }
+  return result;
+}
+
 function validateSpawn(request: Record<string, unknown>): SpawnRequest {
-  checkKeys(request, ["action", "args", "env"], ["profile", "limits", "tls", "graceSeconds"]);
+  checkKeys(request, ["action", "args", "env"], ["profile", "limits", "tls", "graceSeconds", "server", "reconcile"]);
   const { limits, tls, graceSeconds } = request;
-  const result: SpawnRequest = { action: "spawn", ...validateLaunch(request) };
+  const launch = validateLaunch(request);
+  const result: SpawnRequest = { action: "spawn", ...launch, ...validateReconcile(request, launch.env) };
   if (limits !== undefined) result.limits = validateRequestLimits(limits);
   if (tls !== undefined) result.tls = validateTls(tls);
   if (graceSeconds !== undefined) {
@@ -163,8 +193,9 @@ function validateJob(value: unknown): JobRequest {
 
 function validateSubmit(request: Record<string, unknown>, action: SubmitRequest["action"]): SubmitRequest {
   // No "limits" or "tls": Slurm's own limits apply, and internal_ssl is not offered in Slurm mode.
-  checkKeys(request, ["action", "args", "env"], ["profile", "job"]);
-  const result: SubmitRequest = { action, ...validateLaunch(request) };
+  checkKeys(request, ["action", "args", "env"], ["profile", "job", "server", "reconcile"]);
+  const launch = validateLaunch(request);
+  const result: SubmitRequest = { action, ...launch, ...validateReconcile(request, launch.env) };
   if (request.job !== undefined) result.job = validateJob(request.job);
   return result;
 }

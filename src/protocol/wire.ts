@@ -32,6 +32,9 @@ export const SLURM_OFF = "Slurm mode is off";
 /** A Slurm job state as squeue prints it (%T), or GONE when squeue no longer knows the job. */
 export const JOB_STATE_PATTERN = /^[A-Z_]{1,32}$/;
 
+/** The longest JupyterHub server name a spawn or submit may carry, in UTF-8 bytes. */
+export const MAX_SERVER_NAME_BYTES = 255;
+
 /** Resource limits a request may lower and a policy may set (RLIMIT_<NAME> of setrlimit(2)). */
 export const LIMIT_NAMES = ["nofile", "nproc", "as", "data", "cpu", "core"] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
@@ -59,7 +62,19 @@ export interface SpawnRequest {
    * exec'ed. Never longer than the site policy's graceSeconds (absent: that value).
    */
   graceSeconds?: number;
+  /** The JupyterHub server name ("" for the default server): marked on the server (see Reconcile). */
+  server?: string;
+  /** Stop first this user's marked servers of the same name (needs `server`); see Reconcile. */
+  reconcile?: boolean;
 }
+
+/**
+ * Reconciliation at start: a spawn (or submit) with `"server": NAME, "reconcile": true` first
+ * stops every live server (or cancels every job) of this user that carries our mark for NAME.
+ * The hub asks this only in start(), when it has no state for NAME: any such server is one an
+ * earlier hub started and never learned of (it was killed before saving the spawner's state).
+ */
+export type Reconcile = Pick<SpawnRequest, "server" | "reconcile">;
 
 export interface KillRequest {
   action: "kill";
@@ -84,6 +99,8 @@ export interface SubmitRequest {
   env: Record<string, string>;
   profile?: string;
   job?: JobRequest;
+  server?: string;
+  reconcile?: boolean;
 }
 
 export interface QueryRequest {
@@ -128,7 +145,8 @@ export interface JobStatus {
   node: string | null;
 }
 
-export type SpawnAnswer = { ok: true; pid: number };
+/** `stopped`: only with `reconcile`, the pids of the servers stopped first (possibly none). */
+export type SpawnAnswer = { ok: true; pid: number; stopped?: number[] };
 /**
  * Why a kill left a live process alone: `orphaned-python-server` (no mark of ours, a JupyterHub
  * token in its environment, and no Python sudospawner fork above it: a server the Python
@@ -140,7 +158,8 @@ export type UnownedReason = (typeof UNOWNED_REASONS)[number];
 /** Only "orphaned-python-server" is sent; "other" leaves the answer as it always was. */
 export type KillAnswer = { ok: true; alive: boolean; unowned?: "orphaned-python-server" };
 export type ProfilesAnswer = { ok: true; profiles: ProfileSummary[] };
-export type SubmitAnswer = { ok: true; job: number };
+/** `stopped`: only with `reconcile`, the jobs cancelled first (possibly none). */
+export type SubmitAnswer = { ok: true; job: number; stopped?: number[] };
 export type SubmitTestAnswer = { ok: true; estimate: string };
 export type QueryAnswer = { ok: true } & JobStatus;
 export type CancelAnswer = { ok: true; cancelled: boolean };
@@ -152,7 +171,7 @@ export type Answer = SpawnAnswer | KillAnswer | ProfilesAnswer | SubmitAnswer | 
 export type JsonObject = Record<string, unknown>;
 
 /** A spawn request (the hub client, `check --spawn`, the tests and the bench build them here). */
-export function spawnRequest(args: readonly string[], env: Readonly<Record<string, string>>, extra: Partial<Pick<SpawnRequest, "profile" | "limits" | "tls" | "graceSeconds">> = {}): SpawnRequest {
+export function spawnRequest(args: readonly string[], env: Readonly<Record<string, string>>, extra: Partial<Pick<SpawnRequest, "profile" | "limits" | "tls" | "graceSeconds" | "server" | "reconcile">> = {}): SpawnRequest {
   return { action: "spawn", args: [...args], env: { ...env }, ...extra };
 }
 
@@ -161,6 +180,6 @@ export function killRequest(pid: number, signal: number): KillRequest {
 }
 
 /** A Slurm submit (or `submit-test`) request. */
-export function submitRequest(args: readonly string[], env: Readonly<Record<string, string>>, extra: Partial<Pick<SubmitRequest, "profile" | "job">> = {}, action: SubmitRequest["action"] = "submit"): SubmitRequest {
+export function submitRequest(args: readonly string[], env: Readonly<Record<string, string>>, extra: Partial<Pick<SubmitRequest, "profile" | "job" | "server" | "reconcile">> = {}, action: SubmitRequest["action"] = "submit"): SubmitRequest {
   return { action, args: [...args], env: { ...env }, ...extra };
 }

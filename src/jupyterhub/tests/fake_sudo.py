@@ -17,6 +17,7 @@ follow, reads one JSON request on stdin and acts on ``scenario.json`` next to it
                           sleeps, prints "say_after", exits with C
     reaper_line           write the reaper's exit line when the server exits (default true)
     before                lines to print on stderr before answering
+    stopped               what a reconciling spawn or submit answers it stopped first (default [])
     slurm                 the fake Slurm queue of submit, query, cancel and slurm-options:
                           {"options": the slurm-options answer (default: SLURM_OPTIONS),
                            "first_job": the first job id (default 4711),
@@ -60,6 +61,11 @@ def answer(obj, code=0):
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
     sys.exit(code)
+
+
+def reconciled(scenario, request):
+    """A reconciling spawn or submit answers what it stopped: the scenario's "stopped" (default none)."""
+    return {"stopped": scenario.get("stopped", [])} if request.get("reconcile") is True else {}
 
 
 def parse_argv(argv):
@@ -177,7 +183,7 @@ def status_of(job, spec, consume=True):
 
 def check_submit(request, options):
     """The mediator's checks of a submit request's shape and job object (docs/protocol.md)."""
-    unknown = set(request) - {"action", "args", "env", "profile", "job"}
+    unknown = set(request) - {"action", "args", "env", "profile", "job", "server", "reconcile"}
     if unknown:
         refuse(f"unknown key(s) in a submit request: {sorted(unknown)}")
     job = request.get("job", {})
@@ -211,7 +217,7 @@ def slurm(action, request, scenario, mode):
         if mode == "late":
             os.close(queue.fd)  # unlock: the hub's cancel must get through
             answer_late({"ok": True, "job": job_id})
-        answer({"ok": True, "job": job_id})
+        answer({"ok": True, "job": job_id, **reconciled(scenario, request)})
     job_id = request.get("job")
     if not isinstance(job_id, int) or isinstance(job_id, bool) or job_id < 1:
         refuse(f"invalid job id {job_id!r}")
@@ -275,7 +281,7 @@ def main():
         sys.stderr.flush()
         if mode == "late":
             answer_late({"ok": True, "pid": pid})
-        answer({"ok": True, "pid": pid})
+        answer({"ok": True, "pid": pid, **reconciled(scenario, request)})
     if action == "kill":
         if "unowned" in scenario:  # the mediator leaves a process alone that is not its own
             answer({"ok": True, "alive": False, "unowned": scenario["unowned"]})

@@ -34,8 +34,9 @@ async def test_start_poll_stop(make_spawner, fake):
     assert env["EXTRA"] == "1"
     assert env["JUPYTERHUB_API_TOKEN"] == spawner.api_token
     assert all(isinstance(v, str) for v in env.values())
-    # No profile, limits or tls unless asked for; no grace (start_grace = 0 by default).
-    assert set(request) == {"action", "args", "env", "graceSeconds"} and request["graceSeconds"] == 0
+    # No profile, limits or tls unless asked for; no grace (start_grace = 0 by default); the
+    # server's name and reconciliation at start (test_reconcile.py).
+    assert set(request) == {"action", "args", "env", "graceSeconds", "server", "reconcile"} and request["graceSeconds"] == 0
 
     assert await spawner.poll() is None
     await spawner.stop()

@@ -60,7 +60,7 @@ async def test_submit_carries_args_env_and_the_job_from_options_and_limits(make_
     assert actions(fake) == ["slurm-options", "submit", "query"]
     assert all(call["user"] == "alice" for call in fake.calls())
     [submit] = fake.requests("submit")
-    assert set(submit) == {"action", "args", "env", "job"}  # never limits or tls in Slurm mode
+    assert set(submit) == {"action", "args", "env", "job", "server", "reconcile"}  # never limits or tls in Slurm mode
     assert submit["args"] == ["--ServerApp.default_url=/lab"]
     # 1.5e9 bytes = 1430.5 MiB, rounded up; 1.5 CPUs rounded up
     assert submit["job"] == {"partition": "short", "minutes": 30, "memoryMB": 1431, "cpus": 2}

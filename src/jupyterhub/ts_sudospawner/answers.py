@@ -6,10 +6,12 @@ from typing import Any, Dict, List, Optional
 from .errors import MediatorError
 from .profiles import Profile, is_valid_profile_name
 
-__all__ = ["MAX_PID", "extract_answers", "extract_answer", "excerpt", "spawn_pid", "kill_alive", "profile_list"]
+__all__ = ["MAX_PID", "extract_answers", "extract_answer", "excerpt", "spawn_pid", "kill_alive", "profile_list", "answer_stopped", "describe_stopped"]
 
 # kill(2) takes a 32-bit signed pid.
 MAX_PID = 2**31 - 1
+# Slurm job ids are positive 32-bit integers (MAX_JOB_ID of src/protocol/wire.ts).
+_MAX_STOPPED_ID = 2**32 - 1
 
 
 def _as_object(text: str) -> Optional[Dict[str, Any]]:
@@ -77,3 +79,25 @@ def profile_list(answer: Dict[str, Any]) -> List[Profile]:
             raise _malformed("profiles answer has an invalid entry", answer)
         result.append(Profile(name, description))
     return result
+
+
+def answer_stopped(answer: Dict[str, Any]) -> List[int]:
+    """What a reconciling spawn (pids) or submit (job ids) stopped first; [] when the answer says nothing."""
+    stopped = answer.get("stopped")
+    if stopped is None:
+        return []
+    if not isinstance(stopped, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and 1 < i <= _MAX_STOPPED_ID for i in stopped
+    ):
+        raise _malformed('answer has an invalid "stopped" list', answer)
+    return list(stopped)
+
+
+def describe_stopped(ids: List[int], user: str, server_name: str, jobs: bool = False) -> str:
+    """The hub's warning for what reconciliation at start stopped (the same words as the TS client's)."""
+    which = f" named {json.dumps(server_name)}" if server_name else ""
+    if jobs:
+        what = "Slurm job" if len(ids) == 1 else "Slurm jobs"
+        return f"cancelled {len(ids)} {what}{which} of {user} (job {', '.join(map(str, ids))}) left by an earlier hub that stopped before it saved the server's state"
+    what = "server" if len(ids) == 1 else "servers"
+    return f"stopped {len(ids)} {what}{which} of {user} (pid {', '.join(map(str, ids))}) left by an earlier hub that stopped before it saved the server's state"

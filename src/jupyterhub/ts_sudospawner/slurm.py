@@ -308,6 +308,7 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
             self._progress.add(10, f"Asked the mediator to submit a Slurm job as {self.user.name}{how}")
             answer, _ = await self._call(request, on_late_answer=self._cancel_late_job)
             job_id = submitted_job(answer)
+            self._warn_stopped(answer, jobs=True)
             self.job_id = job_id
             self.log.info("%s submitted as Slurm job %s%s (%s)", self._tag, job_id, how, job or "the policy's defaults")
             self._progress.add(20, f"Submitted as Slurm job {job_id}")

@@ -9,9 +9,9 @@ from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 from jupyterhub.spawner import LocalProcessSpawner
 from jupyterhub.traitlets import ByteSpecification
 from jupyterhub.utils import random_port
-from traitlets import CaselessStrEnum, Float, List as ListTrait, TraitError, Unicode, default, validate
+from traitlets import Bool, CaselessStrEnum, Float, List as ListTrait, TraitError, Unicode, default, validate
 
-from .answers import MAX_PID, kill_alive, profile_list, spawn_pid
+from .answers import MAX_PID, answer_stopped, describe_stopped, kill_alive, profile_list, spawn_pid
 from .errors import InvalidUserOptions, MediatorError
 from .exit_status import describe_status
 from .explain import CallContext
@@ -182,6 +182,19 @@ class TsSudoSpawner(LocalProcessSpawner):
         CPU seconds. If set, it is passed on as CPU_LIMIT in the server's environment (for
         extensions that display it) and a warning is logged once. For CPU *time*, set "cpu" in the
         limits of the mediator's site policy; for a CPU share, use systemd slices or cgroups.
+        """,
+    ).tag(config=True)
+
+    reconcile_at_start = Bool(
+        True,
+        help="""Before each start, stop the user's servers of the same name that no hub knows.
+
+        JupyterHub saves a spawner's state only after start() returns: a hub killed in between
+        leaves a server running that the restarted hub has no pid for. With this on, each start
+        asks the mediator (in the same call as the spawn, no extra sudo) to stop first every
+        server of this user and server name that carries ts-sudospawner's mark. Servers of the
+        Python sudospawner (no mark) and other server names are never touched. Turn it off only
+        when more than one hub starts servers for the same users on one host.
         """,
     ).tag(config=True)
 
@@ -438,12 +451,24 @@ class TsSudoSpawner(LocalProcessSpawner):
             )
 
     def _server_request(self, action: str) -> Dict[str, Any]:
-        """A spawn or submit request: the server's arguments and environment, as strings."""
-        return {
+        """A spawn or submit request: the server's arguments and environment, as strings, and its
+        name, by which the mediator marks it; with reconcile_at_start, the request to stop first
+        what a crashed hub left of this server (start() runs only when the hub has no state for it)."""
+        request: Dict[str, Any] = {
             "action": action,
             "args": [str(arg) for arg in self.get_args()],
             "env": {str(k): str(v) for k, v in self.get_env().items()},
+            "server": self.name or "",
         }
+        if self.reconcile_at_start:
+            request["reconcile"] = True
+        return request
+
+    def _warn_stopped(self, answer: Answer, jobs: bool = False) -> None:
+        """Log at WARNING what reconciliation stopped before this start."""
+        stopped = answer_stopped(answer)
+        if stopped:
+            self.log.warning("%s %s", self._tag, describe_stopped(stopped, self.user.name, self.name or "", jobs))
 
     async def start(self) -> Tuple[str, int]:
         """Start the server as the user through the mediator; return (ip, port) once it accepts
@@ -473,6 +498,7 @@ class TsSudoSpawner(LocalProcessSpawner):
             self._progress.add(10, f"Asked the mediator to start the server as {self.user.name}{how}")
             answer, relay = await self._call(request, on_late_answer=self._stop_late_server)
             pid = spawn_pid(answer)
+            self._warn_stopped(answer)
             self.pid = pid
             self.start_time = start_time_of(pid)
             self._server_relay = relay

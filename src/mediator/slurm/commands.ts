@@ -10,7 +10,7 @@ import { escapeControls, type JobStatus } from "../../protocol/index.js";
 import type { Account } from "../../system/account.js";
 import type { Logger } from "../logger.js";
 import type { SlurmPolicy } from "../policy.js";
-import { assertOurJob, findJob, isFinished, isOutage, parseEstimate, sbatchArgs, slurmUnavailable, SQUEUE_FORMAT, type JobResources } from "./job.js";
+import { assertOurJob, findJob, isFinished, isOutage, markedJobs, parseEstimate, sbatchArgs, slurmUnavailable, SQUEUE_FORMAT, type JobResources } from "./job.js";
 
 export const COMMAND_TIMEOUT_MS = 30_000;
 
@@ -82,4 +82,20 @@ export function cancelJob(ctx: SlurmContext, job: number): boolean {
   }
   ctx.logger.info(`cancelled Slurm job ${job} of ${ctx.account.name} (was ${status.state})`);
   return true;
+}
+
+/**
+ * Reconciliation at start: cancel this user's jobs that carry our mark for `server` (the hub has no
+ * state for that server, so no hub knows them); the ids found, each cancelled or already ended.
+ */
+export function cancelMarkedJobs(ctx: SlurmContext, server: string): number[] {
+  const result = run(ctx, ctx.slurm.squeue, ["--noheader", `--user=${ctx.account.uid}`, `--format=${SQUEUE_FORMAT}`]);
+  if (result.status !== 0) throw failed(ctx, "squeue", result);
+  const jobs = markedJobs(result.stdout, ctx.account.uid, server);
+  const name = server === "" ? "default server" : `server ${JSON.stringify(server)}`;
+  for (const job of jobs) {
+    ctx.logger.warn(`cancelling Slurm job ${job}, a ${name} of ${ctx.account.name} that no hub knows (an earlier hub submitted it and stopped before it saved its state)`);
+    cancelJob(ctx, job);
+  }
+  return jobs;
 }

@@ -8,6 +8,24 @@ import { POLICY_PATH, serverLogPath, type SlurmPolicy } from "../policy.js";
 
 /** The job's mark: query and cancel act only on a job of this user that carries it. */
 export const JOB_MARK = "ts-sudospawner";
+/** A submit that names its JupyterHub server adds the name, URI-encoded (no space, "|" or control). */
+const SERVER_MARK_PREFIX = `${JOB_MARK} server=`;
+
+/** The job's comment (pure): JOB_MARK, with the server name when the submit carries one. */
+export function jobMarkFor(server: string | undefined): string {
+  return server === undefined ? JOB_MARK : `${SERVER_MARK_PREFIX}${encodeURIComponent(server)}`;
+}
+
+/** Is a comment one of our marks (with or without a server name)? */
+export function isJobMark(comment: string): boolean {
+  if (comment === JOB_MARK) return true;
+  if (!comment.startsWith(SERVER_MARK_PREFIX)) return false;
+  try {
+    return jobMarkFor(decodeURIComponent(comment.slice(SERVER_MARK_PREFIX.length))) === comment;
+  } catch {
+    return false;
+  }
+}
 export const JOB_NAME = "jupyterhub-singleuser";
 /** squeue's fields, the comment last: it is the only one a user may fill with any text. */
 export const SQUEUE_FORMAT = "%i|%U|%T|%r|%B|%k";
@@ -74,7 +92,7 @@ function shellWord(word: string): string {
 }
 
 /** sbatch's options; the script comes on stdin. */
-export function sbatchArgs(resources: JobResources, account: { name: string; home: string }, slurm: Pick<SlurmPolicy, "output">, testOnly: boolean): string[] {
+export function sbatchArgs(resources: JobResources, account: { name: string; home: string }, slurm: Pick<SlurmPolicy, "output">, testOnly: boolean, server?: string): string[] {
   const output = slurm.output === undefined ? "/dev/null" : serverLogPath(slurm.output, account.name, account.home);
   const args = [
     // A real submit is held until the hub has its id (watchdog-script.ts releases it).
@@ -83,7 +101,7 @@ export function sbatchArgs(resources: JobResources, account: { name: string; hom
     "--export=NONE",
     "--no-requeue",
     `--job-name=${JOB_NAME}`,
-    `--comment=${JOB_MARK}`,
+    `--comment=${jobMarkFor(server)}`,
     `--chdir=${account.home}`,
     `--output=${output}`,
     `--partition=${resources.partition}`,
@@ -140,10 +158,25 @@ export function findJob(stdout: string, job: number): QueuedJob | undefined {
 
 /** The job, if it is a server this mediator submitted for this user; anything else is refused. */
 export function assertOurJob(entry: QueuedJob, uid: number, user: string): QueuedJob {
-  if (entry.uid !== uid || entry.comment !== JOB_MARK) {
+  if (entry.uid !== uid || !isJobMark(entry.comment)) {
     throw new SudoSpawnerError("NOT_OURS", `job ${entry.job} ${NOT_OUR_JOB} ${user}; leaving it alone`);
   }
   return entry;
+}
+
+/**
+ * Reconciliation at start (pure): the jobs in squeue's output of user `uid` that still run or wait
+ * and carry our mark for exactly this server name, ascending.
+ */
+export function markedJobs(stdout: string, uid: number, server: string): number[] {
+  const mark = jobMarkFor(server);
+  return stdout
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map(parseSqueueLine)
+    .filter((entry) => entry.uid === uid && entry.comment === mark && !isFinished(entry.state))
+    .map((entry) => entry.job)
+    .sort((a, b) => a - b);
 }
 
 /** States after which the job no longer runs (scancel has nothing to do). */

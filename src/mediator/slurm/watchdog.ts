@@ -42,10 +42,13 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> 
   });
 }
 
-/** Submit the script held through the watchdog; the job id, and the watchdog's two ways on. */
-export async function submitHeld(ctx: SlurmContext, script: string, resources: JobResources): Promise<HeldJob> {
+/**
+ * Submit the script held through the watchdog; the job id, and the watchdog's two ways on.
+ * `server`: the JupyterHub server name for the job's mark.
+ */
+export async function submitHeld(ctx: SlurmContext, script: string, resources: JobResources, server?: string): Promise<HeldJob> {
   const { slurm, account } = ctx;
-  const child = spawn(SHELL, watchdogArgs(slurm, sbatchArgs(resources, account, slurm, false)), {
+  const child = spawn(SHELL, watchdogArgs(slurm, sbatchArgs(resources, account, slurm, false, server)), {
     detached: true, // setsid: a kill of the mediator's process group does not reach it
     env: commandEnv(ctx),
     cwd: "/",
