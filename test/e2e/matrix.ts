@@ -262,14 +262,15 @@ export class E2EContext {
 
 /**
  * A hub for `target` with the given spawner configuration, started in beforeAll, stopped in
- * afterAll. `env`: more variables in the hub's own environment.
+ * afterAll. `env`: more variables in the hub's own environment; `users`: its users (default: the
+ * two every run creates), whose processes afterAll ends.
  */
 export function useHub(
   ctx: E2EContext,
   target: HubTarget,
   key: string,
   config: (runtime: Runtime) => string,
-  options: { internalSsl?: boolean; env?: Record<string, string> } = {},
+  options: { internalSsl?: boolean; env?: Record<string, string>; users?: string[] } = {},
 ): { hub: () => Hub; runtime: () => Runtime } {
   let hub: Hub | undefined;
   let runtime: Runtime | undefined;
@@ -282,7 +283,7 @@ export function useHub(
       jupyterhub: runtime.jupyterhub,
       path: runtime.path,
       env: { ...runtime.env, ...options.env },
-      users: USERS,
+      users: options.users ?? USERS,
       config: `${runtime.proxyConfig}\n${config(runtime)}`,
       internalSsl: options.internalSsl ?? false,
     });
@@ -295,7 +296,7 @@ export function useHub(
       await hub?.stop();
     } finally {
       killUserProcesses(E2E.hub);
-      for (const user of USERS) killUserProcesses(user);
+      for (const user of options.users ?? USERS) killUserProcesses(user);
     }
   }, 120_000);
   return {

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { freePort } from "./ports.js";
-import { userInfo, waitFor } from "./system.js";
+import { childPids, procStatus, userInfo, waitFor } from "./system.js";
 
 export interface HubOptions {
   /** Short name, used for the working directory and the log file, e.g. "5" or "5-ssl". */
@@ -148,6 +148,56 @@ ${this.options.config}
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     this.logStream?.end();
+  }
+
+  /**
+   * A hub crash: SIGKILL to the jupyterhub process itself (a signal to sudo would reach it relayed,
+   * as one it can handle), then to the proxy it started, which would outlive it on the hub's ports;
+   * resolves once sudo has exited and the proxy is gone, with the pids killed. The proxy's pid
+   * file goes too (its pid may be a zombie for long here: PID 1 need not reap). Servers and
+   * mediator calls are left as a crash leaves them; start() runs the same hub again on the same
+   * database.
+   */
+  async crash(): Promise<{ hub: number; proxies: number[] }> {
+    const child = this.child;
+    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) throw new Error(`crash(): the hub ${this.options.key} is not running`);
+    const jupyterhub = this.hubProcess(child.pid);
+    const proxies = childPids(jupyterhub).filter((pid) => commandLine(pid).includes("configurable-http-proxy"));
+    if (proxies.length === 0) throw new Error(`crash(): no configurable-http-proxy under jupyterhub (pid ${jupyterhub})`);
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    process.kill(jupyterhub, "SIGKILL");
+    for (const pid of proxies) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone with the hub
+      }
+    }
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    const dead = (pid: number) => ["Z", undefined].includes(procStatus(pid)?.State?.charAt(0));
+    await waitFor(() => proxies.every(dead), 10_000, `the proxy (pid ${proxies.join(", ")}) to be gone`);
+    fs.rmSync(path.join(this.workDir, "jupyterhub-proxy.pid"), { force: true });
+    this.logStream?.end();
+    return { hub: jupyterhub, proxies };
+  }
+
+  /** The jupyterhub process under `sudoPid`: the first descendant running as the hub user (sudo may fork a monitor first). */
+  private hubProcess(sudoPid: number): number {
+    const uid = String(userInfo(this.options.hubUser).uid);
+    let level = [sudoPid];
+    while (level.length > 0) {
+      const found = level.find((pid) => procStatus(pid)?.Uid?.split(/\s+/)[0] === uid);
+      if (found !== undefined) {
+        if (!commandLine(found).includes(this.options.jupyterhub)) throw new Error(`crash(): process ${found} under sudo is not ${this.options.jupyterhub}: ${commandLine(found)}`);
+        return found;
+      }
+      level = level.flatMap(childPids);
+    }
+    throw new Error(`crash(): no process of ${this.options.hubUser} under sudo (pid ${sudoPid})`);
   }
 
   logTail(chars = 6000): string {
@@ -323,6 +373,15 @@ ${this.options.config}
 
   kernelChannelsUrl(name: string, kernelId: string, serverName = ""): string {
     return `ws://127.0.0.1:${this.ports.proxy}${this.serverPrefix(name, serverName)}api/kernels/${kernelId}/channels`;
+  }
+}
+
+/** A process's argv joined with spaces; "" when it is gone. */
+function commandLine(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+  } catch {
+    return "";
   }
 }
 

@@ -135,6 +135,25 @@ export function mediatorWaitingOnStdin(pid: number): boolean {
   }
 }
 
+/** Pids whose parent is `pid` (a scan of /proc: no CONFIG_PROC_CHILDREN needed). */
+export function childPids(pid: number): number[] {
+  return fs
+    .readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((child) => procStatus(child)?.PPid === String(pid));
+}
+
+/** The process's start time (field 22 of /proc/PID/stat, clock ticks since boot): with the pid, its identity. */
+export function procStartTicks(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
 /** "R", "S", "Z"...; undefined when gone. */
 export function procState(pid: number): string | undefined {
   return procStatus(pid)?.State?.charAt(0);
