@@ -384,7 +384,10 @@ export class SlurmCluster {
       timeoutMs,
       `node(s) ${nodes} of ${this.dir} to be idle`,
     ).catch((error: unknown) => {
-      throw new Error(`${String(error)} (sinfo says: ${last})`);
+      const env = { PATH: "/usr/bin:/bin", ...this.env };
+      const jobs = spawnSync("squeue", ["-a", "-t", "all", "-o", "%i %u %T %r %N %k"], { env, encoding: "utf8", timeout: 10_000 }).stdout;
+      const node = spawnSync("scontrol", ["show", "node", nodes], { env, encoding: "utf8", timeout: 10_000 }).stdout;
+      throw new Error(`${String(error)} (sinfo says: ${last}; squeue says: ${jobs.trim()}; scontrol says: ${node.trim()})`);
     });
   }
 
