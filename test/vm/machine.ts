@@ -13,8 +13,8 @@ import path from "node:path";
 import { build } from "esbuild";
 import { installDemoSingleUser, installTarball } from "../helpers/install.js";
 
-/** A clean environment for the host tools we run on the tree (no proxy, CA or Node settings). */
-const TOOL_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
+/** A clean environment for the tools run on the tree (no proxy, CA or Node settings); in the chroot, /usr/local/bin has the guest's node. */
+const TOOL_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 
 function must(file: string, args: readonly string[], what: string): string {
   const result = spawnSync(file, args, { encoding: "utf8", env: TOOL_ENV, maxBuffer: 16 * 1024 * 1024 });
@@ -84,6 +84,8 @@ export class Machine {
     machine.write("/etc/machine-id", `${randomBytes(16).toString("hex")}\n`);
     machine.write("/etc/fstab", "/dev/vda / ext4 defaults 0 1\n");
     machine.write("/etc/hostname", "tsss-vm\n");
+    // sudo resolves the host name; without this it warns on every call.
+    machine.write("/etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\ttsss-vm\n");
     return machine;
   }
 
@@ -160,15 +162,15 @@ export class Machine {
         "[Unit]",
         "Description=ts-sudospawner VM test driver",
         "After=multi-user.target",
+        // The reports are already out on the serial port: no need to stop every unit cleanly.
+        "SuccessAction=poweroff-force",
+        "FailureAction=poweroff-force",
         "[Service]",
         "Type=oneshot",
         `ExecStart=/usr/local/bin/node ${guestScript}`,
         "StandardOutput=journal+console",
         "StandardError=journal+console",
         "TimeoutStartSec=15min",
-        // The reports are already out on the serial port: no need to stop every unit cleanly.
-        "SuccessAction=poweroff-force",
-        "FailureAction=poweroff-force",
         "[Install]",
         "WantedBy=multi-user.target",
         "",
