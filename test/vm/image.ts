@@ -52,6 +52,7 @@ export function ensureBaseImage(recipe: ImageRecipe = BASE_RECIPE): BaseImage {
   fs.mkdirSync(CACHE_ROOT, { recursive: true, mode: 0o700 });
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const partial = `${tar}.partial`;
+  fs.rmSync(partial, { force: true }); // an interrupted build's
   const started = Date.now();
   // --format: mmdebstrap guesses the format from the file name, and "x.tar.partial" is not a tar name.
   const result = spawnSync(
@@ -66,5 +67,9 @@ export function ensureBaseImage(recipe: ImageRecipe = BASE_RECIPE): BaseImage {
   }
   // A finished image appears whole or not at all: an interrupted build leaves only the .partial.
   fs.renameSync(partial, tar);
+  // Images of other recipes are outdated now: keep the cache to one image (about 700 MB).
+  for (const entry of fs.readdirSync(CACHE_ROOT)) {
+    if (entry !== path.basename(dir)) fs.rmSync(path.join(CACHE_ROOT, entry), { recursive: true, force: true });
+  }
   return { tar, cached: false, buildMs: Date.now() - started };
 }

@@ -38,17 +38,23 @@ export interface DriverReport {
 
 export interface BootResult {
   reports: DriverReport[];
-  /** qemu's start to its exit (the guest powers off when its driver is done). */
-  wallMs: number;
 }
 
-/** The tail of a log file, for error messages. */
+/**
+ * The console's last lines before the power-off, for error messages: what went wrong is printed
+ * before systemd-shutdown's own fifty lines of unmounting.
+ */
 function tail(file: string, lines = 40): string {
+  let text: string;
   try {
-    return fs.readFileSync(file, "utf8").replaceAll("\r", "").trimEnd().split("\n").slice(-lines).join("\n");
+    text = fs.readFileSync(file, "utf8").replaceAll("\r", "");
   } catch {
     return "(no console log)";
   }
+  const all = text.trimEnd().split("\n");
+  const shutdown = all.findIndex((line) => line.includes("systemd-shutdown["));
+  const kept = shutdown === -1 ? all : all.slice(0, shutdown);
+  return kept.slice(-lines).join("\n");
 }
 
 /** The driver's lines (pure): serial output has \r\n line ends; a line that is not JSON is an error. */
@@ -207,15 +213,16 @@ export class Machine {
       ...["-append", "root=/dev/vda rw console=ttyS0"],
       ...["-drive", `file=${path.join(this.dir, "disk.img")},format=raw,if=virtio,cache=unsafe`],
     ];
-    const started = Date.now();
     const qemu = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "ignore", "pipe"], env: TOOL_ENV });
     this.qemu = qemu;
     let stderr = "";
     qemu.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     return new Promise<BootResult>((resolve, reject) => {
+      // Past the deadline qemu is killed; the error comes once it has exited, so nothing is left running.
+      let timedOut = false;
       const timer = setTimeout(() => {
+        timedOut = true;
         qemu.kill("SIGKILL");
-        reject(new Error(`the VM did not power off within ${deadlineMs / 1000} s; its console ended with:\n${tail(consoleLog)}`));
       }, deadlineMs);
       qemu.on("error", (error) => {
         clearTimeout(timer);
@@ -224,12 +231,16 @@ export class Machine {
       qemu.on("exit", (code, signal) => {
         clearTimeout(timer);
         this.qemu = undefined;
+        if (timedOut) {
+          reject(new Error(`the VM did not power off within ${deadlineMs / 1000} s; its console ended with:\n${tail(consoleLog)}`));
+          return;
+        }
         if (code !== 0) {
           reject(new Error(`qemu exited with ${code ?? signal}: ${stderr.trim()}\nconsole:\n${tail(consoleLog)}`));
           return;
         }
         try {
-          resolve({ reports: parseReports(fs.readFileSync(resultsLog, "utf8")), wallMs: Date.now() - started });
+          resolve({ reports: parseReports(fs.readFileSync(resultsLog, "utf8")) });
         } catch (error) {
           reject(new Error(`${String(error)}\nconsole:\n${tail(consoleLog)}`));
         }
