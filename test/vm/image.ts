@@ -39,21 +39,19 @@ export function recipeHash(recipe: ImageRecipe): string {
 
 export interface BaseImage {
   tar: string;
-  /** False when this call built it; the build's duration is then in `buildMs`. */
+  /** False when this call built it. */
   cached: boolean;
-  buildMs: number;
 }
 
 /** The cached base tar for `recipe`, built first when missing. */
 export function ensureBaseImage(recipe: ImageRecipe = BASE_RECIPE): BaseImage {
   const dir = path.join(CACHE_ROOT, recipeHash(recipe));
   const tar = path.join(dir, "base.tar");
-  if (fs.existsSync(tar)) return { tar, cached: true, buildMs: 0 };
+  if (fs.existsSync(tar)) return { tar, cached: true };
   fs.mkdirSync(CACHE_ROOT, { recursive: true, mode: 0o700 });
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const partial = `${tar}.partial`;
   fs.rmSync(partial, { force: true }); // an interrupted build's
-  const started = Date.now();
   // --format: mmdebstrap guesses the format from the file name, and "x.tar.partial" is not a tar name.
   const result = spawnSync(
     "mmdebstrap",
@@ -71,5 +69,5 @@ export function ensureBaseImage(recipe: ImageRecipe = BASE_RECIPE): BaseImage {
   for (const entry of fs.readdirSync(CACHE_ROOT)) {
     if (entry !== path.basename(dir)) fs.rmSync(path.join(CACHE_ROOT, entry), { recursive: true, force: true });
   }
-  return { tar, cached: false, buildMs: Date.now() - started };
+  return { tar, cached: false };
 }
