@@ -21,9 +21,10 @@ export default defineConfig({
       },
       {
         test: {
-          // Real sudo, real users, one shared install: see test/global-setup.ts.
+          // Real sudo, real users, one shared install: see test/global-setup.ts. test/vm boots a VM
+          // with qemu (root, and the same run lock).
           name: "integration",
-          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts", "test/vm/**/*.test.ts"],
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 300_000,

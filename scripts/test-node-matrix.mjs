@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The Node matrix of `npm test`: the unit, process and root integration suites (vitest projects
-// unit, process, integration; not test/e2e, which runs once on the system node in `vitest run`)
-// again on each other supported Node. Their official binaries come from the npm registry itself:
+// unit, process, integration; not test/e2e or the VM tier test/vm, which run once on the system
+// node in `vitest run`) again on each other supported Node. Their official binaries come from the npm registry itself:
 // `npm pack node-linux-<arch>@<major>` holds package/bin/node and package/include/node.
 //
 //   node scripts/test-node-matrix.mjs            Node 22 and 24 (TSSS_NODE_MATRIX="22,24")

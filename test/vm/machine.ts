@@ -1,0 +1,261 @@
+/**
+ * One VM boot for the VM tier: lay a run's files over the cached base image in a fresh tree
+ * (the packed ts-sudospawner installed as an admin does, the host's Node, users, the sudoers rule
+ * from `ts-sudospawner sudoers`, units, a driver), turn it into a disk with `mkfs.ext4 -d` (no loop
+ * device), boot it with qemu TCG, and collect what the driver reports on the second serial port:
+ * one JSON object per line. Everything lives in one temp dir that dispose() removes, with qemu.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { build } from "esbuild";
+import { installDemoSingleUser, installTarball } from "../helpers/install.js";
+
+/** A clean environment for the tools run on the tree (no proxy, CA or Node settings); in the chroot, /usr/local/bin has the guest's node. */
+const TOOL_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
+
+function must(file: string, args: readonly string[], what: string): string {
+  const result = spawnSync(file, args, { encoding: "utf8", env: TOOL_ENV, maxBuffer: 16 * 1024 * 1024 });
+  if (result.status !== 0) {
+    throw new Error(`${what} failed (${file} ${args.join(" ")}: status ${result.status}, ${result.error?.message ?? ""}):\n${result.stdout}${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+export interface GuestUser {
+  name: string;
+  groups?: readonly string[];
+  /** logind starts this user's systemd manager at boot (/var/lib/systemd/linger/NAME). */
+  linger?: boolean;
+}
+
+export interface DriverReport {
+  check: string;
+  [fact: string]: unknown;
+}
+
+export interface BootResult {
+  reports: DriverReport[];
+}
+
+/**
+ * The console's last lines before the power-off, for error messages: what went wrong is printed
+ * before systemd-shutdown's own fifty lines of unmounting.
+ */
+function tail(file: string, lines = 40): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8").replaceAll("\r", "");
+  } catch {
+    return "(no console log)";
+  }
+  const all = text.trimEnd().split("\n");
+  const shutdown = all.findIndex((line) => line.includes("systemd-shutdown["));
+  const kept = shutdown === -1 ? all : all.slice(0, shutdown);
+  return kept.slice(-lines).join("\n");
+}
+
+/** The driver's lines (pure): serial output has \r\n line ends; a line that is not JSON is an error. */
+export function parseReports(text: string): DriverReport[] {
+  return text
+    .replaceAll("\r", "")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => {
+      const value = JSON.parse(line) as unknown;
+      if (typeof value !== "object" || value === null || typeof (value as { check?: unknown }).check !== "string") {
+        throw new Error(`the driver reported a line without "check": ${line}`);
+      }
+      return value as DriverReport;
+    });
+}
+
+export class Machine {
+  readonly dir: string;
+  readonly root: string;
+  private qemu: ChildProcess | undefined;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.root = path.join(dir, "root");
+  }
+
+  /** A fresh tree from the cached base tar, with a machine id (empty means "first boot") and an fstab. */
+  static fromBase(baseTar: string): Machine {
+    const machine = new Machine(fs.mkdtempSync(path.join(os.tmpdir(), "tsss-vm-")));
+    fs.mkdirSync(machine.root);
+    must("tar", ["-x", "-f", baseTar, "-C", machine.root], "unpacking the base image");
+    machine.write("/etc/machine-id", `${randomBytes(16).toString("hex")}\n`);
+    machine.write("/etc/fstab", "/dev/vda / ext4 defaults 0 1\n");
+    machine.write("/etc/hostname", "tsss-vm\n");
+    // sudo resolves the host name; without this it warns on every call.
+    machine.write("/etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\ttsss-vm\n");
+    return machine;
+  }
+
+  private guestPath(file: string): string {
+    if (!path.isAbsolute(file)) throw new Error(`guest paths are absolute: ${file}`);
+    return path.join(this.root, file);
+  }
+
+  /** A root-owned file in the guest (parents created 0755). */
+  write(file: string, content: string | Buffer, mode = 0o644): void {
+    const target = this.guestPath(file);
+    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
+    fs.writeFileSync(target, content, { mode });
+    fs.chmodSync(target, mode);
+  }
+
+  /** A program run inside the tree (chroot), for tools that must see the guest's users and files. */
+  chroot(args: readonly string[], what: string): string {
+    return must("chroot", [this.root, ...args], what);
+  }
+
+  /** The host's Node at /usr/local/bin/node: first on sudo's secure_path, where `#!/usr/bin/env node` finds it. */
+  putNode(execPath: string): void {
+    this.write("/usr/local/bin/node", fs.readFileSync(fs.realpathSync(execPath)), 0o755);
+  }
+
+  /**
+   * The packed tarball installed as the README says (npm install -g --prefix), straight at its real
+   * path in the tree, root-owned; the demo server next to the mediator as jupyterhub-singleuser.
+   */
+  installPackage(tarball: string, prefix: string): void {
+    const installation = installTarball(tarball, this.guestPath(prefix));
+    installDemoSingleUser(installation);
+  }
+
+  addUsers(users: readonly GuestUser[], groups: readonly string[]): void {
+    for (const group of groups) must("groupadd", ["-R", this.root, group], `groupadd ${group}`);
+    for (const user of users) {
+      const extra = user.groups && user.groups.length > 0 ? ["-G", user.groups.join(",")] : [];
+      must("useradd", ["-R", this.root, "-m", "-U", "-s", "/bin/sh", ...extra, user.name], `useradd ${user.name}`);
+      if (user.linger) this.write(`/var/lib/systemd/linger/${user.name}`, "");
+    }
+  }
+
+  /** A guest directory owned by a guest user (chown resolves the name in the guest). */
+  ownedDir(dir: string, owner: string, mode = 0o755): void {
+    fs.mkdirSync(this.guestPath(dir), { recursive: true, mode });
+    this.chroot(["chown", `${owner}:${owner}`, dir], `chown ${dir}`);
+  }
+
+  /** A unit enabled for multi-user.target, as `systemctl enable` would link it. */
+  enableUnit(name: string, text: string): void {
+    this.write(`/etc/systemd/system/${name}`, text);
+    const link = this.guestPath(`/etc/systemd/system/multi-user.target.wants/${name}`);
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    fs.symlinkSync(`../${name}`, link);
+  }
+
+  /** A TypeScript guest script, bundled for the guest's Node, at `guestFile`. */
+  async bundle(entry: string, guestFile: string): Promise<void> {
+    const outfile = this.guestPath(guestFile);
+    await build({ entryPoints: [entry], outfile, bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "error" });
+    fs.chmodSync(outfile, 0o644);
+  }
+
+  /**
+   * The driver: a oneshot after multi-user.target whose end (success or failure) powers the guest
+   * off, so qemu exits. Its output goes to the console log too, for the error on a deadline.
+   */
+  installDriver(guestScript: string): void {
+    this.enableUnit(
+      "tsss-vm-driver.service",
+      [
+        "[Unit]",
+        "Description=ts-sudospawner VM test driver",
+        "After=multi-user.target",
+        // The reports are already out on the serial port: no need to stop every unit cleanly.
+        "SuccessAction=poweroff-force",
+        "FailureAction=poweroff-force",
+        "[Service]",
+        "Type=oneshot",
+        `ExecStart=/usr/local/bin/node ${guestScript}`,
+        "StandardOutput=journal+console",
+        "StandardError=journal+console",
+        "TimeoutStartSec=15min",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+      ].join("\n"),
+    );
+  }
+
+  /** The tree as an ext4 disk; the kernel and initrd are copied out, and the tree removed. */
+  makeDisk(): void {
+    const boot = fs.readdirSync(path.join(this.root, "boot"));
+    const kernel = boot.find((name) => name.startsWith("vmlinuz-"));
+    const initrd = boot.find((name) => name.startsWith("initrd.img-"));
+    if (!kernel || !initrd) throw new Error(`the image has no kernel or initrd in /boot: ${boot.join(" ")}`);
+    fs.copyFileSync(path.join(this.root, "boot", kernel), path.join(this.dir, "vmlinuz"));
+    fs.copyFileSync(path.join(this.root, "boot", initrd), path.join(this.dir, "initrd.img"));
+    const disk = path.join(this.dir, "disk.img");
+    fs.writeFileSync(disk, "");
+    fs.truncateSync(disk, 3 * 1024 ** 3);
+    must("mkfs.ext4", ["-q", "-F", "-d", this.root, disk], "mkfs.ext4 -d");
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /**
+   * Boot with qemu TCG (/dev/kvm here needs a special guest kernel) and wait for the guest to
+   * power off. Past `deadlineMs` qemu is killed and the error carries the console's tail.
+   */
+  boot(deadlineMs: number): Promise<BootResult> {
+    const consoleLog = path.join(this.dir, "console.log");
+    const resultsLog = path.join(this.dir, "results.log");
+    const args = [
+      ...["-accel", "tcg", "-m", "2048", "-smp", "2", "-display", "none", "-monitor", "none", "-no-reboot"],
+      ...["-serial", `file:${consoleLog}`, "-serial", `file:${resultsLog}`],
+      ...["-kernel", path.join(this.dir, "vmlinuz"), "-initrd", path.join(this.dir, "initrd.img")],
+      ...["-append", "root=/dev/vda rw console=ttyS0"],
+      ...["-drive", `file=${path.join(this.dir, "disk.img")},format=raw,if=virtio,cache=unsafe`],
+    ];
+    const qemu = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "ignore", "pipe"], env: TOOL_ENV });
+    this.qemu = qemu;
+    let stderr = "";
+    qemu.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    return new Promise<BootResult>((resolve, reject) => {
+      // Past the deadline qemu is killed; the error comes once it has exited, so nothing is left running.
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        qemu.kill("SIGKILL");
+      }, deadlineMs);
+      qemu.on("error", (error) => {
+        clearTimeout(timer);
+        reject(new Error(`qemu-system-x86_64 did not start: ${error.message}`));
+      });
+      qemu.on("exit", (code, signal) => {
+        clearTimeout(timer);
+        this.qemu = undefined;
+        if (timedOut) {
+          reject(new Error(`the VM did not power off within ${deadlineMs / 1000} s; its console ended with:\n${tail(consoleLog)}`));
+          return;
+        }
+        if (code !== 0) {
+          reject(new Error(`qemu exited with ${code ?? signal}: ${stderr.trim()}\nconsole:\n${tail(consoleLog)}`));
+          return;
+        }
+        try {
+          resolve({ reports: parseReports(fs.readFileSync(resultsLog, "utf8")) });
+        } catch (error) {
+          reject(new Error(`${String(error)}\nconsole:\n${tail(consoleLog)}`));
+        }
+      });
+    });
+  }
+
+  /** The console log's tail, for a failing assertion's message. */
+  consoleTail(lines = 60): string {
+    return tail(path.join(this.dir, "console.log"), lines);
+  }
+
+  /** Kill qemu if it still runs, remove the temp dir. */
+  dispose(): void {
+    if (this.qemu && this.qemu.exitCode === null) this.qemu.kill("SIGKILL");
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
