@@ -7,7 +7,7 @@
  * signal taken by another thread ends the wait within one slice.
  */
 import { constants } from "node:os";
-import { parseReaperLine, type ReaperEvent } from "./reaper-lines.js";
+import { parseReaperLine, splitLines, type ReaperEvent } from "./reaper-lines.js";
 
 export type NextEvent =
   | ReaperEvent
@@ -67,9 +67,9 @@ export class ReaperStatus {
       this.end();
       return true;
     }
-    const lines = (this.partial + got.toString("utf8")).split("\n");
-    this.partial = lines.pop() ?? "";
-    for (const line of lines) if (line.length > 0) this.queue.push(parseReaperLine(line) ?? { kind: "garbage", line });
+    const { lines, rest } = splitLines(this.partial + got.toString("utf8"));
+    this.partial = rest;
+    for (const line of lines) this.queue.push(parseReaperLine(line) ?? { kind: "garbage", line });
     if (this.partial.length > MAX_STATUS_LINE) {
       this.queue.push({ kind: "garbage", line: this.partial.slice(0, 200) });
       this.partial = "";
