@@ -24,7 +24,7 @@ const common = {
 };
 
 fs.rmSync(outdir, { recursive: true, force: true });
-console.log("ts-sudospawner: bundling dist/cli.cjs, dist/admin.cjs, dist/pino.cjs, dist/index.js, dist/demo-singleuser.cjs");
+console.log("ts-sudospawner: bundling dist/cli.cjs, dist/mediator.cjs, dist/admin.cjs, dist/pino.cjs, dist/index.js, dist/demo-singleuser.cjs");
 const results = await Promise.all([
   build({
     ...common,
@@ -32,6 +32,14 @@ const results = await Promise.all([
     outfile: path.join(outdir, "cli.cjs"),
     format: "cjs",
     banner: { js: "#!/usr/bin/env node" },
+    logOverride: { "empty-import-meta": "silent" },
+  }),
+  // The mediator, required by dist/cli.cjs for a request (not for --help, --version or an admin command).
+  build({
+    ...common,
+    entryPoints: [path.join(root, "src/mediator/main.ts")],
+    outfile: path.join(outdir, "mediator.cjs"),
+    format: "cjs",
     logOverride: { "empty-import-meta": "silent" },
   }),
   // pino, required by the CLI bundles only when a log record is written.

@@ -5,10 +5,15 @@
  * hub's rule, and the hub's argv may only choose the log level. Root acting as the hub
  * (`sudo -u HUB ts-sudospawner check`) is an admin, not the hub's rule: sudo sets SUDO_UID itself
  * from the caller's real uid, so the hub cannot claim to be root.
+ *
+ * This file decides the mode and holds little else: every start of Node compiles it whole, and
+ * --help or --version (an admin checking the sudo rule) needs none of the mediator's code.
  */
 import { join } from "node:path";
 import { SudoSpawnerError, errorMessage, isSudoSpawnerError } from "./errors.js";
-import { runMediator } from "./mediator/main.js";
+import { parseMediatorArgs } from "./mediator/args.js";
+import { modeText } from "./mediator/help.js";
+import { writeAllSync } from "./system/write-all.js";
 
 export const ADMIN_COMMANDS = ["sudoers", "check"] as const;
 
@@ -25,6 +30,20 @@ function loadAdmin(): typeof import("./admin/cli.js") {
   return require(join(__dirname, "admin.cjs")) as typeof import("./admin/cli.js");
 }
 
+/** The mediator is bundled on its own as well (dist/mediator.cjs), loaded for a request only. */
+function loadMediator(): typeof import("./mediator/main.js") {
+  return require(join(__dirname, "mediator.cjs")) as typeof import("./mediator/main.js");
+}
+
+/** --help or --version: its text, written without loading the mediator; undefined otherwise. */
+function helpOrVersion(argv: readonly string[]): string | undefined {
+  try {
+    return modeText(parseMediatorArgs(argv).mode);
+  } catch {
+    return undefined; // bad arguments: the mediator answers them (in JSON, for the hub)
+  }
+}
+
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const command = argv[0];
@@ -38,7 +57,12 @@ async function main(): Promise<number> {
     }
     return loadAdmin().runAdminCli(argv, { selfPath: selfPath(), invokedPath: process.argv[1] });
   }
-  return runMediator(argv, { selfPath: selfPath(), invokedPath: process.argv[1] });
+  const text = helpOrVersion(argv);
+  if (text !== undefined) {
+    writeAllSync(1, text);
+    return 0;
+  }
+  return loadMediator().runMediator(argv, { selfPath: selfPath(), invokedPath: process.argv[1] });
 }
 
 main().then(

@@ -1,4 +1,5 @@
 import { VERSION } from "../version.js";
+import type { MediatorArgs } from "./args.js";
 
 export const HELP_TEXT = `ts-sudospawner ${VERSION} - start and stop JupyterHub single-user servers as their users
 
@@ -21,3 +22,10 @@ Admin commands (as root or the hub user, never through the hub's sudo rule):
                        [--spawn] [--json]
   Run \`ts-sudospawner COMMAND --help\` for details.
 `;
+
+/** What --help and --version print (pure); undefined for a mediator run. */
+export function modeText(mode: MediatorArgs["mode"]): string | undefined {
+  if (mode === "help") return HELP_TEXT;
+  if (mode === "version") return `${VERSION}\n`;
+  return undefined;
+}

@@ -16,7 +16,7 @@ import { adoptionFor } from "./kill/adoption.js";
 import { assertOwnGroups, assertSpawnableAccount, currentAccount, readUidMin, sudoUid, uidMarkingHub } from "./accounts.js";
 import { parseMediatorArgs, type MediatorArgs } from "./args.js";
 import { applyEnvPolicy, dropWarnings, serverPath, toEnvList } from "./env-policy.js";
-import { HELP_TEXT } from "./help.js";
+import { modeText } from "./help.js";
 import { killServer } from "./kill/kill.js";
 import { chooseLaunch, type PolicyChoice } from "./launch.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -283,12 +283,9 @@ export async function runMediator(argv: readonly string[], ctx: MediatorContext)
     writeAnswer({ ok: false, error: message });
     return 2;
   }
-  if (args.mode === "help") {
-    writeAllSync(1, HELP_TEXT);
-    return 0;
-  }
-  if (args.mode === "version") {
-    writeAllSync(1, `${VERSION}\n`);
+  const text = modeText(args.mode);
+  if (text !== undefined) {
+    writeAllSync(1, text);
     return 0;
   }
   const logger = createLogger(args.logLevel, args.logFormat);

@@ -1,7 +1,9 @@
 /**
  * What the mediator's bundle loads before it acts: every kill pays for it (the bench's floor is
  * sudo + `node -e 0`), so node:child_process and node:net (about 5 ms together) load only for a
- * spawn or a Slurm action, never at start-up, for --help or for a kill.
+ * spawn or a Slurm action, never at start-up, for --help or for a kill. --help and --version load
+ * nothing at all beyond dist/cli.cjs: not the mediator's bundle (compiling it is about 3 ms), not
+ * node:crypto.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -12,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const HEAVY = /^(node:)?(child_process|net)$/;
+const TRACED = /^(node:)?(child_process|net|crypto)$|\/mediator\.cjs$/;
 
 describe("the mediator bundle's start-up", () => {
   let dir: string;
@@ -21,12 +24,14 @@ describe("the mediator bundle's start-up", () => {
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsss-cli-start-"));
     bundle = path.join(dir, "cli.cjs");
-    buildSync({ entryPoints: [path.join(ROOT, "src/cli.ts")], bundle: true, platform: "node", format: "cjs", target: "node20", outfile: bundle, logLevel: "silent", absWorkingDir: ROOT });
+    const options = { bundle: true, platform: "node", format: "cjs", target: "node20", logLevel: "silent", absWorkingDir: ROOT } as const;
+    buildSync({ ...options, entryPoints: [path.join(ROOT, "src/cli.ts")], outfile: bundle });
+    buildSync({ ...options, entryPoints: [path.join(ROOT, "src/mediator/main.ts")], outfile: path.join(dir, "mediator.cjs") });
     tracer = path.join(dir, "trace.cjs");
-    // Reports every module request that matches HEAVY, as it happens.
+    // Reports every module request that matches TRACED, as it happens.
     fs.writeFileSync(
       tracer,
-      `const Module = require("node:module");\nconst load = Module._load;\nModule._load = function (request, ...rest) {\n  if (${HEAVY.toString()}.test(request)) process.stderr.write("TSSS-LOADED " + request + "\\n");\n  return load.call(this, request, ...rest);\n};\n`,
+      `const Module = require("node:module");\nconst load = Module._load;\nModule._load = function (request, ...rest) {\n  if (${TRACED.toString()}.test(request)) process.stderr.write("TSSS-LOADED " + request + "\\n");\n  return load.call(this, request, ...rest);\n};\n`,
     );
   });
 
@@ -41,8 +46,14 @@ describe("the mediator bundle's start-up", () => {
     expect(loaded(["-e", 'require("node:child_process")'])).toContain("node:child_process");
   });
 
-  it("--help and a kill request load neither node:child_process nor node:net", () => {
+  it("--help and --version load neither the mediator's bundle nor node:crypto", () => {
     expect(loaded([bundle, "--help"])).toEqual([]);
-    expect(loaded([bundle, "--logging=debug"], JSON.stringify({ action: "kill", pid: 4_000_000, signal: 0 }))).toEqual([]);
+    expect(loaded([bundle, "--version", "--logging=debug"])).toEqual([]);
+  });
+
+  it("a kill request loads the mediator's bundle, but neither node:child_process nor node:net", () => {
+    const requests = loaded([bundle, "--logging=debug"], JSON.stringify({ action: "kill", pid: 4_000_000, signal: 0 }));
+    expect(requests.filter((request) => request.endsWith("/mediator.cjs"))).toHaveLength(1);
+    expect(requests.filter((request) => HEAVY.test(request))).toEqual([]);
   });
 });

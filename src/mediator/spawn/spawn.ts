@@ -9,15 +9,13 @@ import { shellLine } from "../../protocol/index.js";
 import { MARK_ENV } from "../env-policy.js";
 import type { Logger } from "../logger.js";
 import type { NativeAddon } from "../native.js";
-import type { NextEvent, ReaperEvents } from "./reaper-pipe.js";
 import { REAPER_COMMIT_FD, commitThrough, type ServerCommit } from "./commit.js";
 import { checkExecStrings, e2bigHint, stackSoftLimit } from "./exec-size.js";
 import { logFileRefusal, type FoundEntry } from "./log-file-refusal.js";
-import { describeExit, describeStage, parseReaperLine } from "./reaper-lines.js";
+import { describeExit, describeStage } from "./reaper-lines.js";
+import { ReaperStatus, type NextEvent } from "./reaper-status.js";
 
-const { E2BIG, EACCES, ENOENT, EAGAIN, EINTR } = constants.errno;
-/** The longest first report the reaper writes ("P pid" or "E errno stage"), with room to spare. */
-const MAX_FIRST_REPORT = 4096;
+const { E2BIG, EACCES, ENOENT } = constants.errno;
 
 export const DEFAULT_GRACE_MS = 1000;
 
@@ -140,9 +138,8 @@ export function describeSandbox(reaperOptions: readonly string[]): string {
   return parts.length === 0 ? "none (the site policy turned no_new_privs off)" : parts.join(", ");
 }
 
-/** Give the reaper a moment to exit after reporting, so it is not left as our zombie. */
 /** The hub gave up on this start and will never learn the pid: the server must not stay. */
-async function stopInterrupted(addon: NativeAddon, events: ReaperEvents, serverPid: number, reaperPid: number, logger: Logger): Promise<void> {
+async function stopInterrupted(addon: NativeAddon, events: ReaperStatus, serverPid: number, reaperPid: number, logger: Logger): Promise<void> {
   logger.warn(`interrupted while starting: stopping the server (pid ${serverPid}) that the hub will never learn about`);
   addon.kill(serverPid, 15);
   const after = await events.next(INTERRUPT_STOP_MS);
@@ -153,37 +150,11 @@ async function stopInterrupted(addon: NativeAddon, events: ReaperEvents, serverP
   await reapSoon(addon, reaperPid);
 }
 
+/** Give the reaper a moment to exit after reporting, so it is not left as our zombie. */
 async function reapSoon(addon: NativeAddon, pid: number): Promise<void> {
   for (let i = 0; i < 20; i++) {
     if (addon.reap(pid) !== null) return;
     await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/**
- * The reaper's first report, read on the main thread (poll + read through the addon): with no grace
- * nothing follows it, so neither the event loop nor node:net is needed. Not interruptible, as the
- * asynchronous wait for it is not: until the reaper reports, there is no pid to stop.
- */
-function firstReportNow(addon: NativeAddon, fd: number, timeoutMs: number): NextEvent {
-  const deadline = Date.now() + timeoutMs;
-  let text = "";
-  for (;;) {
-    const left = deadline - Date.now();
-    if (left <= 0) return { kind: "timeout" };
-    const got = addon.readWithin(fd, MAX_FIRST_REPORT, Math.min(left, 1000));
-    if (typeof got === "number") {
-      if (got === -EAGAIN || got === -EINTR) continue;
-      return { kind: "eof" };
-    }
-    if (got.length === 0) return text === "" ? { kind: "eof" } : { kind: "garbage", line: text };
-    text += got.toString("utf8");
-    const end = text.indexOf("\n");
-    if (end >= 0) {
-      const line = text.slice(0, end);
-      return parseReaperLine(line) ?? { kind: "garbage", line };
-    }
-    if (text.length > MAX_FIRST_REPORT) return { kind: "garbage", line: text.slice(0, 200) };
   }
 }
 
@@ -217,9 +188,6 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<St
   const sandbox = describeSandbox(plan.reaperOptions);
   if (sandbox === "no_new_privs") logger.debug(`server sandbox: ${sandbox}`);
   else logger.info(`server sandbox: ${sandbox}`);
-  const graceless = deps.graceMs <= 0;
-  // Imported here, and only for a grace: its socket machinery (node:net) is never needed to kill.
-  const { ReaperEvents } = graceless ? { ReaperEvents: undefined } : await import("./reaper-pipe.js");
   // While we wait for the reaper (and out the grace period), holding the hub's stdout, the server
   // we start (our user's process) must not be able to ptrace us or open our /proc files.
   const dumpable = addon.setNonDumpable();
@@ -227,7 +195,7 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<St
   const reaper = addon.spawnReaper(deps.reaperPath, argv, [...plan.env], true);
   const commit = commitThrough(reaper.commitFd);
   try {
-    return { pid: await startServer(plan, deps, reaper, ReaperEvents), commit };
+    return { pid: await startServer(plan, deps, reaper), commit };
   } catch (error) {
     // A refusal after the reaper began: whatever it started must not stay.
     commit.abandon();
@@ -236,25 +204,18 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<St
 }
 
 /** The server's pid once the reaper reported it (and, with a grace, it outlived the grace). */
-async function startServer(plan: LaunchPlan, deps: SpawnDeps, reaper: { pid: number; statusFd: number }, Events: typeof ReaperEvents | undefined): Promise<number> {
+async function startServer(plan: LaunchPlan, deps: SpawnDeps, reaper: { pid: number; statusFd: number }): Promise<number> {
   const { addon, logger } = deps;
-  if (Events === undefined) {
-    // The reaper reports "P" only once the exec succeeded (its CLOEXEC error pipe saw EOF), so with
-    // no grace the answer can go at once: a later death reaches the hub through the reaper's exit line.
-    let first: NextEvent;
-    try {
-      first = firstReportNow(addon, reaper.statusFd, START_TIMEOUT_MS);
-    } finally {
-      closeSync(reaper.statusFd);
-    }
-    const pid = await startedPid(first, reaper.pid, plan, deps);
-    logger.debug(`server pid ${pid} started (reaper pid ${reaper.pid}); no grace asked, answering now`);
-    return pid;
-  }
-  const events = new Events(reaper.statusFd);
+  const events = new ReaperStatus(addon, reaper.statusFd);
   try {
     // Not interruptible: until the reaper reports, there is no pid to stop.
     const pid = await startedPid(await events.next(START_TIMEOUT_MS), reaper.pid, plan, deps);
+    if (deps.graceMs <= 0) {
+      // The reaper reports "P" only once the exec succeeded (its CLOEXEC error pipe saw EOF), so with
+      // no grace the answer can go at once: a later death reaches the hub through the reaper's exit line.
+      logger.debug(`server pid ${pid} started (reaper pid ${reaper.pid}); no grace asked, answering now`);
+      return pid;
+    }
     logger.debug(`server pid ${pid} started (reaper pid ${reaper.pid}); waiting ${deps.graceMs} ms for an early exit`);
     const during = await events.next(deps.graceMs, deps.interrupted);
     if (during.kind === "interrupted") {
@@ -275,6 +236,6 @@ async function startServer(plan: LaunchPlan, deps: SpawnDeps, reaper: { pid: num
     }
     return pid;
   } finally {
-    events.close();
+    closeSync(reaper.statusFd);
   }
 }
