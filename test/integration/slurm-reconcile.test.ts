@@ -6,10 +6,8 @@
  * and the release leaves a held job that the next such submit cancels.
  */
 import { spawn } from "node:child_process";
-import fs from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { submitRequest, type JobRequest, type SubmitRequest } from "../../src/protocol/index.js";
-import { WATCHDOG_NAME } from "../../src/mediator/slurm/watchdog-script.js";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV } from "../helpers/requests.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
@@ -17,6 +15,7 @@ import { SlurmCluster, slurmUnavailableReason, type SlurmJob } from "../helpers/
 import { SlurmMediator, slurmSection } from "../helpers/slurm-mediator.js";
 import { collectMediator, killUserProcesses, userInfo, userProcesses, waitFor, type MediatorRun, type TestUser } from "../helpers/system.js";
 import { skipWithout } from "../helpers/prerequisites.js";
+import { cmdline, children, descendants, parentOf, signal, submitStoppedAtSbatch, waitIdle } from "../helpers/process-tree.js";
 
 const fx = inject("rootFixture");
 const reason = !fx.available ? fx.reason : (slurmUnavailableReason() ?? "");
@@ -25,54 +24,6 @@ const skip = skipWithout("reconciliation and the held submit on Slurm (test/inte
 /** The comment a submit for `server` gives its job (src/mediator/slurm/job.ts, jobMarkFor). */
 const markOf = (server: string): string => `ts-sudospawner server=${encodeURIComponent(server)}`;
 const ACTIVE = ["PENDING", "RUNNING"];
-
-function cmdline(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-  } catch {
-    return "";
-  }
-}
-
-/** The direct children of `pid` (node spawns from its main thread, whose tid is the pid). */
-function children(pid: number): number[] {
-  try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-/** `pid` and every process below it. */
-function descendants(pid: number): number[] {
-  return [pid, ...children(pid).flatMap(descendants)];
-}
-
-/**
- * Wait until `pid`'s main thread sleeps in epoll_wait at 10 samples in a row (waitFor samples every
- * 50 ms): node has done all it could (a pending write or shutdown would wake it at once).
- */
-async function waitIdle(pid: number): Promise<void> {
-  let samples = 0;
-  const idle = (): boolean => {
-    samples = fs.readFileSync(`/proc/${pid}/wchan`, "utf8") === "do_epoll_wait" ? samples + 1 : 0;
-    return samples >= 10;
-  };
-  await waitFor(idle, 30_000, `the mediator (${pid}) to wait in epoll_wait`);
-}
-
-function parentOf(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // gone already
-  }
-}
 
 describe.skipIf(skip)("reconciliation and the held submit against a real Slurm cluster", () => {
   let cluster: SlurmCluster;
@@ -89,10 +40,12 @@ describe.skipIf(skip)("reconciliation and the held submit against a real Slurm c
     policy.write({ slurm: slurmSection(cluster) });
   }, 90_000);
 
-  afterEach(async () => {
-    for (const user of [alice, bob]) for (const job of cluster.jobsOf(user.name)) cluster.tool("scancel", [String(job.id)]);
-    await waitFor(() => cluster.jobsOf(alice.name).length + cluster.jobsOf(bob.name).length === 0, 30_000, "no job of the test users");
-  }, 60_000);
+  async function cancelJobsOf(users: TestUser[]): Promise<void> {
+    for (const user of users) for (const job of cluster.jobsOf(user.name)) cluster.tool("scancel", [String(job.id)]);
+    await waitFor(() => users.every((user) => cluster.jobsOf(user.name).length === 0), 30_000, "no job of the test users");
+  }
+
+  afterEach(() => cancelJobsOf([alice, bob]), 60_000);
 
   afterAll(async () => {
     await cluster?.stop();
@@ -162,24 +115,20 @@ describe.skipIf(skip)("reconciliation and the held submit against a real Slurm c
   }, 300_000);
 
   it("a watchdog SIGKILLed after sbatch --hold reported the id, before the release, leaves a held job; the next start of that server with reconcile cancels it", async () => {
-    const child = spawn("sudo", ["-u", fx.hub, "sudo", "-n", "-u", alice.name, "-H", fx.mediator, "--logging=debug"], { stdio: ["pipe", "pipe", "pipe"] });
-    const result = collectMediator(child, JSON.stringify(await request("lost", false)));
     // sbatch is stopped as soon as it shows (it has not answered then); the mediator once it has
     // nothing left to do but wait for the watchdog's report (the job script is written and its
     // pipe shut). Then sbatch goes on: the watchdog reports the id, but no commit can reach it
-    // (sudo stops itself with its command; all three go on at the end).
-    let mediator: number | undefined;
-    let watchdog: number | undefined;
-    let sbatch: number | undefined;
-    while (child.exitCode === null && sbatch === undefined) {
-      // sudo (ours) -> sudo -u alice -> the mediator
-      mediator ??= children(child.pid as number).flatMap(children).find((pid) => cmdline(pid).includes(`${fx.prefix}/`));
-      if (mediator !== undefined) watchdog ??= children(mediator).find((pid) => cmdline(pid).includes(WATCHDOG_NAME));
-      if (watchdog !== undefined) sbatch = descendants(watchdog).find((pid) => cmdline(pid).startsWith("/usr/bin/sbatch\0"));
-      if (sbatch !== undefined) signal(sbatch, "SIGSTOP");
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    if (mediator === undefined || watchdog === undefined || sbatch === undefined) throw new Error(`the mediator answered before sbatch could be stopped: ${JSON.stringify(await result)}`);
+    // (sudo stops itself with its command; all four go on at the end).
+    const { child, result, tree, misses } = await submitStoppedAtSbatch(
+      async () => {
+        const child = spawn("sudo", ["-u", fx.hub, "sudo", "-n", "-u", alice.name, "-H", fx.mediator, "--logging=debug"], { stdio: ["pipe", "pipe", "pipe"] });
+        return { child, result: collectMediator(child, JSON.stringify(await request("lost", false))) };
+      },
+      fx.prefix,
+      () => cancelJobsOf([alice]),
+    );
+    if (misses > 0) process.stderr.write(`slurm-reconcile: sbatch was missed ${misses} time(s) before it was stopped\n`);
+    const { mediator, watchdog, sbatch } = tree;
     const sudos = [parentOf(mediator), child.pid as number];
     let held: SlurmJob | undefined;
     try {
@@ -187,13 +136,13 @@ describe.skipIf(skip)("reconciliation and the held submit against a real Slurm c
       signal(mediator, "SIGSTOP");
       signal(sbatch, "SIGCONT");
       // sbatch --hold has answered and the watchdog waits for the commit: the job is held.
-      await waitFor(() => (held = cluster.jobsOf(alice.name)[0]) !== undefined && children(watchdog as number).length === 0, 30_000, "the held job, and sbatch done").catch((error: unknown) => {
-        const procs = descendants(mediator as number).map((pid) => `${pid} ${cmdline(pid).replace(/\0/g, " ").slice(0, 80)}`);
+      await waitFor(() => (held = cluster.jobsOf(alice.name)[0]) !== undefined && children(watchdog).length === 0, 30_000, "the held job, and sbatch done").catch((error: unknown) => {
+        const procs = descendants(mediator).map((pid) => `${pid} ${cmdline(pid).replace(/\0/g, " ").slice(0, 80)}`);
         throw new Error(`${String(error)}: jobs ${JSON.stringify(cluster.jobs())}; processes ${procs.join("; ")}`);
       });
       expect(held).toMatchObject({ state: "PENDING", reason: "JobHeldUser", comment: markOf("lost") });
       signal(watchdog, "SIGKILL");
-      await waitFor(() => cmdline(watchdog as number) === "", 10_000, "the watchdog to be gone");
+      await waitFor(() => cmdline(watchdog) === "", 10_000, "the watchdog to be gone");
     } finally {
       for (const pid of [sbatch, mediator, ...sudos]) signal(pid, "SIGCONT");
     }
