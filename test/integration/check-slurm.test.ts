@@ -3,7 +3,7 @@
  * sudo rule of the shared fixture and a real single-node Slurm cluster the suite starts itself
  * (test/helpers/slurm.ts): off without a slurm section, every Slurm row passing for a real user
  * with one, and the right row failing, with a next step, for a partition Slurm does not have, an
- * sbatch anyone in a group could replace, and a stopped munged.
+ * sbatch or scontrol anyone in a group could replace, and a stopped munged.
  *
  * The site policy is written with SitePolicyGuard and put back after the suite; the suite's own
  * directory /opt/tsss-chk-slurm is removed.
@@ -130,17 +130,20 @@ describe.skipIf(skip)("check in Slurm mode (root, real sudo, a real Slurm cluste
     expect(row?.fix).toMatch(/^the request exceeds what the partition's nodes have/);
   });
 
-  it("carries the mediator's UNSAFE_PATH refusal of an sbatch in a group-writable directory", () => {
+  it("carries the mediator's UNSAFE_PATH refusal of an sbatch, or an scontrol, in a group-writable directory", () => {
     fs.mkdirSync(UNSAFE_DIR, { recursive: true, mode: 0o755 });
     fs.chmodSync(UNSAFE_DIR, 0o775);
     fs.chownSync(UNSAFE_DIR, 0, userInfo(fx.hub).gid);
-    fs.copyFileSync("/usr/bin/sbatch", `${UNSAFE_DIR}/sbatch`);
-    fs.chmodSync(`${UNSAFE_DIR}/sbatch`, 0o755);
-    policy.write({ slurm: slurmSection({ sbatch: `${UNSAFE_DIR}/sbatch` }) });
-    const row = check(user.name).rows["slurm-submit-test"];
-    expect(row?.status).toBe("fail");
-    expect(row?.detail).toMatch(new RegExp(`partition debug: refusing to run Slurm's sbatch ${UNSAFE_DIR}/sbatch: ${UNSAFE_DIR}: writable by group`));
-    expect(row?.fix).toMatch(/^as root: make the named path and every directory above it owned by root and not writable by group or others/);
+    for (const tool of ["sbatch", "scontrol"]) {
+      fs.copyFileSync(`/usr/bin/${tool}`, `${UNSAFE_DIR}/${tool}`);
+      fs.chmodSync(`${UNSAFE_DIR}/${tool}`, 0o755);
+      // scontrol releases every held job: it is audited as sbatch is, and the check says so the same way.
+      policy.write({ slurm: slurmSection({ [tool]: `${UNSAFE_DIR}/${tool}` }) });
+      const row = check(user.name).rows["slurm-submit-test"];
+      expect(row?.status, tool).toBe("fail");
+      expect(row?.detail).toMatch(new RegExp(`partition debug: refusing to run Slurm's ${tool} ${UNSAFE_DIR}/${tool}: ${UNSAFE_DIR}: writable by group`));
+      expect(row?.fix).toMatch(/^as root: make the named path and every directory above it owned by root and not writable by group or others/);
+    }
   });
 
   // Last: the cluster cannot work without munged (its stop() copes with that).

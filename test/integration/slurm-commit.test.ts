@@ -2,8 +2,10 @@
  * A Slurm submit that commits, and Slurm outages worded as outages, through the real sudo rule
  * against a real single-node cluster (test/helpers/slurm.ts): the mediator SIGKILLed at points
  * spread over a submit either answered a job id (that job is released and a cancel ends it) or
- * leaves no pending or running job of the user; slurmctld stopped makes submit and query answer
- * SLURM_UNAVAILABLE naming `scontrol ping`; a node set down ends its job as NODE_FAIL.
+ * leaves no pending or running job of the user; one SIGKILLed while its sbatch runs (stopped
+ * there, so that point is hit every run) leaves a job that is cancelled, never run; slurmctld
+ * stopped makes submit and query answer SLURM_UNAVAILABLE naming `scontrol ping`; a node set down
+ * ends its job as NODE_FAIL.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -12,7 +14,8 @@ import { submitRequest } from "../../src/protocol/index.js";
 import { freePort } from "../helpers/ports.js";
 import { BASE_ENV } from "../helpers/requests.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
-import { SlurmCluster, slurmUnavailableReason } from "../helpers/slurm.js";
+import { SlurmCluster, slurmUnavailableReason, type SlurmJob } from "../helpers/slurm.js";
+import { cmdline, signal, submitStoppedAtSbatch, waitIdle } from "../helpers/process-tree.js";
 import { SlurmMediator, slurmSection } from "../helpers/slurm-mediator.js";
 import { collectMediator, killUserProcesses, userInfo, userProcesses, waitFor, type MediatorRun, type TestUser } from "../helpers/system.js";
 import { skipWithout } from "../helpers/prerequisites.js";
@@ -46,10 +49,12 @@ describe.skipIf(skip)("a Slurm submit that commits, and outages worded as outage
     policy.write({ slurm: slurmSection(cluster) });
   }, 90_000);
 
-  afterEach(async () => {
-    for (const job of cluster.jobsOf(alice.name)) cluster.tool("scancel", [String(job.id)]);
-    await waitFor(() => cluster.jobsOf(alice.name).length === 0, 30_000, "no job of the test user");
-  }, 60_000);
+  async function cancelJobsOf(user: TestUser): Promise<void> {
+    for (const job of cluster.jobsOf(user.name)) cluster.tool("scancel", [String(job.id)]);
+    await waitFor(() => cluster.jobsOf(user.name).length === 0, 30_000, `no job of ${user.name}`);
+  }
+
+  afterEach(() => cancelJobsOf(alice), 60_000);
 
   afterAll(async () => {
     await cluster?.stop();
@@ -104,6 +109,40 @@ describe.skipIf(skip)("a Slurm submit that commits, and outages worded as outage
     expect(outcomes.some((line) => line.includes("no answer"))).toBe(true);
     expect(outcomes.some((line) => line.includes("answered job"))).toBe(true);
   }, 600_000);
+
+  it("a mediator SIGKILLed while its sbatch runs answers nothing, and the held job sbatch then submits is cancelled, never run", async () => {
+    // sbatch stopped before it answered; the mediator killed once it has written the job script.
+    let before = 0; // the newest job id before the submit that counts
+    const { result, tree, misses } = await submitStoppedAtSbatch(
+      async () => {
+        before = Math.max(0, ...cluster.jobs().map((job) => job.id));
+        const request = JSON.stringify(submitRequest([`--port=${await freePort()}`, "--ip=127.0.0.1"], BASE_ENV));
+        const child = spawn("sudo", ["-u", fx.hub, "sudo", "-n", "-u", alice.name, "-H", fx.mediator, "--logging=debug"], { stdio: ["pipe", "pipe", "pipe"] });
+        return { child, result: collectMediator(child, request) };
+      },
+      fx.prefix,
+      () => cancelJobsOf(alice),
+    );
+    if (misses > 0) process.stderr.write(`slurm-commit: sbatch was missed ${misses} time(s) before it was stopped\n`);
+    try {
+      await waitIdle(tree.mediator).catch(async (error: unknown) => {
+        signal(tree.sbatch, "SIGCONT");
+        throw new Error(`${String(error)}; the mediator's run: ${JSON.stringify(await result)}`);
+      });
+      signal(tree.mediator, "SIGKILL");
+      await waitFor(() => cmdline(tree.mediator) === "", 10_000, "the mediator to be gone");
+    } finally {
+      signal(tree.sbatch, "SIGCONT");
+    }
+    expect((await result).answer).toBeUndefined();
+    // sbatch submits the job held; the watchdog gets no commit (stdin ends) and cancels it.
+    let job: SlurmJob | undefined;
+    await waitFor(() => (job = cluster.jobs().find((entry) => entry.id > before && entry.user === alice.name))?.state === "CANCELLED", 30_000, "the job sbatch submitted to be cancelled").catch((error: unknown) => {
+      throw new Error(`${String(error)}: ${JSON.stringify(job)}`);
+    });
+    expect(job).toMatchObject({ state: "CANCELLED", nodes: "" }); // it never ran on a node
+    expect(cluster.jobsOf(alice.name)).toEqual([]);
+  }, 120_000);
 
   it("with slurmctld stopped, submit and query answer that Slurm is not answering, naming scontrol ping and squeue; after a restart the job is there", async () => {
     const job = slurm.jobOf((await slurm.submit(alice)).result);

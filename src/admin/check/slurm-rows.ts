@@ -4,8 +4,9 @@
  * check/slurm.ts runs those; this module only turns their results into rows, so every answer and
  * every failure can be unit-tested without a cluster.
  *
- * Nothing here audits the policy's executables: the mediator does that on every Slurm action and
- * its UNSAFE_PATH message arrives in the rows through its answers.
+ * Nothing here audits the policy's executables: the mediator does that on every Slurm action (all
+ * four of sbatch, squeue, scancel and scontrol, and /bin/sh for the watchdog, whatever the action)
+ * and its NOT_FOUND or UNSAFE_PATH message arrives in the rows through its answers.
  */
 import { errorMessage } from "../../errors.js";
 import { JOB_RESOURCE_NAMES, SLURM_OFF, slurmOptionsAnswer, type SlurmOptions } from "../../protocol/index.js";
@@ -210,7 +211,7 @@ export function submitTestFix(user: string, error: string): string {
   if (/refusing|writable by|owned by/i.test(error)) return "as root: make the named path and every directory above it owned by root and not writable by group or others (chown root:root, chmod go-w)";
   // Before "no such file": munge names its missing socket that way.
   if (/munge|authenticat|credential/i.test(error)) return "munge: see the munge row; every host of the cluster needs munged running and the same /etc/munge/munge.key";
-  if (/does not exist|no such file|not found/i.test(error)) return `install Slurm's client commands (Debian: \`apt-get install slurm-client\`) or correct the policy's "slurm.sbatch", "slurm.squeue", "slurm.scancel" and "slurm.conf" (${POLICY_DOC})`;
+  if (/does not exist|no such file|not found/i.test(error)) return `install Slurm's client commands (Debian: \`apt-get install slurm-client\`) or correct the policy's "slurm.sbatch", "slurm.squeue", "slurm.scancel", "slurm.scontrol" and "slurm.conf" (${POLICY_DOC})`;
   if (/unable to contact|connection refused|slurm_load|controller/i.test(error)) {
     return 'slurmctld is not reachable from this host: `scontrol ping` (with the policy\'s "slurm.conf" as SLURM_CONF), the SlurmctldHost and ports of slurm.conf, the firewall';
   }

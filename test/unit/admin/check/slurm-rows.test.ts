@@ -225,6 +225,9 @@ describe("the sbatch --test-only row", () => {
     ['sbatch failed with status 1: sbatch: error: If munged is up, restart with --num-threads=10\nsbatch: error: Munge encode failed: Failed to access "/run/munge/munge.socket.2": No such file or directory (Did you start munged?)', /^munge: see the munge row/],
     ["sbatch failed with status 1: sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)", /^slurmctld is not reachable/],
     ["Slurm's sbatch /opt/slurm/bin/sbatch does not exist (or a link on the way to it is broken)", /^install Slurm's client commands/],
+    // scontrol is audited with the other three (it releases the held job): its fix names its key too.
+    ["Slurm's scontrol /opt/slurm/bin/scontrol does not exist (or a link on the way to it is broken)", /^install Slurm's client commands .*"slurm\.scontrol"/],
+    ["refusing to run Slurm's scontrol /opt/slurm/bin/scontrol: /opt/slurm/bin: writable by group", /^as root: make the named path and every directory above it owned by root/],
     ["sbatch failed with status 1: sbatch: error: Batch job submission failed: User's group not permitted to use this partition", /^alice may not submit to this partition/],
     ["sbatch failed with status 1: something new", /^run `sbatch --test-only -p PARTITION --wrap true` as alice/],
   ])("gives a next step for %j", (error, fix) => {
