@@ -370,24 +370,27 @@ export class SlurmCluster {
       .filter((pid) => Number.isSafeInteger(pid) && pid > 1);
   }
 
-  /** Wait until every node is idle: registered, and no job holds any of its CPUs. */
+  /**
+   * Wait until every node is idle: registered, and no job holds any of its CPUs. slurmctld's own
+   * node record (`scontrol show node`) decides: after a slurmctld restart sinfo went on saying
+   * "mixed" for a node that scontrol showed IDLE with no CPU allocated and no job in the queue.
+   */
   async waitIdle(timeoutMs = 30_000): Promise<void> {
+    const env = { PATH: "/usr/bin:/bin", ...this.env };
     let last = "";
-    const nodes = this.nodes.join(",");
     await waitFor(
       () => {
-        const result = spawnSync("sinfo", ["-h", "-N", "-n", nodes, "-o", "%N %T"], { env: { PATH: "/usr/bin:/bin", ...this.env }, encoding: "utf8", timeout: 10_000 });
+        const result = spawnSync("scontrol", ["-o", "show", "node", this.nodes.join(",")], { env, encoding: "utf8", timeout: 10_000 });
         last = `${result.stdout}${result.stderr}`.trim();
-        const idle = new Set(result.stdout.split("\n").filter((line) => line.endsWith(" idle")).map((line) => line.split(" ")[0]));
-        return result.status === 0 && result.stdout.split("\n").filter(Boolean).every((line) => line.endsWith(" idle")) && this.nodes.every((node) => idle.has(node));
+        if (result.status !== 0) return false;
+        const records = result.stdout.split("\n").filter(Boolean);
+        return this.nodes.every((node) => records.some((line) => line.startsWith(`NodeName=${node} `) && / State=IDLE /.test(line) && / CPUAlloc=0 /.test(line)));
       },
       timeoutMs,
-      `node(s) ${nodes} of ${this.dir} to be idle`,
+      `node(s) ${this.nodes.join(",")} of ${this.dir} to be idle`,
     ).catch((error: unknown) => {
-      const env = { PATH: "/usr/bin:/bin", ...this.env };
       const jobs = spawnSync("squeue", ["-a", "-t", "all", "-o", "%i %u %T %r %N %k"], { env, encoding: "utf8", timeout: 10_000 }).stdout;
-      const node = spawnSync("scontrol", ["show", "node", nodes], { env, encoding: "utf8", timeout: 10_000 }).stdout;
-      throw new Error(`${String(error)} (sinfo says: ${last}; squeue says: ${jobs.trim()}; scontrol says: ${node.trim()})`);
+      throw new Error(`${String(error)} (scontrol says: ${last}; squeue says: ${jobs.trim()})`);
     });
   }
 
