@@ -554,6 +554,11 @@ static int open_log(const char *path) {
     err = EMLINK;
   } else if (fcntl(fd, F_SETFL, O_APPEND) < 0) {
     err = errno;
+  } else if (fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, 1) != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
+    /* Can the next byte be written? A full disk or a used-up quota refuses the
+     * start now, rather than a server whose log stays empty from its first line.
+     * KEEP_SIZE: the file's size and content are unchanged. */
+    err = errno;
   }
   if (err != 0) {
     close(fd);

@@ -2,7 +2,8 @@
  * The server log on a disk that fills up and frees again, for real: a small tmpfs holds the log
  * of a server that writes all the time. When the disk is full the hub is told once; when space
  * comes back the log resumes, with one line saying how many bytes are missing, and that count is
- * exactly what the hub's copy of the output has and the file lacks.
+ * exactly what the hub's copy of the output has and the file lacks. A start whose log cannot take
+ * one byte (the disk already full) is refused, and nothing runs.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -13,7 +14,7 @@ import { spawnRequestWith } from "../helpers/mediator-calls.js";
 import { freePort } from "../helpers/ports.js";
 import { killRequest } from "../helpers/requests.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
-import { collectMediator, killUserProcesses, procState, run, runMediatorAs, userInfo, waitFor, type TestUser } from "../helpers/system.js";
+import { collectMediator, killUserProcesses, liveProcesses, procState, run, runMediatorAs, userInfo, waitFor, type TestUser } from "../helpers/system.js";
 import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
@@ -130,5 +131,36 @@ describe.skipIf(skip)("the server log when its disk fills up", () => {
     expect(cut).toBe(!before.endsWith("\n"));
     expect(output.slice(before.length + missing)).toBe(after);
     expect(after.split("\n").filter((line) => line !== "").every((line) => CHATTY_LINE.test(line))).toBe(true);
+  });
+
+  it("refuses a start whose log cannot be written (the disk is already full): the error names df, and nothing runs", async () => {
+    const log = path.join(disk, `${alice.name}.log`);
+    const filler = path.join(disk, "filler");
+    fs.rmSync(log, { force: true });
+    try {
+      fs.writeFileSync(filler, Buffer.alloc(1024 * 1024));
+    } catch (error) {
+      expect((error as NodeJS.ErrnoException).code).toBe("ENOSPC");
+    }
+    try {
+      const refused = await runMediatorAs(fx.hub, alice.name, fx.mediator, spawnRequestWith(await freePort(), { profile: "chatty" }), ["--logging=info"]);
+      expect(refused.answer).toEqual({
+        ok: false,
+        error: `could not open the server log file ${log}: No space left on device (errno 28); its filesystem is full, so the server's output could not be kept: free space (\`df -h ${disk}\`), or change "serverLog" in the site policy`,
+      });
+      expect(refused.status).not.toBe(0);
+      expect(liveProcesses(alice.name)).toEqual([]);
+      // The file the check made is empty: nothing was written to it.
+      expect(fs.statSync(log).size).toBe(0);
+    } finally {
+      fs.rmSync(filler, { force: true });
+    }
+    // With space again the same start works.
+    const started = await runMediatorAs(fx.hub, alice.name, fx.mediator, spawnRequestWith(await freePort(), { profile: "chatty" }), ["--logging=info"]);
+    expect(started.answer, started.stderr).toEqual({ ok: true, pid: expect.any(Number) });
+    const pid = started.answer?.pid as number;
+    await waitFor(() => fs.readFileSync(log, "utf8").includes("chatty line 3 "), 10_000, "the server's output in its log");
+    expect((await runMediatorAs(fx.hub, alice.name, fx.mediator, killRequest(pid, 15), ["--logging=info"])).answer).toEqual({ ok: true, alive: true });
+    await waitFor(() => procState(pid) === undefined, 10_000, "the server to be gone");
   });
 });

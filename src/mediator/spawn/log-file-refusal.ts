@@ -2,11 +2,12 @@
  * What a spawn answers when the reaper did not open the server log (pure): the path, what is wrong
  * with what is there, and what the admin does. The reaper's own reasons (open_log in
  * native/src/reaper.c) are errno values: EPERM another owner, EMLINK more than one link, ELOOP a
- * symbolic link, EISDIR or EBADFD not a regular file; anything else is open(2)'s.
+ * symbolic link, EISDIR or EBADFD not a regular file; ENOSPC or EDQUOT from its check that the next
+ * byte can be written (fallocate); anything else is open(2)'s.
  */
 import { constants } from "node:os";
 
-const { EACCES, EISDIR, ELOOP, EMLINK, ENOENT, ENXIO, EPERM } = constants.errno;
+const { EACCES, EDQUOT, EISDIR, ELOOP, EMLINK, ENOENT, ENOSPC, ENXIO, EPERM } = constants.errno;
 /** Linux's "file descriptor in bad state", which Node's errno table leaves out. */
 export const EBADFD = 77;
 
@@ -48,6 +49,11 @@ export function logFileRefusal(errno: number, facts: LogFileFacts): string {
   if (planted !== undefined) return `${head}: ${planted} (errno ${errno}); ${SHARED_FIX}`;
   const reason = `${head}: ${facts.strerror} (errno ${errno})`;
   if (errno === ENOENT) return `${reason}; its directory does not exist: create it, or change "serverLog" in the site policy`;
+  if (errno === ENOSPC || errno === EDQUOT) {
+    const dir = facts.path.slice(0, facts.path.lastIndexOf("/")) || "/";
+    const what = errno === ENOSPC ? "its filesystem is full" : `${facts.user.name}'s disk quota there is used up`;
+    return `${reason}; ${what}, so the server's output could not be kept: free space (\`df -h ${dir}\`${errno === EDQUOT ? `, \`quota -u ${facts.user.name}\`` : ""}), or change "serverLog" in the site policy`;
+  }
   if (errno === EACCES) {
     return `${reason}; ${facts.user.name} must be able to create it and append to it: check the owner and mode of its directory, or change "serverLog" in the site policy`;
   }

@@ -41,6 +41,14 @@ describe("logFileRefusal: open(2)'s own errors", () => {
     );
   });
 
+  it("names a full filesystem or a used-up quota (the reaper's check that the next byte can be written), with the command that shows it", () => {
+    const dir = PATH.slice(0, PATH.lastIndexOf("/"));
+    expect(logFileRefusal(28, facts({ uid: 1001, nlink: 1, kind: "file" }, "No space left on device"))).toBe(
+      `could not open the server log file ${PATH}: No space left on device (errno 28); its filesystem is full, so the server's output could not be kept: free space (\`df -h ${dir}\`), or change "serverLog" in the site policy`,
+    );
+    expect(logFileRefusal(122, facts({ uid: 1001, nlink: 1, kind: "file" }, "Disk quota exceeded"))).toContain(`alice's disk quota there is used up, so the server's output could not be kept: free space (\`df -h ${dir}\`, \`quota -u alice\`)`);
+  });
+
   it("does not blame a planter for the user's own file (an immutable one, a link loop further up)", () => {
     expect(logFileRefusal(1, facts({ uid: 1001, nlink: 1, kind: "file" }))).toBe(`could not open the server log file ${PATH}: Operation not permitted (errno 1)`);
     expect(logFileRefusal(40, facts(undefined, "Too many levels of symbolic links"))).toBe(`could not open the server log file ${PATH}: Too many levels of symbolic links (errno 40)`);
