@@ -157,7 +157,8 @@ describe.skipIf(skip)("JupyterHub 6 in Slurm mode on a single-node Slurm cluster
         const job = jobIdOf(servers[index]);
         jobs[user] = job;
         const queued = c.job(job);
-        expect(queued, `squeue knows job ${job}`).toMatchObject({ user, state: "RUNNING", name: "jupyterhub-singleuser", comment: "ts-sudospawner" });
+        // The hub names its default server "", and the job's mark carries that name.
+        expect(queued, `squeue knows job ${job}`).toMatchObject({ user, state: "RUNNING", name: "jupyterhub-singleuser", comment: "ts-sudospawner server=" });
         expect(c.squeue("-h", "-j", String(job), "-o", "%N").trim()).toBe(c.node);
         const pid = await serverPid(job);
         pids[user] = pid;
