@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   "NOT_OURS", // a Slurm job that is not a server this mediator submitted for this user
   "SLURM", // sbatch, squeue or scancel refused or printed something unexpected (Slurm answered)
   "SLURM_UNAVAILABLE", // Slurm's controller did not answer (down, unreachable, timed out): an outage, not a refusal
+  "HUB_API", // a hub's REST API could not be reached, refused the token, or answered unexpectedly (admin `ps`)
   "TIMEOUT", // an operation took too long
   "ABORTED", // the caller aborted
   "INTERNAL", // a bug: please report

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from "commander";
 import { SudoSpawnerError } from "../errors.js";
 import { runCheck } from "./check/run.js";
+import { runPs, TOKEN_ENV } from "./ps/command.js";
 import { exitStatus, formatJson, formatTable } from "./check/report.js";
 import { stdio, type AdminIO } from "./io.js";
 import { runSudoers } from "./sudoers/command.js";
@@ -34,6 +35,27 @@ interface CheckOptions {
   json?: boolean;
   unit?: string;
 }
+
+interface PsOptions {
+  hubUrl?: string;
+  tokenFile?: string;
+  stopOrphans?: boolean;
+  json?: boolean;
+  mediator?: string;
+}
+
+const PS_HELP = `
+Lists every single-user server the mediator started on this host (it carries the mediator's mark):
+user, server name, pid, start time, and its cgroup's memory.current and cpu.stat usage_usec where the
+host has cgroup v2 ("-" on a cgroup v1 host). Local servers only: Slurm jobs are not listed
+(squeue --comment shows them), nor servers of the Python sudospawner (no mark).
+
+With --hub-url and a token (--token-file FILE, or ${TOKEN_ENV} in the environment; never on the
+command line), each server is "known" when a server of that hub holds its pid in its state, else
+"orphan". The token needs the scopes list:users, read:users, read:servers and admin:server_state.
+--stop-orphans stops each orphan through the mediator's kill (SIGTERM, SIGKILL after 5 s; its reaper
+ends the rest of its tree) and exits 1 if any stop failed.
+`;
 
 function runasFrom(options: SudoersOptions): Runas {
   if ((options.group === undefined) === (options.users === undefined)) {
@@ -101,6 +123,29 @@ function buildProgram(ctx: AdminContext, io: AdminIO, setStatus: (status: number
       );
       io.out(options.json === true ? formatJson(report) : formatTable(report));
       setStatus(exitStatus(report.rows));
+    });
+  program
+    .command("ps")
+    .description("list the servers the mediator started on this host (root); with --hub-url, which ones no hub knows")
+    .option("--hub-url <url>", "the hub's address (e.g. http://127.0.0.1:8000; /hub/api is added)")
+    .option("--token-file <file>", `a file holding the hub API token (default: ${TOKEN_ENV} from the environment)`)
+    .option("--stop-orphans", "stop every server no hub knows (needs --hub-url)")
+    .option("--mediator <path>", "the mediator the stops go through (default: the path this command was started by)")
+    .option("--json", "print the servers as JSON")
+    .addHelpText("after", PS_HELP)
+    .action(async (options: PsOptions) => {
+      setStatus(
+        await runPs(
+          {
+            stopOrphans: options.stopOrphans === true,
+            json: options.json === true,
+            mediator: options.mediator ?? ctx.invokedPath,
+            ...(options.hubUrl === undefined ? {} : { hubUrl: options.hubUrl }),
+            ...(options.tokenFile === undefined ? {} : { tokenFile: options.tokenFile }),
+          },
+          io,
+        ),
+      );
     });
   return program;
 }
