@@ -130,7 +130,10 @@ async def test_cmd_is_ignored_with_one_warning(make_spawner, fake):
     await spawner.stop(now=True)
     warnings = spawner.records.lines("WARNING")
     assert sum("Spawner.cmd ['/usr/bin/evil'] is ignored" in w for w in warnings) == 1
-    assert sum("cpu_limit=2.0 is not enforced" in w for w in warnings) == 1
+    # cpu_limit is no longer "not enforced": said once, at INFO, where it takes effect
+    infos = spawner.records.lines("INFO")
+    assert sum('cpu_limit=2.0 is sent as cgroup.CPUQuota=200%: enforced where the site policy has a "cgroup" section' in i for i in infos) == 1
+    assert not any("cpu_limit" in w for w in warnings)
     assert all("/usr/bin/evil" not in str(r) for r in fake.requests("spawn"))
 
 

@@ -1,10 +1,11 @@
-"""mem_limit -> "limits": {"data": BYTES}, and internal_ssl -> "tls": {key, cert, ca}."""
+"""mem_limit -> "limits": {"data": BYTES}; mem_limit and cpu_limit -> "cgroup": {"MemoryMax",
+"CPUQuota"}; and internal_ssl -> "tls": {key, cert, ca}."""
 
 import pytest
 from certipy import Certipy
 
 from ts_sudospawner import MediatorError
-from ts_sudospawner.limits import request_limits
+from ts_sudospawner.limits import cpu_quota_percent, request_cgroup, request_limits
 from ts_sudospawner.tls import MAX_PEM_BYTES, check_pem
 
 
@@ -14,12 +15,47 @@ def test_request_limits():
     assert request_limits(2 * 1024**3) == {"data": 2147483648}
 
 
+def test_request_cgroup_sends_only_what_is_set():
+    assert request_cgroup(None, None) == {}
+    assert request_cgroup(0, 0.0) == {}
+    assert request_cgroup(2 * 1024**3, None) == {"MemoryMax": 2147483648}
+    assert request_cgroup(None, 1.5) == {"CPUQuota": 150}
+    assert request_cgroup(512 * 1024**2, 2) == {"MemoryMax": 536870912, "CPUQuota": 200}
+    assert request_cgroup(None, float("inf")) == {}
+
+
+def test_cpu_quota_is_percent_of_one_cpu_rounded_up():
+    assert cpu_quota_percent(1.0) == 100
+    assert cpu_quota_percent(0.5) == 50
+    assert cpu_quota_percent(1.005) == 101  # rounded up, never more than asked is given away
+    assert cpu_quota_percent(0.07) == 7  # 0.07 * 100 == 7.000000000000001 in floating point
+    assert cpu_quota_percent(0.001) == 1  # never 0, which systemd would read as no CPU at all
+
+
 async def test_mem_limit_becomes_the_data_limit(make_spawner, fake):
     spawner = make_spawner(mem_limit="2G")
     await spawner.start()
     [spawn] = fake.requests("spawn")
     assert spawn["limits"] == {"data": 2 * 1024**3}
+    assert spawn["cgroup"] == {"MemoryMax": 2 * 1024**3}  # no cpu_limit: no CPUQuota
     assert spawn["env"]["MEM_LIMIT"] == str(2 * 1024**3)  # as JupyterHub passes it on
+    await spawner.stop(now=True)
+
+
+async def test_mem_and_cpu_limit_become_the_cgroup_caps(make_spawner, fake):
+    spawner = make_spawner(mem_limit="1G", cpu_limit=1.5)
+    await spawner.start()
+    [spawn] = fake.requests("spawn")
+    assert spawn["cgroup"] == {"MemoryMax": 1024**3, "CPUQuota": 150}
+    assert spawn["limits"] == {"data": 1024**3}
+    await spawner.stop(now=True)
+
+
+async def test_without_limits_no_cgroup_is_sent(make_spawner, fake):
+    spawner = make_spawner()
+    await spawner.start()
+    [spawn] = fake.requests("spawn")
+    assert "cgroup" not in spawn and "limits" not in spawn
     await spawner.stop(now=True)
 
 

@@ -15,7 +15,7 @@ from .answers import MAX_PID, answer_stopped, describe_stopped, kill_alive, prof
 from .errors import InvalidUserOptions, MediatorError
 from .exit_status import describe_status
 from .explain import CallContext
-from .limits import request_limits
+from .limits import cpu_quota_percent, request_cgroup, request_limits
 from .mediator_call import Answer, CallSettings, call_mediator
 from .procfs import Liveness, liveness, start_time_of
 from .profiles import Profile, is_valid_profile_name, profile_from_form, render_profiles_form
@@ -42,6 +42,12 @@ def _warn_once(log: Any, key: str, message: str, *args: Any) -> None:
     if key not in _warned:
         _warned.add(key)
         log.warning(message, *args)
+
+
+def _note_once(log: Any, key: str, message: str, *args: Any) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        log.info(message, *args)
 
 
 async def _accepts_connections(host: str, port: int) -> bool:
@@ -164,24 +170,28 @@ class TsSudoSpawner(LocalProcessSpawner):
 
     mem_limit = ByteSpecification(
         None,
-        help="""Memory limit of each single-user server process, e.g. "2G".
+        help="""Memory limit of each single-user server, e.g. "2G".
 
-        Sent as the spawn request's "limits": {"data": BYTES}; the mediator's reaper applies it as
-        RLIMIT_DATA (setrlimit) just before the server starts, never above the site policy's limit.
-        RLIMIT_DATA bounds the heap and private mappings of each process (kernels inherit it), not
-        the sum over a server's processes as a cgroup would: an allocation beyond it fails with
-        MemoryError instead of the server being killed. Also passed on as MEM_LIMIT in the
-        server's environment.
+        Sent twice in the spawn request. As "limits": {"data": BYTES}: the mediator's reaper
+        applies it as RLIMIT_DATA (setrlimit) to each process of the server (kernels inherit it),
+        never above the site policy's limit; an allocation beyond it fails with MemoryError. And as
+        "cgroup": {"MemoryMax": BYTES}: where the site policy has a "cgroup" section, the whole
+        server tree runs in a cgroup of its own whose MemoryMax is this (never above the site's),
+        the sum over all its processes; beyond it the kernel OOM-kills inside that cgroup only.
+        Also passed on as MEM_LIMIT in the server's environment.
         """,
     ).tag(config=True)
 
     cpu_limit = Float(
         None,
         allow_none=True,
-        help="""Not enforced by this spawner: resource limits (rlimits) cannot cap a CPU share, only
-        CPU seconds. If set, it is passed on as CPU_LIMIT in the server's environment (for
-        extensions that display it) and a warning is logged once. For CPU *time*, set "cpu" in the
-        limits of the mediator's site policy; for a CPU share, use systemd slices or cgroups.
+        help="""CPU share of each single-user server, in CPUs (1.5 = one and a half CPUs).
+
+        Sent in the spawn request as "cgroup": {"CPUQuota": PERCENT} (percent of one CPU, rounded
+        up: 1.5 -> 150). Enforced where the site policy has a "cgroup" section: the server tree's
+        cgroup gets this CPUQuota, never above the site's. Without such a section it is not
+        enforced (rlimits cannot cap a CPU share; the site policy's "cpu" limit caps CPU *time*).
+        Also passed on as CPU_LIMIT in the server's environment.
         """,
     ).tag(config=True)
 
@@ -425,7 +435,8 @@ class TsSudoSpawner(LocalProcessSpawner):
             env["SHELL"] = entry.pw_shell
         return env
 
-    # Whether cpu_limit reaches the server's resources (TsSudoSlurmSpawner asks Slurm for CPUs).
+    # Whether cpu_limit always reaches the server (TsSudoSlurmSpawner asks Slurm for CPUs); for
+    # TsSudoSpawner it depends on the site policy's "cgroup" section, which the hub cannot see.
     _enforces_cpu_limit = False
 
     def _warn_unused_settings(self) -> None:
@@ -442,12 +453,14 @@ class TsSudoSpawner(LocalProcessSpawner):
         if self.shell_cmd or self.popen_kwargs:
             _warn_once(self.log, "shell", "LocalProcessSpawner.shell_cmd and popen_kwargs are ignored by %s", name)
         if self.cpu_limit and not self._enforces_cpu_limit:
-            _warn_once(
+            # The hub cannot see the root policy: say once where the limit takes effect.
+            _note_once(
                 self.log,
                 "cpu_limit",
-                "Spawner.cpu_limit=%s is not enforced by TsSudoSpawner (rlimits cannot cap a CPU share); "
-                "use the site policy's cpu limit for CPU time, or cgroups",
+                "Spawner.cpu_limit=%s is sent as cgroup.CPUQuota=%s%%: enforced where the site policy has a "
+                '"cgroup" section; without one it is not enforced (rlimits cannot cap a CPU share)',
                 self.cpu_limit,
+                cpu_quota_percent(float(self.cpu_limit)),
             )
 
     def _server_request(self, action: str) -> Dict[str, Any]:
@@ -488,6 +501,9 @@ class TsSudoSpawner(LocalProcessSpawner):
             limits = request_limits(self.mem_limit)
             if limits:
                 request["limits"] = limits
+            cgroup = request_cgroup(self.mem_limit, self.cpu_limit)
+            if cgroup:
+                request["cgroup"] = cgroup
             if self.internal_ssl:
                 if not self._tls:
                     raise MediatorError("internal_ssl is on, but JupyterHub handed no certificates to move_certs()")
