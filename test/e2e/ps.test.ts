@@ -108,7 +108,7 @@ describe.skipIf(skip)("ts-sudospawner ps with a JupyterHub 6", () => {
       E2E.hub,
       STRAY,
       ctx.installation.mediator,
-      JSON.stringify(spawnRequest([`--port=${port}`, "--ip=127.0.0.1"], hubEnvironment(STRAY, port), { server: STRAY_SERVER })),
+      JSON.stringify(spawnRequest([`--port=${port}`, "--ip=127.0.0.1"], { ...hubEnvironment(STRAY, port), JUPYTERHUB_SERVER_NAME: STRAY_SERVER }, { server: STRAY_SERVER })),
       ["--logging=info"],
     );
     expect(stray.answer, stray.stderr).toEqual({ ok: true, pid: expect.any(Number) });
