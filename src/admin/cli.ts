@@ -1,6 +1,6 @@
 /**
- * The admin commands, `ts-sudospawner sudoers` and `ts-sudospawner check`: argument parsing only;
- * the work is in sudoers.ts and check.ts. Bad arguments become USAGE errors (exit 2 in src/cli.ts).
+ * The admin commands, `ts-sudospawner sudoers`, `check` and `ps`: argument parsing only; the work
+ * is in sudoers/, check/ and ps/. Bad arguments become USAGE errors (exit 2 in src/cli.ts).
  */
 import { Command, CommanderError } from "commander";
 import { SudoSpawnerError } from "../errors.js";

@@ -85,9 +85,12 @@ describe.skipIf(skip)("ts-sudospawner ps with a JupyterHub 6", () => {
 
   /** ps as root, as an admin runs it; its servers of the test's users, its status and stderr. */
   function ps(args: string[], env: Record<string, string> = {}): { status: number | null; servers: PsServer[]; stderr: string } {
+    const began = process.hrtime.bigint();
     const result = spawnSync(ctx.installation.mediator, ["ps", "--json", ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env } });
     let servers: PsServer[] = [];
     if (result.stdout.trim() !== "") servers = (JSON.parse(result.stdout) as { servers: PsServer[] }).servers;
+    // A figure for the report, never asserted (timing belongs in the bench).
+    process.stderr.write(`e2e: ps ${args.join(" ").replace(tokenFile, "FILE")}: ${Number((process.hrtime.bigint() - began) / 1_000_000n)} ms\n`);
     const ours = new Set([E2E.ann, E2E.jdoe, STRAY]);
     return { status: result.status, servers: servers.filter((server) => ours.has(server.user)), stderr: result.stderr };
   }
