@@ -177,6 +177,7 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
 
   it("a process beyond MemoryMax is OOM-killed inside its scope only: the server, the user's other server and another user's server keep running", () => {
     const oom = observed("oom");
+    expect(oom.cgroup).toMatch(scopeOf(observed("caps").uid));
     expect(oom.oomKills).toBeGreaterThanOrEqual(1);
     expect(oom.serverAlive).toBe(true);
     expect(oom.scopeExists).toBe(true);

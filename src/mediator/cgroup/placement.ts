@@ -54,7 +54,10 @@ export async function ensureUserManager(account: Account, logger: Logger, option
   const describe = (uid: number) => `uid ${uid}`;
   assertTrustedExecutable(LOGINCTL, ROOT_ONLY, describe, "loginctl");
   logger.info(`${account.name}'s systemd manager is not running: asking logind to let it linger (loginctl enable-linger)`);
-  const result = spawnSync(LOGINCTL, ["enable-linger"], {
+  // Its own uid, named: without an argument logind takes the uid of the caller's login session,
+  // and a process started through sudo has none (ENXIO, "No such device or address"). polkit
+  // still sees it as the user's own linger (set-self-linger), which the group's rule allows.
+  const result = spawnSync(LOGINCTL, ["enable-linger", String(account.uid)], {
     env: { PATH: "/usr/bin:/bin", LC_ALL: "C" },
     cwd: "/",
     encoding: "utf8",

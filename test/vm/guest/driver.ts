@@ -245,7 +245,9 @@ await check("caps", async () => {
   const higher = cgroupFacts(higherPid);
   const home = `/home/${GUEST.user}`;
   const daemonPid = Number(await waitFor("the daemon's pid file", () => read(`${home}/.tsss-daemon-${lowerPid}.pid`)?.trim() || undefined));
-  const daemon = { pid: daemonPid, cgroup: cgroupOf(daemonPid), ownSession: read(`/proc/${daemonPid}/stat`)?.split(") ")[1]?.split(" ")[3] === String(daemonPid) };
+  const sessionOf = (pid: number) => read(`/proc/${pid}/stat`)?.split(") ")[1]?.split(" ")[3];
+  // setsid's shell led a session of its own and is gone: the daemon is nobody's child but the reaper's.
+  const daemon = { pid: daemonPid, cgroup: cgroupOf(daemonPid), ownSession: sessionOf(daemonPid) !== sessionOf(lowerPid) && sessionOf(daemonPid) !== undefined };
   // poll, stop, poll: as the hub sends them.
   const pollBefore = killAs(GUEST.user, lowerPid, 0);
   const stop = killAs(GUEST.user, lowerPid, 15);
