@@ -9,8 +9,9 @@
  *     systemd manager: caps from the policy, lowered (never raised) by the request; a process beyond
  *     MemoryMax is OOM-killed inside that scope only; stop ends the whole scope, a double-forked
  *     daemon included; `systemctl restart` of the hub with KillMode=control-group leaves the server;
- *     poll is right before and after; a never-logged-in user gets a capped server at the first
- *     spawn through the polkit rule of `linger-rule`, and without it the spawn is refused;
+ *     poll is right before and after; on a site whose polkit rules close self-linger, a
+ *     never-logged-in user of the group gets a capped server at the first spawn through the rule of
+ *     `linger-rule`, and without it the spawn is refused;
  *   - `systemd-run --user --scope -p MemoryMax=64M` as a lingering user through sudo caps the scope.
  */
 import fs from "node:fs";
@@ -68,6 +69,11 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
     machine.chroot([GUEST.mediator, "sudoers", "--hub-user", GUEST.hub, "--group", GUEST.group, "--install"], "ts-sudospawner sudoers --install");
     // The one group-wide step for never-logged-in users; the driver removes it for the refusal check.
     machine.chroot([GUEST.mediator, "linger-rule", "--group", GUEST.group, "--install"], "ts-sudospawner linger-rule --install");
+    // systemd's own polkit default lets every user enable their own linger; this site has closed it.
+    machine.write(
+      GUEST.siteNoLingerRule,
+      'polkit.addRule(function (action, subject) {\n  if (action.id === "org.freedesktop.login1.set-self-linger") return polkit.Result.NO;\n});\n',
+    );
     machine.write(
       GUEST.policy,
       JSON.stringify({

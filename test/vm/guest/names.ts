@@ -9,6 +9,11 @@ export const GUEST = {
   refusedUser: "tsss-dave",
   policy: "/etc/ts-sudospawner/config.json",
   lingerRule: "/etc/polkit-1/rules.d/60-ts-sudospawner-linger.rules",
+  /**
+   * A site that closed self-linger to everyone (systemd's own default with polkitd is "yes" for
+   * all users): sorted after ours, so only the group's rule opens it again.
+   */
+  siteNoLingerRule: "/etc/polkit-1/rules.d/70-site-no-linger.rules",
   /** Launch profiles of the policy (guest scripts): a server with a double-forked daemon, and one whose child eats memory. */
   daemonServer: "/opt/tsss-vm/daemon-server.sh",
   hogServer: "/opt/tsss-vm/hog-server.sh",
