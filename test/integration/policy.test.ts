@@ -328,7 +328,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
       expectRefusal(
         result,
         new RegExp(
-          `^the site policy caps each server in a cgroup of its user's systemd manager, but ${alice.name}'s manager is not running \\(/run/user/${alice.uid}/systemd/private is missing\\) and .*; nothing was started\\. Fix: as root, once for the group: \`ts-sudospawner linger-rule --group GROUP --install\`.*, or for this user: \`loginctl enable-linger ${alice.name}\`$`,
+          `^the site policy caps each server in a cgroup of its user's systemd manager, but ${alice.name}'s manager is not running \\(/run/user/${alice.uid}/systemd/private is missing\\) and .*; nothing was started\\. Fix: as root, once: install polkitd, and where a site rule closes self-linger, \`ts-sudospawner linger-rule --group GROUP --install\`.*, or for this user: \`loginctl enable-linger ${alice.name}\`$`,
         ),
       );
       expect(userProcesses(alice.name)).toEqual([]);

@@ -2,7 +2,9 @@
  * The polkit rule of `ts-sudospawner linger-rule` (pure): members of the spawnable group may
  * enable lingering for themselves only (logind's `set-self-linger`; another user's linger is
  * `set-user-linger`, untouched), so that the mediator can start a never-logged-in user's systemd
- * manager at the first spawn, with no per-user admin step.
+ * manager at the first spawn, with no per-user admin step. systemd's own default for that action
+ * is yes for everyone (with polkitd); the rule is for sites whose rules close it: polkit asks rule
+ * files in name order and takes the first answer, so "60-" comes before a site's later "NO".
  */
 export const LINGER_RULE_PATH = "/etc/polkit-1/rules.d/60-ts-sudospawner-linger.rules";
 export const SET_SELF_LINGER = "org.freedesktop.login1.set-self-linger";

@@ -40,7 +40,7 @@ function isSocket(file: string): boolean {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function noManager(account: Account, why: string, group: string | undefined): SudoSpawnerError {
-  const ruleFix = `as root, once for the group: \`ts-sudospawner linger-rule --group ${group ?? "GROUP"} --install\` (a polkit rule letting its members enable their own linger)`;
+  const ruleFix = `as root, once: install polkitd, and where a site rule closes self-linger, \`ts-sudospawner linger-rule --group ${group ?? "GROUP"} --install\` (a polkit rule letting the group's members enable their own linger)`;
   return new SudoSpawnerError(
     "NO_USER_MANAGER",
     `the site policy caps each server in a cgroup of its user's systemd manager, but ${account.name}'s manager is not running (${managerSocket(account.uid)} is missing) and ${why}; nothing was started. Fix: ${ruleFix}, or for this user: \`loginctl enable-linger ${account.name}\``,
