@@ -149,7 +149,7 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
 
   it("the hub's server runs in a scope of its user's manager, with the policy's default caps, never in the hub unit's cgroup", () => {
     const hub = observed("hub");
-    const uid = observed("caps").uid;
+    const uid = hub.uid;
     expect(hub.hubCgroup).toBe(`/system.slice/${GUEST.hubUnit}`);
     expect(hub.serverCgroup).toMatch(scopeOf(uid));
     expect(hub.serverCaps).toMatchObject(CAPS.defaults);
@@ -183,7 +183,7 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
 
   it("a process beyond MemoryMax is OOM-killed inside its scope only: the server, the user's other server and another user's server keep running", () => {
     const oom = observed("oom");
-    expect(oom.cgroup).toMatch(scopeOf(observed("caps").uid));
+    expect(oom.cgroup).toMatch(scopeOf(observed("hub").uid));
     expect(oom.oomKills).toBeGreaterThanOrEqual(1);
     expect(oom.serverAlive).toBe(true);
     expect(oom.scopeExists).toBe(true);

@@ -190,6 +190,7 @@ await check("hub", async () => {
       killMode: unitProperty(GUEST.hubUnit, "KillMode"),
       controlGroup: unitProperty(GUEST.hubUnit, "ControlGroup"),
     },
+    uid: String(userUid),
     hubPid: state.hubPid,
     mainPid: Number(unitProperty(GUEST.hubUnit, "MainPID")),
     hubCgroup: cgroupOf(state.hubPid),
