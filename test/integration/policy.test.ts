@@ -615,7 +615,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
 
     it("refuses unknown keys in a profile and invalid values", async () => {
       writePolicy({ profiles: { lab: { executable: LAB, shell: true } } });
-      expectRefusal(await call(alice, killRequest(4_000_000, 0)), `${POLICY_FILE}: "profiles.lab" has unknown key "shell" (allowed: description, executable, args, limits)`);
+      expectRefusal(await call(alice, killRequest(4_000_000, 0)), `${POLICY_FILE}: "profiles.lab" has unknown key "shell" (allowed: description, executable, args, limits, cgroup)`);
       writePolicy({ limits: { nofile: -1 } });
       expectRefusal(await call(alice, killRequest(4_000_000, 0)), `${POLICY_FILE}: "limits".nofile must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`);
     });
