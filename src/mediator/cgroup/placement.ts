@@ -12,7 +12,7 @@ import { assertTrustedExecutable } from "../../install/executable.js";
 import type { Account } from "../../system/account.js";
 import type { Logger } from "../logger.js";
 import type { CgroupPolicy, CgroupValues } from "./policy.js";
-import { LOGINCTL, SYSTEMD_RUN, managerSocket, runtimeDir, scopeArgv, scopeUnitName } from "./scope.js";
+import { LOGINCTL, SYSTEMD_RUN, managerSocket, scopeArgv, scopeEnv, scopeUnitName } from "./scope.js";
 
 /** How long a manager that enable-linger just asked logind for may take to listen (TCG VMs are slow). */
 export const MANAGER_WAIT_MS = 15_000;
@@ -82,11 +82,10 @@ export async function prepareScope(cgroup: CgroupPolicy, caps: CgroupValues, acc
   const file = assertTrustedExecutable(SYSTEMD_RUN, ROOT_ONLY, (uid) => `uid ${uid}`, "systemd-run");
   await ensureUserManager(account, logger);
   const unit = scopeUnitName(account.uid, randomBytes(6).toString("hex"));
-  const runtime = `XDG_RUNTIME_DIR=${runtimeDir(account.uid)}`;
   return {
     unit,
     file,
     argv: (reaperPath, reaperArgv) => scopeArgv({ unit, caps, oomPolicy: cgroup.oomPolicy, reaperPath, reaperArgv }),
-    env: (serverEnv) => [...serverEnv.filter((entry) => !entry.startsWith("XDG_RUNTIME_DIR=")), runtime],
+    env: (serverEnv) => scopeEnv(serverEnv, account.uid),
   };
 }

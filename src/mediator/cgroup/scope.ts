@@ -20,6 +20,18 @@ export function managerSocket(uid: number): string {
 }
 
 /**
+ * Names systemd-run (sd-bus, systemd's logging) reads from its environment: which bus it talks to,
+ * and how. A site's env.allow could admit one; a hub-chosen bus could fake the manager and leave
+ * the server uncapped, so none of them reaches systemd-run (nor, through it, the server).
+ */
+const SYSTEMD_RUN_READS = /^(?:DBUS_|SYSTEMD_|XDG_RUNTIME_DIR=)/;
+
+/** systemd-run's environment (pure): the server's, without what systemd-run reads, and the user's runtime dir. */
+export function scopeEnv(serverEnv: readonly string[], uid: number): string[] {
+  return [...serverEnv.filter((entry) => !SYSTEMD_RUN_READS.test(entry)), `XDG_RUNTIME_DIR=${runtimeDir(uid)}`];
+}
+
+/**
  * The scope's name: ours at a glance (`systemctl --user list-units 'ts-sudospawner-*'`), the uid,
  * and a random part so two starts never collide. `random` is hex from the caller.
  */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { effectiveCaps, parseCgroupPolicy } from "../../../../src/mediator/cgroup/policy.js";
-import { propertyArgs, scopeArgv, scopeUnitName } from "../../../../src/mediator/cgroup/scope.js";
+import { propertyArgs, scopeArgv, scopeEnv, scopeUnitName } from "../../../../src/mediator/cgroup/scope.js";
 import { chooseLaunch } from "../../../../src/mediator/launch.js";
 import { validatePolicy } from "../../../../src/mediator/policy.js";
 import { TRAITLETS } from "../../../../src/mediator/vocabulary/traitlets-table.js";
@@ -128,6 +128,11 @@ describe("the systemd-run command line", () => {
       "/opt/ts/lib/tsss-reaper",
       ...["--cwd", "/home/a", "--", "/bin/server", "--port=1"],
     ]);
+  });
+
+  it("gets the server's environment without what systemd-run reads (the bus, its settings), and the user's runtime dir", () => {
+    const env = ["LANG=C.UTF-8", "DBUS_SESSION_BUS_ADDRESS=unix:path=/tmp/fake", "SYSTEMD_LOG_LEVEL=debug", "XDG_RUNTIME_DIR=/tmp/hub", "JUPYTERHUB_API_TOKEN=t"];
+    expect(scopeEnv(env, 1001)).toEqual(["LANG=C.UTF-8", "JUPYTERHUB_API_TOKEN=t", "XDG_RUNTIME_DIR=/run/user/1001"]);
   });
 
   it("the properties come from numbers only", () => {
