@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   "SLURM", // sbatch, squeue or scancel refused or printed something unexpected (Slurm answered)
   "SLURM_UNAVAILABLE", // Slurm's controller did not answer (down, unreachable, timed out): an outage, not a refusal
   "HUB_API", // a hub's REST API could not be reached, refused the token, or answered unexpectedly (admin `ps`)
+  "NO_USER_MANAGER", // the policy caps servers in cgroups, but this user's systemd manager is not running and could not be started
   "TIMEOUT", // an operation took too long
   "ABORTED", // the caller aborted
   "INTERNAL", // a bug: please report

@@ -8,6 +8,7 @@ import { runCheck } from "./check/run.js";
 import { runPs, TOKEN_ENV } from "./ps/command.js";
 import { exitStatus, formatJson, formatTable } from "./check/report.js";
 import { stdio, type AdminIO } from "./io.js";
+import { runLingerRule } from "./linger/command.js";
 import { runSudoers } from "./sudoers/command.js";
 import { parseUserList, validateAccountName, type Runas } from "./sudoers/rule.js";
 
@@ -100,6 +101,14 @@ function buildProgram(ctx: AdminContext, io: AdminIO, setStatus: (status: number
           io,
         ),
       );
+    });
+  program
+    .command("linger-rule")
+    .description("print (or install) the polkit rule that lets members of GROUP enable their own linger, so a never-logged-in user's systemd manager can be started for a capped server (policy \"cgroup\")")
+    .requiredOption("--group <name>", "the group whose members may get servers (as in the sudoers rule)")
+    .option("--install", `install it as /etc/polkit-1/rules.d/60-ts-sudospawner-linger.rules (root, 0644)`)
+    .action((options: { group: string; install?: boolean }) => {
+      setStatus(runLingerRule({ group: validateAccountName(options.group, "group"), install: options.install === true }, io));
     });
   program
     .command("check")

@@ -20,6 +20,8 @@ Admin commands (as root or the hub user, never through the hub's sudo rule):
                          [--output FILE | --install]
   ts-sudospawner check --hub-user HUB --user USER [--mediator PATH] [--unit FILE]
                        [--spawn] [--json]
+  ts-sudospawner ps [--hub-url URL --token-file FILE [--stop-orphans]] [--json]   (root)
+  ts-sudospawner linger-rule --group G [--install]
   Run \`ts-sudospawner COMMAND --help\` for details.
 `;
 

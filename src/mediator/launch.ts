@@ -7,6 +7,7 @@ import { isAbsolute } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 import type { SpawnRequest, SubmitRequest } from "../protocol/index.js";
 import type { Account } from "../system/account.js";
+import { effectiveCaps, type CgroupValues } from "./cgroup/policy.js";
 import { effectiveLimits, reaperOptions, serverLogPath, type Policy } from "./policy.js";
 import { checkServerArgs, settingsFixedBy } from "./vocabulary/server-args.js";
 import type { TraitTable } from "./vocabulary/traitlets-table.js";
@@ -24,6 +25,8 @@ export interface PolicyChoice {
   reaperOptions: string[];
   /** Where the server's output is also written, if the policy asks for it. */
   logFile: string | undefined;
+  /** The server's cgroup caps when the policy has a "cgroup" section (then it runs in a scope), else undefined. */
+  cgroupCaps: CgroupValues | undefined;
 }
 
 /** `traits`: the single-user server's traitlets table (vocabulary/traitlets-table.ts), for the options a site allows. */
@@ -31,6 +34,7 @@ export function chooseLaunch(request: SpawnRequest | SubmitRequest, policy: Poli
   let executable = policy.singleuser;
   let prefixArgs: string[] = [];
   let siteLimits = policy.limits;
+  let profileCgroup: CgroupValues | undefined;
   if (request.profile !== undefined) {
     const names = Object.keys(policy.profiles);
     const profile = Object.hasOwn(policy.profiles, request.profile) ? policy.profiles[request.profile] : undefined;
@@ -45,6 +49,7 @@ export function chooseLaunch(request: SpawnRequest | SubmitRequest, policy: Poli
     executable = profile.executable;
     prefixArgs = profile.args;
     siteLimits = { ...policy.limits, ...profile.limits };
+    profileCgroup = profile.cgroup;
   }
   const logFile = policy.serverLog === undefined ? undefined : serverLogPath(policy.serverLog, user.name, user.home);
   if (logFile !== undefined && !isAbsolute(logFile)) {
@@ -54,5 +59,6 @@ export function chooseLaunch(request: SpawnRequest | SubmitRequest, policy: Poli
   const options = checkServerArgs(request.args, fixed, traits, policy.serverArgs, request.profile);
   const rootDirOptions = options.filter((option) => option.setting === "root_dir").map(({ index, spelling }) => ({ index: prefixArgs.length + index, spelling }));
   const limits = effectiveLimits(siteLimits, request.action === "spawn" ? request.limits : undefined);
-  return { executable, args: [...prefixArgs, ...request.args], fixed, rootDirOptions, reaperOptions: reaperOptions(limits, policy, logFile), logFile };
+  const cgroupCaps = policy.cgroup === undefined ? undefined : effectiveCaps(policy.cgroup, profileCgroup, request.action === "spawn" ? request.cgroup : undefined);
+  return { executable, args: [...prefixArgs, ...request.args], fixed, rootDirOptions, reaperOptions: reaperOptions(limits, policy, logFile), logFile, cgroupCaps };
 }

@@ -18,6 +18,7 @@ import { parseMediatorArgs, type MediatorArgs } from "./args.js";
 import { applyEnvPolicy, dropWarnings, serverPath, toEnvList } from "./env-policy.js";
 import { modeText } from "./help.js";
 import { killServer } from "./kill/kill.js";
+import { prepareScope, type ScopeExec } from "./cgroup/placement.js";
 import { chooseLaunch, type PolicyChoice } from "./launch.js";
 import { createLogger, type Logger } from "./logger.js";
 import { loadAddon, type NativeAddon } from "./native.js";
@@ -119,6 +120,13 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
   // The reaper runs the server, so it gets the same scrutiny as the server itself.
   const reaperPath = assertTrustedExecutable(layout.reaper, trust.trustedUids, trust.describe, "the reaper");
   const { launch, addon, executable, env, cwd } = await prepareServer(request, layout, account, policy, logger, trust);
+  let scope: ScopeExec | undefined;
+  if (policy.cgroup !== undefined && launch.cgroupCaps !== undefined) {
+    // A check like the others: a refused placement stops no older server and writes no TLS file.
+    scope = await prepareScope(policy.cgroup, launch.cgroupCaps, account, logger);
+  } else if (request.cgroup !== undefined) {
+    logger.warn('the hub asked for cgroup caps, but the site policy has no "cgroup" section: no cgroup cap applies to this server');
+  }
   // After every check (a refused spawn stops nothing), before the new server exists.
   const stopped = request.reconcile === true ? await stopMarkedServers(request.server ?? "", { addon, logger, user: account }) : undefined;
   if (interrupted.aborted) throw new SudoSpawnerError("ABORTED", `interrupted by ${String(interrupted.reason)} before the server was started`);
@@ -136,7 +144,7 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
   try {
     started = await spawnServer(
       { executable, args: launch.args, env: toEnvList(env), cwd, reaperOptions },
-      { addon, reaperPath, logger, graceMs: effectiveGraceMs(policy.graceMs, request.graceSeconds), interrupted, user: account, describeUid: trust.describe },
+      { addon, reaperPath, logger, graceMs: effectiveGraceMs(policy.graceMs, request.graceSeconds), interrupted, user: account, describeUid: trust.describe, ...(scope === undefined ? {} : { scope }) },
     );
   } catch (error) {
     if (tls !== undefined) removeTlsFiles(tls.dir);

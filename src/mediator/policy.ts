@@ -7,6 +7,7 @@ import { dirname, isAbsolute, join, normalize } from "node:path";
 import { SudoSpawnerError } from "../errors.js";
 import { expandPathTemplate } from "../install/path-template.js";
 import { JOB_RESOURCE_NAMES, LIMIT_NAMES, PARTITION_NAME_PATTERN, PROFILE_NAME_PATTERN, type JobResourceName, type Limits, type ProfileSummary, type ResourceBounds } from "../protocol/index.js";
+import { assertWithinMax, parseCgroupPolicy, parseCgroupValues, type CgroupPolicy, type CgroupValues } from "./cgroup/policy.js";
 import type { EnvPolicy } from "./env-policy.js";
 import type { AdoptPolicy } from "./kill/adoption.js";
 import type { ServerArgsPolicy } from "./vocabulary/server-args.js";
@@ -22,6 +23,8 @@ export interface Profile {
   /** Arguments placed before the hub's arguments. */
   args: string[];
   limits: Limits;
+  /** Cgroup caps used instead of the "cgroup" section's default (each within its max). */
+  cgroup?: CgroupValues;
 }
 
 export interface Policy {
@@ -46,6 +49,8 @@ export interface Policy {
   adopt?: AdoptPolicy;
   /** Slurm mode: servers as batch jobs (slurm/); off when absent. */
   slurm?: SlurmPolicy;
+  /** Each server in a capped scope of its user's systemd manager (cgroup/); off when absent. */
+  cgroup?: CgroupPolicy;
 }
 
 /** Slurm mode: which commands run, where the configuration is, and what a job may ask for. */
@@ -164,13 +169,14 @@ function validateProfiles(value: unknown): Record<string, Profile> {
     const where = `"profiles.${name}"`;
     if (!PROFILE_NAME_PATTERN.test(name)) fail(where, "is not a valid profile name (letters, digits, '.', '_', '-')");
     const profile = object(entry, where);
-    onlyKeys(profile, ["description", "executable", "args", "limits"], where);
+    onlyKeys(profile, ["description", "executable", "args", "limits", "cgroup"], where);
     profiles[name] = {
       description: profile.description === undefined ? "" : description(profile.description, `${where}.description`),
       executable: absolutePath(profile.executable, `${where}.executable`),
       args: profile.args === undefined ? [] : stringList(profile.args, `${where}.args`),
       limits: profile.limits === undefined ? {} : validateLimits(profile.limits, `${where}.limits`),
     };
+    if (profile.cgroup !== undefined) (profiles[name] as Profile).cgroup = parseCgroupValues(profile.cgroup, `profiles.${name}.cgroup`);
   }
   return profiles;
 }
@@ -285,7 +291,7 @@ function validateSlurm(value: unknown): SlurmPolicy {
   return slurm;
 }
 
-const TOP_KEYS = ["singleuser", "profiles", "env", "limits", "umask", "nice", "graceSeconds", "minUid", "serverLog", "path", "serverArgs", "sandbox", "adopt", "slurm"];
+const TOP_KEYS = ["singleuser", "profiles", "env", "limits", "umask", "nice", "graceSeconds", "minUid", "serverLog", "path", "serverArgs", "sandbox", "adopt", "slurm", "cgroup"];
 
 export function validatePolicy(value: unknown): Policy {
   const raw = object(value, "the policy");
@@ -311,6 +317,12 @@ export function validatePolicy(value: unknown): Policy {
   if (raw.sandbox !== undefined) policy.sandbox = validateSandbox(raw.sandbox);
   if (raw.adopt !== undefined) policy.adopt = validateAdopt(raw.adopt);
   if (raw.slurm !== undefined) policy.slurm = validateSlurm(raw.slurm);
+  if (raw.cgroup !== undefined) policy.cgroup = parseCgroupPolicy(raw.cgroup);
+  for (const [name, profile] of Object.entries(policy.profiles)) {
+    if (profile.cgroup === undefined) continue;
+    if (policy.cgroup === undefined) fail(`"profiles.${name}.cgroup"`, 'needs the top-level "cgroup" section (its "max" bounds every profile)');
+    assertWithinMax(profile.cgroup, policy.cgroup.max, `profiles.${name}.cgroup`);
+  }
   if (raw.minUid !== undefined) policy.minUid = integer(raw.minUid, '"minUid"', 1, 2 ** 31 - 1);
   if (raw.serverLog !== undefined) policy.serverLog = pathTemplate(raw.serverLog, '"serverLog"', "{home}/.jupyterhub-singleuser.log");
   return policy;

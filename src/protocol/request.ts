@@ -16,6 +16,7 @@ import {
   MAX_SIGNAL,
   PARTITION_NAME_PATTERN,
   PROFILE_NAME_PATTERN,
+  REQUEST_CGROUP_NAMES,
   type JobRequest,
   type JobResourceName,
   type KillRequest,
@@ -23,6 +24,8 @@ import {
   type Limits,
   type MediatorRequest,
   type Reconcile,
+  type RequestCgroup,
+  type RequestCgroupName,
   type SpawnRequest,
   type SubmitRequest,
   type TlsFiles,
@@ -72,6 +75,24 @@ function validateRequestLimits(value: unknown): Limits {
     limits[name as LimitName] = limit;
   }
   return limits;
+}
+
+/** Positive safe integers only: a cap of 0 or a fraction has no meaning the hub could intend. */
+function validateRequestCgroup(value: unknown): RequestCgroup {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw bad(`"cgroup" must be an object, got ${describe(value)}`);
+  }
+  const cgroup: RequestCgroup = {};
+  for (const [name, cap] of Object.entries(value)) {
+    if (!(REQUEST_CGROUP_NAMES as readonly string[]).includes(name)) {
+      throw bad(`unknown cgroup cap ${JSON.stringify(name)}; use ${REQUEST_CGROUP_NAMES.join(", ")}`);
+    }
+    if (typeof cap !== "number" || !Number.isSafeInteger(cap) || cap < 1) {
+      throw bad(`cgroup cap ${name} must be a positive integer, got ${describe(cap)}`);
+    }
+    cgroup[name as RequestCgroupName] = cap;
+  }
+  return cgroup;
 }
 
 const TLS_KEYS = ["key", "cert", "ca"] as const;
@@ -154,11 +175,12 @@ function validateReconcile(request: Record<string, unknown>, env: Readonly<Recor
 }
 
 function validateSpawn(request: Record<string, unknown>): SpawnRequest {
-  checkKeys(request, ["action", "args", "env"], ["profile", "limits", "tls", "graceSeconds", "server", "reconcile"]);
-  const { limits, tls, graceSeconds } = request;
+  checkKeys(request, ["action", "args", "env"], ["profile", "limits", "cgroup", "tls", "graceSeconds", "server", "reconcile"]);
+  const { limits, cgroup, tls, graceSeconds } = request;
   const launch = validateLaunch(request);
   const result: SpawnRequest = { action: "spawn", ...launch, ...validateReconcile(request, launch.env) };
   if (limits !== undefined) result.limits = validateRequestLimits(limits);
+  if (cgroup !== undefined) result.cgroup = validateRequestCgroup(cgroup);
   if (tls !== undefined) result.tls = validateTls(tls);
   if (graceSeconds !== undefined) {
     if (typeof graceSeconds !== "number" || !Number.isFinite(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {

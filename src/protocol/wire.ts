@@ -40,6 +40,14 @@ export const LIMIT_NAMES = ["nofile", "nproc", "as", "data", "cpu", "core"] as c
 export type LimitName = (typeof LIMIT_NAMES)[number];
 export type Limits = Partial<Record<LimitName, number>>;
 
+/**
+ * The per-server cgroup caps a spawn may ask for (bytes, percent of one CPU, tasks): they can only
+ * lower the site policy's "cgroup" values, and change nothing without that section.
+ */
+export const REQUEST_CGROUP_NAMES = ["MemoryMax", "CPUQuota", "TasksMax"] as const;
+export type RequestCgroupName = (typeof REQUEST_CGROUP_NAMES)[number];
+export type RequestCgroup = Partial<Record<RequestCgroupName, number>>;
+
 /** The key, certificate and CA of JupyterHub's internal_ssl, as PEM text. */
 export interface TlsFiles {
   key: string;
@@ -55,6 +63,8 @@ export interface SpawnRequest {
   profile?: string;
   /** Lower resource limits the hub asks for (never above the site policy's). */
   limits?: Limits;
+  /** Lower cgroup caps (MemoryMax bytes, CPUQuota percent of one CPU, TasksMax); never above the policy's. */
+  cgroup?: RequestCgroup;
   /** internal_ssl material, written by the mediator into a directory of the user's own. */
   tls?: TlsFiles;
   /**
@@ -171,7 +181,7 @@ export type Answer = SpawnAnswer | KillAnswer | ProfilesAnswer | SubmitAnswer | 
 export type JsonObject = Record<string, unknown>;
 
 /** A spawn request (the hub client, `check --spawn`, the tests and the bench build them here). */
-export function spawnRequest(args: readonly string[], env: Readonly<Record<string, string>>, extra: Partial<Pick<SpawnRequest, "profile" | "limits" | "tls" | "graceSeconds" | "server" | "reconcile">> = {}): SpawnRequest {
+export function spawnRequest(args: readonly string[], env: Readonly<Record<string, string>>, extra: Partial<Pick<SpawnRequest, "profile" | "limits" | "cgroup" | "tls" | "graceSeconds" | "server" | "reconcile">> = {}): SpawnRequest {
   return { action: "spawn", args: [...args], env: { ...env }, ...extra };
 }
 

@@ -11,6 +11,7 @@ import { procState, runMediatorAs, waitFor, type MediatorRun, type TestUser } fr
 export interface SpawnOptions {
   profile?: string;
   limits?: Record<string, number>;
+  cgroup?: Record<string, number>;
   tls?: Record<string, string>;
   env?: Record<string, string>;
   args?: string[];
@@ -26,6 +27,7 @@ export function spawnRequestWith(port: number, options: SpawnOptions = {}): stri
   };
   if (options.profile !== undefined) request.profile = options.profile;
   if (options.limits !== undefined) request.limits = options.limits;
+  if (options.cgroup !== undefined) request.cgroup = options.cgroup;
   if (options.tls !== undefined) request.tls = options.tls;
   if (options.graceSeconds !== undefined) request.graceSeconds = options.graceSeconds;
   return JSON.stringify(request);

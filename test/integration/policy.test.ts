@@ -39,7 +39,7 @@ const LAB = `${EXTRA}/lab-server`;
 const VOILA = `${EXTRA}/voila-server`;
 const HUB_OWNED = `${EXTRA}/hub-owned-server`;
 const SERVER_LOG_NAME = ".tsss-server.log";
-const TOP_KEYS = "singleuser, profiles, env, limits, umask, nice, graceSeconds, minUid, serverLog, path, serverArgs, sandbox, adopt, slurm";
+const TOP_KEYS = "singleuser, profiles, env, limits, umask, nice, graceSeconds, minUid, serverLog, path, serverArgs, sandbox, adopt, slurm, cgroup";
 
 
 function writePolicy(policy: unknown): void {
@@ -318,6 +318,29 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
   });
 
+  // The real placement runs on the VM tier (test/vm/systemd-host.test.ts): this host has no
+  // systemd manager for its users, which is exactly the case where a capped server must not start.
+  describe("cgroup section, on a host where the user's systemd manager cannot be had", () => {
+    it("refuses the spawn naming the fix, and starts nothing: never an uncapped server", async () => {
+      writePolicy({ cgroup: { default: { MemoryMax: "1G" }, max: { MemoryMax: "2G" } } });
+      expect(fs.existsSync(`/run/user/${alice.uid}/systemd/private`), "this test needs a host where the user's manager is not running").toBe(false);
+      const result = await call(alice, spawnRequest(await freePort()));
+      expectRefusal(
+        result,
+        new RegExp(
+          `^the site policy caps each server in a cgroup of its user's systemd manager, but ${alice.name}'s manager is not running \\(/run/user/${alice.uid}/systemd/private is missing\\) and .*; nothing was started\\. Fix: as root, once: install polkitd, and where a site rule closes self-linger, \`ts-sudospawner linger-rule --group GROUP --install\`.*, or for this user: \`loginctl enable-linger ${alice.name}\`$`,
+        ),
+      );
+      expect(userProcesses(alice.name)).toEqual([]);
+    });
+
+    it("a request's cgroup caps without the section change nothing, and the mediator says so", async () => {
+      const { pid, run } = await spawnOk(alice, { cgroup: { MemoryMax: 268435456 } });
+      expect(run.stderr).toContain('the hub asked for cgroup caps, but the site policy has no "cgroup" section: no cgroup cap applies to this server');
+      await stop(alice, pid);
+    });
+  });
+
   describe("grace period", () => {
     it("waits the policy's grace period before answering", async () => {
       writePolicy({ graceSeconds: 2.5 });
@@ -592,7 +615,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
 
     it("refuses unknown keys in a profile and invalid values", async () => {
       writePolicy({ profiles: { lab: { executable: LAB, shell: true } } });
-      expectRefusal(await call(alice, killRequest(4_000_000, 0)), `${POLICY_FILE}: "profiles.lab" has unknown key "shell" (allowed: description, executable, args, limits)`);
+      expectRefusal(await call(alice, killRequest(4_000_000, 0)), `${POLICY_FILE}: "profiles.lab" has unknown key "shell" (allowed: description, executable, args, limits, cgroup)`);
       writePolicy({ limits: { nofile: -1 } });
       expectRefusal(await call(alice, killRequest(4_000_000, 0)), `${POLICY_FILE}: "limits".nofile must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`);
     });

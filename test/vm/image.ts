@@ -21,11 +21,13 @@ export interface ImageRecipe {
 /**
  * Minbase skips Recommends, so dbus and libpam-systemd are named: logind needs the system bus to
  * start the managers of lingering users at boot. util-linux (setpriv) and passwd are in minbase.
+ * polkitd: logind asks it whether a never-logged-in user may enable their own linger (the rule of
+ * `ts-sudospawner linger-rule`).
  */
 export const BASE_RECIPE: ImageRecipe = {
   suite: "bookworm",
   variant: "minbase",
-  packages: ["systemd-sysv", "linux-image-amd64", "udev", "sudo", "procps", "dbus", "libpam-systemd"],
+  packages: ["systemd-sysv", "linux-image-amd64", "udev", "sudo", "procps", "dbus", "libpam-systemd", "polkitd"],
 };
 
 /** Raise when the way a cached image is made changes without its recipe changing. */

@@ -5,10 +5,14 @@
  *   - systemd, cgroup v2 and the controllers user@.service delegates;
  *   - the shipped hub unit passes `systemd-analyze verify` under a running systemd, and a hub
  *     stand-in under a unit made from it spawns a server through sudo and the mediator;
- *   - what `systemctl restart` of that unit does to the server today (it lives on, inside the
- *     hub unit's cgroup: the fact issue 17 will change);
- *   - `systemd-run --user --scope -p MemoryMax=64M` as a lingering user through sudo caps the
- *     scope (the mechanism issue 17 will use).
+ *   - with the policy's "cgroup" section, each server runs in a capped scope of its user's own
+ *     systemd manager: caps from the policy, lowered (never raised) by the request; a process beyond
+ *     MemoryMax is OOM-killed inside that scope only; stop ends the whole scope, a double-forked
+ *     daemon included; `systemctl restart` of the hub with KillMode=control-group leaves the server;
+ *     poll is right before and after; on a site whose polkit rules close self-linger, a
+ *     never-logged-in user of the group gets a capped server at the first spawn through the rule of
+ *     `linger-rule`, and without it the spawn is refused;
+ *   - `systemd-run --user --scope -p MemoryMax=64M` as a lingering user through sudo caps the scope.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -19,7 +23,7 @@ import { firstMissing, skipWithout } from "../helpers/prerequisites.js";
 import { hubStandinUnit, verifiableUnit } from "./hub-unit.js";
 import { ensureBaseImage } from "./image.js";
 import { Machine, type DriverReport } from "./machine.js";
-import { GUEST } from "./guest/names.js";
+import { CAPS, GUEST } from "./guest/names.js";
 
 const fx = inject("rootFixture");
 const skip = skipWithout(
@@ -52,9 +56,38 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
     machine = Machine.fromBase(base.tar);
     machine.putNode(process.execPath);
     machine.installPackage(fx.tarball, GUEST.prefix);
-    machine.addUsers([{ name: GUEST.hub }, { name: GUEST.user, groups: [GUEST.group], linger: true }], [GUEST.group]);
+    machine.addUsers(
+      [
+        { name: GUEST.hub },
+        { name: GUEST.user, groups: [GUEST.group], linger: true },
+        { name: GUEST.newUser, groups: [GUEST.group] },
+        { name: GUEST.refusedUser, groups: [GUEST.group] },
+      ],
+      [GUEST.group],
+    );
     // The shipped tool writes the rule, validated with the guest's visudo, against the guest's users.
     machine.chroot([GUEST.mediator, "sudoers", "--hub-user", GUEST.hub, "--group", GUEST.group, "--install"], "ts-sudospawner sudoers --install");
+    // The one group-wide step for never-logged-in users; the driver removes it for the refusal check.
+    machine.chroot([GUEST.mediator, "linger-rule", "--group", GUEST.group, "--install"], "ts-sudospawner linger-rule --install");
+    // systemd's own polkit default lets every user enable their own linger; this site has closed it.
+    machine.write(
+      GUEST.siteNoLingerRule,
+      'polkit.addRule(function (action, subject) {\n  if (action.id === "org.freedesktop.login1.set-self-linger") return polkit.Result.NO;\n});\n',
+    );
+    machine.write(
+      GUEST.policy,
+      JSON.stringify({
+        cgroup: CAPS.section,
+        profiles: { daemon: { executable: GUEST.daemonServer }, hog: { executable: GUEST.hogServer } },
+      }),
+    );
+    // A server that double-forks a daemon into a session of its own, and one whose child eats memory.
+    machine.write(
+      GUEST.daemonServer,
+      '#!/bin/sh\nsetsid /bin/sh -c \'sleep 100000 & echo $! > "$1"\' sh "$HOME/.tsss-daemon-$$.pid" </dev/null >/dev/null 2>&1 &\nexec sleep 100000\n',
+      0o755,
+    );
+    machine.write(GUEST.hogServer, "#!/bin/sh\n/usr/local/bin/node -e 'const a = []; for (;;) a.push(Buffer.alloc(8 << 20, 1));' &\nexec sleep 100000\n", 0o755);
     machine.ownedDir(GUEST.hubHome, GUEST.hub);
     machine.write(`${GUEST.dir}/jupyterhub.service`, verifiableUnit(SHIPPED_UNIT));
     machine.write(
@@ -111,19 +144,70 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
     expect(hub.status).toMatchObject({ pid: hub.serverPid });
   });
 
-  // Issue 17 moves each server into a cgroup of its own under user@UID.service: then the cgroup
-  // below flips, deliberately, and this test is renamed with it.
-  it("TODAY, before issue 17: the server lives in the hub unit's cgroup and survives systemctl restart of the hub (KillMode=process)", () => {
+  /** A scope of the user's own manager: never the hub unit's cgroup. */
+  const scopeOf = (uid: unknown) => new RegExp(`^/user\\.slice/user-${String(uid)}\\.slice/user@${String(uid)}\\.service/app\\.slice/ts-sudospawner-${String(uid)}-[0-9a-f]+\\.scope$`);
+
+  it("the hub's server runs in a scope of its user's manager, with the policy's default caps, never in the hub unit's cgroup", () => {
     const hub = observed("hub");
-    expect(hub.serverCgroup).toBe(`/system.slice/${GUEST.hubUnit}`);
+    const uid = hub.uid;
     expect(hub.hubCgroup).toBe(`/system.slice/${GUEST.hubUnit}`);
+    expect(hub.serverCgroup).toMatch(scopeOf(uid));
+    expect(hub.serverCaps).toMatchObject(CAPS.defaults);
+  });
+
+  it("systemctl restart of the hub with KillMode=control-group leaves the server running, and the restarted hub's poll finds it", () => {
+    const hub = observed("hub");
     const restart = observed("restart");
+    expect(restart.killMode).toBe("control-group");
     expect(restart.serverAlive).toBe(true);
-    expect(restart.serverCgroup).toBe(`/system.slice/${GUEST.hubUnit}`);
-    // The restarted hub found it with poll() and did not start another.
+    expect(restart.serverCgroup).toBe(hub.serverCgroup);
     expect(restart.newHub).toMatchObject({ serverPid: hub.serverPid, found: true });
     expect(restart.newHubCgroup).toBe(`/system.slice/${GUEST.hubUnit}`);
     expect(restart.status).toMatchObject({ pid: hub.serverPid });
+  });
+
+  it("a request's lower cgroup caps win, higher ones do not", () => {
+    const caps = observed("caps");
+    expect(caps.lower).toMatchObject({ cgroup: expect.stringMatching(scopeOf(caps.uid)), memoryMax: CAPS.lower.memoryMax, cpuMax: CAPS.lower.cpuMax, pidsMax: CAPS.lower.pidsMax });
+    expect(caps.higher).toMatchObject({ cgroup: expect.stringMatching(scopeOf(caps.uid)), ...CAPS.defaults });
+  });
+
+  it("stop ends the whole scope, a daemon double-forked into its own session included, and the scope's cgroup is gone; poll says alive, then gone", () => {
+    const caps = observed("caps");
+    expect(caps.daemon).toMatchObject({ ownSession: true, cgroup: (caps.lower as { cgroup: string }).cgroup });
+    expect(caps.pollBefore).toEqual({ ok: true, alive: true });
+    expect(caps.stop).toMatchObject({ ok: true });
+    expect(caps.after).toEqual({ serverAlive: false, daemonAlive: false, scopeDirExists: false });
+    expect(caps.pollAfter).toMatchObject({ ok: true, alive: false });
+  });
+
+  it("a process beyond MemoryMax is OOM-killed inside its scope only: the server, the user's other server and another user's server keep running", () => {
+    const oom = observed("oom");
+    expect(oom.cgroup).toMatch(scopeOf(observed("hub").uid));
+    expect(oom.oomKills).toBeGreaterThanOrEqual(1);
+    expect(oom.serverAlive).toBe(true);
+    expect(oom.scopeExists).toBe(true);
+    expect(oom.otherUserServerAlive).toBe(true);
+    expect(oom.hubServerAlive).toBe(true);
+    expect(oom.hubServerOomKills).toBe("0");
+  });
+
+  it("a never-logged-in user gets a capped server at the first spawn, through the polkit rule of linger-rule", () => {
+    const linger = observed("linger");
+    expect(linger.before).toEqual({ lingerFile: false, managerSocket: false });
+    expect(linger.answer, String(linger.stderr)).toMatchObject({ ok: true, pid: expect.any(Number) });
+    expect(linger.caps).toMatchObject({ cgroup: expect.stringMatching(scopeOf(linger.uid)), ...CAPS.defaults });
+    expect(linger.lingerFileAfter).toBe(true);
+  });
+
+  it("without the rule, a never-logged-in user's spawn is refused naming the fix, and nothing of that user runs", () => {
+    const refused = observed("refused");
+    expect(refused.status).not.toBe(0);
+    expect(refused.answer).toMatchObject({ ok: false, error: expect.stringContaining("linger-rule --group") });
+    expect(String((refused.answer as { error: string }).error)).toContain(`loginctl enable-linger ${GUEST.refusedUser}`);
+    expect(refused.processes).toEqual([]);
+    expect(refused.lingerFile).toBe(false);
+    expect(refused.managerSocket).toBe(false);
   });
 
   it("systemd-run --user --scope -p MemoryMax=64M as a lingering user through sudo makes a capped cgroup under user@UID.service", () => {

@@ -9,6 +9,7 @@ import { shellLine } from "../../protocol/index.js";
 import { MARK_ENV } from "../env-policy.js";
 import type { Logger } from "../logger.js";
 import type { NativeAddon } from "../native.js";
+import type { ScopeExec } from "../cgroup/placement.js";
 import { REAPER_COMMIT_FD, commitThrough, type ServerCommit } from "./commit.js";
 import { checkExecStrings, e2bigHint, stackSoftLimit } from "./exec-size.js";
 import { logFileRefusal, type FoundEntry } from "./log-file-refusal.js";
@@ -62,6 +63,8 @@ export interface SpawnDeps {
   user: { name: string; uid: number };
   /** How a refusal names another uid ("uid 1002", or that it is the hub user's). */
   describeUid: (uid: number) => string;
+  /** With the policy's "cgroup" section: start the reaper through systemd-run in this scope. */
+  scope?: ScopeExec;
 }
 
 /** How long a server stopped because of an interruption gets after SIGTERM before SIGKILL. */
@@ -174,6 +177,10 @@ async function startedPid(first: NextEvent, reaperPid: number, plan: LaunchPlan,
     // the child, set before anything else, with a check that the reaper is still its parent).
     addon.kill(reaperPid, 9);
     await reapSoon(addon, reaperPid);
+    if (first.kind === "eof" && deps.scope !== undefined) {
+      // systemd-run exits before the exec when the manager refuses the scope; it said why on stderr.
+      throw new SudoSpawnerError("SPAWN_FAILED", `systemd-run could not start the server's scope ${deps.scope.unit} (its message is in the hub's log just above); nothing was started`);
+    }
     throw new SudoSpawnerError("SPAWN_FAILED", `the reaper did not report a started server (${first.kind === "garbage" ? `it said ${JSON.stringify(first.line)}` : first.kind})`);
   }
   return first.pid;
@@ -192,7 +199,11 @@ export async function spawnServer(plan: LaunchPlan, deps: SpawnDeps): Promise<St
   // we start (our user's process) must not be able to ptrace us or open our /proc files.
   const dumpable = addon.setNonDumpable();
   if (dumpable !== 0) logger.warn(`could not make the mediator non-dumpable: ${addon.strerror(dumpable)}`);
-  const reaper = addon.spawnReaper(deps.reaperPath, argv, [...plan.env], true);
+  const { scope } = deps;
+  const reaper =
+    scope === undefined
+      ? addon.spawnReaper(deps.reaperPath, argv, [...plan.env], true)
+      : addon.spawnReaper(scope.file, scope.argv(deps.reaperPath, argv), scope.env(plan.env), true);
   const commit = commitThrough(reaper.commitFd);
   try {
     return { pid: await startServer(plan, deps, reaper), commit };

@@ -18,7 +18,8 @@ describe("examples/policy.json", () => {
     const policy = validatePolicy(example);
     expect(policy.singleuser).toBe("/usr/local/bin/jupyterhub-singleuser");
     expect(Object.keys(policy.profiles)).toEqual(["lab", "voila", "conda-ml"]);
-    expect(policy.profiles["conda-ml"]).toEqual({ description: "Machine learning (conda env, 64 GiB address space)", executable: "/opt/conda/envs/ml/bin/jupyterhub-singleuser", args: [], limits: { as: 68719476736, nofile: 8192 } });
+    expect(policy.profiles["conda-ml"]).toEqual({ description: "Machine learning (conda env, 64 GiB address space)", executable: "/opt/conda/envs/ml/bin/jupyterhub-singleuser", args: [], limits: { as: 68719476736, nofile: 8192 }, cgroup: { MemoryMax: 16 * 1024 ** 3, CPUQuota: 400 } });
+    expect(policy.cgroup).toEqual({ default: { MemoryMax: 4 * 1024 ** 3, CPUQuota: 200, TasksMax: 512 }, max: { MemoryMax: 16 * 1024 ** 3, CPUQuota: 800, TasksMax: 2048 }, oomPolicy: "continue" });
     expect(policy.env).toEqual({ deniedNames: ["JUPYTERHUB_DEBUG"], deniedPatterns: ["AWS_*", "GOOGLE_*"], allowPatterns: ["CONDA_DEFAULT_ENV", "SITE_*"] });
     expect(policy.path).toBe("/opt/conda/bin:/usr/local/bin:/usr/bin:/bin");
     expect(policy.serverArgs).toEqual({ allow: ["--MappingKernelManager.cull_idle_timeout", "--ServerApp.terminals_enabled"] });
@@ -49,6 +50,8 @@ describe("examples/policy.json", () => {
         "--private-tmp", "--read-only", "/opt/conda", "--read-only", "/srv/datasets", "--leftover-grace-ms", "3000",
       ],
       logFile: "/home/alice/.jupyterhub-singleuser.log",
+      // No profile cgroup for voila: the section's default.
+      cgroupCaps: { MemoryMax: 4 * 1024 ** 3, CPUQuota: 200, TasksMax: 512 },
     });
   });
 

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import { GUEST, type HubStandinState } from "./names.js";
+import { CAPS, GUEST, type HubStandinState } from "./names.js";
 
 const out = fs.openSync(GUEST.results, "w");
 
@@ -92,6 +92,59 @@ function unitProperty(unit: string, property: string): string {
   return ok("systemctl", ["show", "--value", "-p", property, unit]);
 }
 
+const hubIds = { uid: ok("id", ["-u", GUEST.hub]), gid: ok("id", ["-g", GUEST.hub]) };
+let calls = 0;
+
+/**
+ * One mediator call as the hub makes it: the hub's ids (setpriv, no PAM), real sudo, the request
+ * on stdin. stderr goes to a file: a started server inherits it, and a pipe would wait for it.
+ */
+function asHub(user: string, request: Record<string, unknown>): { status: number | null; answer: Record<string, unknown>; stderr: string } {
+  const errFile = `/tmp/tsss-mediator-${++calls}.err`;
+  const errFd = fs.openSync(errFile, "w", 0o644);
+  const result = spawnSync(
+    "setpriv",
+    [`--reuid=${hubIds.uid}`, `--regid=${hubIds.gid}`, "--init-groups", "sudo", "-u", user, "-nH", GUEST.mediator, "--logging=INFO"],
+    { input: JSON.stringify(request), stdio: ["pipe", "pipe", errFd], encoding: "utf8", cwd: "/", env: { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" } },
+  );
+  fs.closeSync(errFd);
+  let answer: Record<string, unknown>;
+  try {
+    answer = JSON.parse(result.stdout) as Record<string, unknown>;
+  } catch {
+    answer = { unparsed: result.stdout };
+  }
+  return { status: result.status, answer, stderr: read(errFile) ?? "" };
+}
+
+function spawnAs(user: string, profile: string, cgroup?: Record<string, number>): number {
+  const call = asHub(user, { action: "spawn", args: [], env: {}, profile, graceSeconds: 0, ...(cgroup === undefined ? {} : { cgroup }) });
+  if (call.answer.ok !== true || typeof call.answer.pid !== "number") throw new Error(`spawn as ${user} failed: ${JSON.stringify(call.answer)}\n${call.stderr}`);
+  return call.answer.pid;
+}
+
+/** poll and stop as the hub does them: a kill request with signal 0, or 15. */
+function killAs(user: string, pid: number, signal: number): unknown {
+  return asHub(user, { action: "kill", pid, signal }).answer;
+}
+
+/** Where a process's cgroup is, and the caps cgroupfs shows there. */
+function cgroupFacts(pid: number): Record<string, unknown> {
+  const cgroup = cgroupOf(pid);
+  if (cgroup === undefined) throw new Error(`pid ${pid} has no cgroup (gone?)`);
+  const dir = `/sys/fs/cgroup${cgroup}`;
+  return { cgroup, memoryMax: read(`${dir}/memory.max`)?.trim(), cpuMax: read(`${dir}/cpu.max`)?.trim(), pidsMax: read(`${dir}/pids.max`)?.trim() };
+}
+
+function uidOf(user: string): number {
+  return Number(ok("id", ["-u", user]));
+}
+
+/** The pids a user has running (pgrep exits 1 when there are none). */
+function processesOf(user: string): number[] {
+  return run("pgrep", ["-u", user]).stdout.split("\n").filter(Boolean).map(Number);
+}
+
 await check("boot", () => {
   const mount = read("/proc/self/mounts")
     ?.split("\n")
@@ -137,12 +190,14 @@ await check("hub", async () => {
       killMode: unitProperty(GUEST.hubUnit, "KillMode"),
       controlGroup: unitProperty(GUEST.hubUnit, "ControlGroup"),
     },
+    uid: String(userUid),
     hubPid: state.hubPid,
     mainPid: Number(unitProperty(GUEST.hubUnit, "MainPID")),
     hubCgroup: cgroupOf(state.hubPid),
     serverPid: state.serverPid,
     serverOwner: ownerOf(state.serverPid),
     serverCgroup: cgroupOf(state.serverPid),
+    serverCaps: cgroupFacts(state.serverPid),
     status: await serverStatus(),
   };
 });
@@ -150,6 +205,10 @@ await check("hub", async () => {
 await check("restart", async () => {
   if (firstServerPid === undefined) throw new Error("no server from the hub check");
   const before = hubState();
+  // The harshest setting a site may have: every process in the hub's cgroup is killed on restart.
+  fs.mkdirSync(`/etc/systemd/system/${GUEST.hubUnit}.d`, { recursive: true });
+  fs.writeFileSync(`/etc/systemd/system/${GUEST.hubUnit}.d/kill-mode.conf`, "[Service]\nKillMode=control-group\n");
+  ok("systemctl", ["daemon-reload"]);
   ok("systemctl", ["restart", GUEST.hubUnit]);
   const state = await waitFor("the restarted hub stand-in to report", () => {
     const now = hubState();
@@ -161,6 +220,7 @@ await check("restart", async () => {
     serverCgroup: cgroupOf(firstServerPid) ?? null,
     newHub: state,
     newHubCgroup: cgroupOf(state.hubPid),
+    killMode: unitProperty(GUEST.hubUnit, "KillMode"),
     status: alive(firstServerPid) ? await serverStatus() : null,
   };
 });
@@ -174,5 +234,97 @@ await check("scope", async () => {
   const [cgroup, memoryMax] = result.stdout.split("\n");
   return { status: result.status, cgroup, memoryMax, stderr: result.stderr };
 });
+
+const userUidText = String(userUid);
+let newUserServer: number | undefined;
+
+await check("caps", async () => {
+  // A request below the policy's defaults wins; one above the max does not.
+  const lowerPid = spawnAs(GUEST.user, "daemon", CAPS.lower.request);
+  const higherPid = spawnAs(GUEST.user, "daemon", CAPS.higher.request);
+  const lower = cgroupFacts(lowerPid);
+  const higher = cgroupFacts(higherPid);
+  const home = `/home/${GUEST.user}`;
+  const daemonPid = Number(await waitFor("the daemon's pid file", () => read(`${home}/.tsss-daemon-${lowerPid}.pid`)?.trim() || undefined));
+  const sessionOf = (pid: number) => read(`/proc/${pid}/stat`)?.split(") ")[1]?.split(" ")[3];
+  // setsid's shell led a session of its own and is gone: the daemon is nobody's child but the reaper's.
+  const daemon = { pid: daemonPid, cgroup: cgroupOf(daemonPid), ownSession: sessionOf(daemonPid) !== sessionOf(lowerPid) && sessionOf(daemonPid) !== undefined };
+  // poll, stop, poll: as the hub sends them.
+  const pollBefore = killAs(GUEST.user, lowerPid, 0);
+  const stop = killAs(GUEST.user, lowerPid, 15);
+  const scopeDir = `/sys/fs/cgroup${String(lower.cgroup)}`;
+  await waitFor("the stopped server's scope to go", () => (!alive(lowerPid) && !alive(daemonPid) && !fs.existsSync(scopeDir) ? true : undefined));
+  const pollAfter = killAs(GUEST.user, lowerPid, 0);
+  killAs(GUEST.user, higherPid, 15);
+  return {
+    uid: userUidText,
+    lower,
+    higher,
+    daemon,
+    pollBefore,
+    stop,
+    pollAfter,
+    after: { serverAlive: alive(lowerPid), daemonAlive: alive(daemonPid), scopeDirExists: fs.existsSync(scopeDir) },
+  };
+});
+
+await check("linger", async () => {
+  // Never logged in: no linger file, no manager; the polkit rule from `linger-rule --install` is in place.
+  const uid = uidOf(GUEST.newUser);
+  const before = { lingerFile: fs.existsSync(`/var/lib/systemd/linger/${GUEST.newUser}`), managerSocket: fs.existsSync(`/run/user/${uid}/systemd/private`) };
+  const call = asHub(GUEST.newUser, { action: "spawn", args: [], env: {}, profile: "daemon", graceSeconds: 0 });
+  const pid = typeof call.answer.pid === "number" ? call.answer.pid : undefined;
+  if (pid !== undefined) newUserServer = pid;
+  return {
+    uid: String(uid),
+    before,
+    answer: call.answer,
+    stderr: call.stderr,
+    caps: pid === undefined ? null : cgroupFacts(pid),
+    lingerFileAfter: fs.existsSync(`/var/lib/systemd/linger/${GUEST.newUser}`),
+  };
+});
+
+await check("oom", async () => {
+  const pid = spawnAs(GUEST.user, "hog");
+  const { cgroup } = cgroupFacts(pid);
+  const events = `/sys/fs/cgroup${String(cgroup)}/memory.events`;
+  const oomKills = await waitFor("an OOM kill in the hog's scope", () => {
+    const count = Number(/^oom_kill (\d+)$/m.exec(read(events) ?? "")?.[1] ?? 0);
+    return count >= 1 ? count : undefined;
+  }, 300_000);
+  const hub = hubState();
+  const facts = {
+    cgroup,
+    oomKills,
+    serverAlive: alive(pid),
+    scopeExists: fs.existsSync(`/sys/fs/cgroup${String(cgroup)}`),
+    otherUserServerAlive: newUserServer !== undefined && alive(newUserServer),
+    hubServerAlive: hub !== undefined && alive(hub.serverPid),
+    // Nothing outside the scope saw an OOM kill (the user's other servers, the hub's).
+    hubServerOomKills: hub === undefined ? null : read(`/sys/fs/cgroup${String(cgroupOf(hub.serverPid))}/memory.events`)?.match(/^oom_kill (\d+)$/m)?.[1],
+  };
+  killAs(GUEST.user, pid, 15);
+  return facts;
+});
+
+await check("refused", async () => {
+  // Without the group-wide rule, a never-logged-in user's manager cannot be had: refused, nothing runs.
+  fs.rmSync(GUEST.lingerRule);
+  await sleep(3000); // polkitd rereads rules.d on a change (inotify); give it the moment
+  const uid = uidOf(GUEST.refusedUser);
+  const call = asHub(GUEST.refusedUser, { action: "spawn", args: [], env: {}, profile: "daemon", graceSeconds: 0 });
+  await sleep(1000);
+  return {
+    status: call.status,
+    answer: call.answer,
+    stderr: call.stderr,
+    processes: processesOf(GUEST.refusedUser),
+    lingerFile: fs.existsSync(`/var/lib/systemd/linger/${GUEST.refusedUser}`),
+    managerSocket: fs.existsSync(`/run/user/${uid}/systemd/private`),
+  };
+});
+
+if (newUserServer !== undefined) killAs(GUEST.newUser, newUserServer, 15);
 
 report("done", { uptimeSeconds: Number(read("/proc/uptime")?.split(" ")[0]) });

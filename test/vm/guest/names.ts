@@ -3,6 +3,20 @@ export const GUEST = {
   hub: "tsss-hub",
   group: "tsss-jupyter",
   user: "tsss-alice",
+  /** Never logged in, no linger file: their manager is started at the first spawn (the polkit rule). */
+  newUser: "tsss-bob",
+  /** Never logged in either; spawned after the polkit rule is removed: refused. */
+  refusedUser: "tsss-dave",
+  policy: "/etc/ts-sudospawner/config.json",
+  lingerRule: "/etc/polkit-1/rules.d/60-ts-sudospawner-linger.rules",
+  /**
+   * A site that closed self-linger to everyone (systemd's own default with polkitd is "yes" for
+   * all users): sorted after ours, so only the group's rule opens it again.
+   */
+  siteNoLingerRule: "/etc/polkit-1/rules.d/70-site-no-linger.rules",
+  /** Launch profiles of the policy (guest scripts): a server with a double-forked daemon, and one whose child eats memory. */
+  daemonServer: "/opt/tsss-vm/daemon-server.sh",
+  hogServer: "/opt/tsss-vm/hog-server.sh",
   prefix: "/opt/ts-sudospawner",
   mediator: "/opt/ts-sudospawner/bin/ts-sudospawner",
   /** The installed package's built client (dist/index.js), as a site's own hub would load it. */
@@ -16,6 +30,16 @@ export const GUEST = {
   serverPort: 8890,
   /** The second serial port: one JSON line per check (ttyS0 carries the kernel's and systemd's messages). */
   results: "/dev/ttyS1",
+} as const;
+
+/** The policy's cgroup section in the VM, and the numbers cgroupfs must show for it. */
+export const CAPS = {
+  section: { default: { MemoryMax: "256M", CPUQuota: "50%", TasksMax: 64 }, max: { MemoryMax: "512M", CPUQuota: "100%", TasksMax: 128 } },
+  defaults: { memoryMax: String(256 * 1024 * 1024), cpuMax: "50000 100000", pidsMax: "64" },
+  /** A request below the defaults (bytes, percent, tasks) and what cgroupfs shows for it. */
+  lower: { request: { MemoryMax: 128 * 1024 * 1024, CPUQuota: 25, TasksMax: 32 }, memoryMax: String(128 * 1024 * 1024), cpuMax: "25000 100000", pidsMax: "32" },
+  /** A request above the max: the defaults apply. */
+  higher: { request: { MemoryMax: 1024 * 1024 * 1024, CPUQuota: 400, TasksMax: 1000 } },
 } as const;
 
 /** What the hub stand-in writes after each start of its unit. */

@@ -1,0 +1,68 @@
+/**
+ * The systemd-run command line that starts the reaper in a transient scope of the user's own
+ * systemd manager (pure). systemd-run --scope asks the manager for the scope, moves itself into
+ * it and exec's the reaper in place: same pid, same fds (the status and commit pipes), so the
+ * reaper, the server and all they start are in the scope, and the mediator's handshake is as before.
+ */
+import { CGROUP_PROPERTY_NAMES, formatValue, type CgroupValues, type OomPolicy } from "./policy.js";
+
+/** Fixed, audited like the reaper; never taken from PATH or the hub. */
+export const SYSTEMD_RUN = "/usr/bin/systemd-run";
+export const LOGINCTL = "/usr/bin/loginctl";
+
+/** The user's manager listens here; systemd-run --user finds it through XDG_RUNTIME_DIR alone. */
+export function runtimeDir(uid: number): string {
+  return `/run/user/${uid}`;
+}
+
+export function managerSocket(uid: number): string {
+  return `${runtimeDir(uid)}/systemd/private`;
+}
+
+/**
+ * Names systemd-run (sd-bus, systemd's logging) reads from its environment: which bus it talks to,
+ * and how. A site's env.allow could admit one; a hub-chosen bus could fake the manager and leave
+ * the server uncapped, so none of them reaches systemd-run (nor, through it, the server).
+ */
+const SYSTEMD_RUN_READS = /^(?:DBUS_|SYSTEMD_|XDG_RUNTIME_DIR=)/;
+
+/** systemd-run's environment (pure): the server's, without what systemd-run reads, and the user's runtime dir. */
+export function scopeEnv(serverEnv: readonly string[], uid: number): string[] {
+  return [...serverEnv.filter((entry) => !SYSTEMD_RUN_READS.test(entry)), `XDG_RUNTIME_DIR=${runtimeDir(uid)}`];
+}
+
+/**
+ * The scope's name: ours at a glance (`systemctl --user list-units 'ts-sudospawner-*'`), the uid,
+ * and a random part so two starts never collide. `random` is hex from the caller.
+ */
+export function scopeUnitName(uid: number, random: string): string {
+  if (!/^[0-9a-f]{1,32}$/.test(random)) throw new Error(`scope name: not a hex string: ${random}`);
+  return `ts-sudospawner-${uid}-${random}.scope`;
+}
+
+/** The caps as `-p Name=value` pairs, in a fixed order, OOMPolicy last. */
+export function propertyArgs(caps: CgroupValues, oomPolicy: OomPolicy): string[] {
+  const args: string[] = [];
+  for (const name of CGROUP_PROPERTY_NAMES) {
+    const value = caps[name];
+    if (value !== undefined) args.push("-p", `${name}=${formatValue(name, value)}`);
+  }
+  args.push("-p", `OOMPolicy=${oomPolicy}`);
+  return args;
+}
+
+/** systemd-run's argv (argv[0] included) around the reaper's: `reaperArgv[0]` is replaced by its path. */
+export function scopeArgv(options: { unit: string; caps: CgroupValues; oomPolicy: OomPolicy; reaperPath: string; reaperArgv: readonly string[] }): string[] {
+  return [
+    "systemd-run",
+    "--user",
+    "--scope",
+    "--quiet",
+    "--collect",
+    `--unit=${options.unit}`,
+    ...propertyArgs(options.caps, options.oomPolicy),
+    "--",
+    options.reaperPath,
+    ...options.reaperArgv.slice(1),
+  ];
+}
