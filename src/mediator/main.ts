@@ -18,7 +18,7 @@ import { parseMediatorArgs, type MediatorArgs } from "./args.js";
 import { applyEnvPolicy, dropWarnings, serverPath, toEnvList } from "./env-policy.js";
 import { modeText } from "./help.js";
 import { killServer } from "./kill/kill.js";
-import { prepareScope, type ScopeExec } from "./cgroup/placement.js";
+import type { ScopeExec } from "./cgroup/placement.js";
 import { chooseLaunch, type PolicyChoice } from "./launch.js";
 import { createLogger, type Logger } from "./logger.js";
 import { loadAddon, type NativeAddon } from "./native.js";
@@ -123,7 +123,8 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
   let scope: ScopeExec | undefined;
   if (policy.cgroup !== undefined && launch.cgroupCaps !== undefined) {
     // A check like the others: a refused placement stops no older server and writes no TLS file.
-    scope = await prepareScope(policy.cgroup, launch.cgroupCaps, account, logger);
+    // Imported on use, as Slurm mode: node:child_process (for loginctl) would cost every kill its load.
+    scope = await (await import("./cgroup/placement.js")).prepareScope(policy.cgroup, launch.cgroupCaps, account, logger);
   } else if (request.cgroup !== undefined) {
     logger.warn('the hub asked for cgroup caps, but the site policy has no "cgroup" section: no cgroup cap applies to this server');
   }

@@ -3,6 +3,7 @@
  * transient scope of the user's own systemd manager (scope.ts says why a scope). This module makes
  * sure that manager runs, starting it with `loginctl enable-linger` (self) when it does not, and
  * refuses (NO_USER_MANAGER) when it cannot be had: a capped server or none, never an uncapped one.
+ * Imported on use (main.ts): node:child_process costs every kill a few ms to load.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
