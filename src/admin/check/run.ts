@@ -26,7 +26,7 @@ import { progressLine, type CheckReport, type CheckRow } from "./report.js";
 import { checkRuleAllowsMediator, checkRuleNotTooBroad, checkRuleRefusesRoot } from "./rules.js";
 import { checkPythonOrphans } from "./orphans.js";
 import { checkServerLog } from "./server-log.js";
-import { cgroupSetting, checkCgroup, observePlacement, type CgroupInputs } from "./cgroup/probe.js";
+import { cgroupOffRow, cgroupPolicyErrorRow, cgroupSetting, checkCgroupHost, checkCgroupPlacement, observePlacement } from "./cgroup/probe.js";
 import { CGROUP_ROW_IDS, type PlacementFacts } from "./cgroup/rows.js";
 import { checkSlurm } from "./slurm.js";
 import { SLURM_ROW_IDS } from "./slurm-rows.js";
@@ -105,10 +105,10 @@ function skippedSpawn(s: CheckSubject): CheckRow {
   };
 }
 
-/** The cgroup rows; like runStep, a failure to finish is a failed row of its own. */
-function runCgroup(subject: CheckSubject, inputs: CgroupInputs, progress: (activity: string) => void): CheckRow[] {
+/** Like runStep: a cgroup probe that throws fails a row of its own. */
+function cgroupGuard(run: () => CheckRow[]): CheckRow[] {
   try {
-    return checkCgroup(subject, inputs, progress);
+    return run();
   } catch (error) {
     return [{ id: CGROUP_ROW_IDS.off, title: "cgroup limits", status: "fail", detail: `could not finish: ${errorMessage(error)}`, fix: "run the check as root, which can examine every path" }];
   }
@@ -133,24 +133,37 @@ export async function runCheck(request: CheckRequest, io: AdminIO): Promise<Chec
     rows.push(await runStep(step, index, subject));
   }
   const spawnIndex = STEPS.length + 1;
+  const cgroupIndex = spawnIndex + 2;
   const setting = cgroupSetting();
-  const cgroupInputs: CgroupInputs = { setting };
+  // Rows 1-3 of the cgroup rows are probed before the spawn, which may start the user's manager,
+  // and shown after it with the placement row.
+  let cgroupRows: CheckRow[];
+  if (setting.kind === "on") {
+    const progress = (activity: string) => io.err(progressLine(cgroupIndex, total, activity));
+    progress("reading /proc/self/mountinfo for cgroup v2");
+    cgroupRows = cgroupGuard(() => checkCgroupHost(subject, setting.policy, setting.profiles, progress));
+  } else {
+    cgroupRows = [setting.kind === "off" ? cgroupOffRow() : cgroupPolicyErrorRow(setting.message)];
+  }
+  let spawn: { row: CheckRow; placement?: PlacementFacts } | undefined;
   if (request.spawn) {
     io.err(progressLine(spawnIndex, total, SPAWN_STEP.activity(subject)));
     let placement: PlacementFacts | undefined;
     const observe = setting.kind === "on" ? (pid: number) => void (placement = observePlacement(pid)) : undefined;
-    const spawnStep: Step = { ...SPAWN_STEP, run: (s) => checkSpawn(s, observe) };
-    const spawnRow = await runStep(spawnStep, spawnIndex - 1, subject);
+    const spawnRow = await runStep({ ...SPAWN_STEP, run: (s) => checkSpawn(s, observe) }, spawnIndex - 1, subject);
     rows.push(spawnRow);
-    cgroupInputs.spawn = placement === undefined ? { row: spawnRow } : { row: spawnRow, placement };
+    spawn = placement === undefined ? { row: spawnRow } : { row: spawnRow, placement };
   } else {
     io.err(`[${spawnIndex}/${total}] spawn test skipped (add --spawn)\n`);
     rows.push(skippedSpawn(subject));
   }
   io.err(progressLine(spawnIndex + 1, total, ORPHANS_STEP.activity(subject)));
   rows.push(await runStep(ORPHANS_STEP, spawnIndex, subject));
-  io.err(progressLine(spawnIndex + 2, total, "reading the site policy's cgroup section"));
-  rows.push(...runCgroup(subject, cgroupInputs, (activity) => io.err(progressLine(spawnIndex + 2, total, activity))));
+  if (setting.kind === "on") {
+    const { policy } = setting;
+    cgroupRows.push(...cgroupGuard(() => [checkCgroupPlacement(subject, policy, spawn)]));
+  }
+  rows.push(...cgroupRows);
   const progress = (activity: string) => io.err(progressLine(total, total, activity));
   progress(`asking the mediator as ${subject.user.name} whether Slurm mode is on (slurm-options)`);
   rows.push(...runSlurm(subject, progress));

@@ -27,6 +27,7 @@ import {
   lingerRuleGroup,
   neededControllers,
   skippedPlacementRow,
+  spawnableGroup,
   unifiedCgroup,
   type ManagerFacts,
   type PlacementFacts,
@@ -79,10 +80,13 @@ function managerFacts(s: CheckSubject): ManagerFacts {
   return { kind: "pkcheck", status: result.status, output: `${result.stderr}\n${result.stdout}${result.failure ?? ""}` };
 }
 
-/** The group for the fix: the installed linger rule's (root-owned, polkit's own input), when readable. */
-function ruleGroup(): string | undefined {
+/** The group for the fix: the installed linger rule's (polkit's own input), else the hub's sudoers rule's. */
+function fixGroup(s: CheckSubject): string | undefined {
   const text = readText(LINGER_RULE_PATH);
-  return text === undefined ? undefined : lingerRuleGroup(text);
+  const fromRule = text === undefined ? undefined : lingerRuleGroup(text);
+  if (fromRule !== undefined || s.listing === undefined) return fromRule;
+  const groups = runCommand("id", ["-Gn", "--", s.user.name]).stdout.trim().split(/\s+/).filter(Boolean);
+  return spawnableGroup(s.listing, s.mediator.path, groups);
 }
 
 /** Read while the check's server runs (check/spawn.ts calls it before stopping it). */
@@ -98,24 +102,24 @@ export function observePlacement(pid: number): PlacementFacts {
   return facts;
 }
 
-export interface CgroupInputs {
-  setting: CgroupSetting;
-  /** Set when --spawn was given: the spawn row, and what observePlacement saw (if a server ran). */
-  spawn?: { row: CheckRow; placement?: PlacementFacts };
-}
-
-/** The cgroup rows: one when the policy has no section (or cannot be read), four when it has one. */
-export function checkCgroup(s: CheckSubject, inputs: CgroupInputs, progress: (activity: string) => void): CheckRow[] {
-  const { setting } = inputs;
-  if (setting.kind === "off") return [cgroupOffRow()];
-  if (setting.kind === "error") return [cgroupPolicyErrorRow(setting.message)];
+/**
+ * Rows 1-3 (the host and the user's manager). run.ts takes them before the spawn row, which may
+ * itself start the manager: row 3 must say whether the hub's first spawn can have it.
+ */
+export function checkCgroupHost(s: CheckSubject, policy: CgroupPolicy, profiles: readonly CgroupPolicy["default"][], progress: (activity: string) => void): CheckRow[] {
   const rows = [judgeCgroupV2(readText("/proc/self/mountinfo"))];
   const unit = `user@${s.user.uid}.service`;
   progress(`systemctl show ${unit} -p Delegate -p DelegateControllers`);
   const show = runCommand("systemctl", ["show", unit, "-p", "Delegate", "-p", "DelegateControllers"], { timeoutMs: 15_000 });
-  rows.push(judgeDelegation(unit, { status: show.status, stdout: show.stdout, stderr: `${show.stderr}${show.failure ?? ""}` }, neededControllers(setting.policy, setting.profiles)));
+  rows.push(judgeDelegation(unit, { status: show.status, stdout: show.stdout, stderr: `${show.stderr}${show.failure ?? ""}` }, neededControllers(policy, profiles)));
   progress(`asking polkit (pkcheck as ${s.user.name}) whether ${s.user.name} may enable their own linger`);
-  rows.push(judgeUserManager(s.user, managerFacts(s), ruleGroup()));
-  rows.push(inputs.spawn === undefined ? skippedPlacementRow() : judgePlacement(s.user, setting.policy, inputs.spawn.placement, inputs.spawn.row));
+  rows.push(judgeUserManager(s.user, managerFacts(s), fixGroup(s)));
   return rows;
 }
+
+/** Row 4: without --spawn (`spawn` undefined) a skip; else the server's cgroup, or the spawn row's failure. */
+export function checkCgroupPlacement(s: CheckSubject, policy: CgroupPolicy, spawn: { row: CheckRow; placement?: PlacementFacts } | undefined): CheckRow {
+  return spawn === undefined ? skippedPlacementRow() : judgePlacement(s.user, policy, spawn.placement, spawn.row);
+}
+
+export { cgroupOffRow, cgroupPolicyErrorRow };

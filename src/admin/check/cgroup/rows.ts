@@ -9,6 +9,7 @@ import { CGROUP_PROPERTY_NAMES, effectiveCaps, type CgroupPolicy, type CgroupPro
 import { managerSocket } from "../../../mediator/cgroup/scope.js";
 import { LINGER_RULE_PATH, SET_SELF_LINGER } from "../../linger/rule.js";
 import type { Account } from "../../../system/account.js";
+import { parseLongListing, unquoteListedName } from "../../host/sudo-listing.js";
 import type { CheckRow } from "../report.js";
 
 export const CGROUP_ROW_IDS = { off: "cgroup", v2: "cgroup-v2", delegation: "cgroup-delegation", manager: "cgroup-user-manager", placement: "cgroup-placement" } as const;
@@ -126,6 +127,21 @@ export function lingerRuleGroup(ruleText: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The group for linger-rule's fix when no rule names it: a `%group` the hub may run the mediator
+ * as (sudo -ll -U HUB) that the user is in, the group the sudoers rule was written for.
+ */
+export function spawnableGroup(listing: string, mediator: string, userGroups: readonly string[]): string | undefined {
+  for (const rule of parseLongListing(listing).rules) {
+    if (!rule.commands.some((command) => command.split(" ")[0] === mediator)) continue;
+    for (const entry of rule.runAsUsers) {
+      const name = unquoteListedName(entry);
+      if (name.startsWith("%") && !name.startsWith("%#") && userGroups.includes(name.slice(1))) return name.slice(1);
+    }
+  }
+  return undefined;
 }
 
 export function judgeUserManager(user: Pick<Account, "name" | "uid">, facts: ManagerFacts, group: string | undefined): CheckRow {

@@ -9,6 +9,7 @@ import {
   lingerRuleGroup,
   mountType,
   neededControllers,
+  spawnableGroup,
   unifiedCgroup,
 } from "../../../../../src/admin/check/cgroup/rows.js";
 import { lingerRuleText } from "../../../../../src/admin/linger/rule.js";
@@ -108,6 +109,27 @@ describe("row 3: the user's manager can be had", () => {
     expect(row.fix).toContain("apt-get install polkitd");
     expect(row.fix).toContain("linger-rule --group GROUP --install");
     expect(judgeUserManager(ALICE, { kind: "not-root" }, undefined).status).toBe("skip");
+  });
+
+  it("else names the %group the hub may run the mediator as, that the user is in", () => {
+    const listing = [
+      "User hub may run the following commands on host:",
+      "",
+      "Sudoers entry:",
+      "    RunAsUsers: %staff",
+      "    Commands:",
+      "        /usr/bin/id",
+      "",
+      "Sudoers entry:",
+      '    RunAsUsers: "%lab users", %jupyter, !#0',
+      "    Options: !authenticate",
+      "    Commands:",
+      "        /opt/t/bin/ts-sudospawner",
+      "",
+    ].join("\n");
+    expect(spawnableGroup(listing, "/opt/t/bin/ts-sudospawner", ["alice", "jupyter"])).toBe("jupyter");
+    expect(spawnableGroup(listing, "/opt/t/bin/ts-sudospawner", ["lab users"])).toBe("lab users");
+    expect(spawnableGroup(listing, "/opt/t/bin/ts-sudospawner", ["staff"])).toBeUndefined();
   });
 
   it("reads the group back from the rule linger-rule writes, odd names included", () => {
