@@ -377,8 +377,9 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(run.stdout).toMatch(/\n +3 +hub cannot run the mediator as root +PASS +`sudo -u tsss-adm-hub sudo -n -u\s+root -H/);
       expect(run.stdout).toMatch(/\n17 +spawn and stop a server as tsss-adm-ann +SKIP +not requested\n/);
       expect(run.stdout).toMatch(/\n18 +servers of the Python sudospawner whose fork is gone +PASS +none found\n/);
-      expect(run.stdout).toMatch(/\n19 +Slurm mode +SKIP +off: the site policy/);
-      expect(run.stdout.trimEnd().split("\n").pop()).toBe("OK: 13 pass, 0 fail, 1 warn, 5 skip");
+      expect(run.stdout).toMatch(/\n19 +cgroup limits +PASS +off \(no "cgroup" section/);
+      expect(run.stdout).toMatch(/\n20 +Slurm mode +SKIP +off: the site policy/);
+      expect(run.stdout.trimEnd().split("\n").pop()).toBe("OK: 14 pass, 0 fail, 1 warn, 5 skip");
     });
 
     it("fails row 1 when the hub has no rule", () => {
