@@ -55,9 +55,10 @@ const IDS = [
   "server-log-dir",
   "spawn-and-kill",
   "python-orphans",
+  "cgroup",
   "slurm-mode",
 ];
-/** On these test machines: no unit runs the hub, the hub is not in the shadow group, and no policy sets a server log or turns Slurm mode on. */
+/** On these test machines: no unit runs the hub, the hub is not in the shadow group, and no policy sets a server log, cgroup caps or Slurm mode. */
 const NO_UNIT = { "unit-kill-mode": "skip", "unit-no-new-privileges": "skip", "pam-shadow": "warn", "server-log-dir": "skip", "slurm-mode": "skip" };
 
 interface CliRun {
@@ -364,9 +365,9 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(run.status).toBe(0);
       expect(report.mediator).toBe(fx.mediator);
       expect(rows["spawn-and-kill"]?.detail).toMatch(new RegExp(`^spawned pid \\d+ as ${fx.users[1]?.replace(".", "\\.")} \\(uid \\d+\\), listened on 127\\.0\\.0\\.1:\\d+, gone \\d+ ms after SIGTERM$`));
-      expect(run.stderr).toContain("[3/19] running the mediator as root through the rule...\n");
-      expect(run.stderr).toContain(`[17/19] spawning and stopping a single-user server as ${fx.users[1]}...\n`);
-      expect(run.stderr).toContain(`[19/19] asking the mediator as ${fx.users[1]} whether Slurm mode is on (slurm-options)...\n`);
+      expect(run.stderr).toContain("[3/20] running the mediator as root through the rule...\n");
+      expect(run.stderr).toContain(`[17/20] spawning and stopping a single-user server as ${fx.users[1]}...\n`);
+      expect(run.stderr).toContain(`[20/20] asking the mediator as ${fx.users[1]} whether Slurm mode is on (slurm-options)...\n`);
     });
 
     it("passes on the generated rule and prints a table with the mediator it was started by", () => {
@@ -376,8 +377,9 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(run.stdout).toMatch(/\n +3 +hub cannot run the mediator as root +PASS +`sudo -u tsss-adm-hub sudo -n -u\s+root -H/);
       expect(run.stdout).toMatch(/\n17 +spawn and stop a server as tsss-adm-ann +SKIP +not requested\n/);
       expect(run.stdout).toMatch(/\n18 +servers of the Python sudospawner whose fork is gone +PASS +none found\n/);
-      expect(run.stdout).toMatch(/\n19 +Slurm mode +SKIP +off: the site policy/);
-      expect(run.stdout.trimEnd().split("\n").pop()).toBe("OK: 13 pass, 0 fail, 1 warn, 5 skip");
+      expect(run.stdout).toMatch(/\n19 +cgroup limits +PASS +off \(no "cgroup" section/);
+      expect(run.stdout).toMatch(/\n20 +Slurm mode +SKIP +off: the site policy/);
+      expect(run.stdout.trimEnd().split("\n").pop()).toBe("OK: 14 pass, 0 fail, 1 warn, 5 skip");
     });
 
     it("fails row 1 when the hub has no rule", () => {

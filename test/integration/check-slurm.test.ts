@@ -88,7 +88,7 @@ describe.skipIf(skip)("check in Slurm mode (root, real sudo, a real Slurm cluste
     const row = run.rows["slurm-mode"];
     expect(row?.status).toBe("skip");
     expect(row?.detail).toBe('off: the site policy /etc/ts-sudospawner/config.json has no "slurm" section (see docs/policy.md#slurm)');
-    expect(run.stderr).toContain(`[19/19] asking the mediator as ${user.name} whether Slurm mode is on (slurm-options)...\n`);
+    expect(run.stderr).toContain(`[20/20] asking the mediator as ${user.name} whether Slurm mode is on (slurm-options)...\n`);
     expect(run.stderr).not.toContain("munge -n");
   });
 
@@ -105,8 +105,8 @@ describe.skipIf(skip)("check in Slurm mode (root, real sudo, a real Slurm cluste
     expect(run.rows["slurm-submit-test"]?.detail).toMatch(
       new RegExp(`^nothing queued; with the defaults: partition debug: Job \\d+ to start at \\S+ using 1 processors on nodes ${c.node} in partition debug; partition short: Job \\d+ to start at \\S+ using 1 processors on nodes ${c.node} in partition short$`),
     );
-    expect(run.stderr).toContain(`[19/19] munge -n as ${user.name}, decoded by unmunge...\n`);
-    expect(run.stderr).toContain(`[19/19] sbatch --test-only as ${user.name} through the mediator (partitions debug, short)...\n`);
+    expect(run.stderr).toContain(`[20/20] munge -n as ${user.name}, decoded by unmunge...\n`);
+    expect(run.stderr).toContain(`[20/20] sbatch --test-only as ${user.name} through the mediator (partitions debug, short)...\n`);
     expect(c.jobs()).toEqual([]);
   });
 

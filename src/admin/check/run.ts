@@ -3,8 +3,9 @@
  * (the CLI prints them as a table or JSON). Every check runs even when an earlier one failed, so
  * one run shows everything that is wrong: the rule and the install (rows 1-6), what an old
  * sudospawner setup may have left behind (check/hazards.ts), whether users can plant each other's
- * server logs (check/server-log.ts), on request a real spawn, and last
- * Slurm mode (check/slurm.ts: one row when it is off, three when it is on).
+ * server logs (check/server-log.ts), on request a real spawn, the cgroup limits (check/cgroup/:
+ * one row when the policy has none, four when it has), and last Slurm mode (check/slurm.ts: one
+ * row when it is off, three when it is on).
  */
 import {
   checkEnvKeep,
@@ -25,6 +26,8 @@ import { progressLine, type CheckReport, type CheckRow } from "./report.js";
 import { checkRuleAllowsMediator, checkRuleNotTooBroad, checkRuleRefusesRoot } from "./rules.js";
 import { checkPythonOrphans } from "./orphans.js";
 import { checkServerLog } from "./server-log.js";
+import { cgroupOffRow, cgroupPolicyErrorRow, cgroupSetting, checkCgroupHost, checkCgroupPlacement, observePlacement } from "./cgroup/probe.js";
+import { CGROUP_ROW_IDS, type PlacementFacts } from "./cgroup/rows.js";
 import { checkSlurm } from "./slurm.js";
 import { SLURM_ROW_IDS } from "./slurm-rows.js";
 import { checkSpawn } from "./spawn.js";
@@ -67,7 +70,7 @@ const STEPS: readonly Step[] = [
   { activity: (s) => `checking whether another user can make ${s.user.name}'s server log (the policy's serverLog)`, run: checkServerLog },
 ];
 
-/** After the spawn row (the last of the non-Slurm rows), before the Slurm rows. */
+/** After the spawn row, before the cgroup and Slurm rows. */
 const ORPHANS_STEP: Step = { activity: () => "looking for servers of the Python sudospawner whose fork is gone", run: checkPythonOrphans };
 
 const SPAWN_STEP: Step = { activity: (s) => `spawning and stopping a single-user server as ${s.user.name}`, run: checkSpawn };
@@ -102,6 +105,15 @@ function skippedSpawn(s: CheckSubject): CheckRow {
   };
 }
 
+/** Like runStep: a cgroup probe that throws fails a row of its own. */
+function cgroupGuard(run: () => CheckRow[]): CheckRow[] {
+  try {
+    return run();
+  } catch (error) {
+    return [{ id: CGROUP_ROW_IDS.off, title: "cgroup limits", status: "fail", detail: `could not finish: ${errorMessage(error)}`, fix: "run the check as root, which can examine every path" }];
+  }
+}
+
 /** The Slurm rows; like runStep, a failure to finish is a failed row of its own. */
 function runSlurm(subject: CheckSubject, progress: (activity: string) => void): CheckRow[] {
   try {
@@ -113,23 +125,45 @@ function runSlurm(subject: CheckSubject, progress: (activity: string) => void): 
 
 export async function runCheck(request: CheckRequest, io: AdminIO): Promise<CheckReport> {
   const subject = buildSubject(request);
-  // The spawn step, the Python orphans, then the Slurm step (which may show more than one row).
-  const total = STEPS.length + 3;
+  // The spawn step, the Python orphans, the cgroup and the Slurm steps (each may show more than one row).
+  const total = STEPS.length + 4;
   const rows: CheckRow[] = [];
   for (const [index, step] of STEPS.entries()) {
     io.err(progressLine(index + 1, total, step.activity(subject)));
     rows.push(await runStep(step, index, subject));
   }
   const spawnIndex = STEPS.length + 1;
+  const cgroupIndex = spawnIndex + 2;
+  const setting = cgroupSetting();
+  // Rows 1-3 of the cgroup rows are probed before the spawn, which may start the user's manager,
+  // and shown after it with the placement row.
+  let cgroupRows: CheckRow[];
+  if (setting.kind === "on") {
+    const progress = (activity: string) => io.err(progressLine(cgroupIndex, total, activity));
+    progress("reading /proc/self/mountinfo for cgroup v2");
+    cgroupRows = cgroupGuard(() => checkCgroupHost(subject, setting.policy, setting.profiles, progress));
+  } else {
+    cgroupRows = [setting.kind === "off" ? cgroupOffRow() : cgroupPolicyErrorRow(setting.message)];
+  }
+  let spawn: { row: CheckRow; placement?: PlacementFacts } | undefined;
   if (request.spawn) {
     io.err(progressLine(spawnIndex, total, SPAWN_STEP.activity(subject)));
-    rows.push(await runStep(SPAWN_STEP, spawnIndex - 1, subject));
+    let placement: PlacementFacts | undefined;
+    const observe = setting.kind === "on" ? (pid: number) => void (placement = observePlacement(pid)) : undefined;
+    const spawnRow = await runStep({ ...SPAWN_STEP, run: (s) => checkSpawn(s, observe) }, spawnIndex - 1, subject);
+    rows.push(spawnRow);
+    spawn = placement === undefined ? { row: spawnRow } : { row: spawnRow, placement };
   } else {
     io.err(`[${spawnIndex}/${total}] spawn test skipped (add --spawn)\n`);
     rows.push(skippedSpawn(subject));
   }
   io.err(progressLine(spawnIndex + 1, total, ORPHANS_STEP.activity(subject)));
   rows.push(await runStep(ORPHANS_STEP, spawnIndex, subject));
+  if (setting.kind === "on") {
+    const { policy } = setting;
+    cgroupRows.push(...cgroupGuard(() => [checkCgroupPlacement(subject, policy, spawn)]));
+  }
+  rows.push(...cgroupRows);
   const progress = (activity: string) => io.err(progressLine(total, total, activity));
   progress(`asking the mediator as ${subject.user.name} whether Slurm mode is on (slurm-options)`);
   rows.push(...runSlurm(subject, progress));

@@ -116,7 +116,8 @@ function tail(text: string, lines = 4): string {
   return firstLines(text.split("\n").filter(Boolean).slice(-lines).join("\n"), lines);
 }
 
-export async function checkSpawn(s: CheckSubject): Promise<CheckRow> {
+/** `observe` is called with the server's pid while it runs (the cgroup rows read its cgroup then). */
+export async function checkSpawn(s: CheckSubject, observe?: (pid: number) => void): Promise<CheckRow> {
   const row = { id: "spawn-and-kill", title: `spawn and stop a server as ${s.user.name}` };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsss-check-"));
   const session = new SpawnSession(s, dir);
@@ -138,6 +139,7 @@ export async function checkSpawn(s: CheckSubject): Promise<CheckRow> {
     if (session.alive(pid, 0) !== true) {
       return { ...row, status: "fail", detail: `the server (pid ${pid}) exited right after the start. Log: ${tail(session.log())}`, fix: "run the single-user executable by hand as the user to see why it exits" };
     }
+    observe?.(pid);
     const listening = await waitUntil(() => connects(port), LISTEN_TIMEOUT_MS);
     const started = Date.now();
     session.alive(pid, 15);

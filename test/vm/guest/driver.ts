@@ -145,6 +145,18 @@ function processesOf(user: string): number[] {
   return run("pgrep", ["-u", user]).stdout.split("\n").filter(Boolean).map(Number);
 }
 
+/** `ts-sudospawner check --spawn --json` as root, as an admin runs it: the spawn row and the cgroup rows. */
+function checkRows(user: string): Record<string, unknown> {
+  const result = run(GUEST.mediator, ["check", "--hub-user", GUEST.hub, "--user", user, "--spawn", "--json"]);
+  let rows: { id: string }[] = [];
+  try {
+    rows = (JSON.parse(result.stdout) as { rows: { id: string }[] }).rows;
+  } catch {
+    return { status: result.status, unparsed: result.stdout, stderr: result.stderr };
+  }
+  return { status: result.status, rows: Object.fromEntries(rows.filter((row) => row.id === "spawn-and-kill" || row.id.startsWith("cgroup")).map((row) => [row.id, row])) };
+}
+
 await check("boot", () => {
   const mount = read("/proc/self/mounts")
     ?.split("\n")
@@ -285,6 +297,12 @@ await check("linger", async () => {
   };
 });
 
+await check("check", () => {
+  // A lingering user, and one never logged in (no linger file) whose linger the group's rule allows.
+  const neverLoggedIn = { lingerFile: fs.existsSync(`/var/lib/systemd/linger/${GUEST.checkUser}`), managerSocket: fs.existsSync(`/run/user/${uidOf(GUEST.checkUser)}/systemd/private`) };
+  return { lingering: checkRows(GUEST.user), neverLoggedIn: { before: neverLoggedIn, ...checkRows(GUEST.checkUser) } };
+});
+
 await check("oom", async () => {
   const pid = spawnAs(GUEST.user, "hog");
   const { cgroup } = cgroupFacts(pid);
@@ -324,6 +342,8 @@ await check("refused", async () => {
     managerSocket: fs.existsSync(`/run/user/${uid}/systemd/private`),
   };
 });
+
+await check("check-refused", () => checkRows(GUEST.refusedUser));
 
 if (newUserServer !== undefined) killAs(GUEST.newUser, newUserServer, 15);
 

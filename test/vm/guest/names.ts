@@ -5,6 +5,8 @@ export const GUEST = {
   user: "tsss-alice",
   /** Never logged in, no linger file: their manager is started at the first spawn (the polkit rule). */
   newUser: "tsss-bob",
+  /** Never logged in; `check --spawn` runs for them while the polkit rule is in place. */
+  checkUser: "tsss-carol",
   /** Never logged in either; spawned after the polkit rule is removed: refused. */
   refusedUser: "tsss-dave",
   policy: "/etc/ts-sudospawner/config.json",
