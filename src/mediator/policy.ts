@@ -9,6 +9,7 @@ import { expandPathTemplate } from "../install/path-template.js";
 import { JOB_RESOURCE_NAMES, LIMIT_NAMES, PARTITION_NAME_PATTERN, PROFILE_NAME_PATTERN, type JobResourceName, type Limits, type ProfileSummary, type ResourceBounds } from "../protocol/index.js";
 import { assertWithinMax, parseCgroupPolicy, parseCgroupValues, type CgroupPolicy, type CgroupValues } from "./cgroup/policy.js";
 import type { EnvPolicy } from "./env-policy.js";
+import { lowerEach } from "./lowering.js";
 import type { AdoptPolicy } from "./kill/adoption.js";
 import type { ServerArgsPolicy } from "./vocabulary/server-args.js";
 
@@ -335,14 +336,7 @@ export function profileSummaries(policy: Pick<Policy, "profiles">): ProfileSumma
 
 /** Effective limits: the lower of the site's and the hub's request for each (pure). */
 export function effectiveLimits(site: Limits, requested: Limits | undefined): Limits {
-  const result: Limits = { ...site };
-  for (const name of LIMIT_NAMES) {
-    const asked = requested?.[name];
-    if (asked === undefined) continue;
-    const allowed = site[name];
-    result[name] = allowed === undefined ? asked : Math.min(allowed, asked);
-  }
-  return result;
+  return lowerEach(site, requested, LIMIT_NAMES);
 }
 
 /**

@@ -6,6 +6,7 @@
 import { SudoSpawnerError } from "../../errors.js";
 import { REQUEST_CGROUP_NAMES, type RequestCgroup } from "../../protocol/index.js";
 import { POLICY_PATH } from "../../install/layout.js";
+import { lowerEach } from "../lowering.js";
 
 export const CGROUP_PROPERTY_NAMES = ["MemoryMax", "MemoryHigh", "MemorySwapMax", "CPUQuota", "CPUWeight", "TasksMax"] as const;
 export type CgroupPropertyName = (typeof CGROUP_PROPERTY_NAMES)[number];
@@ -145,11 +146,5 @@ export function effectiveCaps(policy: CgroupPolicy, profile: CgroupValues | unde
     const base = profile?.[name] ?? policy.default[name] ?? policy.max[name];
     if (base !== undefined) caps[name] = base;
   }
-  for (const name of REQUEST_CGROUP_NAMES) {
-    const asked = requested?.[name];
-    if (asked === undefined) continue;
-    const allowed = caps[name];
-    caps[name] = allowed === undefined ? asked : Math.min(allowed, asked);
-  }
-  return caps;
+  return lowerEach(caps, requested, REQUEST_CGROUP_NAMES);
 }
