@@ -20,12 +20,8 @@ import {
   type JobRequest,
   type JobResourceName,
   type KillRequest,
-  type LimitName,
-  type Limits,
   type MediatorRequest,
   type Reconcile,
-  type RequestCgroup,
-  type RequestCgroupName,
   type SpawnRequest,
   type SubmitRequest,
   type TlsFiles,
@@ -60,39 +56,25 @@ function checkNoNul(value: string, what: string): void {
 
 const ENV_NAME = /^[^=\0]+$/;
 
-function validateRequestLimits(value: unknown): Limits {
+/**
+ * A request's map of named integers ("limits", "cgroup"): only `names`, each a safe integer of at
+ * least `min`.
+ */
+function validateNamedIntegers<N extends string>(value: unknown, field: string, noun: string, names: readonly N[], min: 0 | 1): Partial<Record<N, number>> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw bad(`"limits" must be an object, got ${describe(value)}`);
+    throw bad(`"${field}" must be an object, got ${describe(value)}`);
   }
-  const limits: Limits = {};
-  for (const [name, limit] of Object.entries(value)) {
-    if (!(LIMIT_NAMES as readonly string[]).includes(name)) {
-      throw bad(`unknown limit ${JSON.stringify(name)}; use ${LIMIT_NAMES.join(", ")}`);
+  const result: Partial<Record<N, number>> = {};
+  for (const [name, entry] of Object.entries(value)) {
+    if (!(names as readonly string[]).includes(name)) {
+      throw bad(`unknown ${noun} ${JSON.stringify(name)}; use ${names.join(", ")}`);
     }
-    if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 0) {
-      throw bad(`limit ${name} must be a non-negative integer, got ${describe(limit)}`);
+    if (typeof entry !== "number" || !Number.isSafeInteger(entry) || entry < min) {
+      throw bad(`${noun} ${name} must be a ${min === 0 ? "non-negative" : "positive"} integer, got ${describe(entry)}`);
     }
-    limits[name as LimitName] = limit;
+    result[name as N] = entry;
   }
-  return limits;
-}
-
-/** Positive safe integers only: a cap of 0 or a fraction has no meaning the hub could intend. */
-function validateRequestCgroup(value: unknown): RequestCgroup {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw bad(`"cgroup" must be an object, got ${describe(value)}`);
-  }
-  const cgroup: RequestCgroup = {};
-  for (const [name, cap] of Object.entries(value)) {
-    if (!(REQUEST_CGROUP_NAMES as readonly string[]).includes(name)) {
-      throw bad(`unknown cgroup cap ${JSON.stringify(name)}; use ${REQUEST_CGROUP_NAMES.join(", ")}`);
-    }
-    if (typeof cap !== "number" || !Number.isSafeInteger(cap) || cap < 1) {
-      throw bad(`cgroup cap ${name} must be a positive integer, got ${describe(cap)}`);
-    }
-    cgroup[name as RequestCgroupName] = cap;
-  }
-  return cgroup;
+  return result;
 }
 
 const TLS_KEYS = ["key", "cert", "ca"] as const;
@@ -179,8 +161,9 @@ function validateSpawn(request: Record<string, unknown>): SpawnRequest {
   const { limits, cgroup, tls, graceSeconds } = request;
   const launch = validateLaunch(request);
   const result: SpawnRequest = { action: "spawn", ...launch, ...validateReconcile(request, launch.env) };
-  if (limits !== undefined) result.limits = validateRequestLimits(limits);
-  if (cgroup !== undefined) result.cgroup = validateRequestCgroup(cgroup);
+  if (limits !== undefined) result.limits = validateNamedIntegers(limits, "limits", "limit", LIMIT_NAMES, 0);
+  // A cap of 0 or a fraction has no meaning the hub could intend: positive integers only.
+  if (cgroup !== undefined) result.cgroup = validateNamedIntegers(cgroup, "cgroup", "cgroup cap", REQUEST_CGROUP_NAMES, 1);
   if (tls !== undefined) result.tls = validateTls(tls);
   if (graceSeconds !== undefined) {
     if (typeof graceSeconds !== "number" || !Number.isFinite(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
