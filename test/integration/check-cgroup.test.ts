@@ -5,28 +5,19 @@
  * and the other cgroup rows say why they cannot pass here. The VM tier (test/vm/) proves them
  * passing on a real systemd host. The site policy is put back after the suite (SitePolicyGuard).
  */
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { CheckReport, CheckRow } from "../../src/admin/check/report.js";
+import { runCheckJson, type CheckRun } from "../helpers/check-run.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
 import { skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
 const skip = skipWithout("check and cgroup limits (test/integration/check-cgroup.test.ts)", fx.available ? undefined : fx.reason);
-const CLEAN_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C", LC_ALL: "C" };
 /** This machine's own mount at /sys/fs/cgroup; the v2 row is asserted against it. */
 const UNIFIED = /^\S+ \S+ \S+ \S+ \/sys\/fs\/cgroup \S+.* - cgroup2 /m.test(fs.readFileSync("/proc/self/mountinfo", "utf8"));
 
-function check(user: string): { ids: string[]; rows: Record<string, CheckRow>; status: number | null } {
-  const run = spawnSync(fx.mediator, ["check", "--hub-user", fx.hub, "--user", user, "--json"], { encoding: "utf8", env: CLEAN_ENV, cwd: "/", timeout: 120_000 });
-  let report: CheckReport;
-  try {
-    report = JSON.parse(run.stdout) as CheckReport;
-  } catch {
-    throw new Error(`check printed no JSON (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);
-  }
-  return { status: run.status, ids: report.rows.map((row) => row.id), rows: Object.fromEntries(report.rows.map((row) => [row.id, row])) };
+function check(user: string): CheckRun {
+  return runCheckJson(fx.mediator, fx.hub, user);
 }
 
 describe.skipIf(skip)("check and the policy's cgroup section (root, real sudo, this host)", () => {

@@ -8,11 +8,10 @@
  * The site policy is written with SitePolicyGuard and put back after the suite; the suite's own
  * directory /opt/tsss-chk-slurm is removed.
  */
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { CheckReport, CheckRow } from "../../src/admin/check/report.js";
+import { runCheckJson, type CheckRun } from "../helpers/check-run.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
 import { clusterProcesses, SlurmCluster, slurmUnavailableReason } from "../helpers/slurm.js";
 import { userInfo, waitFor } from "../helpers/system.js";
@@ -23,25 +22,10 @@ const reason = !fx.available ? fx.reason : (slurmUnavailableReason() ?? "");
 const skip = skipWithout("check in Slurm mode (test/integration/check-slurm.test.ts)", reason);
 
 const UNSAFE_DIR = "/opt/tsss-chk-slurm/bin";
-const CLEAN_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C", LC_ALL: "C" };
 const SLURM_IDS = ["slurm-mode", "slurm-munge", "slurm-submit-test"];
 
-interface CheckRun {
-  status: number | null;
-  stderr: string;
-  rows: Record<string, CheckRow>;
-  ids: string[];
-}
-
 function check(user: string): CheckRun {
-  const run = spawnSync(fx.mediator, ["check", "--hub-user", fx.hub, "--user", user, "--json"], { encoding: "utf8", env: CLEAN_ENV, cwd: "/", timeout: 120_000 });
-  let report: CheckReport;
-  try {
-    report = JSON.parse(run.stdout) as CheckReport;
-  } catch {
-    throw new Error(`check printed no JSON (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);
-  }
-  return { status: run.status, stderr: run.stderr, rows: Object.fromEntries(report.rows.map((row) => [row.id, row])), ids: report.rows.map((row) => row.id) };
+  return runCheckJson(fx.mediator, fx.hub, user);
 }
 
 describe.skipIf(skip)("check in Slurm mode (root, real sudo, a real Slurm cluster)", () => {
