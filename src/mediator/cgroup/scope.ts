@@ -20,15 +20,12 @@ export function managerSocket(uid: number): string {
 }
 
 /**
- * Names systemd-run (sd-bus, systemd's logging) reads from its environment: which bus it talks to,
- * and how. A site's env.allow could admit one; a hub-chosen bus could fake the manager and leave
- * the server uncapped, so none of them reaches systemd-run (nor, through it, the server).
+ * systemd-run's environment (pure): the server's, with the user's runtime dir, where systemd-run
+ * finds the user's manager. What else systemd-run reads (DBUS_*, SYSTEMD_*, XDG_*) is never in the
+ * server's environment: the vocabulary admits none of it under any policy (NEVER_PREFIXES).
  */
-const SYSTEMD_RUN_READS = /^(?:DBUS_|SYSTEMD_|XDG_RUNTIME_DIR=)/;
-
-/** systemd-run's environment (pure): the server's, without what systemd-run reads, and the user's runtime dir. */
 export function scopeEnv(serverEnv: readonly string[], uid: number): string[] {
-  return [...serverEnv.filter((entry) => !SYSTEMD_RUN_READS.test(entry)), `XDG_RUNTIME_DIR=${runtimeDir(uid)}`];
+  return [...serverEnv.filter((entry) => !entry.startsWith("XDG_RUNTIME_DIR=")), `XDG_RUNTIME_DIR=${runtimeDir(uid)}`];
 }
 
 /**

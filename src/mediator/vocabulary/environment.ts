@@ -104,7 +104,11 @@ export const NEVER_NAMES: readonly string[] = [
   "JUPYTER_PLATFORM_DIRS", "IPYTHONDIR", "OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES",
   "TMPDIR", "EDITOR", "VISUAL", "PAGER", "SSLKEYLOGFILE",
 ];
-export const NEVER_PREFIXES: readonly string[] = ["LD_", "DYLD_", "BASH_FUNC_", "LUA_INIT_", "MALLOC_", "XDG_", "GIT_"];
+/** DBUS_ and SYSTEMD_ choose the bus (and settings) that D-Bus clients and systemd's tools use,
+ * systemd-run among them: a hub-chosen bus could fake the user's manager and leave a server uncapped. */
+export const NEVER_PREFIXES: readonly string[] = [
+  "LD_", "DYLD_", "BASH_FUNC_", "LUA_INIT_", "MALLOC_", "XDG_", "GIT_", "DBUS_", "SYSTEMD_",
+];
 
 /** What the site policy's `env` section says. */
 export interface EnvPolicy {

@@ -39,6 +39,8 @@ describe("applyEnvPolicy", () => {
     "JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
     // they point the server at the hub's files or programs
     "TMPDIR", "EDITOR", "VISUAL", "PAGER", "SSLKEYLOGFILE", "XDG_CONFIG_HOME", "GIT_SSH_COMMAND",
+    // they choose the bus systemd-run (a cgroup placement) and other D-Bus clients talk to
+    "DBUS_SESSION_BUS_ADDRESS", "DBUS_SYSTEM_BUS_ADDRESS", "SYSTEMD_LOG_LEVEL", "XDG_RUNTIME_DIR",
   ])("drops %s even where a site pattern would admit it, and says why", (name) => {
     const { env, dropped } = applyEnvPolicy({ [name]: "/tmp/payload", KEEP: "1" }, alice, { allowPatterns: [`${name.slice(0, 2)}*`, "KEEP"] });
     expect(env[name]).toBeUndefined();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { effectiveCaps, parseCgroupPolicy } from "../../../../src/mediator/cgroup/policy.js";
 import { propertyArgs, scopeArgv, scopeEnv, scopeUnitName } from "../../../../src/mediator/cgroup/scope.js";
+import { applyEnvPolicy, toEnvList } from "../../../../src/mediator/env-policy.js";
 import { chooseLaunch } from "../../../../src/mediator/launch.js";
 import { validatePolicy } from "../../../../src/mediator/policy.js";
 import { TRAITLETS } from "../../../../src/mediator/vocabulary/traitlets-table.js";
@@ -130,9 +131,15 @@ describe("the systemd-run command line", () => {
     ]);
   });
 
-  it("gets the server's environment without what systemd-run reads (the bus, its settings), and the user's runtime dir", () => {
-    const env = ["LANG=C.UTF-8", "DBUS_SESSION_BUS_ADDRESS=unix:path=/tmp/fake", "SYSTEMD_LOG_LEVEL=debug", "XDG_RUNTIME_DIR=/tmp/hub", "JUPYTERHUB_API_TOKEN=t"];
+  it("gets the server's environment and the user's runtime dir, computed from the uid, in place of any other", () => {
+    const env = ["LANG=C.UTF-8", "XDG_RUNTIME_DIR=/tmp/hub", "JUPYTERHUB_API_TOKEN=t"];
     expect(scopeEnv(env, 1001)).toEqual(["LANG=C.UTF-8", "JUPYTERHUB_API_TOKEN=t", "XDG_RUNTIME_DIR=/run/user/1001"]);
+  });
+
+  it("never gets what systemd-run reads (the bus, its settings): no policy admits it into the server's environment", () => {
+    const requested = { DBUS_SESSION_BUS_ADDRESS: "unix:path=/tmp/fake", SYSTEMD_LOG_LEVEL: "debug", XDG_RUNTIME_DIR: "/tmp/hub", LANG: "C.UTF-8" };
+    const { env } = applyEnvPolicy(requested, { name: "alice", home: "/home/alice", shell: "/bin/sh" }, { allowPatterns: ["DBUS_*", "SYSTEMD_*", "XDG_*"] });
+    expect(scopeEnv(toEnvList(env), 1001).filter((entry) => /^(?:DBUS_|SYSTEMD_|XDG_)/.test(entry))).toEqual(["XDG_RUNTIME_DIR=/run/user/1001"]);
   });
 
   it("the properties come from numbers only", () => {
