@@ -15,7 +15,7 @@ import { parseMediatorArgs } from "./mediator/args.js";
 import { modeText } from "./mediator/help.js";
 import { writeAllSync } from "./system/write-all.js";
 
-export const ADMIN_COMMANDS = ["sudoers", "check", "ps", "linger-rule"] as const;
+export const ADMIN_COMMANDS = ["sudoers", "check", "ps", "linger-rule", "user-cap"] as const;
 
 function selfPath(): string {
   // The bundle is CommonJS, where __filename is this file, resolved through any symlink.

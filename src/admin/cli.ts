@@ -1,6 +1,6 @@
 /**
- * The admin commands, `ts-sudospawner sudoers`, `check` and `ps`: argument parsing only; the work
- * is in sudoers/, check/ and ps/. Bad arguments become USAGE errors (exit 2 in src/cli.ts).
+ * The admin commands, `ts-sudospawner sudoers`, `linger-rule`, `user-cap`, `check` and `ps`: argument
+ * parsing only; the work is in sudoers/, linger/, slice/, check/ and ps/. Bad arguments become USAGE errors (exit 2 in src/cli.ts).
  */
 import { Command, CommanderError } from "commander";
 import { SudoSpawnerError } from "../errors.js";
@@ -9,6 +9,7 @@ import { runPs, TOKEN_ENV } from "./ps/command.js";
 import { exitStatus, formatJson, formatTable } from "./check/report.js";
 import { stdio, type AdminIO } from "./io.js";
 import { runLingerRule } from "./linger/command.js";
+import { runUserCap } from "./slice/command.js";
 import { runSudoers } from "./sudoers/command.js";
 import { parseUserList, validateAccountName, type Runas } from "./sudoers/rule.js";
 
@@ -56,6 +57,30 @@ command line), each server is "known" when a server of that hub holds its pid in
 "orphan". The token needs the scopes list:users, read:users, read:servers and admin:server_state.
 --stop-orphans stops each orphan through the mediator's kill (SIGTERM, SIGKILL after 5 s; its reaper
 ends the rest of its tree) and exits 1 if any stop failed.
+`;
+
+interface UserCapCliOptions {
+  user?: string;
+  allUsers?: boolean;
+  memoryMax?: string;
+  memoryHigh?: string;
+  cpuQuota?: string;
+  tasksMax?: string;
+  install?: boolean;
+  remove?: boolean;
+}
+
+const USER_CAP_HELP = `
+The site policy's "cgroup" section caps each server on its own, in a scope of the user's systemd
+manager; user-cap caps the sum of everything a user runs (all their servers, their kernels, their
+ssh logins) in systemd's user-UID.slice, which holds all of it. Values are written as in the
+policy: bytes as 512, "4G" (K, M, G, T, base 1024) or "infinity"; CPU as "400%" (four CPUs); tasks
+as 2048 or "infinity".
+
+Without --install it prints the drop-in (and its path on stderr). --install (root) writes it to
+/etc/systemd/system/user-UID.slice.d/50-ts-sudospawner.conf (--all-users: user-.slice.d, which
+systemd applies to every user's slice) and runs systemctl daemon-reload, which applies it to a
+running slice at once. --remove (root) deletes it and reloads.
 `;
 
 function runasFrom(options: SudoersOptions): Runas {
@@ -109,6 +134,37 @@ function buildProgram(ctx: AdminContext, io: AdminIO, setStatus: (status: number
     .option("--install", `install it as /etc/polkit-1/rules.d/60-ts-sudospawner-linger.rules (root, 0644)`)
     .action((options: { group: string; install?: boolean }) => {
       setStatus(runLingerRule({ group: validateAccountName(options.group, "group"), install: options.install === true }, io));
+    });
+  program
+    .command("user-cap")
+    .description("print (or install, or remove) a systemd drop-in that caps the sum of all a user runs (their user-UID.slice), beside the policy's per-server caps")
+    .option("--user <name>", "the user whose slice to cap")
+    .option("--all-users", "cap every user's slice, each on its own (user-.slice.d)")
+    .option("--memory-max <bytes>", 'MemoryMax: beyond it the kernel kills a process of the user (e.g. 8G)')
+    .option("--memory-high <bytes>", "MemoryHigh: beyond it the user's processes are slowed and their memory reclaimed")
+    .option("--cpu-quota <percent>", 'CPUQuota: CPU time of all the user\'s processes together (e.g. 400% for four CPUs)')
+    .option("--tasks-max <count>", "TasksMax: processes and threads of the user together (e.g. 2048)")
+    .option("--install", "write it root-owned 0644 and run systemctl daemon-reload (root)")
+    .option("--remove", "delete the drop-in and run systemctl daemon-reload (root)")
+    .addHelpText("after", USER_CAP_HELP)
+    .action((options: UserCapCliOptions) => {
+      setStatus(
+        runUserCap(
+          {
+            ...(options.user === undefined ? {} : { user: options.user }),
+            allUsers: options.allUsers === true,
+            caps: {
+              ...(options.memoryMax === undefined ? {} : { MemoryMax: options.memoryMax }),
+              ...(options.memoryHigh === undefined ? {} : { MemoryHigh: options.memoryHigh }),
+              ...(options.cpuQuota === undefined ? {} : { CPUQuota: options.cpuQuota }),
+              ...(options.tasksMax === undefined ? {} : { TasksMax: options.tasksMax }),
+            },
+            install: options.install === true,
+            remove: options.remove === true,
+          },
+          io,
+        ),
+      );
     });
   program
     .command("check")

@@ -40,25 +40,42 @@ export function currentAccount(): Account {
   };
 }
 
+/** The lowest uid acted as: the policy's `minUid`, else UID_MIN of /etc/login.defs. */
+export function spawnableUidMin(policy: { minUid?: number }): number {
+  return policy.minUid ?? readUidMin();
+}
+
+/** Why an account may not own a server: root, the overflow placeholder, or a system account. */
+export type NotSpawnable = "root" | "placeholder" | "system";
+
+/** The one rule of which accounts are never acted as (pure); undefined for an ordinary user. */
+export function notSpawnable(account: Pick<Account, "uid" | "name">, uidMin: number): NotSpawnable | undefined {
+  if (account.uid === 0) return "root";
+  if (account.uid === NOBODY_UID || account.name === "nobody") return "placeholder";
+  if (account.uid < uidMin) return "system";
+  return undefined;
+}
+
 /** Refuse root and system accounts: a rule like `hub ALL=(ALL) NOPASSWD: mediator` must not let the hub act as them. */
 export function assertSpawnableAccount(account: Pick<Account, "uid" | "name">, uidMin: number): void {
-  if (account.uid === 0) {
-    throw new SudoSpawnerError(
-      "FORBIDDEN_USER",
-      "refusing to act as root: single-user servers must run as ordinary users. Restrict the sudoers Runas list (run `ts-sudospawner sudoers --hub-user HUB --group GROUP`)",
-    );
-  }
-  if (account.uid === NOBODY_UID || account.name === "nobody") {
-    throw new SudoSpawnerError(
-      "FORBIDDEN_USER",
-      `refusing to act as ${account.name} (uid ${account.uid}), the unprivileged placeholder account. Restrict the sudoers Runas list to the users who may run notebook servers`,
-    );
-  }
-  if (account.uid < uidMin) {
-    throw new SudoSpawnerError(
-      "FORBIDDEN_USER",
-      `refusing to act as system account ${account.name} (uid ${account.uid} is below UID_MIN ${uidMin}). Restrict the sudoers Runas list to the users who may run notebook servers`,
-    );
+  switch (notSpawnable(account, uidMin)) {
+    case undefined:
+      return;
+    case "root":
+      throw new SudoSpawnerError(
+        "FORBIDDEN_USER",
+        "refusing to act as root: single-user servers must run as ordinary users. Restrict the sudoers Runas list (run `ts-sudospawner sudoers --hub-user HUB --group GROUP`)",
+      );
+    case "placeholder":
+      throw new SudoSpawnerError(
+        "FORBIDDEN_USER",
+        `refusing to act as ${account.name} (uid ${account.uid}), the unprivileged placeholder account. Restrict the sudoers Runas list to the users who may run notebook servers`,
+      );
+    case "system":
+      throw new SudoSpawnerError(
+        "FORBIDDEN_USER",
+        `refusing to act as system account ${account.name} (uid ${account.uid} is below UID_MIN ${uidMin}). Restrict the sudoers Runas list to the users who may run notebook servers`,
+      );
   }
 }
 

@@ -22,6 +22,8 @@ Admin commands (as root or the hub user, never through the hub's sudo rule):
                        [--spawn] [--json]
   ts-sudospawner ps [--hub-url URL --token-file FILE [--stop-orphans]] [--json]   (root)
   ts-sudospawner linger-rule --group G [--install]
+  ts-sudospawner user-cap (--user USER | --all-users) [--memory-max 8G] [--cpu-quota 400%]
+                          [--tasks-max 2048] [--install | --remove]
   Run \`ts-sudospawner COMMAND --help\` for details.
 `;
 

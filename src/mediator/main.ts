@@ -13,7 +13,7 @@ import type { Account } from "../system/account.js";
 import { writeAllSync } from "../system/write-all.js";
 import { VERSION } from "../version.js";
 import { adoptionFor } from "./kill/adoption.js";
-import { assertOwnGroups, assertSpawnableAccount, currentAccount, readUidMin, sudoUid, uidMarkingHub } from "./accounts.js";
+import { assertOwnGroups, assertSpawnableAccount, currentAccount, spawnableUidMin, sudoUid, uidMarkingHub } from "./accounts.js";
 import { parseMediatorArgs, type MediatorArgs } from "./args.js";
 import { applyEnvPolicy, dropWarnings, serverPath, toEnvList } from "./env-policy.js";
 import { modeText } from "./help.js";
@@ -206,7 +206,7 @@ async function handle(layout: InstallLayout, logger: Logger, interrupts: Interru
   const request = parseRequest(raw);
   const policy = loadPolicy();
   const account = currentAccount();
-  assertSpawnableAccount(account, policy.minUid ?? readUidMin());
+  assertSpawnableAccount(account, spawnableUidMin(policy));
   logger.debug(`mediator ${VERSION} acting as ${account.name} (uid ${account.uid}): ${request.action}`);
   if (request.action === "spawn") {
     // From here on a signal must not end us outright: a started server would be left behind.

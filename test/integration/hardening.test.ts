@@ -128,7 +128,7 @@ describe.skipIf(skip)("what a compromised hub can no longer do", () => {
     expect(liveProcesses(alice.name)).toEqual([]);
   });
 
-  it.each(["sudoers", "check", "ps", "linger-rule"])("cannot run the admin command %s through its rule", (command) => {
+  it.each(["sudoers", "check", "ps", "linger-rule", "user-cap"])("cannot run the admin command %s through its rule", (command) => {
     const result = run("sudo", ["-u", fx.hub, "sudo", "-n", "-u", alice.name, fx.mediator, command, "--hub-user", fx.hub, "--group", fx.group]);
     expect(result.status).toBe(2);
     expect(result.stdout).toBe("");

@@ -29,10 +29,13 @@ function fail(where: string, message: string): never {
   throw new SudoSpawnerError("POLICY", `${POLICY_PATH}: ${where} ${message}`);
 }
 
+/** How a value parser says no: the words after the value's name ("must be ..."); the caller adds where. */
+export type RejectValue = (mustBe: string) => never;
+
 const UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
 /** Bytes: an integer, "N" with an optional K/M/G/T suffix (base 1024), or "infinity". */
-function bytes(value: unknown, where: string, min: number): number {
+function bytes(value: unknown, reject: RejectValue, min: number): number {
   if (value === "infinity") return Infinity;
   let result: number | undefined;
   if (typeof value === "number") result = value;
@@ -41,7 +44,7 @@ function bytes(value: unknown, where: string, min: number): number {
     if (match) result = Number(match[1]) * (UNITS[match[2] ?? ""] ?? 1);
   }
   if (result === undefined || !Number.isSafeInteger(result) || result < min) {
-    fail(where, `must be bytes of at least ${min}: an integer, a number with K, M, G or T (base 1024) such as "4G", or "infinity"`);
+    reject(`must be bytes of at least ${min}: an integer, a number with K, M, G or T (base 1024) such as "4G", or "infinity"`);
   }
   return result;
 }
@@ -49,37 +52,41 @@ function bytes(value: unknown, where: string, min: number): number {
 /** The most CPUQuota systemd takes is far beyond any machine; this bound only keeps numbers sane. */
 const MAX_CPU_PERCENT = 100 * 4096;
 
-function cpuQuota(value: unknown, where: string): number {
+function cpuQuota(value: unknown, reject: RejectValue): number {
   const match = typeof value === "string" ? /^([0-9]{1,7})%$/.exec(value) : null;
   const percent = match ? Number(match[1]) : NaN;
-  if (!(percent >= 1 && percent <= MAX_CPU_PERCENT)) fail(where, `must be a percentage of one CPU from "1%" to "${MAX_CPU_PERCENT}%", e.g. "200%" for two CPUs`);
+  if (!(percent >= 1 && percent <= MAX_CPU_PERCENT)) reject(`must be a percentage of one CPU from "1%" to "${MAX_CPU_PERCENT}%", e.g. "200%" for two CPUs`);
   return percent;
 }
 
-function cpuWeight(value: unknown, where: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > 10000) fail(where, "must be an integer from 1 to 10000");
+function cpuWeight(value: unknown, reject: RejectValue): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > 10000) reject("must be an integer from 1 to 10000");
   return value;
 }
 
-function tasksMax(value: unknown, where: string): number {
+function tasksMax(value: unknown, reject: RejectValue): number {
   if (value === "infinity") return Infinity;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) fail(where, 'must be a positive integer or "infinity"');
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) reject('must be a positive integer or "infinity"');
   return value;
 }
 
-function parseProperty(name: CgroupPropertyName, value: unknown, where: string): number {
+/**
+ * One property's value in systemd's syntax as a number (pure): the one reader of that syntax, for
+ * the policy file and for `ts-sudospawner user-cap`'s options alike.
+ */
+export function parseCgroupValue(name: CgroupPropertyName, value: unknown, reject: RejectValue): number {
   switch (name) {
     case "MemoryMax":
     case "MemoryHigh":
-      return bytes(value, where, 1);
+      return bytes(value, reject, 1);
     case "MemorySwapMax":
-      return bytes(value, where, 0); // 0: no swap at all
+      return bytes(value, reject, 0); // 0: no swap at all
     case "CPUQuota":
-      return cpuQuota(value, where);
+      return cpuQuota(value, reject);
     case "CPUWeight":
-      return cpuWeight(value, where);
+      return cpuWeight(value, reject);
     case "TasksMax":
-      return tasksMax(value, where);
+      return tasksMax(value, reject);
   }
 }
 
@@ -97,7 +104,7 @@ export function parseCgroupValues(value: unknown, where: string): CgroupValues {
       fail(`"${where}"`, `has unknown key ${JSON.stringify(key)} (allowed: ${CGROUP_PROPERTY_NAMES.join(", ")})`);
     }
     const name = key as CgroupPropertyName;
-    values[name] = parseProperty(name, entry, `"${where}.${name}"`);
+    values[name] = parseCgroupValue(name, entry, (mustBe) => fail(`"${where}.${name}"`, mustBe));
   }
   return values;
 }
