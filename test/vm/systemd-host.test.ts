@@ -26,6 +26,7 @@ import { hubStandinUnit, verifiableUnit } from "./hub-unit.js";
 import { ensureBaseImage } from "./image.js";
 import { Machine, type DriverReport } from "./machine.js";
 import { CAPS, GUEST } from "./guest/names.js";
+import { USER_CAP } from "./guest/user-cap.js";
 
 const fx = inject("rootFixture");
 const skip = skipWithout(
@@ -243,6 +244,17 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
     expect(never.before).toEqual({ lingerFile: false, managerSocket: false });
     // Row 3 was judged before the check's own spawn started the manager: by polkit's answer.
     expect(rowsOf(never)["cgroup-user-manager"]?.detail).toContain("polkit allows");
+  });
+
+  it("user-cap --install caps a lingering user's running user-UID.slice at once (daemon-reload alone), root-owned 0644; --remove puts it back to max", () => {
+    const cap = observed("user-cap");
+    expect(cap.sliceActive).toBe("active");
+    expect(cap.before).toEqual({ memoryMax: "max", pidsMax: expect.any(String) });
+    expect(cap.install, JSON.stringify(cap.install)).toMatchObject({ status: 0 });
+    expect(cap.installed).toMatchObject({ memoryMax: USER_CAP.memoryMaxBytes, pidsMax: USER_CAP.tasksMax, file: { uid: 0, gid: 0, mode: "644" } });
+    expect(String((cap.installed as { file: { text: string } }).file.text)).toContain(`[Slice]\nMemoryMax=${USER_CAP.memoryMaxBytes}\nTasksMax=${USER_CAP.tasksMax}`);
+    expect(cap.remove, JSON.stringify(cap.remove)).toMatchObject({ status: 0 });
+    expect(cap.removed).toEqual({ memoryMax: "max", pidsMax: (cap.before as { pidsMax: string }).pidsMax, fileExists: false, dirExists: false });
   });
 
   it("check --spawn fails the manager row naming linger-rule with the group where the site's rules close self-linger", () => {

@@ -13,7 +13,7 @@ import type { Account } from "../../system/account.js";
 import { lookupAccount, runCommand, type CommandResult } from "../host/commands.js";
 import type { AdminIO } from "../io.js";
 import { validateAccountName } from "../sudoers/rule.js";
-import { dropinPath, dropinText, parseUserCaps, sliceUnit, userTarget, type UserCapProperty, type UserCapTarget } from "./dropin.js";
+import { USER_DROPIN_PATTERN, dropinPath, dropinText, parseUserCaps, sliceUnit, userTarget, type UserCapProperty, type UserCapTarget } from "./dropin.js";
 
 /** A fixed absolute path: root runs it, so nothing on PATH may stand in for it. */
 export const SYSTEMCTL = "/usr/bin/systemctl";
@@ -57,7 +57,10 @@ function targetOf(options: UserCapOptions, host: UserCapHost): UserCapTarget {
   const name = validateAccountName(options.user, "user");
   const account = host.lookupAccount(name);
   if (account === undefined) {
-    throw new SudoSpawnerError("NOT_FOUND", `the user ${name} does not exist (getent passwd ${shellQuote(name)} finds nothing): create the account or fix NSS first`);
+    const next = options.remove
+      ? `the drop-in of an account since deleted goes with rm ${USER_DROPIN_PATTERN} and systemctl daemon-reload`
+      : "create the account or fix NSS first";
+    throw new SudoSpawnerError("NOT_FOUND", `the user ${name} does not exist (getent passwd ${shellQuote(name)} finds nothing): ${next}`);
   }
   return userTarget(account, host.uidMin());
 }

@@ -38,6 +38,9 @@ export function dropinPath(target: UserCapTarget): string {
   return `${SYSTEM_UNIT_DIR}/${sliceUnit(target)}.d/${DROPIN_NAME}`;
 }
 
+/** One user's path as messages name it, with UID for the number. */
+export const USER_DROPIN_PATTERN = `${SYSTEM_UNIT_DIR}/user-UID.slice.d/${DROPIN_NAME}`;
+
 /**
  * An option's text as the policy file would hold it: digits alone as a JSON number, anything else
  * as a JSON string. A command line has no types; this is what lets `--tasks-max 2048` mean the

@@ -7,6 +7,7 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { CAPS, GUEST, type HubStandinState } from "./names.js";
+import { userCapFacts } from "./user-cap.js";
 
 const out = fs.openSync(GUEST.results, "w");
 
@@ -346,5 +347,7 @@ await check("refused", async () => {
 await check("check-refused", () => checkRows(GUEST.refusedUser));
 
 if (newUserServer !== undefined) killAs(GUEST.newUser, newUserServer, 15);
+
+await check("user-cap", userCapFacts);
 
 report("done", { uptimeSeconds: Number(read("/proc/uptime")?.split(" ")[0]) });

@@ -59,6 +59,7 @@ describe("ts-sudospawner user-cap", () => {
     [{ ...base, user: "-alice" }, "USAGE", /invalid user name/],
     [{ ...base, user: "toor" }, "FORBIDDEN_USER", /refusing to cap toor \(uid 0\)/],
     [{ ...base, user: "ghost" }, "NOT_FOUND", /the user ghost does not exist \(getent passwd ghost finds nothing\): create the account/],
+    [{ ...base, user: "ghost", caps: {}, remove: true }, "NOT_FOUND", /ghost does not exist .*: the drop-in of an account since deleted goes with rm \/etc\/systemd\/system\/user-UID\.slice\.d\/50-ts-sudospawner\.conf and systemctl daemon-reload$/],
     [{ ...base, allUsers: true, caps: {} }, "USAGE", /^no cap given/],
     [{ ...base, allUsers: true, caps: { CPUQuota: "4" } }, "USAGE", /^--cpu-quota "4": must be a percentage/],
     [{ ...base, allUsers: true, install: true, remove: true }, "USAGE", /--install and --remove exclude each other/],
