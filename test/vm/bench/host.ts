@@ -8,7 +8,7 @@ import path from "node:path";
 import { ensureBaseImage } from "../image.js";
 import { type DriverReport } from "../machine.js";
 import { prepareMachine } from "../setup.js";
-import { BENCH, BENCH_FIGURES, CAPS, GUEST, type BenchFigure, type BenchSettings } from "../guest/names.js";
+import { BENCH, BENCH_FIGURES, BENCH_FIRST_SPAWN, CAPS, GUEST, type BenchFigure, type BenchSettings } from "../guest/names.js";
 
 /** Only a hang guard: the bench boot measures for a few minutes under TCG. */
 const BOOT_DEADLINE_MS = 30 * 60_000;
@@ -23,6 +23,8 @@ export interface FigureSummary {
 
 export interface VmBenchResult {
   figures: Record<BenchFigure, FigureSummary>;
+  /** The first spawn of never-lingering users (it starts their manager), or why it could not be had. */
+  firstSpawn: FigureSummary | { error: string };
   guest: { cpus: number; node: string; uptimeAtStart: number; uptimeAtEnd: number; loadavg: number[] };
   /** Wall time of each step on the host, in seconds; `image` is 0 when the base image was cached. */
   seconds: { image: number; tree: number; boot: number };
@@ -40,8 +42,13 @@ function numbers(value: unknown): value is number[] {
   return Array.isArray(value) && value.every((n) => typeof n === "number" && Number.isFinite(n));
 }
 
+function summary(entry: DriverReport | undefined): FigureSummary | undefined {
+  if (entry === undefined || typeof entry.median !== "number" || typeof entry.p90 !== "number" || !numbers(entry.samples) || entry.samples.length === 0) return undefined;
+  return { n: entry.samples.length, median: entry.median, p90: entry.p90, samples: entry.samples };
+}
+
 /** The guest's lines as figures (pure): an error line, or a missing figure, is the run's failure. */
-export function benchFigures(reports: readonly DriverReport[]): Pick<VmBenchResult, "figures" | "guest"> {
+export function benchFigures(reports: readonly DriverReport[]): Pick<VmBenchResult, "figures" | "firstSpawn" | "guest"> {
   const byCheck = new Map(reports.map((entry) => [entry.check, entry]));
   const error = byCheck.get("error");
   if (error !== undefined) throw new Error(`the guest bench failed: ${String(error.error)}`);
@@ -50,14 +57,14 @@ export function benchFigures(reports: readonly DriverReport[]): Pick<VmBenchResu
   if (start === undefined || done === undefined) throw new Error(`the guest bench did not run to its end (reports: ${reports.map((r) => r.check).join(", ") || "none"})`);
   const figures = {} as Record<BenchFigure, FigureSummary>;
   for (const name of BENCH_FIGURES) {
-    const entry = byCheck.get(name);
-    if (entry === undefined || typeof entry.median !== "number" || typeof entry.p90 !== "number" || !numbers(entry.samples) || entry.samples.length === 0) {
-      throw new Error(`the guest bench reported no figure "${name}": ${JSON.stringify(entry)}`);
-    }
-    figures[name] = { n: entry.samples.length, median: entry.median, p90: entry.p90, samples: entry.samples };
+    const figure = summary(byCheck.get(name));
+    if (figure === undefined) throw new Error(`the guest bench reported no figure "${name}": ${JSON.stringify(byCheck.get(name))}`);
+    figures[name] = figure;
   }
+  const first = byCheck.get(BENCH_FIRST_SPAWN);
   return {
     figures,
+    firstSpawn: summary(first) ?? { error: String(first?.error ?? "not reported") },
     guest: {
       cpus: Number(start.cpus),
       node: String(start.node),
