@@ -14,7 +14,11 @@
 // exec in between), so the user-side floors are the user's processes and nothing else. The figures
 // are interleaved (one of each per repetition) so that noise on a shared machine hits all alike.
 //
-// Environment: BENCH_REPS (default 30), BENCH_WARMUP (default 3), BENCH_KEEP=1 keeps the setup.
+// After the host's figures, the cgroup placement's cost on a real systemd host: a VM booted with
+// qemu TCG (scripts/bench-vm.mjs), skipped loudly where qemu or mmdebstrap is missing.
+//
+// Environment: BENCH_REPS (default 30), BENCH_WARMUP (default 3), BENCH_KEEP=1 keeps the setup;
+// BENCH_VM=0 skips the VM section, BENCH_VM_REPS (default 20) sets its rounds.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -23,6 +27,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 // The wire protocol from the built library (npm run bench builds first).
 import * as protocol from "../dist/index.js";
+import { median, quantile } from "./bench-stats.mjs";
+import { stopVmBench, vmSection } from "./bench-vm.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PREFIX = "/opt/tsss-bench";
@@ -39,6 +45,7 @@ const GRACE_MS = 1000;
 const REPS = positiveInt(process.env.BENCH_REPS, 30);
 const WARMUP = positiveInt(process.env.BENCH_WARMUP, 3);
 const KEEP = process.env.BENCH_KEEP === "1";
+const VM_REPS = positiveInt(process.env.BENCH_VM_REPS, 20);
 
 // The Python mediator is not installed here; these are the issue's figures, measured elsewhere.
 const PYTHON_REFERENCE = { killMs: 520, spawnMs: 1500, rssMiB: 47 };
@@ -149,6 +156,7 @@ function onSignal(signal) {
 }
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, onSignal);
 process.on("exit", () => {
+  stopVmBench();
   cleanup();
   releaseRunLock();
 });
@@ -216,7 +224,7 @@ function setup() {
   const leftoverDir = path.join(TMP, "leftover");
   fs.mkdirSync(leftoverDir, { mode: 0o700 });
   fs.chownSync(leftoverDir, user.uid, user.gid);
-  return { hub: userEntry(HUB), user, preload, hwmDir, leftoverDir };
+  return { hub: userEntry(HUB), user, preload, hwmDir, leftoverDir, tarball };
 }
 
 // ---- running things as a user ------------------------------------------------------------------
@@ -470,17 +478,6 @@ function leftoverRun(ctx, ignoreTerm) {
   });
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function quantile(values, q) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
 async function measure(ctx) {
   // The live server that the kill round trips probe with signal 0.
   const port = await freePort();
@@ -703,8 +700,12 @@ async function main() {
   const started = Date.now();
   const results = await measure(ctx);
   const allPass = report(results);
-  progress(`measured in ${((Date.now() - started) / 1000).toFixed(0)} s; cleaning up`);
-  return allPass ? 0 : 1;
+  progress(`host figures measured in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const vmStarted = Date.now();
+  const hostNode = async () => (await timed(ctx.user, NODE, ["-e", "0"])).ms;
+  const vmPass = await vmSection({ root: ROOT, tarball: ctx.tarball, reps: VM_REPS, warmup: WARMUP, hostNode, progress });
+  progress(`VM section took ${((Date.now() - vmStarted) / 1000).toFixed(0)} s; cleaning up`);
+  return allPass && vmPass ? 0 : 1;
 }
 
 main().then(

@@ -205,7 +205,7 @@ export class Machine {
    */
   boot(deadlineMs: number): Promise<BootResult> {
     const consoleLog = path.join(this.dir, "console.log");
-    const resultsLog = path.join(this.dir, "results.log");
+    const resultsLog = this.resultsLog();
     const args = [
       ...["-accel", "tcg", "-m", "2048", "-smp", "2", "-display", "none", "-monitor", "none", "-no-reboot"],
       ...["-serial", `file:${consoleLog}`, "-serial", `file:${resultsLog}`],
@@ -246,6 +246,26 @@ export class Machine {
         }
       });
     });
+  }
+
+  /** Where qemu writes the second serial port (the driver's reports). */
+  private resultsLog(): string {
+    return path.join(this.dir, "results.log");
+  }
+
+  /** The reports written so far, while the guest runs (for progress): complete lines only. */
+  reportsSoFar(): DriverReport[] {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.resultsLog(), "utf8");
+    } catch {
+      return [];
+    }
+    try {
+      return parseReports(text.slice(0, text.lastIndexOf("\n") + 1));
+    } catch {
+      return [];
+    }
   }
 
   /** The console log's tail, for a failing assertion's message. */

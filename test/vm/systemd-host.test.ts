@@ -19,24 +19,19 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { commandExists } from "../helpers/system.js";
 import { REPO_ROOT } from "../helpers/install.js";
 import { firstMissing, skipWithout } from "../helpers/prerequisites.js";
 import { hubStandinUnit, verifiableUnit } from "./hub-unit.js";
 import { ensureBaseImage } from "./image.js";
-import { Machine, type DriverReport } from "./machine.js";
+import { type Machine, type DriverReport } from "./machine.js";
+import { prepareMachine, vmToolsMissing } from "./setup.js";
 import { CAPS, GUEST } from "./guest/names.js";
 import { USER_CAP } from "./guest/user-cap.js";
 
 const fx = inject("rootFixture");
 const skip = skipWithout(
   "the VM tier (test/vm/systemd-host.test.ts)",
-  firstMissing(
-    fx.available ? undefined : fx.reason,
-    commandExists("qemu-system-x86_64") ? undefined : "qemu-system-x86_64 is not installed (apt-get install --no-install-recommends qemu-system-x86)",
-    commandExists("mmdebstrap") ? undefined : "mmdebstrap is not installed (apt-get install --no-install-recommends mmdebstrap)",
-    commandExists("mkfs.ext4") ? undefined : "mkfs.ext4 is not installed (apt-get install e2fsprogs)",
-  ),
+  firstMissing(fx.available ? undefined : fx.reason, vmToolsMissing()),
 );
 
 /** Only a hang guard: TCG on a loaded 2-core machine is slow, and the boot is one for all checks. */
@@ -56,21 +51,13 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
     };
     const base = ensureBaseImage();
     lap(base.cached ? "image (cached)" : "image (built)");
-    machine = Machine.fromBase(base.tar);
-    machine.putNode(process.execPath);
-    machine.installPackage(fx.tarball, GUEST.prefix);
-    machine.addUsers(
-      [
-        { name: GUEST.hub },
-        { name: GUEST.user, groups: [GUEST.group], linger: true },
-        { name: GUEST.newUser, groups: [GUEST.group] },
-        { name: GUEST.checkUser, groups: [GUEST.group] },
-        { name: GUEST.refusedUser, groups: [GUEST.group] },
-      ],
-      [GUEST.group],
-    );
-    // The shipped tool writes the rule, validated with the guest's visudo, against the guest's users.
-    machine.chroot([GUEST.mediator, "sudoers", "--hub-user", GUEST.hub, "--group", GUEST.group, "--install"], "ts-sudospawner sudoers --install");
+    machine = prepareMachine(base.tar, fx.tarball, [
+      { name: GUEST.hub },
+      { name: GUEST.user, groups: [GUEST.group], linger: true },
+      { name: GUEST.newUser, groups: [GUEST.group] },
+      { name: GUEST.checkUser, groups: [GUEST.group] },
+      { name: GUEST.refusedUser, groups: [GUEST.group] },
+    ]);
     // The one group-wide step for never-logged-in users; the driver removes it for the refusal check.
     machine.chroot([GUEST.mediator, "linger-rule", "--group", GUEST.group, "--install"], "ts-sudospawner linger-rule --install");
     // systemd's own polkit default lets every user enable their own linger; this site has closed it.

@@ -51,3 +51,30 @@ export interface HubStandinState {
   /** True when this start found the server of an earlier run still alive (poll() gave null). */
   found: boolean;
 }
+
+/**
+ * The bench boot (test/vm/bench/host.ts, guest/bench.ts): its own users and files. The policy file
+ * (GUEST.policy) is switched per repetition between the two texts the host lays down.
+ */
+export const BENCH = {
+  /** Never lingering: their first spawn includes starting their systemd manager. */
+  firstSpawnUsers: ["tsss-fresh1", "tsss-fresh2", "tsss-fresh3"],
+  /** A bench-only rule for the floor: the hub may run /usr/bin/true as the group's users. */
+  floorSudoers: "/etc/sudoers.d/tsss-bench-floor",
+  policyWithCgroup: "/opt/tsss-vm/policy-cgroup.json",
+  policyWithout: "/opt/tsss-vm/policy-plain.json",
+  /** Repetitions and warm-up rounds, from the host ({"reps": N, "warmup": N}). */
+  settings: "/opt/tsss-vm/bench-settings.json",
+  script: "/opt/tsss-vm/bench.mjs",
+} as const;
+
+/** The figures the guest bench reports (one line each: median, p90 and the samples, in ms). */
+export const BENCH_FIGURES = ["spawnWithPlacement", "spawnWithoutPlacement", "killWithPlacement", "killWithoutPlacement", "sudoTrue", "node"] as const;
+export type BenchFigure = (typeof BENCH_FIGURES)[number];
+/** Reported after the others, as a figure or as its error: a failure here loses none of them. */
+export const BENCH_FIRST_SPAWN = "firstSpawnNeverLingering";
+
+export interface BenchSettings {
+  reps: number;
+  warmup: number;
+}
