@@ -6,6 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import { alive, cgroupOf, read } from "./observe.js";
 import { CAPS, GUEST, type HubStandinState } from "./names.js";
 import { userCapFacts } from "./user-cap.js";
 
@@ -45,29 +46,6 @@ async function waitFor<T>(what: string, probe: () => T | undefined, ms = 120_000
     if (Date.now() > deadline) throw new Error(`gave up after ${ms / 1000} s waiting for ${what}`);
     await sleep(100);
   }
-}
-
-function read(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
-/** The cgroup v2 path of a process ("0::/path" in /proc/PID/cgroup). */
-function cgroupOf(pid: number): string | undefined {
-  return read(`/proc/${pid}/cgroup`)
-    ?.split("\n")
-    .find((line) => line.startsWith("0::"))
-    ?.slice(3);
-}
-
-/** Alive and not a zombie (a zombie keeps its /proc entry). */
-function alive(pid: number): boolean {
-  const stat = read(`/proc/${pid}/stat`);
-  if (stat === undefined) return false;
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
 }
 
 function ownerOf(pid: number): string {
