@@ -12,6 +12,7 @@ import { shellQuote } from "../../protocol/index.js";
 import type { Account } from "../../system/account.js";
 import { lookupAccount, runCommand, type CommandResult } from "../host/commands.js";
 import type { AdminIO } from "../io.js";
+import { installRootFile } from "../root-file.js";
 import { validateAccountName } from "../sudoers/rule.js";
 import { USER_DROPIN_PATTERN, dropinPath, dropinText, parseUserCaps, sliceUnit, userTarget, type UserCapProperty, type UserCapTarget } from "./dropin.js";
 
@@ -63,20 +64,6 @@ function targetOf(options: UserCapOptions, host: UserCapHost): UserCapTarget {
     throw new SudoSpawnerError("NOT_FOUND", `the user ${name} does not exist (getent passwd ${shellQuote(name)} finds nothing): ${next}`);
   }
   return userTarget(account, host.uidMin());
-}
-
-function install(file: string, text: string): void {
-  const staging = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}`);
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-    fs.writeFileSync(staging, text, { mode: 0o644 });
-    fs.chownSync(staging, 0, 0);
-    fs.chmodSync(staging, 0o644);
-    fs.renameSync(staging, file);
-  } catch (error) {
-    fs.rmSync(staging, { force: true });
-    throw new SudoSpawnerError("NOT_FOUND", `could not install ${file}: ${errorMessage(error)}`);
-  }
 }
 
 /** Removes the drop-in, and its directory when nothing else is in it; false when there was none. */
@@ -134,7 +121,7 @@ export function runUserCap(options: UserCapOptions, io: AdminIO, host: UserCapHo
     io.err(`${file}: run again as root with --install to write it there and apply it\n`);
     return 0;
   }
-  install(file, text);
+  installRootFile(file, text);
   const status = reload(host, io, `installed ${file}`);
   if (status === 0) io.err(`installed ${file}: systemd applies it to ${whose} now (running slices included) and at every start\n`);
   return status;

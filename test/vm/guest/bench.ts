@@ -10,9 +10,9 @@
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import { median, quantile } from "../../../scripts/bench-stats.mjs";
+import { freePort } from "../../helpers/ports.js";
 import { killRequest, spawnRequest } from "../../../src/protocol/wire.js";
 import { BENCH, BENCH_FIGURES, BENCH_FIRST_SPAWN, GUEST, type BenchFigure, type BenchSettings } from "./names.js";
 import { alive, cgroupOf, openReport, parentOf, processesOf, read } from "./observe.js";
@@ -98,17 +98,6 @@ function answerOf(call: Timed, what: string): Record<string, unknown> {
     throw new Error(`${what}: exit ${String(call.status)}, answer ${JSON.stringify(call.stdout)}\n${read(call.errFile) ?? ""}`);
   }
   return answer as Record<string, unknown>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /** The policy the next call reads (it is read per call): replaced whole, by rename. */
