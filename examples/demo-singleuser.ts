@@ -31,6 +31,10 @@ function openFds(): string[] {
 
 const startFds = openFds();
 
+// The hub's end of stderr goes away when the hub restarts (or a test stops reading). Like
+// jupyterhub-singleuser, whose logging survives a broken pipe, the server then keeps serving.
+process.stderr.on("error", () => undefined);
+
 const server = http.createServer((request, response) => {
   if (request.url?.endsWith("/api/status")) {
     response.writeHead(200, { "content-type": "application/json" });
