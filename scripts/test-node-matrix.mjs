@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The Node matrix of `npm test`: the unit, process and root integration suites (vitest projects
-// unit, process, integration; not test/e2e or the VM tier test/vm, which run once on the system
-// node in `vitest run`) again on each other supported Node. Their official binaries come from the npm registry itself:
+// The Node matrix of `npm test`: the unit and process suites, and the integration files that
+// drive every entry point of the mediator through real sudo (MATRIX_INTEGRATION below), again on
+// each other supported Node. test/e2e, the VM tier and the rest of test/integration run once, on
+// the system node, in `vitest run`. Their official binaries come from the npm registry itself:
 // `npm pack node-linux-<arch>@<major>` holds package/bin/node and package/include/node.
 //
 //   node scripts/test-node-matrix.mjs            Node 22 and 24 (TSSS_NODE_MATRIX="22,24")
@@ -25,6 +26,33 @@ const CACHE = path.join(os.tmpdir(), "tsss-node-matrix");
 const LINK = "/usr/local/bin/node";
 const BACKUP = "/usr/local/bin/.node.tsss-test-backup";
 const MARK = "/usr/local/bin/.node.tsss-test-link";
+
+/**
+ * The integration files each further Node runs: together they reach every path of the mediator
+ * that touches the runtime (stdin, the addon, fork and exec through the reaper, signals, files,
+ * the admin commands, the hub client, Slurm mode). What they leave out runs once on the system
+ * node: the 10,000-input fuzz (its parser is pure code the unit suite runs on every Node), load
+ * and policy breadth (policy, vocabulary, stress, sandbox, security-claims), the Slurm cluster
+ * files, the Python-sudospawner migration, and what does not depend on Node at all (prebuilt
+ * parts, SBOM). A listed file that does not exist fails the run.
+ */
+export const MATRIX_INTEGRATION = [
+  "test/integration/mediator.test.ts",
+  "test/integration/hardening.test.ts",
+  "test/integration/install.test.ts",
+  "test/integration/faults.test.ts",
+  "test/integration/pid-reuse.test.ts",
+  "test/integration/reconcile.test.ts",
+  "test/integration/accounts.test.ts",
+  "test/integration/homes.test.ts",
+  "test/integration/admin.test.ts",
+  "test/integration/check-hazards.test.ts",
+  "test/integration/check-cgroup.test.ts",
+  "test/integration/exec-size.test.ts",
+  "test/integration/server-log-full.test.ts",
+  "test/integration/hub-client.test.ts",
+  "test/integration/slurm.test.ts",
+];
 
 function log(message) {
   console.error(`node matrix: ${message}`);
@@ -107,19 +135,12 @@ function runSuites(target) {
     ...process.env,
     PATH: `${path.dirname(target.node)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
     TSSS_NODE_MATRIX_RUN: target.version,
-    // The full 10,000 fuzz inputs run on the system Node; each further Node gets 2,000, so that
-    // the matrix stays within CI's time.
-    TSSS_FUZZ_COUNT: process.env.TSSS_FUZZ_COUNT ?? "2000",
     ...(isRoot ? { TSSS_TEST_NODE_ON_PATH: "1" } : {}),
   };
   // npm test's own settings (npm_node_execpath, npm_config_node_gyp...) name the system node's tools.
   for (const key of Object.keys(env)) if (/^npm_(node_execpath|execpath)$/i.test(key)) delete env[key];
   const vitest = path.join(root, "node_modules", "vitest", "vitest.mjs");
-  // migration-hub runs a real JupyterHub: like the e2e matrix, it stays on the system Node. The
-  // prebuilt parts and the SBOM do not depend on the Node that runs the tests: the system node's
-  // run covers them. Left out here, not skipped inside.
-  const nodeIndependent = ["test/integration/migration-hub.test.ts", "test/integration/prebuilt.test.ts", "test/integration/sbom.test.ts"];
-  const args = [vitest, "run", "--project", "unit", "--project", "process", "--project", "integration", ...nodeIndependent.flatMap((file) => ["--exclude", file]), "test/unit/", "test/process/", "test/integration/"];
+  const args = [vitest, "run", "--project", "unit", "--project", "process", "--project", "integration", "test/unit/", "test/process/", ...MATRIX_INTEGRATION];
   log(`${target.version}: ${target.node} ${args.map((a) => path.relative(root, a) || a).join(" ")}`);
   const started = Date.now();
   const result = spawnSync(target.node, args, { cwd: root, env, stdio: "inherit" });
@@ -141,6 +162,8 @@ function main() {
   }
   const engines = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).engines.node;
   if (!satisfiesEngines(process.version, engines)) fail(`the system node ${process.version} is outside engines ${engines}`);
+  const missing = MATRIX_INTEGRATION.filter((file) => !fs.existsSync(path.join(root, file)));
+  if (missing.length > 0) fail(`MATRIX_INTEGRATION names files that do not exist: ${missing.join(", ")}`);
   const majors = wanted.split(",").map((v) => v.trim());
   const targets = majors.map(fetchNode);
   for (const target of targets) {
@@ -156,7 +179,7 @@ function main() {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const results = targets.map(runSuites);
-  log(`summary (vitest projects unit, process, integration; the system node ${process.version} ran them with test/e2e in \`vitest run\` before):`);
+  log(`summary (unit, process and ${MATRIX_INTEGRATION.length} integration files; the system node ${process.version} ran every suite in \`vitest run\` before):`);
   for (const r of results) log(`  ${r.version.padEnd(10)} ${r.ok ? "passed" : `FAILED (${r.status})`}  ${r.seconds.toFixed(0)} s`);
   if (!results.every((r) => r.ok)) process.exit(1);
 }

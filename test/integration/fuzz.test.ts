@@ -13,7 +13,7 @@
  * must never have received a signal although their pids are in the corpus.
  *
  * TSSS_FUZZ_SEED reproduces a run (the seed is printed); TSSS_FUZZ_COUNT sets the count (at least
- * 1,000; default 10,000: the Node matrix runs 2,000 on each further Node).
+ * 1,000; default 10,000).
  *
  * A second corpus is traitlets-shaped: server arguments and typed environment values, spawns
  * without a profile among them, judged by this file's own table of what the vocabulary admits (not
