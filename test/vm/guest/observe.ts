@@ -1,0 +1,93 @@
+/**
+ * What the VM's guest scripts share (inside the guest, as root): the report line on the second serial
+ * port, running programs, waiting, and reading /proc and cgroupfs.
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import { GUEST } from "./names.js";
+
+const out = fs.openSync(GUEST.results, "w");
+
+export function report(check: string, facts: Record<string, unknown>): void {
+  fs.writeSync(out, `${JSON.stringify({ check, ...facts })}\n`);
+}
+
+export async function check(name: string, observe: () => Promise<Record<string, unknown>> | Record<string, unknown>): Promise<void> {
+  try {
+    report(name, await observe());
+  } catch (error) {
+    report(name, { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  }
+}
+
+export function run(file: string, args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(file, args, { encoding: "utf8", env: { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", LANG: "C.UTF-8" } });
+  return { status: result.status, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
+}
+
+export function ok(file: string, args: readonly string[]): string {
+  const result = run(file, args);
+  if (result.status !== 0) throw new Error(`${file} ${args.join(" ")}: status ${result.status}: ${result.stderr}`);
+  return result.stdout;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `probe` gives a value; TCG is slow, so the guards are generous (they only catch a hang). */
+export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 120_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up after ${ms / 1000} s waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+export function read(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cgroup v2 path of a process ("0::/path" in /proc/PID/cgroup). */
+export function cgroupOf(pid: number): string | undefined {
+  return read(`/proc/${pid}/cgroup`)
+    ?.split("\n")
+    .find((line) => line.startsWith("0::"))
+    ?.slice(3);
+}
+
+/** Alive and not a zombie (a zombie keeps its /proc entry). */
+export function alive(pid: number): boolean {
+  const stat = read(`/proc/${pid}/stat`);
+  if (stat === undefined) return false;
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+}
+
+export function ownerOf(pid: number): string {
+  return ok("stat", ["-c", "%U", `/proc/${pid}`]);
+}
+
+export function unitProperty(unit: string, property: string): string {
+  return ok("systemctl", ["show", "--value", "-p", property, unit]);
+}
+
+/** Where a process's cgroup is, and the caps cgroupfs shows there. */
+export function cgroupFacts(pid: number): Record<string, unknown> {
+  const cgroup = cgroupOf(pid);
+  if (cgroup === undefined) throw new Error(`pid ${pid} has no cgroup (gone?)`);
+  const dir = `/sys/fs/cgroup${cgroup}`;
+  return { cgroup, memoryMax: read(`${dir}/memory.max`)?.trim(), cpuMax: read(`${dir}/cpu.max`)?.trim(), pidsMax: read(`${dir}/pids.max`)?.trim() };
+}
+
+export function uidOf(user: string): number {
+  return Number(ok("id", ["-u", user]));
+}
+
+/** The pids a user has running (pgrep exits 1 when there are none). */
+export function processesOf(user: string): number[] {
+  return run("pgrep", ["-u", user]).stdout.split("\n").filter(Boolean).map(Number);
+}
