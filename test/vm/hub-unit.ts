@@ -4,7 +4,7 @@
  * and the sandboxing lines stay exactly as shipped, since they are what the VM proves.
  */
 
-function replaceSetting(unit: string, key: string, value: string): string {
+export function replaceSetting(unit: string, key: string, value: string): string {
   const pattern = new RegExp(`^${key}=.*$`, "gm");
   const count = unit.match(pattern)?.length ?? 0;
   if (count !== 1) throw new Error(`the shipped hub unit has ${count} ${key}= lines, expected exactly one`);

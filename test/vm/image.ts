@@ -22,12 +22,13 @@ export interface ImageRecipe {
  * Minbase skips Recommends, so dbus and libpam-systemd are named: logind needs the system bus to
  * start the managers of lingering users at boot. util-linux (setpriv) and passwd are in minbase.
  * polkitd: logind asks it whether a never-logged-in user may enable their own linger (the rule of
- * `ts-sudospawner linger-rule`).
+ * `ts-sudospawner linger-rule`). python3: the JupyterHub venv, built on the host (Debian 12's same
+ * /usr/bin/python3), links its python there.
  */
 export const BASE_RECIPE: ImageRecipe = {
   suite: "bookworm",
   variant: "minbase",
-  packages: ["systemd-sysv", "linux-image-amd64", "udev", "sudo", "procps", "dbus", "libpam-systemd", "polkitd"],
+  packages: ["systemd-sysv", "linux-image-amd64", "udev", "sudo", "procps", "dbus", "libpam-systemd", "polkitd", "python3"],
 };
 
 /** Raise when the way a cached image is made changes without its recipe changing. */

@@ -13,6 +13,9 @@ import path from "node:path";
 import { build } from "esbuild";
 import { installDemoSingleUser, installTarball } from "../helpers/install.js";
 
+/** A bundle in ESM that holds CommonJS packages (ws) needs a require of its own. */
+const ESM_REQUIRE = 'import { createRequire as __tsssCreateRequire } from "node:module"; const require = __tsssCreateRequire(import.meta.url);';
+
 /** A clean environment for the tools run on the tree (no proxy, CA or Node settings); in the chroot, /usr/local/bin has the guest's node. */
 const TOOL_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 
@@ -100,6 +103,11 @@ export class Machine {
     return path.join(this.root, file);
   }
 
+  /** Where a guest path is in the tree on the host, for tools that build into it before the boot. */
+  hostPath(file: string): string {
+    return this.guestPath(file);
+  }
+
   /** A root-owned file in the guest (parents created 0755). */
   write(file: string, content: string | Buffer, mode = 0o644): void {
     const target = this.guestPath(file);
@@ -111,6 +119,12 @@ export class Machine {
   /** A program run inside the tree (chroot), for tools that must see the guest's users and files. */
   chroot(args: readonly string[], what: string): string {
     return must("chroot", [this.root, ...args], what);
+  }
+
+  /** Like chroot(), with `input` on the program's stdin (chpasswd). */
+  chrootInput(args: readonly string[], input: string, what: string): void {
+    const result = spawnSync("chroot", [this.root, ...args], { input, encoding: "utf8", env: TOOL_ENV });
+    if (result.status !== 0) throw new Error(`${what} failed (chroot ${args.join(" ")}: status ${result.status}):\n${result.stdout}${result.stderr}`);
   }
 
   /** The host's Node at /usr/local/bin/node: first on sudo's secure_path, where `#!/usr/bin/env node` finds it. */
@@ -153,7 +167,8 @@ export class Machine {
   /** A TypeScript guest script, bundled for the guest's Node, at `guestFile`. */
   async bundle(entry: string, guestFile: string): Promise<void> {
     const outfile = this.guestPath(guestFile);
-    await build({ entryPoints: [entry], outfile, bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "error" });
+    // ws's optional native speed-ups are absent: left as requires it tries and survives.
+    await build({ entryPoints: [entry], outfile, bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "error", external: ["bufferutil", "utf-8-validate"], banner: { js: ESM_REQUIRE } });
     fs.chmodSync(outfile, 0o644);
   }
 
@@ -194,7 +209,7 @@ export class Machine {
     fs.copyFileSync(path.join(this.root, "boot", initrd), path.join(this.dir, "initrd.img"));
     const disk = path.join(this.dir, "disk.img");
     fs.writeFileSync(disk, "");
-    fs.truncateSync(disk, 3 * 1024 ** 3);
+    fs.truncateSync(disk, 5 * 1024 ** 3);
     must("mkfs.ext4", ["-q", "-F", "-d", this.root, disk], "mkfs.ext4 -d");
     fs.rmSync(this.root, { recursive: true, force: true });
   }
@@ -207,7 +222,7 @@ export class Machine {
     const consoleLog = path.join(this.dir, "console.log");
     const resultsLog = this.resultsLog();
     const args = [
-      ...["-accel", "tcg", "-m", "2048", "-smp", "2", "-display", "none", "-monitor", "none", "-no-reboot"],
+      ...["-accel", "tcg", "-m", "3072", "-smp", "2", "-display", "none", "-monitor", "none", "-no-reboot"],
       ...["-serial", `file:${consoleLog}`, "-serial", `file:${resultsLog}`],
       ...["-kernel", path.join(this.dir, "vmlinuz"), "-initrd", path.join(this.dir, "initrd.img")],
       ...["-append", "root=/dev/vda rw console=ttyS0"],

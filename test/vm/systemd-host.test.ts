@@ -25,8 +25,9 @@ import { hubStandinUnit, verifiableUnit } from "./hub-unit.js";
 import { ensureBaseImage } from "./image.js";
 import { type Machine, type DriverReport } from "./machine.js";
 import { prepareMachine, vmToolsMissing } from "./setup.js";
-import { CAPS, GUEST } from "./guest/names.js";
+import { CAPS, GUEST, JHUB } from "./guest/names.js";
 import { USER_CAP } from "./guest/user-cap.js";
+import { layJupyterHubSite } from "./jupyterhub-site.js";
 
 const fx = inject("rootFixture");
 const skip = skipWithout(
@@ -35,7 +36,7 @@ const skip = skipWithout(
 );
 
 /** Only a hang guard: TCG on a loaded 2-core machine is slow, and the boot is one for all checks. */
-const BOOT_DEADLINE_MS = 15 * 60_000;
+const BOOT_DEADLINE_MS = 30 * 60_000;
 const SHIPPED_UNIT = fs.readFileSync(path.join(REPO_ROOT, "examples/jupyterhub/jupyterhub.service"), "utf8");
 
 describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
@@ -85,17 +86,20 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
       `/etc/systemd/system/${GUEST.hubUnit}`,
       hubStandinUnit(SHIPPED_UNIT, { user: GUEST.hub, group: GUEST.hub, execStart: `/usr/local/bin/node ${GUEST.dir}/hub-standin.mjs` }),
     );
+    lap("tree");
+    await layJupyterHubSite(machine, SHIPPED_UNIT, (line) => process.stderr.write(`vm tier: ${line}\n`));
+    lap("JupyterHub venv and proxy");
     await machine.bundle(path.join(import.meta.dirname, "guest/hub-standin.ts"), `${GUEST.dir}/hub-standin.mjs`);
     await machine.bundle(path.join(import.meta.dirname, "guest/driver.ts"), `${GUEST.dir}/driver.mjs`);
     machine.installDriver(`${GUEST.dir}/driver.mjs`);
     machine.makeDisk();
-    lap("tree and disk");
+    lap("disk");
     const booted = await machine.boot(BOOT_DEADLINE_MS);
     lap("boot, checks and power-off");
     for (const entry of booted.reports) reports.set(entry.check, entry);
     const [driverStart, driverEnd] = [reports.get("boot")?.uptimeSeconds, reports.get("done")?.uptimeSeconds];
     process.stderr.write(`vm tier: ${times.join(", ")}; guest uptime at the driver's start ${String(driverStart)} s, at its end ${String(driverEnd)} s\n`);
-  }, 25 * 60_000);
+  }, 40 * 60_000);
 
   afterAll(() => machine?.dispose());
 
@@ -254,5 +258,79 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
     expect(manager?.fix).toContain(`ts-sudospawner linger-rule --group ${GUEST.group} --install`);
     expect(rows["cgroup-placement"]?.status).toBe("fail");
     expect(rows["cgroup-placement"]?.detail).toContain("manager is not running");
+  });
+
+  describe("JupyterHub 6 + JupyterLab under the shipped unit (same boot)", () => {
+    const [first, second] = JHUB.users;
+    const scopeOfUser = (uid: unknown) => new RegExp(`^/user\\.slice/user-${String(uid)}\\.slice/user@${String(uid)}\\.service/app\\.slice/ts-sudospawner-${String(uid)}-[0-9a-f]+\\.scope$`);
+    type Server = { pid: number; owner: string; uid: string; caps: Record<string, string>; kernelStatus: number; kernelUid: string; kernelCgroup: string };
+    const servers = () => observed("jupyterhub-servers").servers as Record<string, Server>;
+
+    it("runs as the unprivileged hub user under the shipped unit (KillMode=process, the venv's jupyterhub), started by systemctl", () => {
+      const start = observed("jupyterhub-start");
+      expect(start.unit).toMatchObject({ activeState: "active", user: GUEST.hub, killMode: "process", execStart: expect.stringContaining(`path=${JHUB.venv}/bin/jupyterhub`) });
+      expect(start.hubCgroup).toBe(`/system.slice/${JHUB.unit}`);
+    });
+
+    it("logs each user in through the login form with their password (PAM), and a wrong password is refused", () => {
+      const login = observed("jupyterhub-login");
+      expect(login.wrong).toMatchObject({ formStatus: 200, location: null });
+      expect((login.wrong as { status: number }).status).toBeGreaterThanOrEqual(400);
+      for (const user of JHUB.users) {
+        expect((login.logins as Record<string, unknown>)[user.name]).toMatchObject({ formStatus: 200, status: 302, spawnStatus: 302 });
+      }
+    });
+
+    it("starts each user's JupyterLab and kernel as that user in a scope of their manager, with their mem_limit and cpu_limit in cgroupfs", () => {
+      for (const user of JHUB.users) {
+        const server = servers()[user.name];
+        expect(server?.owner).toBe(user.name);
+        expect(server?.caps).toMatchObject({ cgroup: expect.stringMatching(scopeOfUser(server?.uid)), memoryMax: user.memoryMax, cpuMax: user.cpuMax, pidsMax: JHUB.tasksMax });
+        expect(server?.kernelStatus).toBe(201);
+        expect(server?.kernelUid).toBe(server?.uid);
+        expect(server?.kernelCgroup).toBe(server?.caps.cgroup);
+      }
+      expect(observed("jupyterhub-servers").crossed).toBe(403);
+    });
+
+    it("a memory hog in one user's kernel is OOM-killed in that scope; that server answers, and the other user's kernel works on", () => {
+      const oom = observed("jupyterhub-oom");
+      expect(oom.oomKills).toBeGreaterThanOrEqual(1);
+      expect(oom.hogEnd).toMatch(/^ended: /);
+      expect(oom).toMatchObject({ serverAlive: true, serverStatus: 200, otherServerAlive: true, otherOutput: "42", otherOomKills: 0 });
+    });
+
+    it("ts-sudospawner ps lists both servers as known to the hub, with their cgroup's memory use", () => {
+      const ps = observed("jupyterhub-ps");
+      expect(ps.status, String(ps.stderr)).toBe(0);
+      const pids = ps.pids as Record<string, number>;
+      const rows = (ps.listing as { servers: { user: string; pid: number; hub: string; memoryBytes: number | null }[] }).servers;
+      for (const user of JHUB.users) {
+        expect(rows.find((row) => row.pid === pids[user.name]), JSON.stringify(ps.listing)).toMatchObject({ user: user.name, hub: "known", memoryBytes: expect.any(Number), cpuUsec: expect.any(Number) });
+      }
+    });
+
+    it("systemctl restart jupyterhub keeps both servers, and the restarted hub serves them through its proxy", () => {
+      const restart = observed("jupyterhub-restart");
+      expect(restart.hubPidChanged).toBe(true);
+      for (const user of JHUB.users) {
+        expect((restart.after as Record<string, unknown>)[user.name]).toEqual({ alive: true, ready: true, pid: servers()[user.name]?.pid, status: 200 });
+      }
+    });
+
+    it("check passes every row for a user of the JupyterHub site", () => {
+      const check = observed("jupyterhub-check");
+      const rows = check.rows as { id: string; status: string; detail: string }[];
+      expect(rows.filter((row) => row.status === "fail"), JSON.stringify(rows)).toEqual([]);
+      expect(check.status).toBe(0);
+    });
+
+    it("stop through the hub's API leaves no process of the user (beyond their systemd manager) and no cgroup", () => {
+      const stop = observed("jupyterhub-stop");
+      for (const user of [first, second]) {
+        expect((stop.stops as Record<string, number>)[user.name]).toBeLessThan(300);
+        expect((stop.after as Record<string, unknown>)[user.name]).toEqual({ serverAlive: false, scopeExists: false, procsInScope: [], processes: [] });
+      }
+    });
   });
 });

@@ -6,51 +6,13 @@
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import { alive, cgroupOf, read } from "./observe.js";
+import { jupyterHubChecks } from "./jupyterhub.js";
 import { CAPS, GUEST, type HubStandinState } from "./names.js";
+import { alive, cgroupFacts, cgroupOf, checksFor, ok, openReport, ownerOf, processesOf, read, run, sleep, uidOf, unitProperty, waitFor } from "./observe.js";
 import { userCapFacts } from "./user-cap.js";
 
-const out = fs.openSync(GUEST.results, "w");
-
-function report(check: string, facts: Record<string, unknown>): void {
-  fs.writeSync(out, `${JSON.stringify({ check, ...facts })}\n`);
-}
-
-async function check(name: string, observe: () => Promise<Record<string, unknown>> | Record<string, unknown>): Promise<void> {
-  try {
-    report(name, await observe());
-  } catch (error) {
-    report(name, { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-  }
-}
-
-function run(file: string, args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(file, args, { encoding: "utf8", env: { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", LANG: "C.UTF-8" } });
-  return { status: result.status, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
-}
-
-function ok(file: string, args: readonly string[]): string {
-  const result = run(file, args);
-  if (result.status !== 0) throw new Error(`${file} ${args.join(" ")}: status ${result.status}: ${result.stderr}`);
-  return result.stdout;
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls until `probe` gives a value; TCG is slow, so the guards are generous (they only catch a hang). */
-async function waitFor<T>(what: string, probe: () => T | undefined, ms = 120_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up after ${ms / 1000} s waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-function ownerOf(pid: number): string {
-  return ok("stat", ["-c", "%U", `/proc/${pid}`]);
-}
+const report = openReport();
+const check = checksFor(report);
 
 function hubState(): HubStandinState | undefined {
   const text = read(GUEST.hubState);
@@ -65,10 +27,6 @@ function hubState(): HubStandinState | undefined {
 async function serverStatus(): Promise<unknown> {
   const response = await fetch(`http://127.0.0.1:${GUEST.serverPort}/api/status`);
   return (await response.json()) as unknown;
-}
-
-function unitProperty(unit: string, property: string): string {
-  return ok("systemctl", ["show", "--value", "-p", property, unit]);
 }
 
 const hubIds = { uid: ok("id", ["-u", GUEST.hub]), gid: ok("id", ["-g", GUEST.hub]) };
@@ -107,22 +65,6 @@ function killAs(user: string, pid: number, signal: number): unknown {
   return asHub(user, { action: "kill", pid, signal }).answer;
 }
 
-/** Where a process's cgroup is, and the caps cgroupfs shows there. */
-function cgroupFacts(pid: number): Record<string, unknown> {
-  const cgroup = cgroupOf(pid);
-  if (cgroup === undefined) throw new Error(`pid ${pid} has no cgroup (gone?)`);
-  const dir = `/sys/fs/cgroup${cgroup}`;
-  return { cgroup, memoryMax: read(`${dir}/memory.max`)?.trim(), cpuMax: read(`${dir}/cpu.max`)?.trim(), pidsMax: read(`${dir}/pids.max`)?.trim() };
-}
-
-function uidOf(user: string): number {
-  return Number(ok("id", ["-u", user]));
-}
-
-/** The pids a user has running (pgrep exits 1 when there are none). */
-function processesOf(user: string): number[] {
-  return run("pgrep", ["-u", user]).stdout.split("\n").filter(Boolean).map(Number);
-}
 
 /** `ts-sudospawner check --spawn --json` as root, as an admin runs it: the spawn row and the cgroup rows. */
 function checkRows(user: string): Record<string, unknown> {
@@ -316,7 +258,7 @@ await check("refused", async () => {
     status: call.status,
     answer: call.answer,
     stderr: call.stderr,
-    processes: processesOf(GUEST.refusedUser),
+    processes: processesOf(uidOf(GUEST.refusedUser)).map((p) => p.pid),
     lingerFile: fs.existsSync(`/var/lib/systemd/linger/${GUEST.refusedUser}`),
     managerSocket: fs.existsSync(`/run/user/${uid}/systemd/private`),
   };
@@ -327,5 +269,6 @@ await check("check-refused", () => checkRows(GUEST.refusedUser));
 if (newUserServer !== undefined) killAs(GUEST.newUser, newUserServer, 15);
 
 await check("user-cap", userCapFacts);
+await jupyterHubChecks(check);
 
 report("done", { uptimeSeconds: Number(read("/proc/uptime")?.split(" ")[0]) });

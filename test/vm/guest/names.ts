@@ -78,3 +78,34 @@ export interface BenchSettings {
   reps: number;
   warmup: number;
 }
+
+/**
+ * The JupyterHub site of the VM (issue 17's end-to-end part): JupyterHub 6 and JupyterLab in the
+ * admin guide's venv, the shipped unit with only User=/Group= changed, PAM logins, two users who
+ * never logged in and whose spawns carry mem_limit/cpu_limit.
+ */
+export const JHUB = {
+  venv: "/opt/jupyterhub",
+  proxy: "/opt/configurable-http-proxy/node_modules/.bin/configurable-http-proxy",
+  proxyPrefix: "/opt/configurable-http-proxy",
+  config: "/etc/jupyterhub/jupyterhub_config.py",
+  unit: "jupyterhub.service",
+  /** Root-only: the admin service's token and the users' passwords, for the driver and `ps`. */
+  secrets: "/opt/tsss-vm/jupyterhub-secrets.json",
+  tokenFile: "/opt/tsss-vm/jupyterhub-token",
+  base: "http://127.0.0.1:8000",
+  hubApi: "http://127.0.0.1:8081/hub/api",
+  /** c.Spawner.mem_limit / cpu_limit for the first user; the second gets its own in pre_spawn_hook. */
+  users: [
+    { name: "tsss-erin", memLimit: "400M", cpuLimit: 0.5, memoryMax: String(400 * 1024 ** 2), cpuMax: "50000 100000" },
+    { name: "tsss-frank", memLimit: "480M", cpuLimit: 0.25, memoryMax: String(480 * 1024 ** 2), cpuMax: "25000 100000" },
+  ],
+  /** The site's caps for this part: roomy defaults that both users' limits lower. */
+  cgroup: { default: { MemoryMax: "768M", CPUQuota: "100%", TasksMax: 256 }, max: { MemoryMax: "1G", CPUQuota: "200%", TasksMax: 512 } },
+  tasksMax: "256",
+} as const;
+
+export interface JupyterHubSecrets {
+  adminToken: string;
+  passwords: Record<string, string>;
+}

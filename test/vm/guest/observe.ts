@@ -1,16 +1,53 @@
 /**
- * What the guest scripts read about processes (/proc, cgroupfs) and how they report, for scripts
- * written after driver.ts (which keeps its own copies while it is being edited in parallel).
+ * What the VM's guest scripts share (inside the guest, as root): the report lines on the second
+ * serial port, running programs, waiting, and reading /proc and cgroupfs.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { GUEST } from "./names.js";
 
 export type Report = (check: string, facts: Record<string, unknown>) => void;
+export type Check = (name: string, observe: () => Promise<Record<string, unknown>> | Record<string, unknown>) => Promise<void>;
 
 /** One JSON line per report on the second serial port (the host parses them after power-off). */
 export function openReport(file: string = GUEST.results): Report {
   const out = fs.openSync(file, "w");
   return (check, facts) => fs.writeSync(out, `${JSON.stringify({ check, ...facts })}\n`);
+}
+
+/** A named check: its facts, or its error, as one report (a failing check never stops the next). */
+export function checksFor(report: Report): Check {
+  return async (name, observe) => {
+    try {
+      report(name, await observe());
+    } catch (error) {
+      report(name, { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    }
+  };
+}
+
+export function run(file: string, args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(file, args, { encoding: "utf8", env: { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", LANG: "C.UTF-8" } });
+  return { status: result.status, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
+}
+
+export function ok(file: string, args: readonly string[]): string {
+  const result = run(file, args);
+  if (result.status !== 0) throw new Error(`${file} ${args.join(" ")}: status ${result.status}: ${result.stderr}`);
+  return result.stdout;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `probe` gives a value; TCG is slow, so the guards are generous (they only catch a hang). */
+export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 120_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up after ${ms / 1000} s waiting for ${what}`);
+    await sleep(100);
+  }
 }
 
 export function read(file: string): string | undefined {
@@ -38,12 +75,32 @@ export function parentOf(pid: number): number | undefined {
   return ppid === undefined ? undefined : Number(ppid);
 }
 
+export function ownerOf(pid: number): string {
+  return ok("stat", ["-c", "%U", `/proc/${pid}`]);
+}
+
+export function uidOf(user: string): number {
+  return Number(ok("id", ["-u", user]));
+}
+
+export function unitProperty(unit: string, property: string): string {
+  return ok("systemctl", ["show", "--value", "-p", property, unit]);
+}
+
 /** The cgroup v2 path of a process ("0::/path" in /proc/PID/cgroup). */
 export function cgroupOf(pid: number): string | undefined {
   return read(`/proc/${pid}/cgroup`)
     ?.split("\n")
     .find((line) => line.startsWith("0::"))
     ?.slice(3);
+}
+
+/** Where a process's cgroup is, and the caps cgroupfs shows there. */
+export function cgroupFacts(pid: number): Record<string, unknown> {
+  const cgroup = cgroupOf(pid);
+  if (cgroup === undefined) throw new Error(`pid ${pid} has no cgroup (gone?)`);
+  const dir = `/sys/fs/cgroup${cgroup}`;
+  return { cgroup, memoryMax: read(`${dir}/memory.max`)?.trim(), cpuMax: read(`${dir}/cpu.max`)?.trim(), pidsMax: read(`${dir}/pids.max`)?.trim() };
 }
 
 /** The live (not zombie) processes of a uid, with their cgroups. */
