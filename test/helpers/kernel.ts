@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 
-/** Execute `code` and resolve with its printed output once the kernel is idle again. */
+/** Execute `code` and resolve with its printed output once the kernel is idle again; rejects when the kernel dies. */
 export function executeInKernel(url: string, token: string, code: string, timeoutMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers: { Authorization: `token ${token}` } });
@@ -41,6 +41,11 @@ export function executeInKernel(url: string, token: string, code: string, timeou
         parent_header: { msg_id?: string };
         content: { text?: string; execution_state?: string; ename?: string; evalue?: string };
       };
+      // The server announces a kernel that died (OOM kill, crash) to every client, not as a reply.
+      if (message.channel === "iopub" && message.msg_type === "status" && (message.content.execution_state === "restarting" || message.content.execution_state === "dead")) {
+        finish(new Error(`the kernel died while executing (the server says "${message.content.execution_state}")`));
+        return;
+      }
       if (message.parent_header?.msg_id !== msgId) return;
       if (message.channel === "iopub" && message.msg_type === "stream") output += message.content.text ?? "";
       if (message.msg_type === "error") finish(new Error(`kernel error ${message.content.ename}: ${message.content.evalue}`));

@@ -272,3 +272,5 @@ await check("user-cap", userCapFacts);
 await jupyterHubChecks(check);
 
 report("done", { uptimeSeconds: Number(read("/proc/uptime")?.split(" ")[0]) });
+// Whatever a check left open (a kernel WebSocket, a keep-alive socket) must not hold the power-off.
+process.exit(0);

@@ -10,9 +10,25 @@
 import fs from "node:fs";
 import { executeInKernel } from "../../helpers/kernel.js";
 import { GUEST, JHUB, type JupyterHubSecrets } from "./names.js";
-import { alive, cgroupFacts, cgroupOf, ok, read, run, unitProperty, waitFor, type Check } from "./observe.js";
+import { alive, cgroupFacts, cgroupOf, ok, read, run, sleep, unitProperty, waitFor, type Check } from "./observe.js";
 
 type Facts = Record<string, unknown>;
+
+/**
+ * fetch, once more when the first try met a keep-alive socket the peer had already closed: the
+ * driver's synchronous steps (spawnSync) block the event loop past the proxy's 5 s keep-alive, so
+ * the close is only seen when the socket is reused. Every request here may be sent twice.
+ */
+async function fetchRetryingStale(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    if (code !== "UND_ERR_SOCKET" && code !== "ECONNRESET") throw error;
+    await sleep(200);
+    return fetch(url, init);
+  }
+}
 
 const secrets = JSON.parse(fs.readFileSync(JHUB.secrets, "utf8")) as JupyterHubSecrets;
 const admin = { Authorization: `token ${secrets.adminToken}` };
@@ -31,7 +47,7 @@ class Browser {
 
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {
     const cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
-    const response = await fetch(`${JHUB.base}${url}`, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), Cookie: cookie } });
+    const response = await fetchRetryingStale(`${JHUB.base}${url}`, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), Cookie: cookie } });
     this.remember(response);
     return response;
   }
@@ -50,7 +66,7 @@ class Browser {
 }
 
 async function hubApi(pathname: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${JHUB.base}/hub/api${pathname}`, { ...init, headers: { ...admin, ...(init.headers as Record<string, string>) } });
+  return fetchRetryingStale(`${JHUB.base}/hub/api${pathname}`, { ...init, headers: { ...admin, ...(init.headers as Record<string, string>) } });
 }
 
 interface ServerModel {
@@ -67,7 +83,7 @@ async function serverOf(user: string): Promise<ServerModel | undefined> {
 
 async function hubAnswers(): Promise<true | undefined> {
   try {
-    return (await fetch(`${JHUB.base}/hub/api/`)).ok ? true : undefined;
+    return (await fetchRetryingStale(`${JHUB.base}/hub/api/`)).ok ? true : undefined;
   } catch {
     return undefined;
   }
@@ -75,7 +91,7 @@ async function hubAnswers(): Promise<true | undefined> {
 
 /** GET a path of the user's server through the proxy with a token; the HTTP status. */
 async function serverGet(user: string, token: string, pathname: string): Promise<number> {
-  const response = await fetch(`${JHUB.base}/user/${user}${pathname}`, { headers: { Authorization: `token ${token}` }, redirect: "manual" });
+  const response = await fetchRetryingStale(`${JHUB.base}/user/${user}${pathname}`, { headers: { Authorization: `token ${token}` }, redirect: "manual" });
   await response.arrayBuffer();
   return response.status;
 }
@@ -155,7 +171,7 @@ export async function jupyterHubChecks(check: Check): Promise<void> {
       const caps = cgroupFacts(pid);
       const tokenResponse = await hubApi(`/users/${user.name}/tokens`, { method: "POST", body: JSON.stringify({ note: "tsss-vm", expires_in: 3600 }) });
       const token = ((await tokenResponse.json()) as { token: string }).token;
-      const kernelResponse = await fetch(`${JHUB.base}/user/${user.name}/api/kernels`, { method: "POST", headers: { Authorization: `token ${token}` }, body: "{}" });
+      const kernelResponse = await fetchRetryingStale(`${JHUB.base}/user/${user.name}/api/kernels`, { method: "POST", headers: { Authorization: `token ${token}` }, body: "{}" });
       const kernel = ((await kernelResponse.json()) as { id: string }).id;
       const ws = `${JHUB.base.replace("http", "ws")}/user/${user.name}/api/kernels/${kernel}/channels`;
       // The kernel's own view: its uid and its cgroup.
@@ -179,7 +195,7 @@ export async function jupyterHubChecks(check: Check): Promise<void> {
       (error: unknown) => `ended: ${error instanceof Error ? error.message : String(error)}`,
     );
     const kills = await waitFor("an OOM kill in the hog's scope", () => (oomKills(hog.cgroup) >= 1 ? oomKills(hog.cgroup) : undefined), 600_000);
-    const hogEnd = await Promise.race([hogging, new Promise<string>((resolve) => setTimeout(() => resolve("still waiting after 60 s"), 60_000))]);
+    const hogEnd = await Promise.race([hogging, sleep(300_000).then(() => "still waiting after 300 s")]);
     const otherOutput = (await executeInKernel(ws(second.name, other), other.token, "print(6 * 7)", 300_000)).trim();
     return {
       oomKills: kills,

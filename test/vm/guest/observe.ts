@@ -21,7 +21,8 @@ export function checksFor(report: Report): Check {
     try {
       report(name, await observe());
     } catch (error) {
-      report(name, { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      const cause = error instanceof Error && error.cause !== undefined ? `\ncaused by: ${String((error.cause as Error).stack ?? error.cause)}` : "";
+      report(name, { error: `${error instanceof Error ? (error.stack ?? error.message) : String(error)}${cause}` });
     }
   };
 }
