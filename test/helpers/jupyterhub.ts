@@ -7,8 +7,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import http from "node:http";
 import path from "node:path";
+import { CookieJar, loginFormFields, navigate, type PageResponse } from "./navigate.js";
 import { freePort } from "./ports.js";
 import { childPids, procStatus, userInfo, waitFor } from "./system.js";
 
@@ -343,27 +343,15 @@ ${this.options.config}
    * field included); resolves with the Cookie header of the session.
    */
   async login(name: string): Promise<string> {
-    const jar = new Map<string, string>();
-    const keep = (response: PageResponse) => {
-      for (const line of response.setCookie) {
-        const [pair] = line.split(";");
-        const eq = (pair as string).indexOf("=");
-        if (eq > 0) jar.set((pair as string).slice(0, eq).trim(), (pair as string).slice(eq + 1).trim());
-      }
-    };
-    const cookie = () => [...jar].map(([key, value]) => `${key}=${value}`).join("; ");
-    const page = await navigate(`${this.base}/hub/login`);
-    keep(page);
-    const xsrf = /name="_xsrf"\s+value="([^"]*)"/.exec(page.body)?.[1];
-    const form = new URLSearchParams({ username: name, password: this.userPassword });
-    if (xsrf !== undefined) form.set("_xsrf", xsrf.replace(/&#124;/g, "|").replace(/&amp;/g, "&"));
-    const response = await navigate(`${this.base}/hub/login`, { cookie: cookie(), form: form.toString() });
-    keep(response);
+    const jar = new CookieJar();
+    const page = jar.keep(await navigate(`${this.base}/hub/login`));
+    const form = loginFormFields(page.body, name, this.userPassword);
+    const response = jar.keep(await navigate(`${this.base}/hub/login`, { cookie: jar.header(), form }));
     if (response.status !== 302) {
       const error = /class="[^"]*(?:login_error|alert)[^"]*"[^>]*>([^<]*)</.exec(response.body)?.[1]?.trim();
       throw new Error(`login of ${name} answered HTTP ${response.status}${error ? ` (${error})` : ""}; the hub's log ends:\n${this.logText.slice(-2_000)}`);
     }
-    return cookie();
+    return jar.header();
   }
 
   /** One of the hub's own HTML pages (e.g. /hub/spawn) opened with a login's cookies; redirects are not followed. */
@@ -383,42 +371,4 @@ function commandLine(pid: number): string {
   } catch {
     return "";
   }
-}
-
-export interface PageResponse {
-  status: number;
-  location: string | undefined;
-  setCookie: string[];
-  body: string;
-}
-
-/**
- * A browser navigation (GET, or a form POST when `form` is given). Not fetch(): undici always sends
- * `Sec-Fetch-Mode: cors`, and JupyterHub >= 4.1 then never sets the _xsrf cookie, so a login
- * form's token only matched when the POST came within the same second as the GET.
- */
-function navigate(url: string, options: { cookie?: string; form?: string } = {}): Promise<PageResponse> {
-  const headers: Record<string, string> = { "sec-fetch-mode": "navigate", "sec-fetch-site": "same-origin", "user-agent": "tsss-e2e" };
-  if (options.cookie) headers.cookie = options.cookie;
-  if (options.form !== undefined) {
-    headers["content-type"] = "application/x-www-form-urlencoded";
-    headers["content-length"] = String(Buffer.byteLength(options.form));
-  }
-  return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: options.form === undefined ? "GET" : "POST", headers }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () =>
-        resolve({
-          status: response.statusCode ?? 0,
-          location: response.headers.location,
-          setCookie: response.headers["set-cookie"] ?? [],
-          body: Buffer.concat(chunks).toString("utf8"),
-        }),
-      );
-      response.on("error", reject);
-    });
-    request.on("error", reject);
-    request.end(options.form);
-  });
 }

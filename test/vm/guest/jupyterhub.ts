@@ -9,6 +9,7 @@
  */
 import fs from "node:fs";
 import { executeInKernel } from "../../helpers/kernel.js";
+import { CookieJar, loginFormFields, navigate, type PageResponse } from "../../helpers/navigate.js";
 import { GUEST, JHUB, type JupyterHubSecrets } from "./names.js";
 import { alive, cgroupFacts, cgroupOf, ok, read, run, sleep, unitProperty, waitFor, type Check } from "./observe.js";
 
@@ -33,35 +34,20 @@ async function fetchRetryingStale(url: string, init?: RequestInit): Promise<Resp
 const secrets = JSON.parse(fs.readFileSync(JHUB.secrets, "utf8")) as JupyterHubSecrets;
 const admin = { Authorization: `token ${secrets.adminToken}` };
 
-/** A tiny cookie jar: the login form's _xsrf cookie, then the hub's login cookies. */
+/** A browser's path through the hub's pages: navigations with its cookies (test/helpers/navigate.ts). */
 class Browser {
-  private readonly cookies = new Map<string, string>();
+  private readonly jar = new CookieJar();
 
-  private remember(response: Response): void {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(";");
-      const at = pair?.indexOf("=") ?? -1;
-      if (pair && at > 0) this.cookies.set(pair.slice(0, at), pair.slice(at + 1));
-    }
+  async open(pathname: string): Promise<PageResponse> {
+    return this.jar.keep(await navigate(`${JHUB.base}${pathname}`, { cookie: this.jar.header() }));
   }
 
-  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
-    const cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
-    const response = await fetchRetryingStale(`${JHUB.base}${url}`, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), Cookie: cookie } });
-    this.remember(response);
-    return response;
-  }
-
-  /** The login form as a browser submits it: GET for the form's _xsrf, POST with it. */
+  /** The login form as a browser submits it: GET for the form's _xsrf (and its cookie), POST with it. */
   async logIn(user: string, password: string): Promise<{ formStatus: number; status: number; location: string | null }> {
-    const form = await this.fetch("/hub/login");
-    const html = await form.text();
-    const xsrf = /name="_xsrf"\s+value="([^"]+)"/.exec(html)?.[1];
-    if (xsrf === undefined) throw new Error(`the login page has no _xsrf field (HTTP ${form.status})`);
-    const body = new URLSearchParams({ _xsrf: xsrf, username: user, password });
-    const response = await this.fetch("/hub/login", { method: "POST", body, headers: { "Content-Type": "application/x-www-form-urlencoded" } });
-    await response.text();
-    return { formStatus: form.status, status: response.status, location: response.headers.get("location") };
+    const form = await this.open("/hub/login");
+    if (!form.body.includes('name="_xsrf"')) throw new Error(`the login page has no _xsrf field (HTTP ${form.status})`);
+    const response = this.jar.keep(await navigate(`${JHUB.base}/hub/login`, { cookie: this.jar.header(), form: loginFormFields(form.body, user, password) }));
+    return { formStatus: form.status, status: response.status, location: response.location ?? null };
   }
 }
 
@@ -152,8 +138,8 @@ export async function jupyterHubChecks(check: Check): Promise<void> {
       const browser = new Browser();
       const login = await browser.logIn(user.name, secrets.passwords[user.name] ?? "");
       // What the browser does next: the home page's "Start My Server" is GET /hub/spawn.
-      const spawn = await browser.fetch("/hub/spawn");
-      logins[user.name] = { ...login, spawnStatus: spawn.status, spawnLocation: spawn.headers.get("location") };
+      const spawn = await browser.open("/hub/spawn");
+      logins[user.name] = { ...login, spawnStatus: spawn.status, spawnLocation: spawn.location ?? null };
     }
     return { wrong, logins };
   });
