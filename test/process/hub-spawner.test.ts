@@ -84,6 +84,7 @@ process.stdin.on("end", () => {
     case "late": {
       // Ignores SIGTERM and starts the server anyway, after the caller gave up.
       process.on("SIGTERM", () => log("late-term", true));
+      fs.writeFileSync(dir + "/late-ready", String(process.pid));
       setTimeout(() => {
         const pid = server("exec sleep 30");
         fs.writeFileSync(dir + "/late-pid", String(pid));
@@ -130,6 +131,11 @@ async function caught(promise: Promise<unknown>): Promise<SudoSpawnerError> {
   throw new Error("expected a SudoSpawnerError");
 }
 
+/** Resolves once `file` exists; only the test's own timeout bounds the wait. */
+async function whenExists(file: string): Promise<void> {
+  while (!fs.existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
 const started: number[] = [];
 
 beforeAll(() => {
@@ -152,7 +158,7 @@ afterAll(() => {
 });
 
 function resetLogs(): void {
-  for (const name of ["requests", "sudo-argv", "late-term", "late-pid", "hang-pid"]) fs.rmSync(path.join(dir, name), { force: true });
+  for (const name of ["requests", "sudo-argv", "late-term", "late-ready", "late-pid", "hang-pid"]) fs.rmSync(path.join(dir, name), { force: true });
 }
 
 describe("SudoSpawner against a fake sudo and mediator", () => {
@@ -254,12 +260,13 @@ describe("SudoSpawner against a fake sudo and mediator", () => {
 
   it("times out and kills the in-flight sudo", async () => {
     resetLogs();
-    const { spawner } = client("hang", { timeoutMs: 700 });
+    // Long enough for the fake to start on a loaded machine and say it is in flight.
+    const { spawner } = client("hang", { timeoutMs: 3000 });
     // The fake sudo hangs for good: only the timeout can end the call (the test's own timeout
     // guards against it never coming).
     const error = await caught(spawner.start());
     expect(error.code).toBe("TIMEOUT");
-    expect(error.message).toMatch(/did not answer within 700 ms/);
+    expect(error.message).toMatch(/did not answer within 3000 ms/);
     const hung = Number(fs.readFileSync(path.join(dir, "hang-pid"), "utf8"));
     expect(await waitForExit(hung, HANG_GUARD_MS)).toBe(true);
   });
@@ -268,8 +275,11 @@ describe("SudoSpawner against a fake sudo and mediator", () => {
     resetLogs();
     const { spawner } = client("hang");
     const controller = new AbortController();
-    setTimeout(() => controller.abort(new Error("hub start timeout")), 300);
-    const error = await caught(spawner.start({ signal: controller.signal }));
+    const call = caught(spawner.start({ signal: controller.signal }));
+    // Abort once the call is in flight (the fake has started), however slow the machine is.
+    await whenExists(path.join(dir, "hang-pid"));
+    controller.abort(new Error("hub start timeout"));
+    const error = await call;
     expect(error.code).toBe("ABORTED");
     const hung = Number(fs.readFileSync(path.join(dir, "hang-pid"), "utf8"));
     expect(await waitForExit(hung, HANG_GUARD_MS)).toBe(true);
@@ -287,8 +297,11 @@ describe("SudoSpawner against a fake sudo and mediator", () => {
     resetLogs();
     const { spawner, lines } = client("late", { timeoutMs: 10_000 });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 200);
-    const error = await caught(spawner.start({ signal: controller.signal }));
+    const call = caught(spawner.start({ signal: controller.signal }));
+    // Abort once the fake ignores SIGTERM and is about to start its server anyway.
+    await whenExists(path.join(dir, "late-ready"));
+    controller.abort();
+    const error = await call;
     expect(error.code).toBe("ABORTED");
     await expect.poll(() => fs.existsSync(path.join(dir, "late-pid")), { timeout: 5000 }).toBe(true);
     const pid = Number(fs.readFileSync(path.join(dir, "late-pid"), "utf8"));
