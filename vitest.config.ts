@@ -21,10 +21,10 @@ export default defineConfig({
       },
       {
         test: {
-          // Real sudo, real users, one shared install: see test/global-setup.ts. test/vm boots a VM
-          // with qemu (root, and the same run lock).
+          // Real sudo, real users, one shared install: see test/global-setup.ts. The VM tier
+          // (test/vm) has a config of its own: vitest.vm.config.ts.
           name: "integration",
-          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts", "test/vm/**/*.test.ts"],
+          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 300_000,

@@ -5,6 +5,7 @@
  * root suites skip loudly; with CI set the run fails here, at once (test/helpers/prerequisites.ts).
  */
 import fs from "node:fs";
+import path from "node:path";
 import type { TestProject } from "vitest/node";
 import "vitest";
 import { installDemoSingleUser, installTarball, packTarball } from "./helpers/install.js";
@@ -18,6 +19,7 @@ import {
   rootUnavailableReason,
 } from "./helpers/system.js";
 import { acquireRunLock } from "./helpers/run-lock.js";
+import { createVenvRoot } from "./helpers/venvs.js";
 import { putTestNodeOnPath } from "./helpers/node-under-test.js";
 import { skipWithout } from "./helpers/prerequisites.js";
 
@@ -43,6 +45,8 @@ export interface RootFixture {
   group: string;
   /** The packed ts-sudospawner tarball, for suites that install their own prefix. */
   tarball: string;
+  /** The run's directory of JupyterHub venvs, shared by every file (test/helpers/venvs.ts). */
+  venvRoot: string;
 }
 
 declare module "vitest" {
@@ -61,7 +65,13 @@ function sudoersRule(mediator: string): string {
   ].join("\n");
 }
 
+const VENV_PREFIX = "/tmp/tsss-venvs-";
+
 function teardown(): void {
+  // The venv directories of this run, or of an interrupted one (the run lock makes them ours).
+  for (const entry of fs.readdirSync("/tmp")) {
+    if (entry.startsWith(path.basename(VENV_PREFIX))) fs.rmSync(path.join("/tmp", entry), { recursive: true, force: true });
+  }
   removeSudoers(FIXTURE.sudoersName);
   for (const user of [...FIXTURE.users, FIXTURE.hub, FIXTURE.outsider]) removeUser(user);
   removeGroup(FIXTURE.group);
@@ -79,6 +89,7 @@ export default function setup(project: TestProject): () => void {
     outsider: FIXTURE.outsider,
     group: FIXTURE.group,
     tarball: "",
+    venvRoot: "",
   };
   const reason = rootUnavailableReason();
   if (skipWithout("every root integration and e2e suite", reason)) {
@@ -97,7 +108,8 @@ export default function setup(project: TestProject): () => void {
   try {
     teardown(); // leftovers of an interrupted run
     process.stderr.write("test setup: packing and installing ts-sudospawner into /opt/tsss-test (npm pack builds the prebuilt native parts; the install uses them)...\n");
-    const tarball = packTarball("/tmp/tsss-pack");
+    // npm test (scripts/test-all.mjs) packs once for the run and its VM tier.
+    const tarball = process.env.TSSS_TEST_TARBALL || packTarball("/tmp/tsss-pack");
     const installation = installTarball(tarball, FIXTURE.prefix);
     installDemoSingleUser(installation);
     ensureGroup(FIXTURE.group);
@@ -105,8 +117,9 @@ export default function setup(project: TestProject): () => void {
     for (const user of FIXTURE.users) ensureUser(user, { groups: [FIXTURE.group] });
     ensureUser(FIXTURE.outsider);
     installSudoers(FIXTURE.sudoersName, sudoersRule(installation.mediator));
+    const venvRoot = createVenvRoot(VENV_PREFIX);
     process.stderr.write("test setup: done\n");
-    project.provide("rootFixture", { ...base, tarball, available: true, reason: "" });
+    project.provide("rootFixture", { ...base, tarball, venvRoot, available: true, reason: "" });
   } catch (error) {
     teardown();
     restoreNode();

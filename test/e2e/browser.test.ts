@@ -39,7 +39,7 @@ async function shot(page: Page, name: string): Promise<void> {
 describe.skipIf(skip)(`a person in Chromium on ${target.title} with TsSudoSpawner`, () => {
   const ctx = new E2EContext();
   beforeAll(() => {
-    ctx.setup([target], fx.tarball);
+    ctx.setup([target], fx.tarball, fx.venvRoot);
   }, 10 * 60_000);
   afterAll(() => {
     ctx.teardown();

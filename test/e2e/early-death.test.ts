@@ -133,7 +133,7 @@ function defineEarlyDeathSuite(ctx: E2EContext, target: HubTarget): void {
 
 describe.skipIf(skip)("a start without the idle second, on real JupyterHub", () => {
   const ctx = new E2EContext();
-  beforeAll(() => ctx.setup(targets, fx.tarball), 10 * 60_000);
+  beforeAll(() => ctx.setup(targets, fx.tarball, fx.venvRoot), 10 * 60_000);
   afterAll(() => ctx.teardown(), 120_000);
   for (const target of targets) defineEarlyDeathSuite(ctx, target);
 });

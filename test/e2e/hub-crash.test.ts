@@ -144,7 +144,7 @@ describe.skipIf(skip)("a JupyterHub 6 SIGKILLed during a burst of starts", () =>
 
   beforeAll(() => {
     for (const user of USERS) removeUser(user); // an interrupted run's
-    ctx.setup(target ? [target] : [], fx.tarball);
+    ctx.setup(target ? [target] : [], fx.tarball, fx.venvRoot);
     for (const user of USERS) ensureUser(user, { groups: [E2E.group] });
   }, 10 * 60_000);
 

@@ -38,7 +38,7 @@ describe.skipIf(skip)("JupyterHub end-to-end matrix", () => {
   const started = Date.now();
 
   beforeAll(() => {
-    ctx.setup(targets, fx.tarball);
+    ctx.setup(targets, fx.tarball, fx.venvRoot);
   }, 10 * 60_000);
 
   afterAll(() => {

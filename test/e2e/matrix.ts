@@ -5,9 +5,9 @@
  * What one run sets up (as root, all tsss-e2e-*, removed at the end):
  * - the packed tarball installed into /opt/tsss-e2e; the rule `ts-sudospawner sudoers` generates;
  * - a hub user and two users (one with a dot in its name) in one group;
- * - one venv per pip-installed JupyterHub series (jupyterhub==X.* + jupyterlab from PyPI), built in
- *   the background at the start, with the spawner package pip-installed offline from the installed
- *   tarball; configurable-http-proxy from npm; all in one root-owned 0755 temp directory;
+ * - the run's venv of each pip-installed JupyterHub series (test/helpers/venvs.ts: built by the
+ *   first file that needs it, in the background, reused by the files after it), with the spawner
+ *   package pip-installed offline from the installed tarball; configurable-http-proxy from npm;
  * - per hub target: PREFIX/bin/jupyterhub-singleuser linked to that target's single-user server.
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -19,7 +19,7 @@ import { Hub, type ServerModel } from "../helpers/jupyterhub.js";
 import { executeInKernel } from "../helpers/kernel.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
 import { ensureGroup, ensureUser, installSudoers, killUserProcesses, liveProcesses, procState, procStatus, removeGroup, removeSudoers, removeUser, userInfo, userProcesses, waitFor } from "../helpers/system.js";
-import { installNpmProxy, runAsync, VenvPool, type Venv } from "../helpers/venvs.js";
+import { runAsync, VenvPool, type Venv } from "../helpers/venvs.js";
 
 export const E2E = {
   prefix: "/opt/tsss-e2e",
@@ -28,7 +28,6 @@ export const E2E = {
   jdoe: "tsss-e2e-j.doe",
   group: "tsss-e2e-users",
   sudoers: "tsss-e2e",
-  venvPrefix: "/tmp/tsss-e2e-venvs-",
 } as const;
 const USERS = [E2E.ann, E2E.jdoe];
 // Debian's configurable-http-proxy finds its modules only with this (a Node.js that is not Debian's).
@@ -39,8 +38,8 @@ export interface HubTarget {
   /** Short key: working directories, log files, TSSS_E2E_HUBS. */
   key: string;
   title: string;
-  /** pip-installed: `jupyterhub==SERIES.*` plus these packages; absent: Debian's system JupyterHub. */
-  pip?: { series: string; packages: string[] };
+  /** pip-installed: the run's venv of `jupyterhub==SERIES.*` (test/helpers/venvs.ts); absent: Debian's system JupyterHub. */
+  pip?: { series: string };
   internalSsl: boolean;
   /** Also run PyPI's sudospawner.SudoSpawner with sudospawner_path = ts-sudospawner. */
   sudospawner: boolean;
@@ -48,9 +47,9 @@ export interface HubTarget {
 
 export const HUB_TARGETS: HubTarget[] = [
   { key: "3.0", title: "Debian's JupyterHub 3.0 (system python, module on sys.path)", internalSsl: false, sudospawner: false },
-  { key: "4.1", title: "JupyterHub 4.1.x (pip)", pip: { series: "4.1", packages: ["jupyterlab"] }, internalSsl: false, sudospawner: false },
-  { key: "5", title: "JupyterHub 5.x (pip)", pip: { series: "5", packages: ["jupyterlab", "sudospawner"] }, internalSsl: true, sudospawner: true },
-  { key: "6", title: "JupyterHub 6.x (pip)", pip: { series: "6", packages: ["jupyterlab"] }, internalSsl: true, sudospawner: false },
+  { key: "4.1", title: "JupyterHub 4.1.x (pip)", pip: { series: "4.1" }, internalSsl: false, sudospawner: false },
+  { key: "5", title: "JupyterHub 5.x (pip)", pip: { series: "5" }, internalSsl: true, sudospawner: true },
+  { key: "6", title: "JupyterHub 6.x (pip)", pip: { series: "6" }, internalSsl: true, sudospawner: false },
 ];
 
 export interface HubSelection {
@@ -154,7 +153,6 @@ export class E2EContext {
   installation!: Installation;
   pool!: VenvPool;
   readonly policy = new SitePolicyGuard();
-  private proxyBin: Promise<string> | undefined;
   private readonly runtimes = new Map<string, Promise<Runtime>>();
   readonly timings: { key: string; version: string; venvSeconds?: number; testSeconds: number }[] = [];
 
@@ -168,24 +166,17 @@ export class E2EContext {
     removeGroup(E2E.group);
     removeSudoers(E2E.sudoers);
     fs.rmSync(E2E.prefix, { recursive: true, force: true });
-    // Venv directories of an interrupted run (the run lock makes them no one else's).
-    for (const entry of fs.readdirSync("/tmp")) {
-      if (entry.startsWith(path.basename(E2E.venvPrefix))) fs.rmSync(path.join("/tmp", entry), { recursive: true, force: true });
-    }
   }
 
-  /** `tarball`: the global setup's packed ts-sudospawner. */
-  setup(targets: HubTarget[], tarball: string): void {
+  /** `tarball`, `venvRoot`: the global setup's packed ts-sudospawner and the run's venv directory. */
+  setup(targets: HubTarget[], tarball: string, venvRoot: string): void {
     E2EContext.cleanLeftovers();
     this.policy.backup();
-    // Venvs and the npm proxy first: they build in the background while the rest is set up and
-    // while the first targets run.
-    this.pool = new VenvPool(E2E.venvPrefix);
-    for (const target of targets) if (target.pip) void this.pool.get(target.pip.series, target.pip.packages);
-    if (targets.some((target) => target.pip)) {
-      this.proxyBin = installNpmProxy(path.join(this.pool.root, "configurable-http-proxy"));
-      this.proxyBin.catch(() => undefined);
-    }
+    // Venvs and the npm proxy first: the first file of the run builds them in the background while
+    // the rest is set up and while the first targets run; later files reuse them.
+    this.pool = new VenvPool(venvRoot);
+    for (const target of targets) if (target.pip) void this.pool.get(target.pip.series);
+    if (targets.some((target) => target.pip)) void this.pool.proxy();
     log(`installing the packed tarball into ${E2E.prefix}`);
     this.installation = installTarball(tarball, E2E.prefix);
     ensureGroup(E2E.group);
@@ -202,7 +193,6 @@ export class E2EContext {
       for (const user of [...USERS, E2E.hub]) killUserProcesses(user);
     } finally {
       E2EContext.cleanLeftovers();
-      this.pool?.remove();
     }
   }
 
@@ -235,10 +225,10 @@ export class E2EContext {
         ].join("\n"),
       };
     }
-    const venv: Venv = await this.pool.get(target.pip.series, target.pip.packages);
+    const venv: Venv = await this.pool.get(target.pip.series);
     // The offline install the issue promises: from the installed npm package, no index at all.
     await this.pool.installOffline(venv, this.spawnerPackage);
-    const proxy = await (this.proxyBin as Promise<string>);
+    const proxy = await this.pool.proxy();
     return {
       version: venv.version,
       jupyterhub: path.join(venv.bin, "jupyterhub"),
@@ -604,7 +594,7 @@ export function defineSudoersCheck(ctx: E2EContext): void {
 
 export function reportTimings(ctx: E2EContext): void {
   for (const timing of ctx.timings) {
-    const venv = timing.venvSeconds === undefined ? "system packages" : `venv ${timing.venvSeconds} s (built in the background)`;
+    const venv = timing.venvSeconds === undefined ? "system packages" : `venv waited for ${timing.venvSeconds} s (built in the background, or reused)`;
     log(`timing: JupyterHub ${timing.version} [${timing.key}]: tests ${timing.testSeconds} s; ${venv}`);
   }
 }

@@ -65,7 +65,7 @@ describe.skipIf(skip)("ts-sudospawner ps with a JupyterHub 6", () => {
 
   beforeAll(() => {
     removeUser(STRAY); // an interrupted run's
-    ctx.setup(target ? [target] : [], fx.tarball);
+    ctx.setup(target ? [target] : [], fx.tarball, fx.venvRoot);
     ensureUser(STRAY, { groups: [E2E.group] });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsss-e2e-ps-"));
     tokenFile = path.join(tmp, "token");

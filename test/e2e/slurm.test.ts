@@ -69,7 +69,7 @@ describe.skipIf(skip)("JupyterHub 6 in Slurm mode on a single-node Slurm cluster
   };
 
   beforeAll(async () => {
-    ctx.setup([TARGET], fx.tarball);
+    ctx.setup([TARGET], fx.tarball, fx.venvRoot);
     cluster = await SlurmCluster.start();
     ctx.policy.write({ slurm: slurmPolicy(cluster) });
   }, 10 * 60_000);

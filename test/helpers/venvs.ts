@@ -1,11 +1,13 @@
 /**
- * Python virtual environments with pip-installed JupyterHub releases, for the end-to-end matrix.
+ * Python virtual environments with pip-installed JupyterHub releases, for the end-to-end matrix and
+ * the migration suites.
  *
- * One root-owned 0755 directory per test run (a mkdtemp under /tmp, which the mediator accepts:
- * /tmp is sticky) holds one venv per JupyterHub version; every test that needs a version shares
- * its venv, and the whole directory is removed at the end. The venvs are made with Debian's
- * /usr/bin/python3 (not a pyenv python under /root: the hub and the users must reach it).
- * Creation runs in the background and concurrently; progress goes to stderr.
+ * One root-owned 0755 directory per test run (made and removed by test/global-setup.ts, under /tmp,
+ * which the mediator accepts: /tmp is sticky) holds one venv per JupyterHub series, with what
+ * every suite needs of that series (VENV_PACKAGES). The first file that asks for a series builds
+ * it; the files after it reuse it (a marker file says it is complete), so a run pays for each
+ * series once. The venvs are made with Debian's /usr/bin/python3 (not a pyenv python under /root:
+ * the hub and the users must reach it). Progress goes to stderr.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -22,7 +24,7 @@ export interface Venv {
   python: string;
   /** The installed JupyterHub version, e.g. "5.3.0". */
   version: string;
-  /** Seconds spent creating and installing it. */
+  /** Seconds this file waited for it: the build, or about 0 when an earlier file of the run built it. */
   seconds: number;
 }
 
@@ -57,43 +59,58 @@ export function offlinePipEnv(): NodeJS.ProcessEnv {
   return { ...env, PIP_CONFIG_FILE: os.devNull, PIP_NO_INDEX: "1", PIP_DISABLE_PIP_VERSION_CHECK: "1" };
 }
 
-export class VenvPool {
-  readonly root: string;
-  private readonly venvs = new Map<string, Promise<Venv>>();
+/**
+ * What each series' venv holds besides `jupyterhub==SERIES.*`: one venv serves every suite, so it
+ * holds what any of them needs (PyPI's sudospawner for the migration suites and the matrix's
+ * SudoSpawner hub).
+ */
+export const VENV_PACKAGES: Readonly<Record<string, readonly string[]>> = {
+  "4.1": ["jupyterlab"],
+  "5": ["jupyterlab", "sudospawner"],
+  "6": ["jupyterlab"],
+};
 
-  constructor(prefix = "/tmp/tsss-e2e-venvs-") {
-    this.root = fs.mkdtempSync(prefix);
-    fs.chmodSync(this.root, 0o755); // root-owned, not group/world-writable: the mediator checks it
-  }
+/** The marker of a complete venv (or proxy install), with what a later file needs to know. */
+const READY = ".tsss-ready.json";
+
+export class VenvPool {
+  private readonly venvs = new Map<string, Promise<Venv>>();
+  private proxyBin: Promise<string> | undefined;
+
+  /** `root`: the run's venv directory (the global fixture's venvRoot). */
+  constructor(readonly root: string) {}
 
   /**
-   * The venv for `jupyterhub==SERIES.*` plus `packages`, created on first request (concurrently
-   * with other series) and shared afterwards. Extra packages are part of the one install.
+   * The venv of `jupyterhub==SERIES.*` with VENV_PACKAGES[series]: reused when an earlier file of
+   * the run built it, else built now (concurrently with other series) and shared afterwards.
    */
-  get(series: string, packages: string[] = ["jupyterlab"]): Promise<Venv> {
+  get(series: string): Promise<Venv> {
     let venv = this.venvs.get(series);
     if (!venv) {
-      venv = this.create(series, packages);
+      venv = this.reuseOrCreate(series);
       venv.catch(() => undefined); // reported where it is awaited
       this.venvs.set(series, venv);
     }
     return venv;
   }
 
-  private async create(series: string, packages: string[]): Promise<Venv> {
-    const started = Date.now();
+  /** configurable-http-proxy from npm in the run's directory, installed once per run. */
+  proxy(): Promise<string> {
+    if (!this.proxyBin) {
+      const prefix = path.join(this.root, "configurable-http-proxy");
+      this.proxyBin = reuseOrMake(prefix, () => installNpmProxy(prefix));
+      this.proxyBin.catch(() => undefined);
+    }
+    return this.proxyBin;
+  }
+
+  private async reuseOrCreate(series: string): Promise<Venv> {
+    const packages = VENV_PACKAGES[series];
+    if (!packages) throw new Error(`no venv is defined for JupyterHub ${series} (VENV_PACKAGES in test/helpers/venvs.ts)`);
     const dir = path.join(this.root, `jupyterhub-${series}`);
-    const spec = `jupyterhub==${series}.*`;
-    log(`creating ${dir} (${spec} ${packages.join(" ")})`);
-    await runAsync(SYSTEM_PYTHON, ["-m", "venv", dir]);
-    const bin = path.join(dir, "bin");
-    const python = path.join(bin, "python");
-    // The pip cache is shared (root's), so a second run downloads nothing.
-    await runAsync(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", spec, ...packages]);
-    const version = (await runAsync(python, ["-c", "import jupyterhub; print(jupyterhub.__version__)"])).trim();
-    const seconds = Math.round((Date.now() - started) / 100) / 10;
-    log(`JupyterHub ${version} ready in ${dir} after ${seconds} s`);
-    return { series, dir, bin, python, version, seconds };
+    const started = Date.now();
+    const venv = await reuseOrMake(dir, () => createVenv(dir, series, packages));
+    return { ...venv, seconds: Math.round((Date.now() - started) / 100) / 10 };
   }
 
   /** `pip install --no-index DIR` into the venv, with no index, find-links or pip config at all. */
@@ -101,10 +118,44 @@ export class VenvPool {
     log(`pip install --no-index ${packageDir} into JupyterHub ${venv.version}`);
     return runAsync(venv.python, ["-m", "pip", "install", "--no-index", "--disable-pip-version-check", packageDir], { env: offlinePipEnv() });
   }
+}
 
-  remove(): void {
-    fs.rmSync(this.root, { recursive: true, force: true });
+/**
+ * What `dir`'s marker holds when an earlier file completed it; else `make()` into a clean `dir`
+ * (a partial one of a file that was stopped is removed first) and the marker written.
+ */
+async function reuseOrMake<T>(dir: string, make: () => Promise<T>): Promise<T> {
+  const marker = path.join(dir, READY);
+  if (fs.existsSync(marker)) {
+    log(`reusing ${dir}`);
+    return JSON.parse(fs.readFileSync(marker, "utf8")) as T;
   }
+  fs.rmSync(dir, { recursive: true, force: true });
+  const made = await make();
+  fs.writeFileSync(marker, JSON.stringify(made));
+  return made;
+}
+
+async function createVenv(dir: string, series: string, packages: readonly string[]): Promise<Venv> {
+  const started = Date.now();
+  const spec = `jupyterhub==${series}.*`;
+  log(`creating ${dir} (${spec} ${packages.join(" ")})`);
+  await runAsync(SYSTEM_PYTHON, ["-m", "venv", dir]);
+  const bin = path.join(dir, "bin");
+  const python = path.join(bin, "python");
+  // The pip cache is shared (root's), so a second run downloads nothing.
+  await runAsync(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", spec, ...packages]);
+  const version = (await runAsync(python, ["-c", "import jupyterhub; print(jupyterhub.__version__)"])).trim();
+  const seconds = Math.round((Date.now() - started) / 100) / 10;
+  log(`JupyterHub ${version} ready in ${dir} after ${seconds} s`);
+  return { series, dir, bin, python, version, seconds };
+}
+
+/** The run's venv directory: root-owned, 0755 (the mediator checks the executables' directories). */
+export function createVenvRoot(prefix = "/tmp/tsss-venvs-"): string {
+  const root = fs.mkdtempSync(prefix);
+  fs.chmodSync(root, 0o755);
+  return root;
 }
 
 /** configurable-http-proxy from npm into `prefix` (root-owned); returns its executable. */

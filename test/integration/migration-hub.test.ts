@@ -6,8 +6,8 @@
  * same server ready (same pid, still answering through the proxy) and stops it through the new
  * mediator, which adopts it because the Python mediator's fork still waits for it.
  *
- * Own names: the prefix /opt/tsss-mighub, the sudoers files tsss-mighub-*, the venv directory
- * /tmp/tsss-mighub-venvs-*; the shared hub user and first user of the global fixture.
+ * Own names: the prefix /opt/tsss-mighub, the sudoers files tsss-mighub-*; the run's JupyterHub 5
+ * venv (test/helpers/venvs.ts) and the shared hub user and first user of the global fixture.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { installTarball, type Installation } from "../helpers/install.js";
 import { Hub } from "../helpers/jupyterhub.js";
 import { installSudoers, killUserProcesses, procState, procStatus, removeSudoers, waitFor } from "../helpers/system.js";
-import { installNpmProxy, VenvPool, type Venv } from "../helpers/venvs.js";
+import { VenvPool, type Venv } from "../helpers/venvs.js";
 import { firstMissing, skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
@@ -48,9 +48,9 @@ describe.skipIf(skip)("switching a running JupyterHub 5.x from sudospawner.SudoS
     removeSudoers(OLD_RULE);
     removeSudoers(NEW_RULE);
     fs.rmSync(PREFIX, { recursive: true, force: true });
-    pool = new VenvPool("/tmp/tsss-mighub-venvs-");
-    const venvReady = pool.get("5", ["jupyterlab", "sudospawner"]);
-    const proxyReady = installNpmProxy(path.join(pool.root, "configurable-http-proxy"));
+    pool = new VenvPool(fx.venvRoot);
+    const venvReady = pool.get("5");
+    const proxyReady = pool.proxy();
     installation = installTarball(fx.tarball, PREFIX);
     venv = await venvReady;
     proxy = await proxyReady;
@@ -81,7 +81,6 @@ describe.skipIf(skip)("switching a running JupyterHub 5.x from sudospawner.SudoS
       removeSudoers(OLD_RULE);
       removeSudoers(NEW_RULE);
       fs.rmSync(PREFIX, { recursive: true, force: true });
-      pool?.remove();
     }
   }, 120_000);
 

@@ -29,7 +29,7 @@ import { CAPS, GUEST, JHUB } from "./guest/names.js";
 import { USER_CAP } from "./guest/user-cap.js";
 import { layJupyterHubSite } from "./jupyterhub-site.js";
 
-const fx = inject("rootFixture");
+const fx = inject("vmFixture");
 const skip = skipWithout(
   "the VM tier (test/vm/systemd-host.test.ts)",
   firstMissing(fx.available ? undefined : fx.reason, vmToolsMissing()),
