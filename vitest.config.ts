@@ -1,8 +1,10 @@
 import { defineConfig } from "vitest/config";
+import RunSequencer from "./test/sequencer.js";
 
 export default defineConfig({
   test: {
     reporters: ["default"],
+    sequence: { sequencer: RunSequencer },
     projects: [
       {
         test: {

@@ -46,11 +46,12 @@ export interface BaseImage {
   cached: boolean;
 }
 
-/** The cached base tar for `recipe`, built first when missing. */
-export function ensureBaseImage(recipe: ImageRecipe = BASE_RECIPE): BaseImage {
+/** The cached base tar for `recipe`, built first when missing (`log` says so before the build). */
+export function ensureBaseImage(recipe: ImageRecipe = BASE_RECIPE, log: (line: string) => void = () => undefined): BaseImage {
   const dir = path.join(CACHE_ROOT, recipeHash(recipe));
   const tar = path.join(dir, "base.tar");
   if (fs.existsSync(tar)) return { tar, cached: true };
+  log(`building the base image with mmdebstrap from Debian's mirror (1-4 minutes, once: cached as ${tar})`);
   fs.mkdirSync(CACHE_ROOT, { recursive: true, mode: 0o700 });
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const partial = `${tar}.partial`;

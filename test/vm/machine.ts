@@ -216,9 +216,10 @@ export class Machine {
 
   /**
    * Boot with qemu TCG (/dev/kvm here needs a special guest kernel) and wait for the guest to
-   * power off. Past `deadlineMs` qemu is killed and the error carries the console's tail.
+   * power off. Past `deadlineMs` qemu is killed and the error carries the console's tail. With
+   * `progress`, a line every minute says how long it has run and which checks the driver reported.
    */
-  boot(deadlineMs: number): Promise<BootResult> {
+  boot(deadlineMs: number, progress?: (line: string) => void): Promise<BootResult> {
     const consoleLog = path.join(this.dir, "console.log");
     const resultsLog = this.resultsLog();
     const args = [
@@ -239,6 +240,14 @@ export class Machine {
         timedOut = true;
         qemu.kill("SIGKILL");
       }, deadlineMs);
+      const started = Date.now();
+      const heartbeat = progress
+        ? setInterval(() => {
+            const checks = this.reportsSoFar().map((report) => report.check);
+            progress(`${Math.round((Date.now() - started) / 1000)} s since qemu started; the driver reported ${checks.length ? checks.join(", ") : "nothing yet"}`);
+          }, 60_000)
+        : undefined;
+      qemu.on("exit", () => clearInterval(heartbeat));
       qemu.on("error", (error) => {
         clearTimeout(timer);
         reject(new Error(`qemu-system-x86_64 did not start: ${error.message}`));

@@ -50,7 +50,8 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
       times.push(`${what} ${((Date.now() - mark) / 1000).toFixed(1)} s`);
       mark = Date.now();
     };
-    const base = ensureBaseImage();
+    const say = (line: string) => process.stderr.write(`vm tier: ${line}\n`);
+    const base = ensureBaseImage(undefined, say);
     lap(base.cached ? "image (cached)" : "image (built)");
     machine = prepareMachine(base.tar, fx.tarball, [
       { name: GUEST.hub },
@@ -87,14 +88,15 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
       hubStandinUnit(SHIPPED_UNIT, { user: GUEST.hub, group: GUEST.hub, execStart: `/usr/local/bin/node ${GUEST.dir}/hub-standin.mjs` }),
     );
     lap("tree");
-    await layJupyterHubSite(machine, SHIPPED_UNIT, (line) => process.stderr.write(`vm tier: ${line}\n`));
+    await layJupyterHubSite(machine, SHIPPED_UNIT, say);
     lap("JupyterHub venv and proxy");
     await machine.bundle(path.join(import.meta.dirname, "guest/hub-standin.ts"), `${GUEST.dir}/hub-standin.mjs`);
     await machine.bundle(path.join(import.meta.dirname, "guest/driver.ts"), `${GUEST.dir}/driver.mjs`);
     machine.installDriver(`${GUEST.dir}/driver.mjs`);
     machine.makeDisk();
     lap("disk");
-    const booted = await machine.boot(BOOT_DEADLINE_MS);
+    say("booting (qemu TCG): the driver's checks run inside, one boot for all");
+    const booted = await machine.boot(BOOT_DEADLINE_MS, say);
     lap("boot, checks and power-off");
     for (const entry of booted.reports) reports.set(entry.check, entry);
     const [driverStart, driverEnd] = [reports.get("boot")?.uptimeSeconds, reports.get("done")?.uptimeSeconds];
