@@ -2,6 +2,7 @@
  * The admin commands, `ts-sudospawner sudoers`, `linger-rule`, `user-cap`, `check` and `ps`: argument
  * parsing only; the work is in sudoers/, linger/, slice/, check/ and ps/. Bad arguments become USAGE errors (exit 2 in src/cli.ts).
  */
+import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { SudoSpawnerError } from "../errors.js";
 import { runCheck } from "./check/run.js";
@@ -27,6 +28,7 @@ interface SudoersOptions {
   output?: string;
   install?: boolean;
   file?: string;
+  venv?: string;
 }
 
 interface CheckOptions {
@@ -36,6 +38,7 @@ interface CheckOptions {
   spawn?: boolean;
   json?: boolean;
   unit?: string;
+  venv?: string;
 }
 
 interface PsOptions {
@@ -91,6 +94,12 @@ function runasFrom(options: SudoersOptions): Runas {
   return { kind: "users", users: parseUserList(options.users as string) };
 }
 
+/** `--venv DIR`: an absolute path, normalised (trailing slashes dropped). */
+function venvDir(dir: string): string {
+  if (!dir.startsWith("/") || dir.includes("\n")) throw new SudoSpawnerError("USAGE", `--venv needs the venv's absolute path, e.g. /opt/jupyterhub (got ${JSON.stringify(dir)})`);
+  return path.posix.normalize(dir).replace(/(.)\/+$/, "$1");
+}
+
 function buildProgram(ctx: AdminContext, io: AdminIO, setStatus: (status: number) => void): Command {
   const program = new Command("ts-sudospawner")
     .exitOverride()
@@ -111,6 +120,7 @@ function buildProgram(ctx: AdminContext, io: AdminIO, setStatus: (status: number
     .option("--output <file>", "write the validated rule to FILE (mode 0440) instead of printing it")
     .option("--install", "install it as /etc/sudoers.d/ts-sudospawner (root; atomic, validated with visudo; never cuts off users an existing rule serves)")
     .option("--file <name>", "with --install: the file name in /etc/sudoers.d (default ts-sudospawner; letters, digits, _ and -)")
+    .option("--venv <dir>", "the venv JupyterHub runs from: the printed `ln -s` names its bin/jupyterhub-singleuser (default /opt/jupyterhub)")
     .action((options: SudoersOptions) => {
       setStatus(
         runSudoers(
@@ -122,6 +132,7 @@ function buildProgram(ctx: AdminContext, io: AdminIO, setStatus: (status: number
             install: options.install === true,
             ...(options.output === undefined ? {} : { output: options.output }),
             ...(options.file === undefined ? {} : { file: options.file }),
+            ...(options.venv === undefined ? {} : { venv: venvDir(options.venv) }),
           },
           io,
         ),
@@ -174,6 +185,7 @@ function buildProgram(ctx: AdminContext, io: AdminIO, setStatus: (status: number
     .option("--mediator <path>", "the mediator path the hub runs (default: the path this command was started by)")
     .option("--unit <file>", "the hub's systemd unit file (default: the unit in systemd's directories whose User= is the hub)")
     .option("--spawn", "also start and stop a real single-user server as the user")
+    .option("--venv <dir>", "the venv JupyterHub runs from: the fixes name its bin/jupyterhub-singleuser (default /opt/jupyterhub)")
     .option("--json", "print the results as JSON")
     .action(async (options: CheckOptions) => {
       const report = await runCheck(
@@ -183,6 +195,7 @@ function buildProgram(ctx: AdminContext, io: AdminIO, setStatus: (status: number
           mediator: options.mediator ?? ctx.invokedPath,
           spawn: options.spawn === true,
           ...(options.unit === undefined ? {} : { unit: options.unit }),
+          ...(options.venv === undefined ? {} : { venv: venvDir(options.venv) }),
         },
         io,
       );

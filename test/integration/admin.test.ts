@@ -219,6 +219,21 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
         expect(run.status, run.stderr).toBe(0);
         expect(run.stderr).toContain(`warning: no sudospawner-singleuser or jupyterhub-singleuser next to the mediator in ${PREFIX}/bin; spawns fail until one is linked there. As root:\n`);
         expect(run.stderr).toContain(`    ln -s /opt/jupyterhub/bin/jupyterhub-singleuser ${PREFIX}/bin/jupyterhub-singleuser\n`);
+        // A site whose JupyterHub venv is elsewhere names it: the advice links that venv's server.
+        const own = fs.mkdtempSync("/tmp/tsss-admin-venv-");
+        try {
+          fs.mkdirSync(path.join(own, "bin"));
+          fs.writeFileSync(path.join(own, "bin", "jupyterhub-singleuser"), "#!/bin/sh\n", { mode: 0o755 });
+          const named = cli(MEDIATOR, ["sudoers", "--hub-user", HUB, "--group", GROUP, "--venv", `${own}/`]);
+          expect(named.status, named.stderr).toBe(0);
+          expect(named.stderr).toContain(`As root:\n    ln -s ${own}/bin/jupyterhub-singleuser ${PREFIX}/bin/jupyterhub-singleuser\n`);
+          expect(named.stderr).not.toContain("/opt/jupyterhub");
+        } finally {
+          fs.rmSync(own, { recursive: true, force: true });
+        }
+        const relative = cli(MEDIATOR, ["sudoers", "--hub-user", HUB, "--group", GROUP, "--venv", "venvs/jupyterhub"]);
+        expect(relative.status).toBe(2);
+        expect(relative.stderr).toContain('--venv needs the venv\'s absolute path, e.g. /opt/jupyterhub (got "venvs/jupyterhub")');
       } finally {
         fs.renameSync(`${PREFIX}/jupyterhub-singleuser.away`, `${PREFIX}/bin/jupyterhub-singleuser`);
       }
@@ -447,6 +462,11 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
         // The venv of the docs is made first when this machine has none.
         const venv = fs.existsSync("/opt/jupyterhub/bin/jupyterhub-singleuser") ? "" : "`/usr/bin/python3 -m venv /opt/jupyterhub`, then `/opt/jupyterhub/bin/pip install jupyterhub jupyterlab`, then ";
         expect(rows["singleuser-executable"]?.fix).toBe(`as root: ${venv}\`ln -s /opt/jupyterhub/bin/jupyterhub-singleuser ${PREFIX}/bin/jupyterhub-singleuser\` (or install a sudospawner-singleuser wrapper there)`);
+        // --venv: the fix makes and links the site's own venv.
+        const own = check(["--hub-user", HUB, "--user", ANN, "--venv", "/srv/tsss-no-such-venv"]).rows["singleuser-executable"];
+        expect(own?.fix).toBe(
+          `as root: \`/usr/bin/python3 -m venv /srv/tsss-no-such-venv\`, then \`/srv/tsss-no-such-venv/bin/pip install jupyterhub jupyterlab\`, then \`ln -s /srv/tsss-no-such-venv/bin/jupyterhub-singleuser ${PREFIX}/bin/jupyterhub-singleuser\` (or install a sudospawner-singleuser wrapper there)`,
+        );
       } finally {
         fs.renameSync(`${PREFIX}/jupyterhub-singleuser.away`, `${PREFIX}/bin/jupyterhub-singleuser`);
       }

@@ -13,6 +13,8 @@ export interface FailureContext {
   hub: string;
   user: string;
   mediator: string;
+  /** The venv's jupyterhub-singleuser, by its full path: what the link next to the mediator should name. */
+  singleUser: string;
   /** `sudo -l -U HUB` output, when the check could read it (root). */
   listing?: string;
   /** How to put node on secure_path, when the caller could work it out. */
@@ -105,7 +107,7 @@ export function diagnoseSudoFailure(output: string, ctx: FailureContext): Diagno
     return { cause: "the mediator's native addon is missing or built for another Node", fix: "as root: `npm rebuild -g --prefix PREFIX ts-sudospawner` with the node that sudo finds" };
   }
   if (/no sudospawner-singleuser or jupyterhub-singleuser/.test(output)) {
-    return { cause: "no single-user executable next to the mediator", fix: `as root: \`${linkCommand(ctx.mediator.replace(/\/[^/]*$/, ""))}\` (the venv's jupyterhub-singleuser by its full path)` };
+    return { cause: "no single-user executable next to the mediator", fix: `as root: \`${linkCommand(ctx.mediator.replace(/\/[^/]*$/, ""), ctx.singleUser)}\` (the venv's jupyterhub-singleuser by its full path)` };
   }
   if (/home directory .* does not exist/.test(output)) {
     return { cause: `${ctx.user} has no home directory`, fix: homeFix(ctx.user) };

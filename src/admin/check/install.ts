@@ -92,7 +92,7 @@ export function checkSingleUser(s: CheckSubject): CheckRow {
     // findSingleUser's message ends with its own fix; the fix has its own column here.
     const message = errorMessage(error).replace(/; as root, link the server .*$/, "");
     const code = isSudoSpawnerError(error) ? error.code : "";
-    const advice = code === "NOT_FOUND" ? singleUserAdvice(singleUserFacts(dir, undefined)) : undefined;
+    const advice = code === "NOT_FOUND" ? singleUserAdvice(singleUserFacts(dir, undefined, s.venv)) : undefined;
     const fix =
       advice !== undefined
         ? `as root: ${advice.commands.map((c) => `\`${c}\``).join(", then ")} (or install a sudospawner-singleuser wrapper there)`

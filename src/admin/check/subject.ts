@@ -11,6 +11,7 @@ import type { FailureContext } from "./diagnose.js";
 import { locateMediator, type MediatorLocation } from "../host/mediator-path.js";
 import { nodeUnderSudo, securePathFix, securePathLocations, type NodeUnderSudo } from "../host/node-under-sudo.js";
 import { validateAccountName } from "../sudoers/rule.js";
+import { DOCUMENTED_VENV, venvSingleUser } from "../host/singleuser-link.js";
 
 export interface CheckRequest {
   hubUser: string;
@@ -19,6 +20,8 @@ export interface CheckRequest {
   spawn: boolean;
   /** The hub's systemd unit file; found by User= when not given. */
   unit?: string;
+  /** The venv JupyterHub runs from (default /opt/jupyterhub): the fixes name its server. */
+  venv?: string;
 }
 
 export interface CheckSubject {
@@ -33,6 +36,8 @@ export interface CheckSubject {
   listing?: string;
   /** --unit FILE. */
   unitFile?: string;
+  /** The venv JupyterHub runs from (--venv, default /opt/jupyterhub). */
+  venv: string;
 }
 
 function account(name: string, what: "hub user" | "user"): Account {
@@ -53,7 +58,7 @@ export function buildSubject(request: CheckRequest): CheckSubject {
   const mediator = locateMediator(request.mediator);
   const asRoot = uid === 0;
   const node = nodeUnderSudo(hub.name, asRoot ? undefined : hub.name);
-  const subject: CheckSubject = { hub, user, mediator, asRoot, node };
+  const subject: CheckSubject = { hub, user, mediator, asRoot, node, venv: request.venv ?? DOCUMENTED_VENV };
   if (node.state === "missing") subject.nodeFix = securePathFix(node.securePath, path.dirname(process.execPath), securePathLocations());
   if (asRoot) subject.listing = runCommand("sudo", ["-n", "-l", "-l", "-U", hub.name]).stdout;
   if (request.unit !== undefined) subject.unitFile = path.resolve(request.unit);
@@ -87,6 +92,7 @@ export function failureContext(s: CheckSubject): FailureContext {
     hub: s.hub.name,
     user: s.user.name,
     mediator: s.mediator.path,
+    singleUser: venvSingleUser(s.venv),
     ...(s.listing === undefined ? {} : { listing: s.listing }),
     ...(s.nodeFix === undefined ? {} : { nodeFix: s.nodeFix }),
   };

@@ -8,9 +8,13 @@ import { lstatSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { shellQuote } from "../../protocol/index.js";
 
-/** The venv the docs make (README, docs/admin-guide.md section 1). */
+/** The venv the docs make (README, docs/admin-guide.md section 1); `sudoers`/`check --venv DIR` name another. */
 export const DOCUMENTED_VENV = "/opt/jupyterhub";
-export const DOCUMENTED_SINGLEUSER = `${DOCUMENTED_VENV}/bin/jupyterhub-singleuser`;
+
+/** The venv's single-user server, by its full path. */
+export function venvSingleUser(venv: string): string {
+  return join(venv, "bin", "jupyterhub-singleuser");
+}
 
 export interface SingleUserFacts {
   /** The directory the mediator looks in (next to the path sudo runs). */
@@ -29,13 +33,16 @@ export interface SingleUserAdvice {
   commands: string[];
 }
 
+/** Making the venv whose server `expected` is (…/VENV/bin/jupyterhub-singleuser), with the system's Python. */
 function makeVenv(expected: string): string[] {
-  if (expected !== DOCUMENTED_SINGLEUSER) return [];
-  return [`/usr/bin/python3 -m venv ${DOCUMENTED_VENV}`, `${DOCUMENTED_VENV}/bin/pip install jupyterhub jupyterlab`];
+  const venv = expected.replace(/\/bin\/jupyterhub-singleuser$/, "");
+  if (venv === expected) return [];
+  const quoted = shellQuote(venv);
+  return [`/usr/bin/python3 -m venv ${quoted}`, `${shellQuote(join(venv, "bin", "pip"))} install jupyterhub jupyterlab`];
 }
 
 /** The exact `ln -s` for the link next to the mediator. */
-export function linkCommand(dir: string, target: string = DOCUMENTED_SINGLEUSER, replace = false): string {
+export function linkCommand(dir: string, target: string = venvSingleUser(DOCUMENTED_VENV), replace = false): string {
   return `ln -s${replace ? "fn" : ""} ${shellQuote(target)} ${shellQuote(join(dir, "jupyterhub-singleuser"))}`;
 }
 
@@ -71,8 +78,16 @@ export function singleUserAdvice(facts: SingleUserFacts): SingleUserAdvice | und
   return undefined;
 }
 
-/** The facts above, read from the disk (root or the hub; a path it cannot read counts as missing). */
-export function singleUserFacts(dir: string, policyText: string | undefined, names: readonly string[] = ["sudospawner-singleuser", "jupyterhub-singleuser"]): SingleUserFacts {
+/**
+ * The facts above, read from the disk (root or the hub; a path it cannot read counts as missing).
+ * `venv`: the venv JupyterHub runs from, whose server the link should name.
+ */
+export function singleUserFacts(
+  dir: string,
+  policyText: string | undefined,
+  venv: string = DOCUMENTED_VENV,
+  names: readonly string[] = ["sudospawner-singleuser", "jupyterhub-singleuser"],
+): SingleUserFacts {
   const resolve = (p: string): string | undefined => {
     try {
       return realpathSync(p);
@@ -80,7 +95,8 @@ export function singleUserFacts(dir: string, policyText: string | undefined, nam
       return undefined;
     }
   };
-  const facts: SingleUserFacts = { dir, expected: { path: DOCUMENTED_SINGLEUSER, resolved: resolve(DOCUMENTED_SINGLEUSER) } };
+  const expected = venvSingleUser(venv);
+  const facts: SingleUserFacts = { dir, expected: { path: expected, resolved: resolve(expected) } };
   const named = policySingleUser(policyText);
   if (named !== undefined) facts.policySingleUser = { path: named, exists: resolve(named) !== undefined };
   for (const name of names) {

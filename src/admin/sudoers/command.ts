@@ -34,6 +34,8 @@ export interface SudoersRequest {
   install: boolean;
   /** `--file NAME`: the name in /etc/sudoers.d for --install (default ts-sudospawner). */
   file?: string;
+  /** `--venv DIR`: the venv JupyterHub runs from, whose server the printed `ln -s` names (default /opt/jupyterhub). */
+  venv?: string;
 }
 
 export interface InstallTarget {
@@ -136,7 +138,7 @@ export function buildSnippet(request: SudoersRequest, io: AdminIO): { text: stri
   assertRootOnly(location);
   warnAboutAccounts(request, io);
   checkNode(request.hubUser, io);
-  const advice = singleUserAdvice(singleUserFacts(path.dirname(location.path), readPolicy()));
+  const advice = singleUserAdvice(singleUserFacts(path.dirname(location.path), readPolicy(), request.venv));
   if (advice !== undefined) io.err(`warning: ${advice.problem}. As root:\n${advice.commands.map((c) => `    ${c}\n`).join("")}`);
   const text = generateSnippet({
     hubUser: request.hubUser,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { diagnoseSudoFailure, runasForCommand, runasGroup } from "../../../../src/admin/check/diagnose.js";
 
-const ctx = { hub: "rhea", user: "alice", mediator: "/opt/tsss/bin/ts-sudospawner" };
+const ctx = { hub: "rhea", user: "alice", mediator: "/opt/tsss/bin/ts-sudospawner", singleUser: "/opt/jupyterhub/bin/jupyterhub-singleuser" };
 const LISTING = `Matching Defaults entries for rhea on vm:
     env_reset, secure_path=/usr/bin
 
@@ -80,6 +80,11 @@ describe("diagnoseSudoFailure (real messages)", () => {
       expect(d.cause).toBe("sudo runs the mediator with PATH=secure_path, and node is not in any of its directories");
       expect(d.fix).toBe("FIX");
     }
+  });
+
+  it("names the server of the site's venv (check --venv) in the link it asks for", () => {
+    const d = diagnoseSudoFailure("no sudospawner-singleuser or jupyterhub-singleuser next to the mediator in /opt/tsss/bin", { ...ctx, singleUser: "/srv/jhub-5/bin/jupyterhub-singleuser" });
+    expect(d.fix).toBe("as root: `ln -s /srv/jhub-5/bin/jupyterhub-singleuser /opt/tsss/bin/jupyterhub-singleuser` (the venv's jupyterhub-singleuser by its full path)");
   });
 
   it.each([

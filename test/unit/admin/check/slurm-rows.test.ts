@@ -20,7 +20,7 @@ import { slurmDisabled } from "../../../../src/mediator/slurm/job.js";
 import { slurmOptionsAnswer } from "../../../../src/protocol/index.js";
 import { SLURM_OPTIONS_ANSWER } from "../../../helpers/slurm-answers.js";
 
-const ctx: FailureContext = { hub: "rhea", user: "alice", mediator: "/opt/t/bin/ts-sudospawner" };
+const ctx: FailureContext = { hub: "rhea", user: "alice", mediator: "/opt/t/bin/ts-sudospawner", singleUser: "/opt/jupyterhub/bin/jupyterhub-singleuser" };
 const ALICE = { name: "alice", uid: 1001 };
 const OPTIONS = SLURM_OPTIONS_ANSWER;
 

@@ -17,6 +17,15 @@ describe("singleUserAdvice", () => {
     ]);
   });
 
+  it("makes the site's own venv (--venv) when it does not exist, quoting what needs it", () => {
+    const own = { path: "/srv/jupyter hub/bin/jupyterhub-singleuser", resolved: undefined };
+    expect(singleUserAdvice({ dir: DIR, expected: own })?.commands).toEqual([
+      "/usr/bin/python3 -m venv '/srv/jupyter hub'",
+      "'/srv/jupyter hub/bin/pip' install jupyterhub jupyterlab",
+      "ln -s '/srv/jupyter hub/bin/jupyterhub-singleuser' /opt/ts-sudospawner/bin/jupyterhub-singleuser",
+    ]);
+  });
+
   it("replaces a link to Debian's JupyterHub with the venv's", () => {
     const advice = singleUserAdvice({ dir: DIR, expected: venv, found: { path: `${DIR}/jupyterhub-singleuser`, resolved: "/usr/bin/jupyterhub-singleuser" } });
     expect(advice?.problem).toContain("resolves to /usr/bin/jupyterhub-singleuser, not to the venv's /opt/jupyterhub/bin/jupyterhub-singleuser");
