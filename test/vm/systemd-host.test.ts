@@ -14,7 +14,10 @@
  *     `linger-rule`, and without it the spawn is refused;
  *   - `systemd-run --user --scope -p MemoryMax=64M` as a lingering user through sudo caps the scope;
  *   - `ts-sudospawner check --spawn` passes its four cgroup rows for a lingering and for a
- *     never-logged-in user, and fails the manager row with the fix where the site closes linger.
+ *     never-logged-in user, and fails the manager row with the fix where the site closes linger;
+ *   - JupyterHub 6 + JupyterLab under the shipped unit (guest/jupyterhub.ts);
+ *   - a directory-service site (guest/directory.ts): a Samba AD DC in a network namespace, adcli
+ *     join, sssd names, the AD group's sudoers rule, first spawns with homes from pam_mkhomedir.
  */
 import fs from "node:fs";
 import path from "node:path";
