@@ -74,7 +74,8 @@ export async function directoryChecks(check: Check): Promise<void> {
     return {
       keytab: fs.existsSync("/etc/krb5.keytab"),
       passwd: Object.fromEntries(AD.users.map((user) => [user.name, getent("passwd", user.name)])),
-      bySam: getent("passwd", `${AD.users[2].sam}@${AD.domain}`),
+      // The capital as the DC spells it: sssd answers with its lower-case name.
+      bySam: getent("passwd", `Carol@${AD.domain}`),
       group: getent("group", AD.groupAsSssd),
       homesBefore,
     };

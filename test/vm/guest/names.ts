@@ -114,8 +114,8 @@ export interface JupyterHubSecrets {
  * The directory-service site of the VM (issue 18): a Samba AD domain controller in a network
  * namespace of the guest, the guest joined to its domain with adcli, names from sssd as the guide's
  * sssd.conf spells them (fully qualified, lower case), homes made by pam_mkhomedir at the first
- * spawn. The DC's users: one plain, one with a dot, one with a capital; all in a group whose name
- * has a space.
+ * spawn. The DC's users: alice and bob, one with a dot, one with a capital; all in a group whose
+ * name has a space.
  */
 export const AD = {
   realm: "CORP.EXAMPLE.COM",
@@ -133,6 +133,7 @@ export const AD = {
   /** sAMAccountName on the DC, and the name sssd gives (use_fully_qualified_names, case-insensitive: lower case). */
   users: [
     { sam: "alice", name: "alice@corp.example.com" },
+    { sam: "bob", name: "bob@corp.example.com" },
     { sam: "john.doe", name: "john.doe@corp.example.com" },
     { sam: "Carol", name: "carol@corp.example.com" },
   ],
