@@ -88,54 +88,52 @@ function auditedPackages() {
 function main() {
   const { name, version, packages } = auditedPackages();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsss-audit-"));
+  // On "exit", not in a finally: every verdict ends the process with process.exit().
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  // Every package becomes a direct dependency of the throwaway root, nested ones included
+  // (their path in the lockfile keeps them where they are).
+  const dependencies = Object.fromEntries(
+    Object.entries(packages)
+      .filter(([p]) => p.split("node_modules/").length === 2)
+      .map(([p, e]) => [p.slice("node_modules/".length), e.version]),
+  );
+  const rootEntry = { name: `${name}-shipped`, version, dependencies };
+  fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify(rootEntry, null, 2));
+  fs.writeFileSync(
+    path.join(dir, "package-lock.json"),
+    JSON.stringify({ name: rootEntry.name, version, lockfileVersion: 3, requires: true, packages: { "": rootEntry, ...packages } }, null, 2),
+  );
+  const list = Object.entries(packages).map(([p, e]) => `${p.replace(/^.*node_modules\//, "")}@${e.version}`);
+  console.error(`audit: npm audit of ${list.length} shipped packages: ${list.join(", ")}`);
+  // Not the npm_* settings of an `npm test` around us, except where the registry is and how to reach it.
+  const keep = /^npm_config_(registry|proxy|https_proxy|noproxy|cafile|ca|strict_ssl)$/i;
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) || keep.test(key)));
+  const result = spawnSync("npm", ["audit", "--package-lock-only", "--json", "--audit-level=high"], { cwd: dir, env, encoding: "utf8", timeout: 120_000 });
+  if (result.error) notDone(`could not run npm: ${result.error.message}`);
+  let report;
   try {
-    // Every package becomes a direct dependency of the throwaway root, nested ones included
-    // (their path in the lockfile keeps them where they are).
-    const dependencies = Object.fromEntries(
-      Object.entries(packages)
-        .filter(([p]) => p.split("node_modules/").length === 2)
-        .map(([p, e]) => [p.slice("node_modules/".length), e.version]),
-    );
-    const rootEntry = { name: `${name}-shipped`, version, dependencies };
-    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify(rootEntry, null, 2));
-    fs.writeFileSync(
-      path.join(dir, "package-lock.json"),
-      JSON.stringify({ name: rootEntry.name, version, lockfileVersion: 3, requires: true, packages: { "": rootEntry, ...packages } }, null, 2),
-    );
-    const list = Object.entries(packages).map(([p, e]) => `${p.replace(/^.*node_modules\//, "")}@${e.version}`);
-    console.error(`audit: npm audit of ${list.length} shipped packages: ${list.join(", ")}`);
-    // Not the npm_* settings of an `npm test` around us, except where the registry is and how to reach it.
-    const keep = /^npm_config_(registry|proxy|https_proxy|noproxy|cafile|ca|strict_ssl)$/i;
-    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) || keep.test(key)));
-    const result = spawnSync("npm", ["audit", "--package-lock-only", "--json", "--audit-level=high"], { cwd: dir, env, encoding: "utf8", timeout: 120_000 });
-    if (result.error) notDone(`could not run npm: ${result.error.message}`);
-    let report;
-    try {
-      report = JSON.parse(result.stdout);
-    } catch {
-      notDone(`npm audit gave no JSON answer (exit ${result.status}): ${(result.stderr || result.stdout).trim().slice(0, 600)}`);
-    }
-    if (report.error || report.message || !report.metadata?.vulnerabilities) {
-      const message = report.error?.summary || report.message || JSON.stringify(report).slice(0, 300);
-      // npm's JSON for an HTTP error answer carries its statusCode; a network failure has none.
-      if (REFUSALS.has(report.statusCode)) refused(report.statusCode, message);
-      notDone(`the registry's audit endpoint did not give an audit report: ${message}`);
-    }
-    const counts = report.metadata.vulnerabilities;
-    const audited = report.metadata.dependencies?.total ?? list.length;
-    const bad = Object.values(report.vulnerabilities ?? {}).filter((v) => FAILING.has(v.severity));
-    console.error(`audit: ${audited} packages; advisories: ${["critical", "high", "moderate", "low", "info"].map((s) => `${s} ${counts[s] ?? 0}`).join(", ")}`);
-    if (bad.length > 0) {
-      banner([
-        `npm audit found ${bad.length} shipped package(s) with high or critical advisories:`,
-        ...bad.map((v) => `${v.name} (${v.range}): ${v.severity}; ${v.via.map((x) => (typeof x === "string" ? x : `${x.title} ${x.url}`)).join("; ")}`),
-      ]);
-      process.exit(1);
-    }
-    console.error("audit: no high or critical advisory in the shipped packages");
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    report = JSON.parse(result.stdout);
+  } catch {
+    notDone(`npm audit gave no JSON answer (exit ${result.status}): ${(result.stderr || result.stdout).trim().slice(0, 600)}`);
   }
+  if (report.error || report.message || !report.metadata?.vulnerabilities) {
+    const message = report.error?.summary || report.message || JSON.stringify(report).slice(0, 300);
+    // npm's JSON for an HTTP error answer carries its statusCode; a network failure has none.
+    if (REFUSALS.has(report.statusCode)) refused(report.statusCode, message);
+    notDone(`the registry's audit endpoint did not give an audit report: ${message}`);
+  }
+  const counts = report.metadata.vulnerabilities;
+  const audited = report.metadata.dependencies?.total ?? list.length;
+  const bad = Object.values(report.vulnerabilities ?? {}).filter((v) => FAILING.has(v.severity));
+  console.error(`audit: ${audited} packages; advisories: ${["critical", "high", "moderate", "low", "info"].map((s) => `${s} ${counts[s] ?? 0}`).join(", ")}`);
+  if (bad.length > 0) {
+    banner([
+      `npm audit found ${bad.length} shipped package(s) with high or critical advisories:`,
+      ...bad.map((v) => `${v.name} (${v.range}): ${v.severity}; ${v.via.map((x) => (typeof x === "string" ? x : `${x.title} ${x.url}`)).join("; ")}`),
+    ]);
+    process.exit(1);
+  }
+  console.error("audit: no high or critical advisory in the shipped packages");
 }
 
 main();

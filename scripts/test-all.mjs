@@ -15,13 +15,14 @@
 //
 // A failed part does not stop the others: one run reports every failure. The output of parts that
 // run beside another is streamed with a prefix ("vm tier |", "python |"). Prints each part's time
-// and fails when any part failed.
+// and fails when any part failed, ending with what each failed part said of its failures.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import { FailureDigest } from "./failure-digest.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const vitest = path.join(root, "node_modules", "vitest", "vitest.mjs");
@@ -36,24 +37,28 @@ function log(message) {
 const elapsed = (since) => `${Math.round((Date.now() - since) / 1000)} s`;
 
 /**
- * Run `file args` in a process group of its own; resolves with { name, ok, seconds }. With
- * `prefix`, its output is streamed line by line with that prefix (it runs beside another part).
+ * Run `file args` in a process group of its own; resolves with { name, ok, seconds, digest }. Its
+ * output is streamed line by line, with `prefix` when it runs beside another part, and what it
+ * says about failures is kept for the end of the run (scripts/failure-digest.mjs).
  */
 function runPart(name, file, args, { env = process.env, prefix } = {}) {
   const since = Date.now();
   log(`${name}: starting (${elapsed(started)} into the run)`);
-  const child = spawn(file, args, { cwd: root, env, detached: true, stdio: prefix ? ["ignore", "pipe", "pipe"] : "inherit" });
+  const colour = process.stdout.isTTY && !("NO_COLOR" in env) ? { FORCE_COLOR: "1" } : {};
+  const child = spawn(file, args, { cwd: root, env: { ...env, ...colour }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
-  if (prefix) {
-    for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
-      readline.createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => out.write(`${prefix} | ${line}\n`));
-    }
+  const digest = new FailureDigest();
+  for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
+    readline.createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+      digest.add(line);
+      out.write(prefix ? `${prefix} | ${line}\n` : `${line}\n`);
+    });
   }
   return new Promise((resolve) => {
     child.on("error", (error) => log(`${name}: could not start: ${error.message}`));
     child.on("close", (status, signal) => {
       children.delete(child);
-      const result = { name, ok: status === 0, status: status ?? signal, seconds: (Date.now() - since) / 1000 };
+      const result = { name, ok: status === 0, status: status ?? signal, seconds: (Date.now() - since) / 1000, digest: digest.lines };
       log(`${name}: ${result.ok ? "passed" : `FAILED (${result.status})`} after ${elapsed(since)}`);
       results.push(result);
       resolve(result);
@@ -115,7 +120,14 @@ async function main() {
   }
   log(`summary after ${elapsed(started)}:`);
   for (const r of results) log(`  ${r.ok ? "passed" : `FAILED (${r.status})`}  ${r.seconds.toFixed(0).padStart(5)} s  ${r.name}`);
-  if (!results.every((r) => r.ok)) process.exit(1);
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length === 0) return;
+  log("what each failed part said of its failures (its whole output is above):");
+  for (const r of failed) {
+    log(`  ${r.name}:`);
+    for (const line of r.digest.length > 0 ? r.digest : ["(no failing test named: see its output above for the exit status's cause)"]) log(`    ${line}`);
+  }
+  process.exit(1);
 }
 
 main().catch((error) => {

@@ -53,7 +53,9 @@ interface Case {
 let count = 0;
 function runAudit({ answer, bundled = [{ path: "node_modules/ws" }], warn = true }: Case): { status: number | null; stderr: string; npmCalled: boolean } {
   const dir = path.join(work, String(++count));
+  const tmp = path.join(dir, "tmp");
   fs.mkdirSync(path.join(dir, "scripts"), { recursive: true });
+  fs.mkdirSync(tmp);
   fs.mkdirSync(path.join(dir, "bin"));
   fs.copyFileSync(SCRIPT, path.join(dir, "scripts", "audit-bundled.mjs"));
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "tsss-audit-fixture", version: "1.0.0", bundleDependencies: ["node-addon-api"] }));
@@ -65,9 +67,11 @@ function runAudit({ answer, bundled = [{ path: "node_modules/ws" }], warn = true
   const marker = path.join(dir, "npm-called");
   fs.writeFileSync(path.join(dir, "answer"), typeof answer === "string" ? answer : JSON.stringify(answer));
   fs.writeFileSync(path.join(dir, "bin", "npm"), `#!/bin/sh\ntouch '${marker}'\ncat '${path.join(dir, "answer")}'\nexit 1\n`, { mode: 0o755 });
-  const env: NodeJS.ProcessEnv = { PATH: `${path.join(dir, "bin")}:/usr/bin:/bin`, HOME: dir };
+  const env: NodeJS.ProcessEnv = { PATH: `${path.join(dir, "bin")}:/usr/bin:/bin`, HOME: dir, TMPDIR: tmp };
   if (warn) env.TSSS_AUDIT_REFUSED = "warn";
   const result = spawnSync(process.execPath, [path.join(dir, "scripts", "audit-bundled.mjs")], { env, encoding: "utf8", timeout: 30_000 });
+  // Whatever the verdict, the throwaway project is gone (every verdict exits the process).
+  expect(fs.readdirSync(tmp), `the audit left ${tmp} behind`).toEqual([]);
   return { status: result.status, stderr: result.stderr, npmCalled: fs.existsSync(marker) };
 }
 

@@ -54,8 +54,8 @@ c.Authenticator.allowed_users = set(${JSON.stringify(JHUB.users.map((user) => us
 c.ConfigurableHTTPProxy.command = ["${JHUB.proxy}"]
 c.JupyterHub.services = [{"name": "tsss-vm-admin", "api_token": ${JSON.stringify(secrets.adminToken)}, "admin": True}]
 # qemu TCG is ten times slower than hardware: JupyterLab takes a while to listen.
-c.Spawner.start_timeout = 600
-c.Spawner.http_timeout = 600
+c.Spawner.start_timeout = 900
+c.Spawner.http_timeout = 900
 c.Spawner.mem_limit = "${first.memLimit}"
 c.Spawner.cpu_limit = ${first.cpuLimit}
 

@@ -241,10 +241,19 @@ export class Machine {
         qemu.kill("SIGKILL");
       }, deadlineMs);
       const started = Date.now();
+      // A failed check is told at once, with its error: a CI log that keeps only its last lines
+      // then still shows why the tier failed.
+      const told = new Set<string>();
       const heartbeat = progress
         ? setInterval(() => {
-            const checks = this.reportsSoFar().map((report) => report.check);
+            const reports = this.reportsSoFar();
+            const checks = reports.map((report) => (report.error === undefined ? report.check : `${report.check} (FAILED)`));
             progress(`${Math.round((Date.now() - started) / 1000)} s since qemu started; the driver reported ${checks.length ? checks.join(", ") : "nothing yet"}`);
+            for (const report of reports) {
+              if (report.error === undefined || told.has(report.check)) continue;
+              told.add(report.check);
+              progress(`the driver's "${report.check}" check FAILED: ${String(report.error).slice(0, 1500)}`);
+            }
           }, 60_000)
         : undefined;
       qemu.on("exit", () => clearInterval(heartbeat));

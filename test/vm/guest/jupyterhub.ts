@@ -151,7 +151,7 @@ export async function jupyterHubChecks(check: Check): Promise<void> {
       const model = await waitFor(`${user.name}'s server to be ready`, async () => {
         const server = await serverOf(user.name);
         return server?.ready ? server : undefined;
-      }, 600_000);
+      }, 900_000);
       const pid = model.state?.pid;
       if (typeof pid !== "number") throw new Error(`the hub's state for ${user.name} has no pid: ${JSON.stringify(model)}`);
       const caps = cgroupFacts(pid);

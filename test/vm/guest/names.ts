@@ -96,12 +96,14 @@ export const JHUB = {
   base: "http://127.0.0.1:8000",
   hubApi: "http://127.0.0.1:8081/hub/api",
   /** c.Spawner.mem_limit / cpu_limit for the first user; the second gets its own in pre_spawn_hook. */
+  // CPU shares big enough for JupyterLab to start in TCG: at 25% of an emulated CPU a server took
+  // up to ten minutes to listen under CI load, past the hub's start_timeout.
   users: [
-    { name: "tsss-erin", memLimit: "400M", cpuLimit: 0.5, memoryMax: String(400 * 1024 ** 2), cpuMax: "50000 100000" },
-    { name: "tsss-frank", memLimit: "480M", cpuLimit: 0.25, memoryMax: String(480 * 1024 ** 2), cpuMax: "25000 100000" },
+    { name: "tsss-erin", memLimit: "400M", cpuLimit: 1.5, memoryMax: String(400 * 1024 ** 2), cpuMax: "150000 100000" },
+    { name: "tsss-frank", memLimit: "480M", cpuLimit: 0.75, memoryMax: String(480 * 1024 ** 2), cpuMax: "75000 100000" },
   ],
   /** The site's caps for this part: roomy defaults that both users' limits lower. */
-  cgroup: { default: { MemoryMax: "768M", CPUQuota: "100%", TasksMax: 256 }, max: { MemoryMax: "1G", CPUQuota: "200%", TasksMax: 512 } },
+  cgroup: { default: { MemoryMax: "768M", CPUQuota: "200%", TasksMax: 256 }, max: { MemoryMax: "1G", CPUQuota: "200%", TasksMax: 512 } },
   tasksMax: "256",
 } as const;
 
