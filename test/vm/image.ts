@@ -23,12 +23,19 @@ export interface ImageRecipe {
  * start the managers of lingering users at boot. util-linux (setpriv) and passwd are in minbase.
  * polkitd: logind asks it whether a never-logged-in user may enable their own linger (the rule of
  * `ts-sudospawner linger-rule`). python3: the JupyterHub venv, built on the host (Debian 12's same
- * /usr/bin/python3), links its python there.
+ * /usr/bin/python3), links its python there. The directory-service site (directory-site.ts): the
+ * Samba AD DC (samba, samba-ad-provision, samba-dsdb-modules, samba-vfs-modules, winbind), the
+ * member's Kerberos, sssd and adcli (krb5-user, sssd-ad, libnss-sss, libpam-sss, adcli), and
+ * iproute2 for the DC's network namespace.
  */
 export const BASE_RECIPE: ImageRecipe = {
   suite: "bookworm",
   variant: "minbase",
-  packages: ["systemd-sysv", "linux-image-amd64", "udev", "sudo", "procps", "dbus", "libpam-systemd", "polkitd", "python3"],
+  packages: [
+    ...["systemd-sysv", "linux-image-amd64", "udev", "sudo", "procps", "dbus", "libpam-systemd", "polkitd", "python3"],
+    ...["samba", "samba-ad-provision", "samba-dsdb-modules", "samba-vfs-modules", "winbind"],
+    ...["krb5-user", "sssd-ad", "libnss-sss", "libpam-sss", "adcli", "iproute2"],
+  ],
 };
 
 /** Raise when the way a cached image is made changes without its recipe changing. */

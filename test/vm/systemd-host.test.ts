@@ -14,7 +14,10 @@
  *     `linger-rule`, and without it the spawn is refused;
  *   - `systemd-run --user --scope -p MemoryMax=64M` as a lingering user through sudo caps the scope;
  *   - `ts-sudospawner check --spawn` passes its four cgroup rows for a lingering and for a
- *     never-logged-in user, and fails the manager row with the fix where the site closes linger.
+ *     never-logged-in user, and fails the manager row with the fix where the site closes linger;
+ *   - JupyterHub 6 + JupyterLab under the shipped unit (guest/jupyterhub.ts);
+ *   - a directory-service site (guest/directory.ts): a Samba AD DC in a network namespace, adcli
+ *     join, sssd names, the AD group's sudoers rule, first spawns with homes from pam_mkhomedir.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -25,9 +28,10 @@ import { hubStandinUnit, verifiableUnit } from "./hub-unit.js";
 import { ensureBaseImage } from "./image.js";
 import { type Machine, type DriverReport } from "./machine.js";
 import { prepareMachine, vmToolsMissing } from "./setup.js";
-import { CAPS, GUEST, JHUB } from "./guest/names.js";
+import { AD, CAPS, GUEST, JHUB } from "./guest/names.js";
 import { USER_CAP } from "./guest/user-cap.js";
 import { layJupyterHubSite } from "./jupyterhub-site.js";
+import { layDirectorySite } from "./directory-site.js";
 
 const fx = inject("vmFixture");
 const skip = skipWithout(
@@ -90,6 +94,8 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
     lap("tree");
     await layJupyterHubSite(machine, SHIPPED_UNIT, say);
     lap("JupyterHub venv and proxy");
+    layDirectorySite(machine);
+    lap("AD domain provisioned");
     await machine.bundle(path.join(import.meta.dirname, "guest/hub-standin.ts"), `${GUEST.dir}/hub-standin.mjs`);
     await machine.bundle(path.join(import.meta.dirname, "guest/driver.ts"), `${GUEST.dir}/driver.mjs`);
     machine.installDriver(`${GUEST.dir}/driver.mjs`);
@@ -333,6 +339,56 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
         expect((stop.stops as Record<string, number>)[user.name]).toBeLessThan(300);
         expect((stop.after as Record<string, unknown>)[user.name]).toEqual({ serverAlive: false, scopeExists: false, procsInScope: [], processes: [] });
       }
+    });
+  });
+
+  describe("a directory-service site: a Samba AD domain, sssd, pam_mkhomedir (same boot)", () => {
+    const passwdOf = (name: string): string[] => {
+      const entry = (observed("ad-join").passwd as Record<string, string[] | undefined>)[name];
+      if (!entry) throw new Error(`sssd did not resolve ${name}: ${JSON.stringify(observed("ad-join"))}`);
+      return entry;
+    };
+
+    it("the domain controller of CORP.EXAMPLE.COM runs in a network namespace and answers DNS, Kerberos, LDAP and SMB", () => {
+      expect(Object.keys(observed("ad-dc").secondsToListen as Record<string, number>).sort()).toEqual(["389", "445", "53", "88"]);
+    });
+
+    it("the host joins with adcli; sssd names each AD user fully qualified in lower case (a dot, a capital), and the group with a space holds them", () => {
+      const join = observed("ad-join");
+      expect(join.keytab).toBe(true);
+      for (const user of AD.users) {
+        const [name, , uid, , , home] = passwdOf(user.name);
+        expect(name).toBe(user.name);
+        expect(Number(uid)).toBeGreaterThan(1000);
+        expect(home).toBe(`/home/${user.name}`);
+        expect((join.homesBefore as Record<string, boolean>)[user.name], "no home before the first spawn").toBe(false);
+      }
+      expect((join.bySam as string[])[0]).toBe("carol@corp.example.com");
+      const group = join.group as string[];
+      expect(group[0]).toBe(AD.groupAsSssd);
+      expect(group[3]?.split(",").sort()).toEqual(AD.users.map((user) => user.name).sort());
+    });
+
+    it("sudoers --group takes the AD group as sssd spells it, visudo accepts the rule, and sudo lets the hub run the mediator as its members", () => {
+      const rule = observed("ad-sudoers");
+      expect(rule.status, String(rule.stderr)).toBe(0);
+      expect(rule.visudo).toBe(0);
+      expect(String(rule.hubMayRun)).toContain(GUEST.mediator);
+    });
+
+    it("each AD user's first spawn through sudo and the mediator runs as the uid sssd gave, in a home pam_mkhomedir made then (the user's, 0700)", () => {
+      const servers = observed("ad-spawn").servers as Record<string, Record<string, unknown>>;
+      for (const user of AD.users) {
+        const uid = passwdOf(user.name)[2];
+        expect(servers[user.name], JSON.stringify(servers[user.name])).toMatchObject({ answer: { ok: true }, serverUid: uid, written: uid, homeStat: `${user.name} 700`, stop: { ok: true } });
+      }
+    });
+
+    it("check passes every row that applies for an AD user, the name as sssd gives it", () => {
+      const result = observed("ad-check");
+      const rows = result.rows as { id: string; status: string; detail: string }[];
+      expect(rows.filter((row) => row.status === "fail"), JSON.stringify(rows)).toEqual([]);
+      expect(result.status).toBe(0);
     });
   });
 });

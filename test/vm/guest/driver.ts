@@ -4,10 +4,11 @@
  * test asserts them. A check that throws reports {"check", "error"} and the next one runs. When it
  * returns, its unit powers the guest off.
  */
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import { directoryChecks } from "./directory.js";
 import { jupyterHubChecks } from "./jupyterhub.js";
 import { CAPS, GUEST, type HubStandinState } from "./names.js";
+import { asHub } from "./hub-call.js";
 import { alive, cgroupFacts, cgroupOf, checksFor, ok, openReport, ownerOf, processesOf, read, run, sleep, uidOf, unitProperty, waitFor } from "./observe.js";
 import { userCapFacts } from "./user-cap.js";
 
@@ -27,31 +28,6 @@ function hubState(): HubStandinState | undefined {
 async function serverStatus(): Promise<unknown> {
   const response = await fetch(`http://127.0.0.1:${GUEST.serverPort}/api/status`);
   return (await response.json()) as unknown;
-}
-
-const hubIds = { uid: ok("id", ["-u", GUEST.hub]), gid: ok("id", ["-g", GUEST.hub]) };
-let calls = 0;
-
-/**
- * One mediator call as the hub makes it: the hub's ids (setpriv, no PAM), real sudo, the request
- * on stdin. stderr goes to a file: a started server inherits it, and a pipe would wait for it.
- */
-function asHub(user: string, request: Record<string, unknown>): { status: number | null; answer: Record<string, unknown>; stderr: string } {
-  const errFile = `/tmp/tsss-mediator-${++calls}.err`;
-  const errFd = fs.openSync(errFile, "w", 0o644);
-  const result = spawnSync(
-    "setpriv",
-    [`--reuid=${hubIds.uid}`, `--regid=${hubIds.gid}`, "--init-groups", "sudo", "-u", user, "-nH", GUEST.mediator, "--logging=INFO"],
-    { input: JSON.stringify(request), stdio: ["pipe", "pipe", errFd], encoding: "utf8", cwd: "/", env: { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" } },
-  );
-  fs.closeSync(errFd);
-  let answer: Record<string, unknown>;
-  try {
-    answer = JSON.parse(result.stdout) as Record<string, unknown>;
-  } catch {
-    answer = { unparsed: result.stdout };
-  }
-  return { status: result.status, answer, stderr: read(errFile) ?? "" };
 }
 
 function spawnAs(user: string, profile: string, cgroup?: Record<string, number>): number {
@@ -270,6 +246,7 @@ if (newUserServer !== undefined) killAs(GUEST.newUser, newUserServer, 15);
 
 await check("user-cap", userCapFacts);
 await jupyterHubChecks(check);
+await directoryChecks(check);
 
 report("done", { uptimeSeconds: Number(read("/proc/uptime")?.split(" ")[0]) });
 // Whatever a check left open (a kernel WebSocket, a keep-alive socket) must not hold the power-off.

@@ -111,3 +111,43 @@ export interface JupyterHubSecrets {
   adminToken: string;
   passwords: Record<string, string>;
 }
+
+/**
+ * The directory-service site of the VM (issue 18): a Samba AD domain controller in a network
+ * namespace of the guest, the guest joined to its domain with adcli, names from sssd as the guide's
+ * sssd.conf spells them (fully qualified, lower case), homes made by pam_mkhomedir at the first
+ * spawn. The DC's users: alice and bob, one with a dot, one with a capital; all in a group whose
+ * name has a space.
+ */
+export const AD = {
+  realm: "CORP.EXAMPLE.COM",
+  domain: "corp.example.com",
+  netbios: "CORP",
+  dcHost: "dc1",
+  /** The provisioned DC's files (smb.conf, sam.ldb, sysvol), provisioned on the host with the guest's samba-tool. */
+  dcDir: "/var/lib/tsss-dc",
+  netns: "tsss-dc",
+  dcIp: "10.231.7.1",
+  memberIp: "10.231.7.2",
+  group: "Jupyter Users",
+  /** The group as sssd names it, which the sudoers rule must spell. */
+  groupAsSssd: "jupyter users@corp.example.com",
+  /** sAMAccountName on the DC, and the name sssd gives (use_fully_qualified_names, case-insensitive: lower case). */
+  users: [
+    { sam: "alice", name: "alice@corp.example.com" },
+    { sam: "bob", name: "bob@corp.example.com" },
+    { sam: "john.doe", name: "john.doe@corp.example.com" },
+    { sam: "Carol", name: "carol@corp.example.com" },
+  ],
+  /** Root-only: the Administrator's and the users' passwords. */
+  secrets: "/opt/tsss-vm/ad-secrets.json",
+  /** A server that writes its uid into its home, which pam_mkhomedir must have made. */
+  server: "/opt/tsss-vm/ad-server.sh",
+  /** The sudoers file of the local group's rule, which the AD site replaces with the AD group's. */
+  localRule: "/etc/sudoers.d/ts-sudospawner",
+} as const;
+
+export interface AdSecrets {
+  adminPassword: string;
+  passwords: Record<string, string>;
+}
