@@ -59,6 +59,9 @@ export function layDirectorySite(machine: Machine): AdSecrets {
   // after the join: not at boot without a keytab, where pam_sss's account check could refuse the
   // local users of the parts before.
   machine.chroot(["systemctl", "disable", "sssd.service"], "disable sssd at boot");
+  // sssd.conf names its responders (services = nss, pam, as realm writes it; sssd adds pac for
+  // AD): Debian's socket units for the same responders then fail to listen and restart in a loop.
+  machine.chroot(["systemctl", "mask", ...AD.sssdSockets], "mask sssd's socket-activated responders");
   machine.chroot(["pam-auth-update", "--disable", "sss"], "pam-auth-update --disable sss");
 
   machine.write("/etc/krb5.conf", `[libdefaults]\n    default_realm = ${AD.realm}\n    dns_lookup_realm = false\n    dns_lookup_kdc = true\n    rdns = false\n`);

@@ -9,78 +9,11 @@
  */
 import fs from "node:fs";
 import { executeInKernel } from "../../helpers/kernel.js";
-import { CookieJar, loginFormFields, navigate, type PageResponse } from "../../helpers/navigate.js";
-import { GUEST, JHUB, type JupyterHubSecrets } from "./names.js";
+import { Browser, hubAnswers, hubApi, jupyterHubSecrets as secrets, serverGet, serverOf, serverReady, startKernel, userToken } from "./hub-web.js";
+import { GUEST, JHUB } from "./names.js";
 import { alive, cgroupFacts, cgroupOf, ok, read, run, sleep, unitProperty, waitFor, type Check } from "./observe.js";
 
 type Facts = Record<string, unknown>;
-
-/**
- * fetch, once more when the first try met a keep-alive socket the peer had already closed: the
- * driver's synchronous steps (spawnSync) block the event loop past the proxy's 5 s keep-alive, so
- * the close is only seen when the socket is reused. Every request here may be sent twice.
- */
-async function fetchRetryingStale(url: string, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (error) {
-    const code = (error as { cause?: { code?: string } }).cause?.code;
-    if (code !== "UND_ERR_SOCKET" && code !== "ECONNRESET") throw error;
-    await sleep(200);
-    return fetch(url, init);
-  }
-}
-
-const secrets = JSON.parse(fs.readFileSync(JHUB.secrets, "utf8")) as JupyterHubSecrets;
-const admin = { Authorization: `token ${secrets.adminToken}` };
-
-/** A browser's path through the hub's pages: navigations with its cookies (test/helpers/navigate.ts). */
-class Browser {
-  private readonly jar = new CookieJar();
-
-  async open(pathname: string): Promise<PageResponse> {
-    return this.jar.keep(await navigate(`${JHUB.base}${pathname}`, { cookie: this.jar.header() }));
-  }
-
-  /** The login form as a browser submits it: GET for the form's _xsrf (and its cookie), POST with it. */
-  async logIn(user: string, password: string): Promise<{ formStatus: number; status: number; location: string | null }> {
-    const form = await this.open("/hub/login");
-    if (!form.body.includes('name="_xsrf"')) throw new Error(`the login page has no _xsrf field (HTTP ${form.status})`);
-    const response = this.jar.keep(await navigate(`${JHUB.base}/hub/login`, { cookie: this.jar.header(), form: loginFormFields(form.body, user, password) }));
-    return { formStatus: form.status, status: response.status, location: response.location ?? null };
-  }
-}
-
-async function hubApi(pathname: string, init: RequestInit = {}): Promise<Response> {
-  return fetchRetryingStale(`${JHUB.base}/hub/api${pathname}`, { ...init, headers: { ...admin, ...(init.headers as Record<string, string>) } });
-}
-
-interface ServerModel {
-  ready: boolean;
-  pending: string | null;
-  state?: { pid?: number };
-}
-
-async function serverOf(user: string): Promise<ServerModel | undefined> {
-  const response = await hubApi(`/users/${user}`);
-  if (!response.ok) throw new Error(`GET /hub/api/users/${user}: HTTP ${response.status}`);
-  return ((await response.json()) as { servers?: Record<string, ServerModel> }).servers?.[""];
-}
-
-async function hubAnswers(): Promise<true | undefined> {
-  try {
-    return (await fetchRetryingStale(`${JHUB.base}/hub/api/`)).ok ? true : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** GET a path of the user's server through the proxy with a token; the HTTP status. */
-async function serverGet(user: string, token: string, pathname: string): Promise<number> {
-  const response = await fetchRetryingStale(`${JHUB.base}/user/${user}${pathname}`, { headers: { Authorization: `token ${token}` }, redirect: "manual" });
-  await response.arrayBuffer();
-  return response.status;
-}
 
 function oomKills(cgroup: string): number {
   return Number(/^oom_kill (\d+)$/m.exec(read(`/sys/fs/cgroup${cgroup}/memory.events`) ?? "")?.[1] ?? NaN);
@@ -102,7 +35,8 @@ interface Session {
   pid: number;
   cgroup: string;
   token: string;
-  kernel: string;
+  /** The kernel's channels (WebSocket URL). */
+  channels: string;
 }
 
 export async function jupyterHubChecks(check: Check): Promise<void> {
@@ -148,22 +82,16 @@ export async function jupyterHubChecks(check: Check): Promise<void> {
     const servers: Facts = {};
     for (const user of JHUB.users) {
       const started = Date.now();
-      const model = await waitFor(`${user.name}'s server to be ready`, async () => {
-        const server = await serverOf(user.name);
-        return server?.ready ? server : undefined;
-      }, 900_000);
+      const model = await serverReady(user.name, 900_000);
       const pid = model.state?.pid;
       if (typeof pid !== "number") throw new Error(`the hub's state for ${user.name} has no pid: ${JSON.stringify(model)}`);
       const caps = cgroupFacts(pid);
-      const tokenResponse = await hubApi(`/users/${user.name}/tokens`, { method: "POST", body: JSON.stringify({ note: "tsss-vm", expires_in: 3600 }) });
-      const token = ((await tokenResponse.json()) as { token: string }).token;
-      const kernelResponse = await fetchRetryingStale(`${JHUB.base}/user/${user.name}/api/kernels`, { method: "POST", headers: { Authorization: `token ${token}` }, body: "{}" });
-      const kernel = ((await kernelResponse.json()) as { id: string }).id;
-      const ws = `${JHUB.base.replace("http", "ws")}/user/${user.name}/api/kernels/${kernel}/channels`;
+      const token = await userToken(user.name);
+      const kernel = await startKernel(user.name, token);
       // The kernel's own view: its uid and its cgroup.
-      const seen = (await executeInKernel(ws, token, "import os; print(os.getuid()); print(open('/proc/self/cgroup').read().strip())", 300_000)).trim().split("\n");
-      sessions.set(user.name, { pid, cgroup: String(caps.cgroup), token, kernel });
-      servers[user.name] = { secondsToReady: (Date.now() - started) / 1000, pid, owner: ok("stat", ["-c", "%U", `/proc/${pid}`]), uid: ok("id", ["-u", user.name]), caps, kernelStatus: kernelResponse.status, kernelUid: seen[0], kernelCgroup: seen[1]?.replace(/^0::/, "") };
+      const seen = (await executeInKernel(kernel.channels, token, "import os; print(os.getuid()); print(open('/proc/self/cgroup').read().strip())", 300_000)).trim().split("\n");
+      sessions.set(user.name, { pid, cgroup: String(caps.cgroup), token, channels: kernel.channels });
+      servers[user.name] = { secondsToReady: (Date.now() - started) / 1000, pid, owner: ok("stat", ["-c", "%U", `/proc/${pid}`]), uid: ok("id", ["-u", user.name]), caps, kernelStatus: kernel.status, kernelUid: seen[0], kernelCgroup: seen[1]?.replace(/^0::/, "") };
     }
     // Another user's token on this user's server: refused.
     const crossed = await serverGet(first.name, sessions.get(second.name)?.token ?? "", "/api/status");
@@ -174,15 +102,14 @@ export async function jupyterHubChecks(check: Check): Promise<void> {
     const hog = sessions.get(first.name);
     const other = sessions.get(second.name);
     if (!hog || !other) throw new Error("no sessions from jupyterhub-servers");
-    const ws = (user: string, session: Session) => `${JHUB.base.replace("http", "ws")}/user/${user}/api/kernels/${session.kernel}/channels`;
     // Bytes that are touched (not calloc'd zero pages), 16 MiB at a time, until the cgroup says no.
-    const hogging = executeInKernel(ws(first.name, hog), hog.token, "a = []\nwhile True: a.append(b'\\x01' * (16 << 20))", 600_000).then(
+    const hogging = executeInKernel(hog.channels, hog.token, "a = []\nwhile True: a.append(b'\\x01' * (16 << 20))", 600_000).then(
       (output) => `finished: ${output}`,
       (error: unknown) => `ended: ${error instanceof Error ? error.message : String(error)}`,
     );
     const kills = await waitFor("an OOM kill in the hog's scope", () => (oomKills(hog.cgroup) >= 1 ? oomKills(hog.cgroup) : undefined), 600_000);
     const hogEnd = await Promise.race([hogging, sleep(300_000).then(() => "still waiting after 300 s")]);
-    const otherOutput = (await executeInKernel(ws(second.name, other), other.token, "print(6 * 7)", 300_000)).trim();
+    const otherOutput = (await executeInKernel(other.channels, other.token, "print(6 * 7)", 300_000)).trim();
     return {
       oomKills: kills,
       hogEnd,

@@ -143,6 +143,8 @@ export const AD = {
   secrets: "/opt/tsss-vm/ad-secrets.json",
   /** A server that writes its uid into its home, which pam_mkhomedir must have made. */
   server: "/opt/tsss-vm/ad-server.sh",
+  /** Debian's socket units of sssd's responders, which conflict with sssd.conf's `services` line. */
+  sssdSockets: ["sssd-nss.socket", "sssd-pam.socket", "sssd-pam-priv.socket", "sssd-pac.socket", "sssd-autofs.socket", "sssd-ssh.socket", "sssd-sudo.socket"],
   /** The sudoers file of the local group's rule, which the AD site replaces with the AD group's. */
   localRule: "/etc/sudoers.d/ts-sudospawner",
 } as const;
