@@ -42,8 +42,8 @@ const TOOL_ENV = { PATH: "/usr/bin:/bin:/usr/sbin:/sbin" };
 
 /**
  * Waits until the DC's KDC gives the Administrator a ticket for the DC's own LDAP service, which is
- * what `adcli join` asks for first: its ports answer before its KDC knows its principals (a join
- * right after the ports failed once under load with "Server not found in Kerberos database").
+ * what `adcli join` asks for first. A join started as soon as the DC's ports answered failed once
+ * under load with "Server not found in Kerberos database".
  * Returns the seconds it took.
  */
 async function kdcReady(): Promise<number> {
