@@ -168,7 +168,7 @@ export async function directoryChecks(check: Check): Promise<void> {
   await check("ad-login", async () => {
     const [first, second] = AD.users;
     // As the site's admin does once the host is joined: the AD users allowed by the names sssd
-    // gives (not before: JupyterHub refuses to start with an allowed user the system does not know).
+    // gives (not before: at each start PAMAuthenticator looks every allowed user up on the system).
     fs.appendFileSync(JHUB.config, `\n# The directory-service site: AD users, by the names sssd gives them.\nc.Authenticator.allowed_users.update(${JSON.stringify([first.name, second.name])})\n`);
     fs.writeFileSync(GUEST.policy, "{}");
     ok("systemctl", ["start", JHUB.unit]);
