@@ -12,7 +12,7 @@ import fs from "node:fs";
 import net from "node:net";
 import { executeInKernel } from "../../helpers/kernel.js";
 import { asHub } from "./hub-call.js";
-import { Browser, hubAnswers, hubApi, serverGet, serverOf, serverReady, startKernel, userToken } from "./hub-web.js";
+import { Browser, hubAnswers, hubApi, serverGet, serverGone, serverReady, startKernel, userToken } from "./hub-web.js";
 import { AD, GUEST, JHUB, type AdSecrets } from "./names.js";
 import { alive, ok, read, run, sleep, waitFor, type Check } from "./observe.js";
 
@@ -190,7 +190,7 @@ export async function directoryChecks(check: Check): Promise<void> {
     const own = await serverGet(first.name, token, "/api/status");
     const serverUid = /^Uid:\t(\d+)/m.exec(read(`/proc/${pid}/status`) ?? "")?.[1];
     const stop = await hubApi(`/users/${first.name}/server`, { method: "DELETE" });
-    await waitFor(`${first.name}'s server to stop`, async () => ((await serverOf(first.name)) === undefined ? true : undefined), 300_000);
+    await serverGone(first.name, 300_000);
     run("systemctl", ["stop", JHUB.unit]);
     return {
       wrong,

@@ -96,3 +96,8 @@ export function serverReady(user: string, ms: number): Promise<ServerModel> {
     return server?.ready ? server : undefined;
   }, ms);
 }
+
+/** Until the hub no longer has a default server for `user` (after a DELETE of it). */
+export async function serverGone(user: string, ms: number): Promise<void> {
+  await waitFor(`${user}'s server to stop`, async () => ((await serverOf(user)) === undefined ? true : undefined), ms);
+}

@@ -9,7 +9,7 @@
  */
 import fs from "node:fs";
 import { executeInKernel } from "../../helpers/kernel.js";
-import { Browser, hubAnswers, hubApi, jupyterHubSecrets as secrets, serverGet, serverOf, serverReady, startKernel, userToken } from "./hub-web.js";
+import { Browser, hubAnswers, hubApi, jupyterHubSecrets as secrets, serverGet, serverGone, serverOf, serverReady, startKernel, userToken } from "./hub-web.js";
 import { GUEST, JHUB } from "./names.js";
 import { alive, cgroupFacts, cgroupOf, ok, read, run, sleep, unitProperty, waitFor, type Check } from "./observe.js";
 
@@ -152,7 +152,7 @@ export async function jupyterHubChecks(check: Check): Promise<void> {
     }
     const after: Facts = {};
     for (const [user, session] of sessions) {
-      await waitFor(`${user}'s server to stop`, async () => ((await serverOf(user)) === undefined ? true : undefined), 300_000);
+      await serverGone(user, 300_000);
       await waitFor(`${user}'s scope to go`, () => (!fs.existsSync(`/sys/fs/cgroup${session.cgroup}`) ? true : undefined), 120_000);
       after[user] = { serverAlive: alive(session.pid), scopeExists: fs.existsSync(`/sys/fs/cgroup${session.cgroup}`), procsInScope: procsIn(session.cgroup), processes: processesBesidesManager(user) };
     }
