@@ -108,7 +108,7 @@ export default function setup(project: TestProject): () => void {
   try {
     teardown(); // leftovers of an interrupted run
     process.stderr.write("test setup: packing and installing ts-sudospawner into /opt/tsss-test (npm pack builds the prebuilt native parts; the install uses them)...\n");
-    // npm test (scripts/test-all.mjs) packs once for the run and its VM tier.
+    // npm test (scripts/test/test-all.mjs) packs once for the run and its VM tier.
     const tarball = process.env.TSSS_TEST_TARBALL || packTarball("/tmp/tsss-pack");
     const installation = installTarball(tarball, FIXTURE.prefix);
     installDemoSingleUser(installation);

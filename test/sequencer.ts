@@ -1,7 +1,7 @@
 /**
  * The order of the files of `vitest run`: vitest's own (larger or slower files first), but the
  * CPU-bound fuzz last. `npm test` boots the VM tier beside the first part of the run
- * (scripts/test-all.mjs); the fuzz, which keeps both cores busy with mediator start-ups, then runs
+ * (scripts/test/test-all.mjs); the fuzz, which keeps both cores busy with mediator start-ups, then runs
  * once qemu is done instead of competing with it.
  */
 import { BaseSequencer, type TestSpecification } from "vitest/node";

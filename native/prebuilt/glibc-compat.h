@@ -4,7 +4,7 @@
  * The prebuilt parts in the npm tarball must load on glibc 2.28 (RHEL 8, Debian 10) although they
  * are built against a newer glibc. Each function below got a new default symbol version after 2.28
  * while its old version stays exported, with the same behaviour, by every later glibc; binding to
- * the old one keeps the addon's version needs at or below GLIBC_2.28. scripts/build-prebuilt.mjs
+ * the old one keeps the addon's version needs at or below GLIBC_2.28. scripts/native/build-prebuilt.mjs
  * checks the result with readelf and fails when anything newer slips in.
  */
 #ifndef TSSS_GLIBC_COMPAT_H

@@ -2,7 +2,7 @@
  * Deadlines in tests only guard against a hang: a test waits for the event it is about (an exit, a
  * line, a state) and fails if it never comes. They are never a timing check: an upper bound on how
  * fast something happens flakes on a loaded machine and belongs in `npm run bench`
- * (scripts/bench.mjs), where figures are measured against floors of the same run.
+ * (scripts/bench/bench.mjs), where figures are measured against floors of the same run.
  */
 export const HANG_GUARD_MS = 30_000;
 

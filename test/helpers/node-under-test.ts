@@ -2,7 +2,7 @@
  * Which node the root suites' mediators really run on. The installed mediator is
  * `#!/usr/bin/env node`: under sudo it finds node on secure_path, run directly (the admin suite's
  * clean environment) on /usr/local/bin:/usr/bin. When the tests themselves run on another node (the
- * Node 22/24 matrix, scripts/test-node-matrix.mjs), both would quietly find the system node.
+ * Node 22/24 matrix, scripts/test/test-node-matrix.mjs), both would quietly find the system node.
  *
  * With TSSS_TEST_NODE_ON_PATH=1 (set by the matrix, as root, under the run lock) the fixture makes
  * /usr/local/bin/node a link to the node running the tests for the duration of the run: first on
@@ -53,7 +53,7 @@ export function putTestNodeOnPath(): () => void {
     noteWithout(
       "the installed mediator on the Node under test",
       `the tests run on ${expected()}, but sudo's secure_path finds ${under ?? "no node"}, so the installed mediator would run on that one ` +
-        "(TSSS_TEST_NODE_ON_PATH=1 links this node into /usr/local/bin for the run, as .ci/run and scripts/test-node-matrix.mjs do)",
+        "(TSSS_TEST_NODE_ON_PATH=1 links this node into /usr/local/bin for the run, as .ci/run and scripts/test/test-node-matrix.mjs do)",
     );
     return () => undefined;
   }

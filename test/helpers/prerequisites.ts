@@ -1,11 +1,11 @@
 /**
  * What a suite needs from the machine (root, a tool, a kernel feature, a resolvable host name,
  * the Node under test on sudo's secure_path, a known setting). The rule is written once, in
- * scripts/prerequisites.mjs: where something is missing a local run skips (or goes on with less)
+ * scripts/test/prerequisites.mjs: where something is missing a local run skips (or goes on with less)
  * and says so in a banner; with CI set the run fails at once, naming what is missing. Every suite
  * decides through skipWithout() or noteWithout(); none decides on its own.
  */
-import { inCi, MissingPrerequisite, prerequisiteMissing } from "../../scripts/prerequisites.mjs";
+import { inCi, MissingPrerequisite, prerequisiteMissing } from "../../scripts/test/prerequisites.mjs";
 
 export { inCi, MissingPrerequisite };
 

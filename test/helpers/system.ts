@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
-import { prerequisiteMissing } from "../../scripts/prerequisites.mjs";
+import { prerequisiteMissing } from "../../scripts/test/prerequisites.mjs";
 
 export const IS_ROOT = process.getuid?.() === 0;
 
@@ -22,7 +22,7 @@ export function rootUnavailableReason(): string | undefined {
 
 /**
  * A suite skipped for want of `reason`: a loud banner, or under CI a failure (the rule of
- * scripts/prerequisites.mjs). New code uses skipWithout() of test/helpers/prerequisites.ts.
+ * scripts/test/prerequisites.mjs). New code uses skipWithout() of test/helpers/prerequisites.ts.
  */
 export function announceSkip(suite: string, reason: string): void {
   prerequisiteMissing(suite, reason);

@@ -161,8 +161,8 @@ describe.skipIf(skip)("the packed tarball", () => {
       "prebuilds/manifest.json",
       `prebuilds/${TARGET}/tsss_native.node`,
       `prebuilds/${TARGET}/tsss-reaper`,
-      "scripts/install-native.mjs",
-      "scripts/verify-native.mjs",
+      "scripts/native/install-native.mjs",
+      "scripts/native/verify-native.mjs",
       "node_modules/node-addon-api/napi.h",
       "node_modules/node-addon-api/LICENSE.md",
     ]) {
@@ -251,7 +251,7 @@ describe.skipIf(skip)("an offline install with an empty npm cache and no compile
     for (const dir of ["build", "build/Release"]) expect(fs.statSync(path.join(install.packageDir, dir)).mode & 0o777).toBe(0o755);
     expect(fs.existsSync(path.join(install.packageDir, "node_modules/node-addon-api/napi.h"))).toBe(true);
     // verify-native.mjs (the admin guide's check) agrees: both are the SBOM's prebuilt files.
-    const verify = run(process.execPath, [path.join(install.packageDir, "scripts/verify-native.mjs")]);
+    const verify = run(process.execPath, [path.join(install.packageDir, "scripts/native/verify-native.mjs")]);
     expect(verify.status, verify.stdout).toBe(0);
     expect(verify.stdout).toMatch(new RegExp(`tsss_native.node: sha256 [0-9a-f]{64} \\(uid 0, mode 755\\) = the SBOM's prebuilds/${TARGET}/tsss_native.node: the prebuilt file`));
   });
@@ -319,7 +319,7 @@ describe.skipIf(skip)("an offline install with an empty npm cache and no compile
     expect(forced.stderr).toContain("ts-sudospawner: npm --build-from-source: building from source, not using prebuilt native parts");
     for (const file of NATIVE) expectTrusted(path.join(install.packageDir, "build/Release", file));
     // The source-built reaper is not the prebuilt file, and verify-native.mjs says so.
-    const verify = run(process.execPath, [path.join(install.packageDir, "scripts/verify-native.mjs")]);
+    const verify = run(process.execPath, [path.join(install.packageDir, "scripts/native/verify-native.mjs")]);
     expect(verify.status).toBe(1);
     expect(verify.stdout).toMatch(/tsss-reaper: sha256 [0-9a-f]{64} \(uid 0, mode 755\) differs from the SBOM's prebuilds\/.*: built from source, or changed since/);
     const help = run("sudo", ["-u", fx.hub, "sudo", "-n", "-u", fx.users[0] as string, install.mediator, "--help"]);

@@ -1,12 +1,12 @@
 /**
- * The prebuilt native parts (scripts/build-prebuilt.mjs): reproducible (two builds from copies of
+ * The prebuilt native parts (scripts/native/build-prebuilt.mjs): reproducible (two builds from copies of
  * the sources at different paths give the same bytes, and those are the bytes in the packed
  * tarball), within the glibc 2.28 floor, the reaper static; and the linux-arm64 parts, when the
  * Debian cross compiler is installed, run under qemu-user: the reaper, and the addon loaded and
  * spawning in an arm64 Node from the npm registry.
  *
  * Needs no root (the tarball comparison does: it uses the root fixture's tarball). Node-independent:
- * the Node matrix (scripts/test-node-matrix.mjs) leaves it out; the system node's run covers it.
+ * the Node matrix (scripts/test/test-node-matrix.mjs) leaves it out; the system node's run covers it.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -33,8 +33,8 @@ const skipArm64 =
   );
 const skipTarball = !skip && skipWithout("the prebuilt parts in the packed tarball (test/integration/prebuilt.test.ts)", fx.reason);
 
-/** What scripts/build-prebuilt.mjs reads, copied to `dir` as another checkout would have it. */
-const INPUTS = ["package.json", "scripts/build-prebuilt.mjs", "native/src", "native/prebuilt", "node_modules/node-addon-api", "node_modules/node-api-headers"];
+/** What scripts/native/build-prebuilt.mjs reads, copied to `dir` as another checkout would have it. */
+const INPUTS = ["package.json", "scripts/native/build-prebuilt.mjs", "native/src", "native/prebuilt", "node_modules/node-addon-api", "node_modules/node-api-headers"];
 
 function copyInputs(dir: string): void {
   for (const input of INPUTS) fs.cpSync(path.join(REPO_ROOT, input), path.join(dir, input), { recursive: true });
@@ -42,7 +42,7 @@ function copyInputs(dir: string): void {
 
 function build(checkout: string): { seconds: number; stderr: string } {
   const started = Date.now();
-  const result = spawnSync(process.execPath, [path.join(checkout, "scripts/build-prebuilt.mjs"), "--force"], { cwd: os.tmpdir(), encoding: "utf8", timeout: 300_000 });
+  const result = spawnSync(process.execPath, [path.join(checkout, "scripts/native/build-prebuilt.mjs"), "--force"], { cwd: os.tmpdir(), encoding: "utf8", timeout: 300_000 });
   expect(result.status, result.stderr).toBe(0);
   return { seconds: (Date.now() - started) / 1000, stderr: result.stderr };
 }

@@ -2,7 +2,7 @@
  * The SBOM in the packed tarball (dist/sbom.cdx.json) is valid CycloneDX 1.5, checked by the
  * CycloneDX project's own Python library against the strict JSON schema, in a throwaway venv
  * (pip from PyPI). Uses the root fixture's tarball; Node-independent, so the Node matrix leaves it out
- * (scripts/test-node-matrix.mjs).
+ * (scripts/test/test-node-matrix.mjs).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";

@@ -1,5 +1,5 @@
 /**
- * scripts/audit-bundled.mjs (the audit step of `npm test`) fails for everything but a clean audit,
+ * scripts/test/audit-bundled.mjs (the audit step of `npm test`) fails for everything but a clean audit,
  * and TSSS_AUDIT_REFUSED=warn (set by .ci/run, whose registry answers the audit POST with 405)
  * lets through only the registry's refusal of the audit request: never a build defect (a missing
  * dist/third-party.json, a shipped package absent from the lockfile), never an unreachable
@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-const SCRIPT = path.resolve(import.meta.dirname, "../../scripts/audit-bundled.mjs");
+const SCRIPT = path.resolve(import.meta.dirname, "../../scripts/test/audit-bundled.mjs");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "tsss-audit-test-"));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
@@ -54,10 +54,10 @@ let count = 0;
 function runAudit({ answer, bundled = [{ path: "node_modules/ws" }], warn = true }: Case): { status: number | null; stderr: string; npmCalled: boolean } {
   const dir = path.join(work, String(++count));
   const tmp = path.join(dir, "tmp");
-  fs.mkdirSync(path.join(dir, "scripts"), { recursive: true });
+  fs.mkdirSync(path.join(dir, "scripts", "test"), { recursive: true });
   fs.mkdirSync(tmp);
   fs.mkdirSync(path.join(dir, "bin"));
-  fs.copyFileSync(SCRIPT, path.join(dir, "scripts", "audit-bundled.mjs"));
+  fs.copyFileSync(SCRIPT, path.join(dir, "scripts", "test", "audit-bundled.mjs"));
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "tsss-audit-fixture", version: "1.0.0", bundleDependencies: ["node-addon-api"] }));
   fs.writeFileSync(path.join(dir, "package-lock.json"), JSON.stringify(LOCK));
   if (bundled) {
@@ -69,7 +69,7 @@ function runAudit({ answer, bundled = [{ path: "node_modules/ws" }], warn = true
   fs.writeFileSync(path.join(dir, "bin", "npm"), `#!/bin/sh\ntouch '${marker}'\ncat '${path.join(dir, "answer")}'\nexit 1\n`, { mode: 0o755 });
   const env: NodeJS.ProcessEnv = { PATH: `${path.join(dir, "bin")}:/usr/bin:/bin`, HOME: dir, TMPDIR: tmp };
   if (warn) env.TSSS_AUDIT_REFUSED = "warn";
-  const result = spawnSync(process.execPath, [path.join(dir, "scripts", "audit-bundled.mjs")], { env, encoding: "utf8", timeout: 30_000 });
+  const result = spawnSync(process.execPath, [path.join(dir, "scripts", "test", "audit-bundled.mjs")], { env, encoding: "utf8", timeout: 30_000 });
   // Whatever the verdict, the throwaway project is gone (every verdict exits the process).
   expect(fs.readdirSync(tmp), `the audit left ${tmp} behind`).toEqual([]);
   return { status: result.status, stderr: result.stderr, npmCalled: fs.existsSync(marker) };

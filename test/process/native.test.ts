@@ -1,5 +1,5 @@
 // Tests of the native addon (build/Release/tsss_native.node) and tsss-reaper
-// with real processes. They need no root. Build first: node scripts/build-native.mjs
+// with real processes. They need no root. Build first: node scripts/native/build-native.mjs
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -490,7 +490,7 @@ const skipCmake = skipWithout("the cmake-js build (test/process/native.test.ts)"
 
 describe.skipIf(skipCmake)("cmake-js build", () => {
   it("builds the addon and the reaper into build-cmake/Release, and they work", async () => {
-    const build = spawnSync(process.execPath, [path.join(root, "scripts/build-cmake.mjs")], {
+    const build = spawnSync(process.execPath, [path.join(root, "scripts/native/build-cmake.mjs")], {
       encoding: "utf8",
       timeout: 300_000,
     });

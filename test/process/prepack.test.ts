@@ -38,7 +38,7 @@ describe("npm pack from a fresh checkout", () => {
   it("passes the check once the build tools are installed (as after npm ci)", () => {
     const dir = freshCheckout();
     fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
-    const result = spawnSync(process.execPath, ["scripts/prepack-check.mjs"], { cwd: dir, encoding: "utf8" });
+    const result = spawnSync(process.execPath, ["scripts/package/prepack-check.mjs"], { cwd: dir, encoding: "utf8" });
     expect(result.status, result.stderr).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * The one rule for missing prerequisites (scripts/prerequisites.mjs, used by every suite through
- * test/helpers/prerequisites.ts and by scripts/test-node-matrix.mjs): with CI set a missing
+ * The one rule for missing prerequisites (scripts/test/prerequisites.mjs, used by every suite through
+ * test/helpers/prerequisites.ts and by scripts/test/test-node-matrix.mjs): with CI set a missing
  * prerequisite throws, naming it; without CI it is announced on stderr and the caller skips.
  */
 import { spawnSync } from "node:child_process";
@@ -39,7 +39,7 @@ describe("the prerequisite rule", () => {
       [
         "--input-type=module",
         "-e",
-        `import { prerequisiteMissing } from ${JSON.stringify(path.join(ROOT, "scripts/prerequisites.mjs"))};
+        `import { prerequisiteMissing } from ${JSON.stringify(path.join(ROOT, "scripts/test/prerequisites.mjs"))};
          process.stdout.write(JSON.stringify([prerequisiteMissing("the frobnicator suite", "no strace"), prerequisiteMissing("the rest", undefined)]));`,
       ],
       { encoding: "utf8", env: { PATH: process.env.PATH } },

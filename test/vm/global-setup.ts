@@ -1,6 +1,6 @@
 /**
  * The VM tier's own run setup (vitest.vm.config.ts): the packed ts-sudospawner its guest installs.
- * `npm test` (scripts/test-all.mjs) packs once for the whole run and passes the tarball in
+ * `npm test` (scripts/test/test-all.mjs) packs once for the whole run and passes the tarball in
  * TSSS_TEST_TARBALL, so that this tier can boot beside the other suites; alone, it packs for
  * itself. The tier touches no host user, sudoers file or /usr/local/bin/node, so it takes no run
  * lock. Without root it skips loudly (with CI set it fails: test/helpers/prerequisites.ts).

@@ -187,7 +187,7 @@ def installed_distribution():
     try:
         return importlib.metadata.distribution("ts-sudospawner")
     except importlib.metadata.PackageNotFoundError:
-        pytest.fail("ts-sudospawner is not installed in this Python: pip install --no-index src/jupyterhub (scripts/test-python.mjs does)")
+        pytest.fail("ts-sudospawner is not installed in this Python: pip install --no-index src/jupyterhub (scripts/test/test-python.mjs does)")
 
 
 def test_entry_point_resolves_in_this_environment():

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { judgePlacement, placementReport, type FigureSummary, type PlacementFigures } from "../../../scripts/bench-vm-table.mjs";
+import { judgePlacement, placementReport, type FigureSummary, type PlacementFigures } from "../../../scripts/bench/bench-vm-table.mjs";
 
 const figure = (median: number, p90 = median): FigureSummary => ({ n: 3, median, p90, samples: [median, median, p90] });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FailureDigest } from "../../../scripts/failure-digest.mjs";
+import { FailureDigest } from "../../../scripts/test/failure-digest.mjs";
 
 function digestOf(text: string, limit?: number): string[] {
   const digest = new FailureDigest(limit);

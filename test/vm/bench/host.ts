@@ -2,7 +2,7 @@
  * The host side of the VM bench (issue 17): one boot of a machine laid out as the VM tier's test
  * lays it out (test/vm/setup.ts), with the bench's own users, a bench-only sudoers rule for the
  * floor and both policy texts, running test/vm/guest/bench.ts as its driver. Returns the guest's
- * figures; `npm run bench` judges them (scripts/bench-vm.mjs).
+ * figures; `npm run bench` judges them (scripts/bench/bench-vm.mjs).
  */
 import path from "node:path";
 import { ensureBaseImage } from "../image.js";

@@ -1,5 +1,5 @@
 /**
- * The VM bench as a program, for `npm run bench` (scripts/bench-vm.mjs bundles and runs it as
+ * The VM bench as a program, for `npm run bench` (scripts/bench/bench-vm.mjs bundles and runs it as
  * root): `node main.mjs --tarball FILE --repo DIR --reps N --warmup N`. Progress goes to stderr;
  * stdout gets one JSON object: the result, or {"unavailable": why} when this host cannot boot the
  * VM (then the exit status is 0: a bench without the VM section is not a failed bench).

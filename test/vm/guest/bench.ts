@@ -11,7 +11,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
-import { median, quantile } from "../../../scripts/bench-stats.mjs";
+import { median, quantile } from "../../../scripts/bench/bench-stats.mjs";
 import { freePort } from "../../helpers/ports.js";
 import { killRequest, spawnRequest } from "../../../src/protocol/wire.js";
 import { BENCH, BENCH_FIGURES, BENCH_FIRST_SPAWN, GUEST, type BenchFigure, type BenchSettings } from "./names.js";

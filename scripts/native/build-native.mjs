@@ -3,7 +3,7 @@
 // reaper (build/Release/tsss-reaper) from source with node-gyp from binding.gyp
 // (npm run build:native, always from source).
 //
-// The npm "install" script (scripts/install-native.mjs) installs the prebuilt
+// The npm "install" script (scripts/native/install-native.mjs) installs the prebuilt
 // parts when they fit and calls buildFromSource() below when they do not, so
 // this must also work for `npm install -g --prefix /opt/x ./ts-sudospawner-*.tgz`
 // as root and offline: it uses npm's own node-gyp and the headers installed
@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const outputs = ["build/Release/tsss_native.node", "build/Release/tsss-reaper"];
 // <prefix>/bin/node -> <prefix>, where npm and the headers are installed too.
 const nodePrefix = path.dirname(path.dirname(process.execPath));

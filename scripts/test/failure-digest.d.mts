@@ -1,4 +1,4 @@
-// Types of scripts/failure-digest.mjs for its unit test.
+// Types of scripts/test/failure-digest.mjs for its unit test.
 export declare class FailureDigest {
   constructor(limit?: number);
   readonly limit: number;

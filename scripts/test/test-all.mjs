@@ -7,9 +7,9 @@
 //      is CPU-bound for about ten minutes, and the other suites leave a core idle much of the time
 //      (they wait for servers, pip and the registry); at nice 10 it takes what they leave;
 //   3. `vitest run`: unit, process, integration and e2e, on the system node;
-//   4. the audit of the bundled packages (scripts/audit-bundled.mjs);
-//   5. the Node matrix (scripts/test-node-matrix.mjs) and the pytest suite
-//      (scripts/test-python.mjs) side by side: the matrix holds the host's run lock, pytest only
+//   4. the audit of the bundled packages (scripts/test/audit-bundled.mjs);
+//   5. the Node matrix (scripts/test/test-node-matrix.mjs) and the pytest suite
+//      (scripts/test/test-python.mjs) side by side: the matrix holds the host's run lock, pytest only
 //      a venv of its own;
 //   6. the VM tier's result.
 //
@@ -24,7 +24,7 @@ import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { FailureDigest } from "./failure-digest.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const vitest = path.join(root, "node_modules", "vitest", "vitest.mjs");
 const started = Date.now();
 const children = new Set();
@@ -39,7 +39,7 @@ const elapsed = (since) => `${Math.round((Date.now() - since) / 1000)} s`;
 /**
  * Run `file args` in a process group of its own; resolves with { name, ok, seconds, digest }. Its
  * output is streamed line by line, with `prefix` when it runs beside another part, and what it
- * says about failures is kept for the end of the run (scripts/failure-digest.mjs).
+ * says about failures is kept for the end of the run (scripts/test/failure-digest.mjs).
  */
 function runPart(name, file, args, { env = process.env, prefix } = {}) {
   const since = Date.now();
@@ -108,10 +108,10 @@ async function main() {
   try {
     const vmTier = runPart("the VM tier", "nice", ["-n", "10", process.execPath, vitest, "run", "-c", "vitest.vm.config.ts"], { env, prefix: "vm tier" });
     await runPart("vitest (unit, process, integration, e2e)", process.execPath, [vitest, "run"], { env });
-    await runPart("the audit of the bundled packages", process.execPath, ["scripts/audit-bundled.mjs"], { env });
+    await runPart("the audit of the bundled packages", process.execPath, ["scripts/test/audit-bundled.mjs"], { env });
     await Promise.all([
-      runPart("the Node matrix", process.execPath, ["scripts/test-node-matrix.mjs"], { env }),
-      runPart("the Python tests", process.execPath, ["scripts/test-python.mjs"], { env, prefix: "python" }),
+      runPart("the Node matrix", process.execPath, ["scripts/test/test-node-matrix.mjs"], { env }),
+      runPart("the Python tests", process.execPath, ["scripts/test/test-python.mjs"], { env, prefix: "python" }),
     ]);
     if (children.size > 0) log("waiting for the VM tier...");
     await vmTier;

@@ -17,7 +17,7 @@
  *
  * Without a working venv or pip this fails loudly: these tests are never skipped. A test pytest
  * itself skips (an interpreter too old for one check) is announced, and with CI set fails the run
- * (scripts/prerequisites.mjs).
+ * (scripts/test/prerequisites.mjs).
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -25,7 +25,7 @@ import os from "node:os";
 import path from "node:path";
 import { MissingPrerequisite, prerequisiteMissing } from "./prerequisites.mjs";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
+const ROOT = path.resolve(import.meta.dirname, "../..");
 const PACKAGE_DIR = path.join(ROOT, "src", "jupyterhub");
 const TESTS_DIR = path.join(PACKAGE_DIR, "tests");
 const REQUIREMENTS = ["jupyterhub==6.*", "pytest"];

@@ -4,14 +4,14 @@
 // type declarations with tsc. From esbuild's metafiles it writes what the bundles contain of other
 // people's code: dist/THIRD-PARTY-NOTICES.txt (name, version, licence, licence text of every
 // bundled package) and dist/third-party.json (the same, machine-readable: for the SBOM,
-// scripts/build-sbom.mjs, and the audit, scripts/audit-bundled.mjs).
+// scripts/package/build-sbom.mjs, and the audit, scripts/test/audit-bundled.mjs).
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const outdir = path.join(root, "dist");
 const common = {
   bundle: true,
@@ -137,7 +137,7 @@ function writeThirdPartyNotices(metafiles) {
   const notices = [
     "Third-party software in ts-sudospawner's dist/ bundles",
     "",
-    "The files in dist/ contain code of the packages below, bundled by esbuild (scripts/build-ts.mjs",
+    "The files in dist/ contain code of the packages below, bundled by esbuild (scripts/package/build-ts.mjs",
     "lists them from esbuild's metafile at build time). ts-sudospawner itself is under the",
     "BSD-3-Clause licence in LICENSE. The native addon and the reaper contain no third-party code",
     "besides the C/C++ runtime; node-addon-api (MIT), needed only to build the addon from source, is",

@@ -12,7 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const dist = path.join(root, "dist");
 
 function fail(message) {
@@ -139,7 +139,7 @@ function main() {
   const body = {
     metadata: {
       ...(process.env.SOURCE_DATE_EPOCH ? { timestamp: new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() } : {}),
-      tools: { components: [{ type: "application", name: "ts-sudospawner scripts/build-sbom.mjs" }] },
+      tools: { components: [{ type: "application", name: "ts-sudospawner scripts/package/build-sbom.mjs" }] },
       component: self,
     },
     components,

@@ -1,4 +1,4 @@
-// Types of scripts/prerequisites.mjs for the TypeScript test helpers.
+// Types of scripts/test/prerequisites.mjs for the TypeScript test helpers.
 export declare function inCi(env?: NodeJS.ProcessEnv): boolean;
 export declare class MissingPrerequisite extends Error {}
 export declare function banner(lines: string[]): void;

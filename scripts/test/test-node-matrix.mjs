@@ -5,9 +5,9 @@
 // the system node, in `vitest run`. Their official binaries come from the npm registry itself:
 // `npm pack node-linux-<arch>@<major>` holds package/bin/node and package/include/node.
 //
-//   node scripts/test-node-matrix.mjs            Node 22 and 24 (TSSS_NODE_MATRIX="22,24")
+//   node scripts/test/test-node-matrix.mjs            Node 22 and 24 (TSSS_NODE_MATRIX="22,24")
 //   TSSS_NODE_MATRIX=24 node scripts/...         one of them; TSSS_NODE_MATRIX=none skips loudly
-//                                                (with CI set: fails, see scripts/prerequisites.mjs)
+//                                                (with CI set: fails, see scripts/test/prerequisites.mjs)
 //
 // Each run puts that node first on PATH; as root it also sets TSSS_TEST_NODE_ON_PATH=1, so the
 // integration fixture (test/helpers/node-under-test.ts) links it to /usr/local/bin/node for the run
@@ -21,7 +21,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { MissingPrerequisite, prerequisiteMissing } from "./prerequisites.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const CACHE = path.join(os.tmpdir(), "tsss-node-matrix");
 const LINK = "/usr/local/bin/node";
 const BACKUP = "/usr/local/bin/.node.tsss-test-backup";
@@ -153,7 +153,7 @@ function main() {
   const wanted = (process.env.TSSS_NODE_MATRIX ?? "22,24").trim();
   if (wanted === "none" || wanted === "") {
     try {
-      prerequisiteMissing("the Node matrix (scripts/test-node-matrix.mjs)", `TSSS_NODE_MATRIX=${wanted || '""'}: only the system node was tested`);
+      prerequisiteMissing("the Node matrix (scripts/test/test-node-matrix.mjs)", `TSSS_NODE_MATRIX=${wanted || '""'}: only the system node was tested`);
     } catch (error) {
       if (error instanceof MissingPrerequisite) fail(error.message);
       throw error;

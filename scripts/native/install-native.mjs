@@ -19,7 +19,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const FILES = ["tsss_native.node", "tsss-reaper"];
 const MODES = ["auto", "prebuilt", "source", "skip"];
 const GLIBC_FLOOR = "2.28";

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const manifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
 const needed = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
 const missing = needed.filter((name) => !fs.existsSync(path.join(root, "node_modules", name, "package.json")));

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm audit over exactly what ships: the packages esbuild bundled into dist/ (dist/third-party.json,
-// written by scripts/build-ts.mjs from esbuild's metafile) and the bundleDependencies. npm audit
+// written by scripts/package/build-ts.mjs from esbuild's metafile) and the bundleDependencies. npm audit
 // cannot see bundled code in an installed copy, and a plain `npm audit` here would mix in the
 // dev-only tools; so this writes a throwaway project whose lockfile holds just these packages, at
 // the versions and paths of package-lock.json, and runs `npm audit --package-lock-only` on it.
@@ -20,7 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const FAILING = new Set(["high", "critical"]);
 
 function banner(lines) {

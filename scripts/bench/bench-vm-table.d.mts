@@ -1,4 +1,4 @@
-// Types of scripts/bench-vm-table.mjs, for its unit test.
+// Types of scripts/bench/bench-vm-table.mjs, for its unit test.
 export interface FigureSummary {
   n: number;
   median: number;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Says where an installed copy's native parts came from, by hash:
 //
-//   node PREFIX/lib/node_modules/ts-sudospawner/scripts/verify-native.mjs
+//   node PREFIX/lib/node_modules/ts-sudospawner/scripts/native/verify-native.mjs
 //
 // For build/Release/tsss_native.node and build/Release/tsss-reaper it prints the SHA-256 and
 // whether that is the SHA-256 the SBOM (dist/sbom.cdx.json) records for this platform's prebuilt
@@ -13,7 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const target = `${process.platform}-${process.arch}`;
 
 let sbom;

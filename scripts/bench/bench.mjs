@@ -15,7 +15,7 @@
 // are interleaved (one of each per repetition) so that noise on a shared machine hits all alike.
 //
 // After the host's figures, the cgroup placement's cost on a real systemd host: a VM booted with
-// qemu TCG (scripts/bench-vm.mjs), skipped loudly where qemu or mmdebstrap is missing.
+// qemu TCG (scripts/bench/bench-vm.mjs), skipped loudly where qemu or mmdebstrap is missing.
 //
 // Environment: BENCH_REPS (default 30), BENCH_WARMUP (default 3), BENCH_KEEP=1 keeps the setup;
 // BENCH_VM=0 skips the VM section, BENCH_VM_REPS (default 20) sets its rounds.
@@ -26,11 +26,11 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 // The wire protocol from the built library (npm run bench builds first).
-import * as protocol from "../dist/index.js";
+import * as protocol from "../../dist/index.js";
 import { median, quantile } from "./bench-stats.mjs";
 import { stopVmBench, vmSection } from "./bench-vm.mjs";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const PREFIX = "/opt/tsss-bench";
 const MEDIATOR = `${PREFIX}/bin/ts-sudospawner`;
 const REAPER = `${PREFIX}/lib/node_modules/ts-sudospawner/build/Release/tsss-reaper`;

@@ -25,7 +25,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const GLIBC_FLOOR = "2.28";
 // libstdc++ of GCC 8 (RHEL 8's system compiler), the oldest a glibc 2.28 system ships.
 const GLIBCXX_FLOOR = "3.4.25";
@@ -288,7 +288,7 @@ function main() {
   const manifest = {
     format: 1,
     package: `${pkg.name}@${pkg.version}`,
-    note: "Prebuilt native parts (scripts/build-prebuilt.mjs). The install script copies the files of the matching target into build/Release when the addon loads and the reaper runs; else it builds from source.",
+    note: "Prebuilt native parts (scripts/native/build-prebuilt.mjs). The install script copies the files of the matching target into build/Release when the addon loads and the reaper runs; else it builds from source.",
     glibcFloor: GLIBC_FLOOR,
     targets: {},
   };
