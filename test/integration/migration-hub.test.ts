@@ -4,7 +4,9 @@
  * starts a user's JupyterLab server; the hub stops (`cleanup_servers = False`); the config switches
  * to the `TsSudoSpawner` package and ts-sudospawner, the old rule goes; the restarted hub finds the
  * same server ready (same pid, still answering through the proxy) and stops it through the new
- * mediator, which adopts it because the Python mediator's fork still waits for it.
+ * mediator, which adopts it because the Python mediator's fork still waits for it. Then a server
+ * whose fork is gone: the stop cannot reach it (JupyterHub answers 204 and forgets it), the next
+ * start refuses with the reason, and once the policy's `adopt` allows, the next start stops it first.
  *
  * Own names: the prefix /opt/tsss-mighub, the sudoers files tsss-mighub-*; the run's JupyterHub 5
  * venv (test/helpers/venvs.ts) and the shared hub user and first user of the global fixture.
@@ -17,6 +19,7 @@ import { installTarball, type Installation } from "../helpers/install.js";
 import { Hub } from "../helpers/jupyterhub.js";
 import { installSudoers, killUserProcesses, procState, procStatus, removeSudoers, waitFor } from "../helpers/system.js";
 import { VenvPool, type Venv } from "../helpers/venvs.js";
+import { SitePolicyGuard } from "../helpers/site-policy.js";
 import { firstMissing, skipWithout } from "../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
@@ -37,6 +40,17 @@ describe.skipIf(skip)("switching a running JupyterHub 5.x from sudospawner.SudoS
   let installation: Installation;
   let hub: Hub;
   let proxy: string;
+  const policy = new SitePolicyGuard();
+
+  /** Stop the hub, switch its spawner (the Python one with its old rule, or ours), start it again. */
+  async function switchTo(python: boolean): Promise<void> {
+    await hub.stop();
+    const config = fs.readFileSync(hub.configFile, "utf8");
+    fs.writeFileSync(hub.configFile, config.replace(spawnerConfig(!python), spawnerConfig(python)));
+    if (python) installSudoers(OLD_RULE, `Defaults:${fx.hub} !requiretty\n${fx.hub} ALL=(ALL) NOPASSWD: ${path.join(venv.bin, "sudospawner")}\n`);
+    else removeSudoers(OLD_RULE);
+    await hub.start();
+  }
 
   function spawnerConfig(python: boolean): string {
     return python
@@ -58,7 +72,7 @@ describe.skipIf(skip)("switching a running JupyterHub 5.x from sudospawner.SudoS
     // Both mediators run the same single-user server: the old one next to itself, the new one
     // through the link next to ts-sudospawner.
     fs.symlinkSync(path.join(venv.bin, "jupyterhub-singleuser"), path.join(installation.binDir, "jupyterhub-singleuser"));
-    // The old site: the widespread (ALL) rule for the Python mediator.
+    // The old site: the widespread (ALL) rule for the Python mediator (switchTo(true) puts it back).
     installSudoers(OLD_RULE, `Defaults:${fx.hub} !requiretty\n${fx.hub} ALL=(ALL) NOPASSWD: ${path.join(venv.bin, "sudospawner")}\n`);
     installSudoers(NEW_RULE, execFileSync(installation.mediator, ["sudoers", "--hub-user", fx.hub, "--group", fx.group], { encoding: "utf8" }));
     hub = new Hub({
@@ -76,6 +90,7 @@ describe.skipIf(skip)("switching a running JupyterHub 5.x from sudospawner.SudoS
     try {
       await hub?.stop();
     } finally {
+      policy.restore();
       killUserProcesses(user);
       killUserProcesses(fx.hub);
       removeSudoers(OLD_RULE);
@@ -97,12 +112,8 @@ describe.skipIf(skip)("switching a running JupyterHub 5.x from sudospawner.SudoS
     expect((await hub.userFetch(user, token, "api/status")).status).toBe(200);
 
     // The switch: stop the hub (cleanup_servers = False), new spawner and mediator, old rule gone.
-    await hub.stop();
+    await switchTo(false);
     expect(procState(pid), "the server outlived the hub").toMatch(/[RS]/);
-    const config = fs.readFileSync(hub.configFile, "utf8");
-    fs.writeFileSync(hub.configFile, config.replace(spawnerConfig(true), spawnerConfig(false)));
-    removeSudoers(OLD_RULE);
-    await hub.start();
 
     const after = await hub.server(user);
     expect(after?.ready, hub.logTail()).toBe(true);
@@ -114,5 +125,45 @@ describe.skipIf(skip)("switching a running JupyterHub 5.x from sudospawner.SudoS
     await waitFor(() => procState(pid) === undefined, 20_000, `the server ${pid} to be gone`);
     await waitFor(() => procState(fork) === undefined, 20_000, `the Python fork ${fork} to exit`);
     expect(hub.logText).toContain(`pid ${pid} is a server the Python sudospawner started`);
+  }, 10 * 60_000);
+
+  it("does not lose a server whose Python fork is gone: the stop fails, the next start stops it once adopt allows", async () => {
+    await switchTo(true);
+    await hub.startServer(user);
+    const pid = (await hub.waitReady(user)).state?.pid as number;
+    const fork = Number(procStatus(pid)?.PPid);
+    // The switch, and the fork is killed (an admin reclaiming its memory): the server is orphaned.
+    await hub.stop();
+    process.kill(fork, "SIGKILL");
+    await waitFor(() => Number(procStatus(pid)?.PPid) !== fork, 10_000, "the server to be reparented");
+    await switchTo(false);
+    expect((await hub.server(user))?.ready, hub.logTail()).toBe(true);
+
+    // The stop cannot reach it (no policy "adopt"). JupyterHub answers 204 and forgets it anyway
+    // (it swallows the error of Spawner.stop()); the log says why, and the server still runs.
+    expect((await hub.apiRaw("DELETE", `/users/${encodeURIComponent(user)}/server`)).status).toBe(204);
+    await hub.waitStopped(user);
+    expect(procState(pid), "the unreachable server still runs").toMatch(/^[RS]$/);
+    expect(hub.logText).toMatch(new RegExp(`server pid ${pid} still runs, but ts-sudospawner may not stop it: .*Python sudospawner fork is gone\\. It was NOT stopped\\. Add "adopt"`));
+    expect(hub.logText).not.toMatch(/reused/);
+
+    // It is not forgotten: the next start refuses, and the REST caller reads why.
+    const refused = await hub.apiRaw("POST", `/users/${encodeURIComponent(user)}/server`);
+    expect(refused.status, hub.logTail()).toBe(500);
+    expect(refused.body.message).toMatch(new RegExp(`^No new server was started, because the earlier one still runs: server pid ${pid} still runs.*Add "adopt"`));
+    expect(procState(pid)).toMatch(/^[RS]$/);
+
+    // The admin adds "adopt": the next start stops the old server first, then starts a new one.
+    policy.write({ adopt: { until: new Date(Date.now() + 86_400_000).toISOString() } });
+    await hub.startServer(user);
+    const fresh = (await hub.waitReady(user)).state?.pid as number;
+    expect(fresh).not.toBe(pid);
+    await waitFor(() => procState(pid) === undefined || procState(pid) === "Z", 20_000, `the old server ${pid} to be gone`);
+    expect(hub.logText).toContain(`server pid ${pid}, which an earlier stop could not reach, is stopped`);
+
+    await hub.stopServer(user);
+    await hub.waitStopped(user);
+    await waitFor(() => procState(fresh) === undefined, 20_000, `the new server ${fresh} to be gone`);
+    policy.restore();
   }, 10 * 60_000);
 });

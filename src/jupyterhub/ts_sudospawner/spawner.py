@@ -50,6 +50,22 @@ def _note_once(log: Any, key: str, message: str, *args: Any) -> None:
         log.info(message, *args)
 
 
+def _is_int(value: Any) -> bool:
+    """An int from a stored JSON state (bool is an int to Python, not to us)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+async def _gone_within(pid: int, start_time: int, seconds: float) -> bool:
+    """Whether the process (pid, start_time) ends within seconds, looked at from the hub."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while liveness(pid, start_time) is Liveness.ALIVE:
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
 async def _accepts_connections(host: str, port: int) -> bool:
     """Whether something accepts a TCP connection on host:port (closed again at once)."""
     try:
@@ -267,6 +283,10 @@ class TsSudoSpawner(LocalProcessSpawner):
         self._starting = False
         self._tls: Optional[Dict[str, str]] = None
         self._unowned: Optional[str] = None  # why the last kill left the process alone
+        # (pid, start time) of a server a stop could not reach. JupyterHub forgets the server
+        # after any stop, so this outlives clear_state() (and a hub restart, in the state) until
+        # the server is gone or a later start has stopped it: a server is never simply lost.
+        self._unstopped: Optional[Tuple[int, int]] = None
         # The exit status of the last server once poll() saw it end: kept until the next start,
         # for JupyterHub polls more than once (poll_and_notify, then user_stopped and User.stop).
         self._exit_status: Optional[int] = None
@@ -276,18 +296,32 @@ class TsSudoSpawner(LocalProcessSpawner):
         """Restore pid and start_time; a state with only a pid (the old shim, the Python
         SudoSpawner) is accepted: poll() then checks the pid without its start time."""
         pid = state.get("pid")
-        if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or not 1 < pid <= MAX_PID):
+        if pid is not None and not (_is_int(pid) and 1 < pid <= MAX_PID):
             self.log.warning("Ignoring invalid pid %r in the stored state of %s", pid, self._tag)
             state = {k: v for k, v in state.items() if k != "pid"}
             self.pid = 0
         super().load_state(state)
         start_time = state.get("start_time")
-        self.start_time = start_time if isinstance(start_time, int) and not isinstance(start_time, bool) else None
+        self.start_time = start_time if _is_int(start_time) else None
+        self._unstopped = self._load_unstopped(state.get("unstopped"))
+
+    def _load_unstopped(self, stored: Any) -> Optional[Tuple[int, int]]:
+        if stored is None:
+            return None
+        pid = stored.get("pid") if isinstance(stored, dict) else None
+        start_time = stored.get("start_time") if isinstance(stored, dict) else None
+        if not (_is_int(pid) and 1 < pid <= MAX_PID and _is_int(start_time)):
+            self.log.warning("Ignoring invalid unstopped server %r in the stored state of %s", stored, self._tag)
+            return None
+        return (pid, start_time)
 
     def get_state(self) -> Dict[str, Any]:
         state = super().get_state()
         if self.pid and self.start_time is not None:
             state["start_time"] = self.start_time
+        if self._unstopped is not None:
+            pid, start_time = self._unstopped
+            state["unstopped"] = {"pid": pid, "start_time": start_time}
         return state
 
     def clear_state(self) -> None:
@@ -487,11 +521,12 @@ class TsSudoSpawner(LocalProcessSpawner):
         """Start the server as the user through the mediator; return (ip, port) once it accepts
         connections (or, after http_timeout, for JupyterHub to wait on); raise if it dies first."""
         self._warn_unused_settings()
-        self._exit_status = None
         self._progress.begin()
         self._starting = True
         self._start_task = asyncio.current_task()
         try:
+            await self._stop_unstopped()
+            self._exit_status = None
             if self.port == 0:
                 self.port = random_port()
             request = self._server_request("spawn")
@@ -627,13 +662,18 @@ class TsSudoSpawner(LocalProcessSpawner):
             return False
         if sig == 0:
             return liveness(self.pid, self.start_time) is Liveness.ALIVE
-        answer, _ = await self._call({"action": "kill", "pid": self.pid, "signal": int(sig)})
+        return await self._kill(self.pid, sig)
+
+    async def _kill(self, pid: int, sig: int) -> bool:
+        """Send sig to pid through the mediator; True if it still exists (else _unowned says
+        why the mediator left it alone, if it did)."""
+        answer, _ = await self._call({"action": "kill", "pid": pid, "signal": int(sig)})
         alive = kill_alive(answer)
         unowned = answer.get("unowned")
         self._unowned = unowned if not alive and isinstance(unowned, str) else None
         return alive
 
-    def _unreachable_error(self, pid: int) -> Optional[MediatorError]:
+    def _unreachable_error(self, pid: int, start_time: Optional[int]) -> Optional[MediatorError]:
         """The error for a kill the mediator refused while the hub still sees the server alive.
 
         Only when the hub's own check agrees (the pid is alive, with the start time stored at
@@ -641,14 +681,14 @@ class TsSudoSpawner(LocalProcessSpawner):
         pid is then told apart from a server the mediator will not touch.
         """
         reason = getattr(self, "_unowned", None)
-        if reason is None or liveness(pid, self.start_time) is not Liveness.ALIVE:
+        if reason is None or liveness(pid, start_time) is not Liveness.ALIVE:
             return None
         if reason == "orphaned-python-server":
             why = (
                 f"server pid {pid} still runs, but ts-sudospawner may not stop it: it carries no ownership mark "
                 "(the Python sudospawner started it) and its Python sudospawner fork is gone"
             )
-        elif self.start_time is not None:
+        elif start_time is not None:
             why = f"server pid {pid} still runs (same start time as when it started), but the mediator does not recognise it as a server of {self.user.name}"
         else:
             return None  # no start time to compare: a reused pid is as likely, as before
@@ -656,6 +696,36 @@ class TsSudoSpawner(LocalProcessSpawner):
             f"{why}. It was NOT stopped. Add \"adopt\": {{\"until\": \"<ISO time>\"}} to the site policy "
             f"(docs/admin-guide.md §10) and stop it again, or stop pid {pid} as root"
         )
+
+    async def _stop_unstopped(self) -> None:
+        """Before a new server starts, stop the one an earlier stop could not reach, or refuse.
+
+        Two servers of one user, one of them without a route, is how a server gets lost: so the
+        start first stops it through the mediator (which can once the admin has added `adopt`), and
+        refuses with the reason while it cannot. The spawner's own state (the pid, the token
+        JupyterHub has just made) is not touched: this is not the server being started.
+        """
+        if self._unstopped is None:
+            return
+        pid, start_time = self._unstopped
+        if liveness(pid, start_time) is not Liveness.ALIVE:
+            self.log.info("%s server pid %s, which an earlier stop could not reach, is gone", self._tag, pid)
+            self._unstopped = None
+            return
+        self.log.warning("%s stopping server pid %s, which an earlier stop could not reach, before starting a new one", self._tag, pid)
+        self._progress.add(5, f"Stopping your earlier server (pid {pid}) first")
+        for sig, timeout in ((signal.SIGTERM, self.term_timeout), (signal.SIGKILL, self.kill_timeout)):
+            if not await self._kill(pid, sig):
+                refused = self._unreachable_error(pid, start_time)
+                if refused is not None:
+                    raise MediatorError(f"No new server was started, because the earlier one still runs: {refused}")
+                break
+            if await _gone_within(pid, start_time, timeout):
+                break
+        if liveness(pid, start_time) is Liveness.ALIVE:
+            raise MediatorError(f"No new server was started: the earlier server pid {pid} still runs after SIGKILL; stop pid {pid} as root")
+        self.log.info("%s server pid %s, which an earlier stop could not reach, is stopped", self._tag, pid)
+        self._unstopped = None
 
     async def _abort_start(self) -> None:
         """A stop while start() still waits for the mediator: JupyterHub before 5.1 does this at
@@ -682,10 +752,14 @@ class TsSudoSpawner(LocalProcessSpawner):
             self.log.debug("%s sending %s to pid %s", self._tag, sig.name, self.pid)
             pid = self.pid
             if not await self._signal(sig):
-                unreachable = self._unreachable_error(pid)
+                unreachable = self._unreachable_error(pid, self.start_time)
                 if unreachable is not None:
                     # JupyterHub 3.0-6.1 swallow this exception in stop_single_user (the DELETE
-                    # still answers 204): the log line is what the admin gets, so it says it all.
+                    # still answers 204) and forget the server: the log line says it all, and the
+                    # next start() stops it first (_stop_unstopped).
+                    started = self.start_time if self.start_time is not None else start_time_of(pid)
+                    if started is not None:  # without it, a reused pid could block starts for good
+                        self._unstopped = (pid, started)
                     self.log.error("%s %s", self._tag, unreachable)
                     raise unreachable
                 if await self.poll() is None:
