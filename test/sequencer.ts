@@ -6,7 +6,7 @@
  */
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
-const LAST = [/\/test\/integration\/fuzz\.test\.ts$/];
+const LAST = [/\/test\/integration\/security\/fuzz\.test\.ts$/];
 
 export default class RunSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {

@@ -37,21 +37,21 @@ const MARK = "/usr/local/bin/.node.tsss-test-link";
  * parts, SBOM). A listed file that does not exist fails the run.
  */
 export const MATRIX_INTEGRATION = [
-  "test/integration/mediator.test.ts",
-  "test/integration/hardening.test.ts",
-  "test/integration/install.test.ts",
-  "test/integration/faults.test.ts",
-  "test/integration/pid-reuse.test.ts",
-  "test/integration/reconcile.test.ts",
-  "test/integration/accounts.test.ts",
-  "test/integration/homes.test.ts",
-  "test/integration/admin.test.ts",
-  "test/integration/check-hazards.test.ts",
-  "test/integration/check-cgroup.test.ts",
-  "test/integration/exec-size.test.ts",
-  "test/integration/server-log-full.test.ts",
-  "test/integration/hub-client.test.ts",
-  "test/integration/slurm.test.ts",
+  "test/integration/spawn/mediator.test.ts",
+  "test/integration/security/hardening.test.ts",
+  "test/integration/install/install.test.ts",
+  "test/integration/spawn/faults.test.ts",
+  "test/integration/spawn/pid-reuse.test.ts",
+  "test/integration/spawn/reconcile.test.ts",
+  "test/integration/accounts/accounts.test.ts",
+  "test/integration/accounts/homes.test.ts",
+  "test/integration/admin/admin.test.ts",
+  "test/integration/admin/check-hazards.test.ts",
+  "test/integration/admin/check-cgroup.test.ts",
+  "test/integration/spawn/exec-size.test.ts",
+  "test/integration/spawn/server-log-full.test.ts",
+  "test/integration/hub/hub-client.test.ts",
+  "test/integration/slurm/slurm.test.ts",
 ];
 
 function log(message) {

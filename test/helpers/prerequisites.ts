@@ -13,7 +13,7 @@ export { inCi, MissingPrerequisite };
  * Whether the suite `suite` must skip because of `missing` (a reason; undefined or "" when
  * nothing is missing). Under CI it throws instead; locally it prints a loud banner.
  *
- *     const skip = skipWithout("faults (test/integration/faults.test.ts)", fx.reason);
+ *     const skip = skipWithout("faults (test/integration/spawn/faults.test.ts)", fx.reason);
  *     describe.skipIf(skip)(...)
  */
 export function skipWithout(suite: string, missing: string | undefined, env: NodeJS.ProcessEnv = process.env): boolean {

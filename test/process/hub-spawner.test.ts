@@ -1,7 +1,7 @@
 /**
  * The client's effectful half against a fake privilege tool and a fake mediator (no root needed):
  * argv, request, answer, stderr relay after return, timeout, abort, escalation, state.
- * The real mediator and real sudo are in test/integration/hub-client.test.ts.
+ * The real mediator and real sudo are in test/integration/hub/hub-client.test.ts.
  */
 import fs from "node:fs";
 import os from "node:os";

@@ -1,7 +1,7 @@
 /**
  * Live migration: which unmarked processes count as servers of the Python sudospawner, on
  * made-up process tables (the real thing, through real sudo and PyPI's sudospawner, is
- * test/integration/migration.test.ts).
+ * test/integration/hub/migration.test.ts).
  */
 import { describe, expect, it } from "vitest";
 import { adoptionFor, adoptionReason, isPythonMediator, unownedReason, runningFiles, singleUserFiles, type AdoptPolicy, type ProcView } from "../../../../src/mediator/kill/adoption.js";

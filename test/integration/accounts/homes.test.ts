@@ -1,0 +1,63 @@
+/**
+ * Home directories for new users, the PAM way: with `session optional pam_mkhomedir.so` in
+ * /etc/pam.d/sudo, sudo creates a missing home when it opens the session for the mediator, so the
+ * first spawn of a user without a home succeeds. Without the line the same spawn is refused with
+ * the fix. /etc/pam.d/sudo is put back byte for byte.
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { freePort } from "../../helpers/ports.js";
+import { killRequest, spawnRequest } from "../../helpers/requests.js";
+import { ensureUser, procState, removeUser, runMediatorAs, waitFor, type TestUser } from "../../helpers/system.js";
+import { skipWithout } from "../../helpers/prerequisites.js";
+
+const fx = inject("rootFixture");
+const PAM_SUDO = "/etc/pam.d/sudo";
+const MODULE = ["/usr/lib/x86_64-linux-gnu/security/pam_mkhomedir.so", "/lib/x86_64-linux-gnu/security/pam_mkhomedir.so", "/usr/lib64/security/pam_mkhomedir.so", "/lib/security/pam_mkhomedir.so"].find((file) => fs.existsSync(file));
+const reason = !fx.available ? fx.reason : MODULE === undefined ? "pam_mkhomedir.so is not installed (libpam-modules)" : !fs.existsSync(PAM_SUDO) ? `${PAM_SUDO} does not exist` : "";
+const skip = skipWithout("home directories through pam_mkhomedir (test/integration/accounts/homes.test.ts)", reason);
+
+const NEWCOMER = "tsss-hm-new";
+const LINE = "session optional pam_mkhomedir.so skel=/etc/skel umask=0077";
+
+describe.skipIf(skip)("a new user's first spawn with pam_mkhomedir in /etc/pam.d/sudo (root, real sudo and PAM)", () => {
+  let original: Buffer;
+  let user: TestUser;
+
+  beforeAll(() => {
+    original = fs.readFileSync(PAM_SUDO);
+    removeUser(NEWCOMER);
+    user = ensureUser(NEWCOMER, { groups: [fx.group], home: false });
+    expect(fs.existsSync(user.home)).toBe(false);
+  });
+
+  afterAll(() => {
+    fs.writeFileSync(PAM_SUDO, original);
+    removeUser(NEWCOMER);
+  });
+
+  it("without the PAM line the spawn is refused, naming both fixes", async () => {
+    const result = await runMediatorAs(fx.hub, NEWCOMER, fx.mediator, spawnRequest(await freePort()), ["--logging=info"]);
+    expect(result.status).toBe(1);
+    expect(result.answer?.error).toMatch(new RegExp(`^home directory ${user.home} of ${NEWCOMER} does not exist`));
+    expect(fs.existsSync(user.home)).toBe(false);
+    const check = spawnSync(fx.mediator, ["check", "--hub-user", fx.hub, "--user", NEWCOMER, "--json"], { encoding: "utf8", cwd: "/" });
+    const home = (JSON.parse(check.stdout) as { rows: Array<{ id: string; status: string; fix: string }> }).rows.find((row) => row.id === "home-usable");
+    expect(home?.status).toBe("fail");
+    expect(home?.fix).toContain(`add \`${LINE}\` to /etc/pam.d/sudo`);
+  });
+
+  it("with it, sudo creates the home (the user's, mode 0700) and the first spawn succeeds", async () => {
+    fs.writeFileSync(PAM_SUDO, `${original.toString("utf8").trimEnd()}\n${LINE}\n`);
+    const port = await freePort();
+    const spawned = await runMediatorAs(fx.hub, NEWCOMER, fx.mediator, spawnRequest(port), ["--logging=info"]);
+    expect(spawned.answer, spawned.stderr).toEqual({ ok: true, pid: expect.any(Number) });
+    const stats = fs.statSync(user.home);
+    expect([stats.isDirectory(), stats.uid, stats.gid, stats.mode & 0o777]).toEqual([true, user.uid, user.gid, 0o700]);
+    expect(fs.readlinkSync(`/proc/${spawned.answer?.pid as number}/cwd`)).toBe(user.home);
+    const pid = spawned.answer?.pid as number;
+    expect((await runMediatorAs(fx.hub, NEWCOMER, fx.mediator, killRequest(pid, 15), ["--logging=info"])).answer).toEqual({ ok: true, alive: true });
+    await waitFor(() => procState(pid) === undefined || procState(pid) === "Z", 15_000, `server ${pid} to stop`);
+  });
+});
