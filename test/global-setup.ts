@@ -19,7 +19,7 @@ import {
   rootUnavailableReason,
 } from "./helpers/system.js";
 import { acquireRunLock } from "./helpers/run-lock.js";
-import { createVenvRoot } from "./helpers/venvs.js";
+import { createVenvRoot } from "./helpers/hub/venvs.js";
 import { putTestNodeOnPath } from "./helpers/node-under-test.js";
 import { skipWithout } from "./helpers/prerequisites.js";
 
@@ -45,7 +45,7 @@ export interface RootFixture {
   group: string;
   /** The packed ts-sudospawner tarball, for suites that install their own prefix. */
   tarball: string;
-  /** The run's directory of JupyterHub venvs, shared by every file (test/helpers/venvs.ts). */
+  /** The run's directory of JupyterHub venvs, shared by every file (test/helpers/hub/venvs.ts). */
   venvRoot: string;
 }
 

@@ -1,6 +1,6 @@
 /**
  * A person's path through a real JupyterHub 6 (pip venv) with TsSudoSpawner, in a real browser:
- * Debian's headless Chromium, driven over the DevTools Protocol (test/helpers/browser.ts). The
+ * Debian's headless Chromium, driven over the DevTools Protocol (test/helpers/hub/browser.ts). The
  * login form, the options form with the site policy's launch profiles, the spawn page's progress
  * with the spawner's messages, JupyterLab as the user, and a failed start with its reason.
  *
@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Browser, chromiumMissing, groupAlive, type Page } from "../helpers/browser.js";
+import { Browser, chromiumMissing, groupAlive, type Page } from "../helpers/hub/browser.js";
 import { firstMissing, skipWithout } from "../helpers/prerequisites.js";
 import { userInfo, waitFor } from "../helpers/system.js";
 import { E2E, E2EContext, expectNoLiveProcess, expectRunsAs, HUB_TARGETS, useHub, type HubTarget } from "./matrix.js";

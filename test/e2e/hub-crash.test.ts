@@ -15,7 +15,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { Hub } from "../helpers/jupyterhub.js";
+import type { Hub } from "../helpers/hub/jupyterhub.js";
 import { firstMissing, skipWithout } from "../helpers/prerequisites.js";
 import { ensureUser, liveProcesses, procStartTicks, removeUser, waitFor } from "../helpers/system.js";
 import { E2E, E2EContext, environ, selectedTargets, useHub, type HubTarget } from "./matrix.js";

@@ -5,7 +5,7 @@
  * What one run sets up (as root, all tsss-e2e-*, removed at the end):
  * - the packed tarball installed into /opt/tsss-e2e; the rule `ts-sudospawner sudoers` generates;
  * - a hub user and two users (one with a dot in its name) in one group;
- * - the run's venv of each pip-installed JupyterHub series (test/helpers/venvs.ts: built by the
+ * - the run's venv of each pip-installed JupyterHub series (test/helpers/hub/venvs.ts: built by the
  *   first file that needs it, in the background, reused by the files after it), with the spawner
  *   package pip-installed offline from the installed tarball; configurable-http-proxy from npm;
  * - per hub target: PREFIX/bin/jupyterhub-singleuser linked to that target's single-user server.
@@ -15,11 +15,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installTarball, type Installation } from "../helpers/install.js";
-import { Hub, type ServerModel } from "../helpers/jupyterhub.js";
-import { executeInKernel } from "../helpers/kernel.js";
+import { Hub, type ServerModel } from "../helpers/hub/jupyterhub.js";
+import { executeInKernel } from "../helpers/hub/kernel.js";
 import { SitePolicyGuard } from "../helpers/site-policy.js";
 import { ensureGroup, ensureUser, installSudoers, killUserProcesses, liveProcesses, procState, procStatus, removeGroup, removeSudoers, removeUser, userInfo, userProcesses, waitFor } from "../helpers/system.js";
-import { runAsync, VenvPool, type Venv } from "../helpers/venvs.js";
+import { runAsync, VenvPool, type Venv } from "../helpers/hub/venvs.js";
 
 export const E2E = {
   prefix: "/opt/tsss-e2e",
@@ -38,7 +38,7 @@ export interface HubTarget {
   /** Short key: working directories, log files, TSSS_E2E_HUBS. */
   key: string;
   title: string;
-  /** pip-installed: the run's venv of `jupyterhub==SERIES.*` (test/helpers/venvs.ts); absent: Debian's system JupyterHub. */
+  /** pip-installed: the run's venv of `jupyterhub==SERIES.*` (test/helpers/hub/venvs.ts); absent: Debian's system JupyterHub. */
   pip?: { series: string };
   internalSsl: boolean;
   /** Also run PyPI's sudospawner.SudoSpawner with sudospawner_path = ts-sudospawner. */

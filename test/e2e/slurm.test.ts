@@ -2,7 +2,7 @@
  * Slurm mode end to end: a real JupyterHub 6 (pip, JupyterLab, configurable-http-proxy from npm)
  * with `spawner_class = "ts-sudospawner-slurm"` from the installed tarball, the sudoers rule the
  * package generates, the root policy's `slurm` section, and a real single-node Slurm cluster the
- * test starts itself (test/helpers/slurm.ts). Each server is a batch job of its user.
+ * test starts itself (test/helpers/slurm/slurm.ts). Each server is a batch job of its user.
  *
  * The hub runs with a canary, SBATCH_TIMELIMIT=1 and SLURM_CONF=/nonexistent in its own
  * environment throughout: none of it may reach a job, and every job still finds the cluster.
@@ -15,9 +15,9 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import type { ServerModel } from "../helpers/jupyterhub.js";
-import { SlurmCluster, slurmUnavailableReason } from "../helpers/slurm.js";
-import { slurmSection } from "../helpers/slurm-mediator.js";
+import type { ServerModel } from "../helpers/hub/jupyterhub.js";
+import { SlurmCluster, slurmUnavailableReason } from "../helpers/slurm/slurm.js";
+import { slurmSection } from "../helpers/slurm/slurm-mediator.js";
 import { procState, userInfo, userProcesses, waitFor } from "../helpers/system.js";
 import { skipWithout } from "../helpers/prerequisites.js";
 import { E2E, E2EContext, environ, expectKernelRunsAs, expectNoLiveProcess, expectRunsAs, HUB_TARGETS, useHub, type HubTarget } from "./matrix.js";

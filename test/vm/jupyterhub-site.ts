@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { installNpmProxy, offlinePipEnv, runAsync, SYSTEM_PYTHON } from "../helpers/venvs.js";
+import { installNpmProxy, offlinePipEnv, runAsync, SYSTEM_PYTHON } from "../helpers/hub/venvs.js";
 import { replaceSetting } from "./hub-unit.js";
 import { GUEST, JHUB, type JupyterHubSecrets } from "./guest/names.js";
 import type { Machine } from "./machine.js";

@@ -1,7 +1,7 @@
 /**
  * `ts-sudospawner check` and Slurm mode, as root against the real installed command, the real
  * sudo rule of the shared fixture and a real single-node Slurm cluster the suite starts itself
- * (test/helpers/slurm.ts): off without a slurm section, every Slurm row passing for a real user
+ * (test/helpers/slurm/slurm.ts): off without a slurm section, every Slurm row passing for a real user
  * with one, and the right row failing, with a next step, for a partition Slurm does not have, an
  * sbatch or scontrol anyone in a group could replace, and a stopped munged.
  *
@@ -13,7 +13,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runCheckJson, type CheckRun } from "../../helpers/check-run.js";
 import { SitePolicyGuard } from "../../helpers/site-policy.js";
-import { clusterProcesses, SlurmCluster, slurmUnavailableReason } from "../../helpers/slurm.js";
+import { clusterProcesses, SlurmCluster, slurmUnavailableReason } from "../../helpers/slurm/slurm.js";
 import { userInfo, waitFor } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
 

@@ -9,16 +9,16 @@
  * start refuses with the reason, and once the policy's `adopt` allows, the next start stops it first.
  *
  * Own names: the prefix /opt/tsss-mighub, the sudoers files tsss-mighub-*; the run's JupyterHub 5
- * venv (test/helpers/venvs.ts) and the shared hub user and first user of the global fixture.
+ * venv (test/helpers/hub/venvs.ts) and the shared hub user and first user of the global fixture.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { installTarball, type Installation } from "../../helpers/install.js";
-import { Hub } from "../../helpers/jupyterhub.js";
+import { Hub } from "../../helpers/hub/jupyterhub.js";
 import { installSudoers, killUserProcesses, procState, procStatus, removeSudoers, waitFor } from "../../helpers/system.js";
-import { VenvPool, type Venv } from "../../helpers/venvs.js";
+import { VenvPool, type Venv } from "../../helpers/hub/venvs.js";
 import { SitePolicyGuard } from "../../helpers/site-policy.js";
 import { firstMissing, skipWithout } from "../../helpers/prerequisites.js";
 

@@ -1,6 +1,6 @@
 /**
  * Live migration from the Python sudospawner, for real: PyPI's `sudospawner` (in a venv with
- * JupyterHub 5.x, made by test/helpers/venvs.ts) is the hub's mediator, with its own sudoers rule,
+ * JupyterHub 5.x, made by test/helpers/hub/venvs.ts) is the hub's mediator, with its own sudoers rule,
  * and starts servers through real sudo. Then the site switches: the old rule goes, the hub runs
  * ts-sudospawner. The servers the Python mediator started answer alive:true to `kill` with signal
  * 0 and are stopped by it, while the user's own `sleep` stays alive:false and untouched:
@@ -22,7 +22,7 @@ import { BASE_ENV, killRequest, spawnRequest } from "../../helpers/requests.js";
 import { SitePolicyGuard } from "../../helpers/site-policy.js";
 import { installSudoers, procState, procStatus, removeSudoers, runMediatorAs, userInfo, waitFor, type MediatorRun, type TestUser } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
-import { VenvPool, type Venv } from "../../helpers/venvs.js";
+import { VenvPool, type Venv } from "../../helpers/hub/venvs.js";
 
 const fx = inject("rootFixture");
 const skip = skipWithout("live migration from the Python sudospawner (test/integration/hub/migration.test.ts)", fx.reason);

@@ -1,5 +1,5 @@
 /**
- * The Slurm test cluster (test/helpers/slurm.ts) proves itself: a job a test user submits with
+ * The Slurm test cluster (test/helpers/slurm/slurm.ts) proves itself: a job a test user submits with
  * `sbatch --export=NONE` runs as that user without the submitter's environment, and stop() leaves
  * no daemon, job, job process or directory behind. The Slurm suites (test/e2e/slurm.test.ts) rely
  * on both.
@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { clusterProcesses, SlurmCluster, slurmUnavailableReason } from "../../helpers/slurm.js";
+import { clusterProcesses, SlurmCluster, slurmUnavailableReason } from "../../helpers/slurm/slurm.js";
 import { procStatus, userInfo, userProcesses, waitFor } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
 

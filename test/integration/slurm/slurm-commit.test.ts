@@ -1,6 +1,6 @@
 /**
  * A Slurm submit that commits, and Slurm outages worded as outages, through the real sudo rule
- * against a real single-node cluster (test/helpers/slurm.ts): the mediator SIGKILLed at points
+ * against a real single-node cluster (test/helpers/slurm/slurm.ts): the mediator SIGKILLed at points
  * spread over a submit either answered a job id (that job is released and a cancel ends it) or
  * leaves no pending or running job of the user; one SIGKILLed while its sbatch runs (stopped
  * there, so that point is hit every run) leaves a job that is cancelled, never run; slurmctld
@@ -14,9 +14,9 @@ import { submitRequest } from "../../../src/protocol/index.js";
 import { freePort } from "../../helpers/ports.js";
 import { BASE_ENV } from "../../helpers/requests.js";
 import { SitePolicyGuard } from "../../helpers/site-policy.js";
-import { SlurmCluster, slurmUnavailableReason, type SlurmJob } from "../../helpers/slurm.js";
+import { SlurmCluster, slurmUnavailableReason, type SlurmJob } from "../../helpers/slurm/slurm.js";
 import { cmdline, signal, submitStoppedAtSbatch, waitIdle } from "../../helpers/process-tree.js";
-import { SlurmMediator, slurmSection } from "../../helpers/slurm-mediator.js";
+import { SlurmMediator, slurmSection } from "../../helpers/slurm/slurm-mediator.js";
 import { collectMediator, killUserProcesses, userInfo, userProcesses, waitFor, type MediatorRun, type TestUser } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
 

@@ -1,6 +1,6 @@
 /**
  * Reconciliation at start and the held submit, through the real sudo rule against a real
- * single-node cluster (test/helpers/slurm.ts): a submit with `"server": NAME, "reconcile": true`
+ * single-node cluster (test/helpers/slurm/slurm.ts): a submit with `"server": NAME, "reconcile": true`
  * cancels exactly the user's jobs marked with that name (never another name's, another user's, and
  * nothing at a submit-test or a refused submit); and a watchdog SIGKILLed between sbatch's report
  * and the release leaves a held job that the next such submit cancels.
@@ -11,8 +11,8 @@ import { submitRequest, type JobRequest, type SubmitRequest } from "../../../src
 import { freePort } from "../../helpers/ports.js";
 import { BASE_ENV } from "../../helpers/requests.js";
 import { SitePolicyGuard } from "../../helpers/site-policy.js";
-import { SlurmCluster, slurmUnavailableReason, type SlurmJob } from "../../helpers/slurm.js";
-import { SlurmMediator, slurmSection } from "../../helpers/slurm-mediator.js";
+import { SlurmCluster, slurmUnavailableReason, type SlurmJob } from "../../helpers/slurm/slurm.js";
+import { SlurmMediator, slurmSection } from "../../helpers/slurm/slurm-mediator.js";
 import { collectMediator, killUserProcesses, userInfo, userProcesses, waitFor, type MediatorRun, type TestUser } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
 import { cmdline, children, descendants, parentOf, signal, submitStoppedAtSbatch, waitIdle } from "../../helpers/process-tree.js";

@@ -1,5 +1,5 @@
 /**
- * A second Slurm node across a network: the test cluster (test/helpers/slurm.ts) started with a
+ * A second Slurm node across a network: the test cluster (test/helpers/slurm/slurm.ts) started with a
  * second node, tsss-n2, whose slurmd runs in a network namespace of the test's own, reached over
  * a veth pair. Through the real mediator and sudo, the demo server submitted to the `remote`
  * partition runs as the user on tsss-n2, query says so, the server answers across the veth (and
@@ -10,8 +10,8 @@ import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { demoStatus, waitForDemoServer } from "../../helpers/demo-server.js";
 import { SitePolicyGuard } from "../../helpers/site-policy.js";
-import { clusterProcesses, REMOTE_PARTITION, SECOND_NODE, SlurmCluster, secondNodeUnavailableReason } from "../../helpers/slurm.js";
-import { SlurmMediator, slurmSection } from "../../helpers/slurm-mediator.js";
+import { clusterProcesses, REMOTE_PARTITION, SECOND_NODE, SlurmCluster, secondNodeUnavailableReason } from "../../helpers/slurm/slurm.js";
+import { SlurmMediator, slurmSection } from "../../helpers/slurm/slurm-mediator.js";
 import { killUserProcesses, userInfo, userProcesses, waitFor, type TestUser } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
 

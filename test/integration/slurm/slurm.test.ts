@@ -1,6 +1,6 @@
 /**
  * Slurm mode of the mediator through the real sudo rule, against a real single-node Slurm cluster
- * (test/helpers/slurm.ts): the job runs as the user with the policy's bounds; nothing the hub
+ * (test/helpers/slurm/slurm.ts): the job runs as the user with the policy's bounds; nothing the hub
  * controls (request, the environment of the mediator) picks the executable, the options or the
  * cluster; query and cancel reach only marked jobs of the user; Slurm mode is off without a
  * policy section. docs/security.md's "Slurm mode" lines point here.
@@ -13,8 +13,8 @@ import { demoStatus, waitForDemoServer } from "../../helpers/demo-server.js";
 import { freePort } from "../../helpers/ports.js";
 import { BASE_ENV } from "../../helpers/requests.js";
 import { SitePolicyGuard } from "../../helpers/site-policy.js";
-import { SlurmCluster, slurmUnavailableReason } from "../../helpers/slurm.js";
-import { SlurmMediator, slurmSection as policySection } from "../../helpers/slurm-mediator.js";
+import { SlurmCluster, slurmUnavailableReason } from "../../helpers/slurm/slurm.js";
+import { SlurmMediator, slurmSection as policySection } from "../../helpers/slurm/slurm-mediator.js";
 import { killUserProcesses, run, userInfo, userProcesses, waitFor, type TestUser } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
 

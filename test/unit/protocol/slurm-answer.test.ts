@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SudoSpawnerError } from "../../../src/errors.js";
 import { slurmOptionsAnswer } from "../../../src/protocol/index.js";
-import { SLURM_OPTIONS_ANSWER } from "../../helpers/slurm-answers.js";
+import { SLURM_OPTIONS_ANSWER } from "../../helpers/slurm/slurm-answers.js";
 
 const OPTIONS = SLURM_OPTIONS_ANSWER;
 

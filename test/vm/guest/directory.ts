@@ -10,7 +10,7 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
-import { executeInKernel } from "../../helpers/kernel.js";
+import { executeInKernel } from "../../helpers/hub/kernel.js";
 import { asHub } from "./hub-call.js";
 import { Browser, hubAnswers, hubApi, serverGet, serverGone, serverReady, startKernel, userToken } from "./hub-web.js";
 import { AD, GUEST, JHUB, type AdSecrets } from "./names.js";

@@ -3,7 +3,7 @@
  * service's REST calls, a browser's navigations with its cookies, and a token's GET on a server.
  */
 import fs from "node:fs";
-import { CookieJar, loginFormFields, navigate, type PageResponse } from "../../helpers/navigate.js";
+import { CookieJar, loginFormFields, navigate, type PageResponse } from "../../helpers/hub/navigate.js";
 import { JHUB, type JupyterHubSecrets } from "./names.js";
 import { sleep, waitFor } from "./observe.js";
 
@@ -27,7 +27,7 @@ export async function fetchRetryingStale(url: string, init?: RequestInit): Promi
 export const jupyterHubSecrets = JSON.parse(fs.readFileSync(JHUB.secrets, "utf8")) as JupyterHubSecrets;
 const admin = { Authorization: `token ${jupyterHubSecrets.adminToken}` };
 
-/** A browser's path through the hub's pages: navigations with its cookies (test/helpers/navigate.ts). */
+/** A browser's path through the hub's pages: navigations with its cookies (test/helpers/hub/navigate.ts). */
 export class Browser {
   private readonly jar = new CookieJar();
 

@@ -8,7 +8,7 @@
  * process and no cgroup; `check` passes.
  */
 import fs from "node:fs";
-import { executeInKernel } from "../../helpers/kernel.js";
+import { executeInKernel } from "../../helpers/hub/kernel.js";
 import { Browser, hubAnswers, hubApi, jupyterHubSecrets as secrets, serverGet, serverGone, serverOf, serverReady, startKernel, userToken } from "./hub-web.js";
 import { GUEST, JHUB } from "./names.js";
 import { alive, cgroupFacts, cgroupOf, ok, read, run, sleep, unitProperty, waitFor, type Check } from "./observe.js";

@@ -11,8 +11,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
-import { withinHangGuard } from "./deadlines.js";
-import { waitFor } from "./system.js";
+import { withinHangGuard } from "../deadlines.js";
+import { waitFor } from "../system.js";
 
 export const CHROMIUM = "chromium";
 export const VIEWPORT = { width: 1280, height: 800 } as const;

@@ -106,7 +106,7 @@ export class VenvPool {
 
   private async reuseOrCreate(series: string): Promise<Venv> {
     const packages = VENV_PACKAGES[series];
-    if (!packages) throw new Error(`no venv is defined for JupyterHub ${series} (VENV_PACKAGES in test/helpers/venvs.ts)`);
+    if (!packages) throw new Error(`no venv is defined for JupyterHub ${series} (VENV_PACKAGES in test/helpers/hub/venvs.ts)`);
     const dir = path.join(this.root, `jupyterhub-${series}`);
     const started = Date.now();
     const venv = await reuseOrMake(dir, () => createVenv(dir, series, packages));

@@ -1,15 +1,15 @@
 /**
  * The mediator's Slurm actions as the hub makes them, through the real sudo rule, against a test
- * cluster (test/helpers/slurm.ts): the policy's slurm section for that cluster, submit of the demo
+ * cluster (test/helpers/slurm/slurm.ts): the policy's slurm section for that cluster, submit of the demo
  * server, query until it runs, the job id of an answer. Shared by the Slurm integration suites.
  */
 import { expect } from "vitest";
-import { submitRequest, type JobRequest } from "../../src/protocol/index.js";
-import type { RootFixture } from "../global-setup.js";
-import { freePort } from "./ports.js";
-import { BASE_ENV } from "./requests.js";
+import { submitRequest, type JobRequest } from "../../../src/protocol/index.js";
+import type { RootFixture } from "../../global-setup.js";
+import { freePort } from "../ports.js";
+import { BASE_ENV } from "../requests.js";
 import type { SlurmCluster } from "./slurm.js";
-import { runMediatorAs, waitFor, type MediatorRun, type TestUser } from "./system.js";
+import { runMediatorAs, waitFor, type MediatorRun, type TestUser } from "../system.js";
 
 /** The site policy's slurm section for `cluster`: its client tools, its slurm.conf, these partitions. */
 export function slurmSection(cluster: SlurmCluster, partitions: readonly string[] = ["debug", "short"], extra: Record<string, unknown> = {}): Record<string, unknown> {
