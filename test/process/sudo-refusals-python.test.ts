@@ -1,7 +1,7 @@
 /**
  * The hub's two languages recognise sudo's refusals alike: every example of the TypeScript table
  * (src/system/sudo-refusals.ts) is classified the same by the Python spawner's table
- * (src/jupyterhub/ts_sudospawner/refusals.py), loaded by file so that no JupyterHub is needed.
+ * (src/jupyterhub/ts_sudospawner/mediator/refusals.py), loaded by file so that no JupyterHub is needed.
  */
 import { spawnSync } from "node:child_process";
 import path from "node:path";
@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { SUDO_REFUSALS, classifyRefusal } from "../../src/system/sudo-refusals.js";
 import { skipWithout } from "../helpers/prerequisites.js";
 
-const REFUSALS_PY = path.resolve(import.meta.dirname, "../../src/jupyterhub/ts_sudospawner/refusals.py");
+const REFUSALS_PY = path.resolve(import.meta.dirname, "../../src/jupyterhub/ts_sudospawner/mediator/refusals.py");
 const PYTHON = ["/usr/bin/python3", "python3"].find((candidate) => spawnSync(candidate, ["-c", "0"]).status === 0);
 
 const SCRIPT = `

@@ -50,7 +50,7 @@ def pytest_pyfunc_call(pyfuncitem: Any) -> Optional[bool]:
 
 
 async def drain_background(timeout: float) -> None:
-    from ts_sudospawner import mediator_call
+    from ts_sudospawner.mediator import call as mediator_call
 
     pending = list(mediator_call._background)
     if pending:

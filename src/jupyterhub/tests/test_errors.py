@@ -6,8 +6,8 @@ import re
 import pytest
 
 from ts_sudospawner import REFUSAL_KINDS, REFUSAL_PATTERNS, MediatorError, classify_refusal
-from ts_sudospawner.answers import extract_answer, extract_answers, kill_alive, spawn_pid
-from ts_sudospawner.explain import CallContext, explain_failure, mediator_found
+from ts_sudospawner.mediator.answers import extract_answer, extract_answers, kill_alive, spawn_pid
+from ts_sudospawner.mediator.explain import CallContext, explain_failure, mediator_found
 
 # Messages of sudo 1.8/1.9, dzdo and doas, each with the kind it must be classified as. The
 # TypeScript client's table must agree on these (the lead's cross-check uses REFUSAL_PATTERNS).

@@ -4,7 +4,7 @@ earlier hub left of it (in the same call as the spawn or submit); what was stopp
 import pytest
 
 from ts_sudospawner import MediatorError
-from ts_sudospawner.answers import answer_stopped, describe_stopped
+from ts_sudospawner.mediator.answers import answer_stopped, describe_stopped
 
 
 async def test_a_start_names_its_server_and_asks_for_reconciliation(make_spawner, fake):

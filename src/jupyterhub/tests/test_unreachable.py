@@ -53,13 +53,18 @@ def after_hub_stop(spawner) -> dict:
     return spawner.get_state()
 
 
-async def test_the_unstopped_server_is_kept_in_the_state_and_refuses_the_next_start(make_spawner, fake, orphan):
+async def failed_stop(make_spawner, fake, orphan) -> dict:
+    """The state JupyterHub stores after a stop the mediator refused for the orphan."""
     fake.scenario(unowned="orphaned-python-server")
     spawner = make_spawner()
     spawner.load_state({"pid": orphan.pid})
     with pytest.raises(MediatorError):
         await spawner.stop()
-    state = after_hub_stop(spawner)
+    return after_hub_stop(spawner)
+
+
+async def test_the_unstopped_server_is_kept_in_the_state_and_refuses_the_next_start(make_spawner, fake, orphan):
+    state = await failed_stop(make_spawner, fake, orphan)
     assert state.get("pid", 0) == 0
     assert state["unstopped"] == {"pid": orphan.pid, "start_time": start_time_of(orphan.pid)}
 
@@ -76,14 +81,9 @@ async def test_the_unstopped_server_is_kept_in_the_state_and_refuses_the_next_st
 
 
 async def test_once_the_mediator_may_stop_it_the_next_start_stops_it_first(make_spawner, fake, orphan):
-    fake.scenario(unowned="orphaned-python-server")
-    spawner = make_spawner()
-    spawner.load_state({"pid": orphan.pid})
-    with pytest.raises(MediatorError):
-        await spawner.stop()
-    state = after_hub_stop(spawner)
-
+    state = await failed_stop(make_spawner, fake, orphan)
     fake.scenario()  # the admin added "adopt": the mediator stops it now
+    spawner = make_spawner()
     spawner.load_state(state)
     spawner.api_token = "tsss-new-token"  # as JupyterHub's User.spawn does before start()
     await spawner.start()

@@ -12,7 +12,7 @@ Each server as a Slurm job of its user (the site policy's "slurm" section turns 
 
 from ._version import __version__
 from .errors import InvalidUserOptions, MediatorError
-from .refusals import REFUSAL_KINDS, REFUSAL_PATTERNS, classify_refusal
+from .mediator.refusals import REFUSAL_KINDS, REFUSAL_PATTERNS, classify_refusal
 from .slurm import TsSudoSlurmSpawner
 from .spawner import TsSudoSpawner
 

@@ -15,7 +15,7 @@ from jupyterhub.utils import random_port
 from traitlets import Bool, Float, TraitError, Unicode, default, validate
 
 from .errors import InvalidUserOptions, MediatorError
-from .mediator_call import Answer, keep_running
+from .mediator.call import Answer, keep_running
 from .profiles import profile_from_form
 from .slurm_job import (
     MAX_JOB_ID,

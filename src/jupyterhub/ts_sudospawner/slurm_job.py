@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional
 
-from .answers import excerpt
+from .mediator.answers import excerpt
 from .errors import MediatorError
 
 __all__ = [

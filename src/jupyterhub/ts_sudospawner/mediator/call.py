@@ -12,8 +12,8 @@ import json
 import shlex
 from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
 
+from ..errors import MediatorError
 from .answers import extract_answer
-from .errors import MediatorError
 from .explain import CallContext, explain_failure, mediator_found
 from .relay import Logger, StderrRelay
 

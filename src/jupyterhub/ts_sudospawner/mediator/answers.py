@@ -3,8 +3,8 @@
 import json
 from typing import Any, Dict, List, Optional
 
-from .errors import MediatorError
-from .profiles import Profile, is_valid_profile_name
+from ..errors import MediatorError
+from ..profiles import Profile, is_valid_profile_name
 
 __all__ = ["MAX_PID", "extract_answers", "extract_answer", "excerpt", "spawn_pid", "kill_alive", "profile_list", "answer_stopped", "describe_stopped"]
 

@@ -11,7 +11,7 @@ import collections
 import logging
 from typing import Any, Deque, Dict, List, Optional, Union
 
-from .exit_status import parse_reaper_exit
+from ..exit_status import parse_reaper_exit
 
 __all__ = ["StderrRelay", "level_of_line", "MAX_CAPTURE"]
 

@@ -5,10 +5,10 @@ import os
 import shlex
 from typing import NamedTuple, Optional, Sequence
 
+from ..errors import MediatorError
+from ..slurm_job import SLURM_NOT_ANSWERING
 from .answers import excerpt, extract_answers
-from .errors import MediatorError
 from .refusals import TOOL_LINE, classify_refusal
-from .slurm_job import SLURM_NOT_ANSWERING
 
 __all__ = ["CallContext", "explain_failure", "mediator_found", "DEFAULT_SECURE_PATH"]
 
