@@ -25,23 +25,23 @@ const common = {
 
 fs.rmSync(outdir, { recursive: true, force: true });
 console.log("ts-sudospawner: bundling dist/cli.cjs, dist/mediator.cjs, dist/admin.cjs, dist/pino.cjs, dist/index.js, dist/demo-singleuser.cjs");
+/** One of the command's CommonJS bundles (dist/cli.cjs requires the others only when needed). */
+function commandBundle(entry, outfile, extra = {}) {
+  return build({
+    ...common,
+    entryPoints: [path.join(root, entry)],
+    outfile: path.join(outdir, outfile),
+    format: "cjs",
+    ...extra,
+  });
+}
+
 const results = await Promise.all([
-  build({
-    ...common,
-    entryPoints: [path.join(root, "src/cli.ts")],
-    outfile: path.join(outdir, "cli.cjs"),
-    format: "cjs",
-    banner: { js: "#!/usr/bin/env node" },
-    logOverride: { "empty-import-meta": "silent" },
-  }),
+  commandBundle("src/cli.ts", "cli.cjs", { banner: { js: "#!/usr/bin/env node" } }),
   // The mediator, required by dist/cli.cjs for a request (not for --help, --version or an admin command).
-  build({
-    ...common,
-    entryPoints: [path.join(root, "src/mediator/main.ts")],
-    outfile: path.join(outdir, "mediator.cjs"),
-    format: "cjs",
-    logOverride: { "empty-import-meta": "silent" },
-  }),
+  commandBundle("src/mediator/main.ts", "mediator.cjs"),
+  // Admin commands and commander, required by dist/cli.cjs only for `sudoers` and `check`.
+  commandBundle("src/admin/cli.ts", "admin.cjs"),
   // pino, required by the CLI bundles only when a log record is written.
   build({
     ...common,
@@ -49,14 +49,6 @@ const results = await Promise.all([
     outfile: path.join(outdir, "pino.cjs"),
     format: "cjs",
     external: ["pino-pretty"],
-  }),
-  // Admin commands and commander, required by dist/cli.cjs only for `sudoers` and `check`.
-  build({
-    ...common,
-    entryPoints: [path.join(root, "src/admin/cli.ts")],
-    outfile: path.join(outdir, "admin.cjs"),
-    format: "cjs",
-    logOverride: { "empty-import-meta": "silent" },
   }),
   build({
     ...common,
