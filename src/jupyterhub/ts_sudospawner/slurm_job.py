@@ -12,8 +12,8 @@ import math
 import re
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional
 
-from .mediator.answers import excerpt
 from .errors import MediatorError
+from .mediator.answers import excerpt
 
 __all__ = [
     "MAX_JOB_ID",

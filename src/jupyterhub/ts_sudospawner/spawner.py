@@ -11,16 +11,16 @@ from jupyterhub.traitlets import ByteSpecification
 from jupyterhub.utils import random_port
 from traitlets import Bool, CaselessStrEnum, Float, List as ListTrait, TraitError, Unicode, default, validate
 
-from .mediator.answers import MAX_PID, answer_stopped, describe_stopped, kill_alive, profile_list, spawn_pid
 from .errors import InvalidUserOptions, MediatorError
 from .exit_status import describe_status
-from .mediator.explain import CallContext
 from .limits import cpu_quota_percent, request_cgroup, request_limits
+from .mediator.answers import MAX_PID, answer_stopped, describe_stopped, kill_alive, profile_list, spawn_pid
 from .mediator.call import Answer, CallSettings, call_mediator
+from .mediator.explain import CallContext
+from .mediator.relay import StderrRelay
 from .procfs import Liveness, liveness, start_time_of
 from .profiles import Profile, is_valid_profile_name, profile_from_form, render_profiles_form
 from .progress import ProgressEvents
-from .mediator.relay import StderrRelay
 from .tls import read_tls_files
 from .usernames import check_username
 
