@@ -249,6 +249,35 @@ async def test_stop_during_a_start_cancels_it_and_the_job(make_slurm_spawner, fa
     assert spawner.get_state() == {}
 
 
+async def test_a_stop_during_a_start_cancels_it_again_when_the_cancellation_was_lost(make_slurm_spawner, fake):
+    """Before Python 3.12, asyncio.wait_for returns a result that arrives together with the
+    cancellation and drops the cancellation: start() then waits on as if nothing happened."""
+    fake.scenario(slurm={"states": [pending("Resources")]})
+    spawner = make_slurm_spawner()
+    waiting = spawner._wait_until_running
+    lost = []
+
+    async def losing_one_cancellation(job):
+        try:
+            return await waiting(job)
+        except asyncio.CancelledError:
+            if lost:
+                raise
+            lost.append(job)
+            return await waiting(job)
+
+    spawner._wait_until_running = losing_one_cancellation
+    start = asyncio.ensure_future(spawner.start())
+    await wait_for_request(fake, "query")
+    began = time.monotonic()
+    await spawner.stop(now=True)
+    assert lost == [4711]
+    assert start.done() and start.cancelled()
+    assert time.monotonic() - began < 5  # not after mediator_timeout (10 s)
+    assert fake.requests("cancel") == [{"action": "cancel", "job": 4711}]
+    assert spawner.get_state() == {}
+
+
 async def test_a_submit_answered_after_it_was_abandoned_is_cancelled(make_slurm_spawner, fake):
     fake.scenario(modes={"submit": "late"})
     spawner = make_slurm_spawner(kill_grace=2.0)

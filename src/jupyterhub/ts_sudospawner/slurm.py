@@ -286,6 +286,7 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
         self._exit_status = None
         self._progress.begin()
         self._starting = True
+        self._start_ending = False
         self._start_task = asyncio.current_task()
         try:
             if self.internal_ssl:
@@ -318,10 +319,12 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
             self._progress.add(70, f"Running on node {node}")
             self._progress.add(80, "Waiting for the server to answer HTTP", final=True)
         except asyncio.CancelledError:
+            self._start_ending = True
             self._progress.finish()
             await self._give_up_job("the start was cancelled")
             raise
         except BaseException:
+            self._start_ending = True
             self._progress.finish()
             await self._give_up_job("the start failed")
             raise

@@ -31,6 +31,8 @@ MEDIATOR_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", 
 MAX_GRACE_SECONDS = 60.0
 # How often start() looks whether the server accepts connections (or died) while it starts.
 LISTEN_CHECK_INTERVAL = 0.05
+# How often a stop that cancelled start() looks whether start() has acted on it (_abort_start).
+CANCEL_CHECK_INTERVAL = 0.2
 # The server's last output lines an early death names.
 EARLY_DEATH_LINES = 8
 
@@ -283,6 +285,7 @@ class TsSudoSpawner(LocalProcessSpawner):
         self._starting = False
         self._tls: Optional[Dict[str, str]] = None
         self._unowned: Optional[str] = None  # why the last kill left the process alone
+        self._start_ending = False  # start() is on its way out (failed or cancelled): see _abort_start
         # (pid, start time) of a server a stop could not reach. JupyterHub forgets the server
         # after any stop, so this outlives clear_state() (and a hub restart, in the state) until
         # the server is gone or a later start has stopped it: a server is never simply lost.
@@ -523,6 +526,7 @@ class TsSudoSpawner(LocalProcessSpawner):
         self._warn_unused_settings()
         self._progress.begin()
         self._starting = True
+        self._start_ending = False
         self._start_task = asyncio.current_task()
         try:
             await self._stop_unstopped()
@@ -558,6 +562,7 @@ class TsSudoSpawner(LocalProcessSpawner):
             await self._wait_listening(pid, relay)
             self._progress.add(80, "Waiting for the server to answer HTTP", final=True)
         except BaseException:
+            self._start_ending = True
             self._progress.finish()
             raise
         finally:
@@ -735,9 +740,15 @@ class TsSudoSpawner(LocalProcessSpawner):
         if task is None or task.done() or task is asyncio.current_task() or self.pid:
             return
         self.log.warning("%s stop requested while the server was still starting: cancelling the start", self._tag)
-        task.cancel()
-        # asyncio.wait neither raises the start's outcome nor swallows a cancellation of this stop.
-        await asyncio.wait({task}, timeout=self.mediator_timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.mediator_timeout
+        while not task.done() and loop.time() < deadline:
+            if not self._start_ending:
+                # Again while start() has not acted on it: before Python 3.12, asyncio.wait_for
+                # drops a cancellation that arrives together with the awaited result.
+                task.cancel()
+            # asyncio.wait neither raises the start's outcome nor swallows a cancellation of this stop.
+            await asyncio.wait({task}, timeout=min(CANCEL_CHECK_INTERVAL, max(deadline - loop.time(), 0)))
 
     async def stop(self, now: bool = False) -> None:
         """SIGINT, SIGTERM, SIGKILL through the mediator, waiting interrupt_timeout, term_timeout and
