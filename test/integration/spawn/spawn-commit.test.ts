@@ -84,7 +84,8 @@ function processesOf(uid: number): number[] {
 
 /** The processes to SIGKILL: the mediator (a process of the user whose parent is sudo), its reaper, or the sudo that runs the mediator. */
 function victims(victim: Victim, user: TestUser, outerSudo: number): number[] {
-  const mine = processesOf(user.uid);
+  // Not a zombie: an earlier call's reaper may wait for PID 1 to reap it, its name unchanged.
+  const mine = processesOf(user.uid).filter((pid) => !procStatus(pid)?.State?.startsWith("Z"));
   if (victim === "reaper") return mine.filter((pid) => procStatus(pid)?.Name === "tsss-reaper");
   const mediators = mine.filter((pid) => procStatus(Number(procStatus(pid)?.PPid))?.Name === "sudo");
   if (victim === "mediator") return mediators;
@@ -149,14 +150,17 @@ describe.skipIf(skip)("a spawn that commits, through real sudo", () => {
     let outcome: Outcome = "nothing-started";
     if (answer?.ok === true && typeof answer.pid === "number") {
       const pid = answer.pid;
-      if (["R", "S", "D"].includes(procState(pid) ?? "")) {
+      if (victim === "reaper" && killed.length > 0) {
+        // The reaper's death takes the server with it (PR_SET_PDEATHSIG, SIGKILL), which may still
+        // be on its way out now: it ends, and the hub's poll sees it ended.
+        await waitFor(() => !["R", "S", "D"].includes(procState(pid) ?? ""), HANG_GUARD_MS, `answered server ${pid} to end with its reaper`);
+        outcome = "answered-ended";
+      } else if (["R", "S", "D"].includes(procState(pid) ?? "")) {
         // The hub knows this server: it runs, and a kill request reaches it.
         await stop(pid);
         outcome = "answered";
       } else {
-        // Only a killed reaper takes an answered server with it (PR_SET_PDEATHSIG): the hub's poll sees it ended.
-        expect(victim, `${what}: an answered server is gone\n${call.stderr}`).toBe("reaper");
-        outcome = "answered-ended";
+        expect.fail(`${what}: an answered server is gone, though only the reaper's death ends it\n${call.stderr}`);
       }
     }
     await nothingLeft();
