@@ -10,9 +10,10 @@
  * JupyterHub 6 target only.
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Browser, chromiumMissing, groupAlive, type Page } from "../helpers/hub/browser.js";
+import { Browser, chromiumLeftovers, chromiumMissing, groupAlive, type Page } from "../helpers/hub/browser.js";
 import { firstMissing, skipWithout } from "../helpers/prerequisites.js";
 import { userInfo, waitFor } from "../helpers/system.js";
 import { E2E, E2EContext, expectNoLiveProcess, expectRunsAs, HUB_TARGETS, useHub, type HubTarget } from "./matrix.js";
@@ -52,6 +53,7 @@ describe.skipIf(skip)(`a person in Chromium on ${target.title} with TsSudoSpawne
 
   let browser: Browser | undefined;
   let page: Page;
+  let leftoversBefore: string[] = [];
   const profiles: Record<string, { description: string; executable: string; args?: string[] }> = {};
 
   beforeAll(async () => {
@@ -67,6 +69,7 @@ describe.skipIf(skip)(`a person in Chromium on ${target.title} with TsSudoSpawne
     const { uid, gid, home } = userInfo(USER);
     fs.writeFileSync(path.join(home, HOME_FILE), `Hello ${USER}: this file is in your home directory.\n`);
     fs.chownSync(path.join(home, HOME_FILE), uid, gid);
+    leftoversBefore = chromiumLeftovers();
     browser = await Browser.launch();
     page = await browser.newPage();
   }, 60_000);
@@ -76,6 +79,7 @@ describe.skipIf(skip)(`a person in Chromium on ${target.title} with TsSudoSpawne
     await browser?.close();
     process.stderr.write(`e2e browser: screenshots in ${SCREENSHOTS}\n`);
     if (pid !== undefined) expect(groupAlive(pid), `a process of Chromium's group ${pid} is left`).toBe(false);
+    expect(chromiumLeftovers().filter((entry) => !leftoversBefore.includes(entry)), `Chromium's files left in ${os.tmpdir()}`).toEqual([]);
   }, 60_000);
 
   it("1. the login page: the user types name and password into the form and is logged in", async () => {

@@ -229,7 +229,9 @@ export class Browser {
       "--mute-audio",
       "about:blank",
     ];
-    const child = spawn(CHROMIUM, args, { detached: true, stdio: ["ignore", "ignore", "pipe"] });
+    // TMPDIR: with --disable-dev-shm-usage Chromium keeps its shared memory in TMPDIR's
+    // org.chromium.Chromium.* files, which a killed browser never removes; in the profile they go with it.
+    const child = spawn(CHROMIUM, args, { detached: true, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TMPDIR: profileDir } });
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     const portFile = path.join(profileDir, "DevToolsActivePort");
@@ -284,6 +286,11 @@ function killGroup(child: ChildProcess): void {
   } catch {
     // already gone
   }
+}
+
+/** Chromium's own temporary files and folders directly under the system's /tmp (none should be left). */
+export function chromiumLeftovers(): string[] {
+  return fs.readdirSync(os.tmpdir()).filter((entry) => entry.startsWith("org.chromium."));
 }
 
 /** Whether any live (non-zombie) process is left in process group `pgid`. */

@@ -1,5 +1,5 @@
 /**
- * Which account names the tools accept: one table (src/jupyterhub/tests/account_names.json) for
+ * Which account names the tools accept: one table (src/jupyterhub/tests/requests/account_names.json) for
  * the TypeScript rule and the Python spawner's (whose pytest suite reads the same file).
  */
 import fs from "node:fs";
@@ -7,7 +7,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { MAX_ACCOUNT_NAME_LENGTH, accountNameProblem, isAcceptedAccountName } from "../../../src/system/account-name.js";
 
-const TABLE = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, "../../../src/jupyterhub/tests/account_names.json"), "utf8")) as {
+const TABLE = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, "../../../src/jupyterhub/tests/requests/account_names.json"), "utf8")) as {
   accepted: string[];
   refused: string[];
 };
