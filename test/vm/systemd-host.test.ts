@@ -120,11 +120,19 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
     return entry;
   }
 
-  /** The rows a guest's `check --json` failed; an error with what it printed when it printed no table. */
-  function failedRows(entry: DriverReport): unknown[] {
-    const rows: unknown = entry.rows;
+  /** One row of a guest's `check --json`. */
+  type CheckRow = { id: string; status: string; detail: string; fix: string };
+
+  /** The rows of a guest's `check --json` (checkAsAdmin), by id; an error with what it printed when it printed no table. */
+  function rowsOf(entry: unknown): Record<string, CheckRow> {
+    const rows = (entry as { rows?: unknown }).rows;
     if (!Array.isArray(rows)) throw new Error(`check printed no JSON rows: ${JSON.stringify(entry)}`);
-    return rows.filter((row) => (row as { status?: unknown }).status === "fail");
+    return Object.fromEntries((rows as CheckRow[]).map((row) => [row.id, row]));
+  }
+
+  /** The rows a guest's `check --json` failed. */
+  function failedRows(entry: unknown): CheckRow[] {
+    return Object.values(rowsOf(entry)).filter((row) => row.status === "fail");
   }
 
   it("the driver ran to the end", () => {
@@ -228,13 +236,6 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
     expect(scope.memoryMax).toBe("67108864");
   });
 
-  /** The check's rows of one user, by id. */
-  type Rows = Record<string, { status: string; detail: string; fix: string }>;
-  const rowsOf = (entry: unknown): Rows => {
-    const rows = (entry as { rows?: Rows }).rows;
-    if (rows === undefined) throw new Error(`check printed no JSON rows: ${JSON.stringify(entry)}`);
-    return rows;
-  };
   const CGROUP_ROWS = ["cgroup-v2", "cgroup-delegation", "cgroup-user-manager", "cgroup-placement"];
 
   it("check --spawn passes the four cgroup rows for a lingering user and for a never-logged-in one (polkit asked, not linger enabled)", () => {

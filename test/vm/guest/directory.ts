@@ -14,7 +14,7 @@ import { executeInKernel } from "../../helpers/hub/kernel.js";
 import { asHub } from "./hub-call.js";
 import { Browser, hubAnswers, hubApi, serverGet, serverGone, serverReady, startKernel, userToken } from "./hub-web.js";
 import { AD, GUEST, JHUB, type AdSecrets } from "./names.js";
-import { alive, ok, read, run, sleep, waitFor, type Check } from "./observe.js";
+import { alive, checkAsAdmin, ok, read, run, sleep, waitFor, type Check } from "./observe.js";
 
 const secrets = JSON.parse(fs.readFileSync(AD.secrets, "utf8")) as AdSecrets;
 
@@ -155,15 +155,7 @@ export async function directoryChecks(check: Check): Promise<void> {
     return { servers };
   });
 
-  await check("ad-check", () => {
-    const [first] = AD.users;
-    const result = run(GUEST.mediator, ["check", "--hub-user", GUEST.hub, "--user", first.name, "--json"]);
-    try {
-      return { status: result.status, rows: (JSON.parse(result.stdout) as { rows: unknown[] }).rows };
-    } catch {
-      return { status: result.status, unparsed: result.stdout, stderr: result.stderr };
-    }
-  });
+  await check("ad-check", () => checkAsAdmin(AD.users[0].name));
 
   await check("ad-login", async () => {
     const [first, second] = AD.users;

@@ -9,7 +9,7 @@ import { directoryChecks } from "./directory.js";
 import { jupyterHubChecks } from "./jupyterhub.js";
 import { CAPS, GUEST, type HubStandinState } from "./names.js";
 import { asHub } from "./hub-call.js";
-import { alive, cgroupFacts, cgroupOf, checksFor, ok, openReport, ownerOf, processesOf, read, run, sleep, uidOf, unitProperty, waitFor } from "./observe.js";
+import { alive, cgroupFacts, cgroupOf, checkAsAdmin, checksFor, ok, openReport, ownerOf, processesOf, read, run, sleep, uidOf, unitProperty, waitFor } from "./observe.js";
 import { userCapFacts } from "./user-cap.js";
 
 const report = openReport();
@@ -42,17 +42,6 @@ function killAs(user: string, pid: number, signal: number): unknown {
 }
 
 
-/** `ts-sudospawner check --spawn --json` as root, as an admin runs it: the spawn row and the cgroup rows. */
-function checkRows(user: string): Record<string, unknown> {
-  const result = run(GUEST.mediator, ["check", "--hub-user", GUEST.hub, "--user", user, "--spawn", "--json"]);
-  let rows: { id: string }[] = [];
-  try {
-    rows = (JSON.parse(result.stdout) as { rows: { id: string }[] }).rows;
-  } catch {
-    return { status: result.status, unparsed: result.stdout, stderr: result.stderr };
-  }
-  return { status: result.status, rows: Object.fromEntries(rows.filter((row) => row.id === "spawn-and-kill" || row.id.startsWith("cgroup")).map((row) => [row.id, row])) };
-}
 
 await check("boot", () => {
   const mount = read("/proc/self/mounts")
@@ -197,7 +186,7 @@ await check("linger", async () => {
 await check("check", () => {
   // A lingering user, and one never logged in (no linger file) whose linger the group's rule allows.
   const neverLoggedIn = { lingerFile: fs.existsSync(`/var/lib/systemd/linger/${GUEST.checkUser}`), managerSocket: fs.existsSync(`/run/user/${uidOf(GUEST.checkUser)}/systemd/private`) };
-  return { lingering: checkRows(GUEST.user), neverLoggedIn: { before: neverLoggedIn, ...checkRows(GUEST.checkUser) } };
+  return { lingering: checkAsAdmin(GUEST.user, ["--spawn"]), neverLoggedIn: { before: neverLoggedIn, ...checkAsAdmin(GUEST.checkUser, ["--spawn"]) } };
 });
 
 await check("oom", async () => {
@@ -240,7 +229,7 @@ await check("refused", async () => {
   };
 });
 
-await check("check-refused", () => checkRows(GUEST.refusedUser));
+await check("check-refused", () => checkAsAdmin(GUEST.refusedUser, ["--spawn"]));
 
 if (newUserServer !== undefined) killAs(GUEST.newUser, newUserServer, 15);
 

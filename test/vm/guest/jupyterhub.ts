@@ -11,7 +11,7 @@ import fs from "node:fs";
 import { executeInKernel } from "../../helpers/hub/kernel.js";
 import { Browser, hubAnswers, hubApi, jupyterHubSecrets as secrets, serverGet, serverGone, serverOf, serverReady, startKernel, userToken } from "./hub-web.js";
 import { GUEST, JHUB } from "./names.js";
-import { alive, cgroupFacts, cgroupOf, ok, read, run, sleep, unitProperty, waitFor, type Check } from "./observe.js";
+import { alive, cgroupFacts, cgroupOf, checkAsAdmin, ok, read, run, sleep, unitProperty, waitFor, type Check } from "./observe.js";
 
 type Facts = Record<string, unknown>;
 
@@ -138,11 +138,7 @@ export async function jupyterHubChecks(check: Check): Promise<void> {
     return { hubPidChanged: Number(unitProperty(JHUB.unit, "MainPID")) !== before, after };
   });
 
-  await check("jupyterhub-check", () => {
-    const result = run(GUEST.mediator, ["check", "--hub-user", GUEST.hub, "--user", second.name, "--json"]);
-    const rows = (JSON.parse(result.stdout) as { rows: { id: string; status: string; detail: string }[] }).rows;
-    return { status: result.status, rows };
-  });
+  await check("jupyterhub-check", () => checkAsAdmin(second.name));
 
   await check("jupyterhub-stop", async () => {
     const stops: Facts = {};

@@ -32,6 +32,16 @@ export function run(file: string, args: readonly string[]): { status: number | n
   return { status: result.status, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
 }
 
+/** `ts-sudospawner check --json` for `user` as root, as an admin runs it: its exit status and rows, or what it printed when that was no JSON. */
+export function checkAsAdmin(user: string, extra: readonly string[] = []): Record<string, unknown> {
+  const result = run(GUEST.mediator, ["check", "--hub-user", GUEST.hub, "--user", user, ...extra, "--json"]);
+  try {
+    return { status: result.status, rows: (JSON.parse(result.stdout) as { rows: unknown[] }).rows };
+  } catch {
+    return { status: result.status, unparsed: result.stdout, stderr: result.stderr };
+  }
+}
+
 export function ok(file: string, args: readonly string[]): string {
   const result = run(file, args);
   if (result.status !== 0) throw new Error(`${file} ${args.join(" ")}: status ${result.status}: ${result.stderr}`);
