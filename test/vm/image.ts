@@ -26,7 +26,9 @@ export interface ImageRecipe {
  * /usr/bin/python3), links its python there. The directory-service site (directory-site.ts): the
  * Samba AD DC (samba, samba-ad-provision, samba-dsdb-modules, samba-vfs-modules, winbind), the
  * member's Kerberos, sssd and adcli (krb5-user, sssd-ad, libnss-sss, libpam-sss, adcli), and
- * iproute2 for the DC's network namespace.
+ * iproute2 for the DC's network namespace. SELinux, permissive for the whole boot: Debian's
+ * reference policy (selinux-policy-default), setfiles to label the tree (policycoreutils),
+ * getenforce (selinux-utils), and auditd for `ausearch -m avc`.
  */
 export const BASE_RECIPE: ImageRecipe = {
   suite: "bookworm",
@@ -35,6 +37,7 @@ export const BASE_RECIPE: ImageRecipe = {
     ...["systemd-sysv", "linux-image-amd64", "udev", "sudo", "procps", "dbus", "libpam-systemd", "polkitd", "python3"],
     ...["samba", "samba-ad-provision", "samba-dsdb-modules", "samba-vfs-modules", "winbind"],
     ...["krb5-user", "sssd-ad", "libnss-sss", "libpam-sss", "adcli", "iproute2"],
+    ...["selinux-policy-default", "policycoreutils", "selinux-utils", "auditd"],
   ],
 };
 

@@ -18,7 +18,9 @@
  *   - JupyterHub 6 + JupyterLab under the shipped unit (guest/jupyterhub.ts);
  *   - a directory-service site (guest/directory.ts): a Samba AD DC in a network namespace, adcli
  *     join, sssd names, the AD group's sudoers rule, first spawns with homes from pam_mkhomedir,
- *     and a JupyterHub login with the AD password (pam_sss) that starts JupyterLab as that user.
+ *     and a JupyterHub login with the AD password (pam_sss) that starts JupyterLab as that user;
+ *   - all of it with SELinux on and permissive (Debian's reference policy): the domains the hub and its
+ *     servers run in, and no denial during the whole boot that the admin guide does not explain.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -27,12 +29,13 @@ import { REPO_ROOT } from "../helpers/install.js";
 import { firstMissing, skipWithout } from "../helpers/prerequisites.js";
 import { hubStandinUnit, verifiableUnit } from "./hub-unit.js";
 import { ensureBaseImage } from "./image.js";
-import { type Machine, type DriverReport } from "./machine.js";
+import { SELINUX_POLICY, type Machine, type DriverReport } from "./machine.js";
 import { prepareMachine, vmToolsMissing } from "./setup.js";
 import { AD, CAPS, GUEST, JHUB } from "./guest/names.js";
 import { USER_CAP } from "./guest/user-cap.js";
 import { layJupyterHubSite } from "./jupyterhub-site.js";
 import { layDirectorySite } from "./directory-site.js";
+import { explainedDenials, GUIDE_DENIALS_HEADING, unexplainedDenials } from "./selinux.js";
 
 const fx = inject("vmFixture");
 const skip = skipWithout(
@@ -42,6 +45,9 @@ const skip = skipWithout(
 
 /** Only a hang guard: TCG on a loaded 2-core machine is slow, and the boot is one for all checks. */
 const BOOT_DEADLINE_MS = 30 * 60_000;
+/** The domain a system unit's program runs in under Debian's reference policy (RHEL's targeted policy: unconfined_service_t). */
+const UNIT_DOMAIN = "initrc_t";
+const typeOf = (context: unknown): string | undefined => (typeof context === "string" ? context.split(":")[2] : undefined);
 const SHIPPED_UNIT = fs.readFileSync(path.join(REPO_ROOT, "examples/jupyterhub/jupyterhub.service"), "utf8");
 
 describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
@@ -86,6 +92,13 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
       0o755,
     );
     machine.write(GUEST.hogServer, "#!/bin/sh\n/usr/local/bin/node -e 'const a = []; for (;;) a.push(Buffer.alloc(8 << 20, 1));' &\nexec sleep 100000\n", 0o755);
+    // The site's SELinux step for Node under system units (admin guide, section 8): Debian's
+    // policy runs them in initrc_t, which may map no writable executable memory (V8's JIT) unless
+    // allow_execmem is on. `setsebool -P` in a site; at each boot here, the policy store stays as built.
+    machine.enableUnit(
+      "tsss-selinux-site.service",
+      ["[Unit]", "Description=the site's SELinux booleans", "Before=tsss-vm-driver.service", "[Service]", "Type=oneshot", "ExecStart=/usr/sbin/setsebool allow_execmem on", "[Install]", "WantedBy=multi-user.target", ""].join("\n"),
+    );
     machine.ownedDir(GUEST.hubHome, GUEST.hub);
     machine.write(`${GUEST.dir}/jupyterhub.service`, verifiableUnit(SHIPPED_UNIT));
     machine.write(
@@ -137,6 +150,19 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
 
   it("the driver ran to the end", () => {
     expect(reports.has("done"), `the driver stopped early; console:\n${machine?.consoleTail()}`).toBe(true);
+  });
+
+  it("runs the whole boot with SELinux on (permissive) under Debian's reference policy, the driver's unit in initrc_t", () => {
+    const boot = observed("selinux-boot");
+    expect(boot).toMatchObject({ enforce: "0", policy: SELINUX_POLICY });
+    expect(typeOf(boot.driver), String(boot.driver)).toBe(UNIT_DOMAIN);
+    expect(observed("selinux-denials").enforce).toBe("0");
+  });
+
+  it("SELinux logged no denial during the whole boot that the admin guide does not explain (ausearch -m avc and the kernel log)", () => {
+    const denials = observed("selinux-denials").denials as string[];
+    const explained = explainedDenials(fs.readFileSync(path.join(REPO_ROOT, "docs/admin-guide.md"), "utf8"), GUIDE_DENIALS_HEADING);
+    expect(unexplainedDenials(denials, explained), `all ${denials.length} denials:\n${denials.join("\n")}`).toEqual([]);
   });
 
   it("boots with systemd as PID 1, cgroup v2 mounted, and user@.service delegating pids memory cpu", () => {
@@ -333,6 +359,12 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
       for (const user of JHUB.users) {
         expect((restart.after as Record<string, unknown>)[user.name]).toEqual({ alive: true, ready: true, pid: servers()[user.name]?.pid, status: 200 });
       }
+    });
+
+    it("the hub under the shipped unit and the servers it started through sudo and the mediator run in the unit's domain", () => {
+      const contexts = observed("jupyterhub-contexts") as unknown as { hub: unknown; servers: Record<string, unknown> };
+      expect(typeOf(contexts.hub), String(contexts.hub)).toBe(UNIT_DOMAIN);
+      for (const user of JHUB.users) expect(typeOf(contexts.servers[user.name]), `${user.name}: ${String(contexts.servers[user.name])}`).toBe(UNIT_DOMAIN);
     });
 
     it("check passes every row for a user of the JupyterHub site", () => {

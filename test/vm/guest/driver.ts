@@ -9,7 +9,7 @@ import { directoryChecks } from "./directory.js";
 import { jupyterHubChecks } from "./jupyterhub.js";
 import { CAPS, GUEST, type HubStandinState } from "./names.js";
 import { asHub } from "./hub-call.js";
-import { alive, cgroupFacts, cgroupOf, checkAsAdmin, checksFor, ok, openReport, ownerOf, processesOf, read, run, sleep, uidOf, unitProperty, waitFor } from "./observe.js";
+import { alive, cgroupFacts, cgroupOf, checkAsAdmin, checksFor, contextOf, ok, openReport, ownerOf, processesOf, read, run, selinuxDenials, sleep, uidOf, unitProperty, waitFor } from "./observe.js";
 import { userCapFacts } from "./user-cap.js";
 
 const report = openReport();
@@ -56,6 +56,13 @@ await check("boot", () => {
     systemdVersion: ok("systemctl", ["--version"]).split("\n")[0],
   };
 });
+
+// SELinux is on, permissive, for the whole boot (machine.ts): the mode and the driver's own domain.
+await check("selinux-boot", () => ({
+  enforce: read("/sys/fs/selinux/enforce")?.trim(),
+  policy: /^SELINUXTYPE=(.*)$/m.exec(read("/etc/selinux/config") ?? "")?.[1],
+  driver: contextOf("self"),
+}));
 
 const userUid = Number(ok("id", ["-u", GUEST.user]));
 const userManager = `user@${userUid}.service`;
@@ -236,6 +243,9 @@ if (newUserServer !== undefined) killAs(GUEST.newUser, newUserServer, 15);
 await check("user-cap", userCapFacts);
 await jupyterHubChecks(check);
 await directoryChecks(check);
+
+// Last, so that every check above has had its say: what SELinux denied during the whole boot.
+await check("selinux-denials", () => ({ enforce: read("/sys/fs/selinux/enforce")?.trim(), denials: selinuxDenials() }));
 
 report("done", { uptimeSeconds: Number(read("/proc/uptime")?.split(" ")[0]) });
 // Whatever a check left open (a kernel WebSocket, a keep-alive socket) must not hold the power-off.

@@ -11,7 +11,7 @@ import fs from "node:fs";
 import { executeInKernel } from "../../helpers/hub/kernel.js";
 import { Browser, hubAnswers, hubApi, jupyterHubSecrets as secrets, serverGet, serverGone, serverOf, serverReady, startKernel, userToken } from "./hub-web.js";
 import { GUEST, JHUB } from "./names.js";
-import { alive, cgroupFacts, cgroupOf, checkAsAdmin, ok, read, run, sleep, unitProperty, waitFor, type Check } from "./observe.js";
+import { alive, cgroupFacts, cgroupOf, checkAsAdmin, contextOf, ok, read, run, sleep, unitProperty, waitFor, type Check } from "./observe.js";
 
 type Facts = Record<string, unknown>;
 
@@ -137,6 +137,12 @@ export async function jupyterHubChecks(check: Check): Promise<void> {
     }
     return { hubPidChanged: Number(unitProperty(JHUB.unit, "MainPID")) !== before, after };
   });
+
+  // The domains SELinux runs them in: the hub under the shipped unit, and each server it started through sudo.
+  await check("jupyterhub-contexts", () => ({
+    hub: contextOf(Number(unitProperty(JHUB.unit, "MainPID"))),
+    servers: Object.fromEntries([...sessions].map(([user, session]) => [user, contextOf(session.pid)])),
+  }));
 
   await check("jupyterhub-check", () => checkAsAdmin(second.name));
 

@@ -69,6 +69,29 @@ export function read(file: string): string | undefined {
   }
 }
 
+/** A process's SELinux context, or undefined when it is gone. */
+export function contextOf(pid: number | "self"): string | undefined {
+  return read(`/proc/${pid}/attr/current`)?.replaceAll("\0", "").trim();
+}
+
+/**
+ * Every SELinux denial of this boot, as raw audit lines: the kernel log's (before auditd ran) and
+ * auditd's (`ausearch -m avc`). One event may repeat a record; each record is kept once.
+ */
+export function selinuxDenials(): string[] {
+  const kernel = run("dmesg", []).stdout.split("\n");
+  const audit = run("ausearch", ["--raw", "-m", "AVC,USER_AVC,SELINUX_ERR", "-ts", "boot"]).stdout.split("\n");
+  const records = new Map<string, string>();
+  for (const line of [...kernel, ...audit]) {
+    if (!/avc:\s+denied|SELINUX_ERR|type=1401/.test(line)) continue;
+    const serial = /audit\((\d+\.\d+:\d+)\)/.exec(line)?.[1] ?? "";
+    const avc = line.indexOf("avc:");
+    const key = `${serial} ${avc === -1 ? line : line.slice(avc)}`;
+    if (!records.has(key)) records.set(key, line.trim());
+  }
+  return [...records.values()];
+}
+
 /** The fields of /proc/PID/stat after the command name (state first), or undefined when gone. */
 function statFields(pid: number): string[] | undefined {
   const stat = read(`/proc/${pid}/stat`);
