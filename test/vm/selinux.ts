@@ -42,6 +42,19 @@ export function parseDenial(line: string): Denial | undefined {
   return { comm, permissions, sourceType, targetType, targetClass, line };
 }
 
+/** When the kernel stamped the line (audit(SECONDS.MILLIS:SERIAL)), in seconds since the epoch. */
+export function auditTime(line: string): number | undefined {
+  const stamp = /audit\((\d+\.\d+):\d+\)/.exec(line)?.[1];
+  return stamp === undefined ? undefined : Number(stamp);
+}
+
+/** Whether the line is an execmem denial within [from, to] (a second's slack each side): one the test caused on purpose. */
+export function execmemWithin(line: string, from: number, to: number): boolean {
+  const denial = parseDenial(line);
+  const time = auditTime(line);
+  return denial !== undefined && time !== undefined && denial.permissions.every((permission) => permission === "execmem") && time >= from - 1 && time <= to + 1;
+}
+
 /** The cells of a Markdown table row, without the code backticks. */
 function cells(row: string): string[] {
   return row

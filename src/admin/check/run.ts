@@ -30,9 +30,11 @@ import { cgroupOffRow, cgroupPolicyErrorRow, cgroupSetting, checkCgroupHost, che
 import { CGROUP_ROW_IDS, type PlacementFacts } from "./cgroup/rows.js";
 import { checkSlurm } from "./slurm.js";
 import { SLURM_ROW_IDS } from "./slurm-rows.js";
+import { judgeSelinuxExecmem } from "./selinux.js";
 import { checkSpawn } from "./spawn.js";
 import { buildSubject, type CheckRequest, type CheckSubject } from "./subject.js";
 import { errorMessage } from "../../errors.js";
+import { selinuxFacts } from "../host/selinux.js";
 import type { AdminIO } from "../io.js";
 
 export interface Step {
@@ -69,6 +71,9 @@ const STEPS: readonly Step[] = [
   { activity: (s) => `checking whether PAM can read /etc/shadow as ${s.hub.name}`, run: (s) => checkPamShadow(s, factsOf(s)) },
   { activity: (s) => `checking whether another user can make ${s.user.name}'s server log (the policy's serverLog)`, run: checkServerLog },
 ];
+
+/** Last: it explains a spawn that crashed Node above, and adds no number to the rows before it. */
+const SELINUX_STEP: Step = { activity: () => "asking SELinux whether the hub's domain lets Node compile (execmem)", run: (s) => judgeSelinuxExecmem(selinuxFacts(s.hub.uid)) };
 
 /** After the spawn row, before the cgroup and Slurm rows. */
 const ORPHANS_STEP: Step = { activity: () => "looking for servers of the Python sudospawner whose fork is gone", run: checkPythonOrphans };
@@ -125,8 +130,9 @@ function runSlurm(subject: CheckSubject, progress: (activity: string) => void): 
 
 export async function runCheck(request: CheckRequest, io: AdminIO): Promise<CheckReport> {
   const subject = buildSubject(request);
-  // The spawn step, the Python orphans, the cgroup and the Slurm steps (each may show more than one row).
-  const total = STEPS.length + 4;
+  // The spawn step, the Python orphans, the cgroup and the Slurm steps (each may show more than one
+  // row), and SELinux's.
+  const total = STEPS.length + 5;
   const rows: CheckRow[] = [];
   for (const [index, step] of STEPS.entries()) {
     io.err(progressLine(index + 1, total, step.activity(subject)));
@@ -164,8 +170,10 @@ export async function runCheck(request: CheckRequest, io: AdminIO): Promise<Chec
     cgroupRows.push(...cgroupGuard(() => [checkCgroupPlacement(subject, policy, spawn)]));
   }
   rows.push(...cgroupRows);
-  const progress = (activity: string) => io.err(progressLine(total, total, activity));
+  const progress = (activity: string) => io.err(progressLine(total - 1, total, activity));
   progress(`asking the mediator as ${subject.user.name} whether Slurm mode is on (slurm-options)`);
   rows.push(...runSlurm(subject, progress));
+  io.err(progressLine(total, total, SELINUX_STEP.activity(subject)));
+  rows.push(await runStep(SELINUX_STEP, total - 1, subject));
   return { hubUser: subject.hub.name, user: subject.user.name, mediator: subject.mediator.path, rows };
 }

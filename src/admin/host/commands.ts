@@ -22,19 +22,21 @@ export interface RunOptions {
   stderrFd?: number;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** No stdin, stdout or stderr at all (/dev/null): for a program in another SELinux domain. */
+  silent?: boolean;
 }
 
 /** Run a program and wait for it. Never throws; the caller judges the result. */
 export function runCommand(file: string, args: readonly string[], options: RunOptions = {}): CommandResult {
   const result = spawnSync(file, args, {
-    input: options.input ?? "",
+    input: options.silent ? undefined : (options.input ?? ""),
     encoding: "utf8",
     // "/" rather than the caller's cwd: other users (the hub, USER) may not be able to enter it.
     cwd: "/",
     env: options.env ?? { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C", LC_ALL: "C" },
     timeout: options.timeoutMs ?? 60_000,
     killSignal: "SIGKILL",
-    stdio: ["pipe", "pipe", options.stderrFd ?? "pipe"],
+    stdio: options.silent ? "ignore" : ["pipe", "pipe", options.stderrFd ?? "pipe"],
   });
   const out: CommandResult = { status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
   if (result.error) out.failure = errorMessage(result.error);

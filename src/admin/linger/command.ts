@@ -22,7 +22,7 @@ export function runLingerRule(options: LingerRuleOptions, io: AdminIO): number {
   }
   if (process.geteuid?.() !== 0) throw new SudoSpawnerError("USAGE", "--install writes to /etc/polkit-1/rules.d: run it as root");
   const file = options.file ?? LINGER_RULE_PATH;
-  installRootFile(file, text);
+  installRootFile(file, text, io);
   io.err(`installed ${file}: members of ${options.group} may now enable their own linger (polkitd reads it at once)\n`);
   return 0;
 }

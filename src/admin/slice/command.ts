@@ -121,7 +121,7 @@ export function runUserCap(options: UserCapOptions, io: AdminIO, host: UserCapHo
     io.err(`${file}: run again as root with --install to write it there and apply it\n`);
     return 0;
   }
-  installRootFile(file, text);
+  installRootFile(file, text, io);
   const status = reload(host, io, `installed ${file}`);
   if (status === 0) io.err(`installed ${file}: systemd applies it to ${whose} now (running slices included) and at every start\n`);
   return status;

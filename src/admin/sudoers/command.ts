@@ -21,6 +21,7 @@ import { currentUid, groupExists, lookupAccount, runCommand } from "../host/comm
 import { locateMediator, type MediatorLocation } from "../host/mediator-path.js";
 import { singleUserAdvice, singleUserFacts } from "../host/singleuser-link.js";
 import { nodeUnderSudo, securePathFix, securePathLocations } from "../host/node-under-sudo.js";
+import { restoreLabel } from "../root-file.js";
 import { aliasDefinedElsewhere, existingRule, mergeRefusal, validInstallName } from "./merge.js";
 import { commandAliasName, generateSnippet, runasList, sudoersName, type AccountKind, type Runas } from "./rule.js";
 
@@ -300,6 +301,7 @@ export function runSudoers(request: SudoersRequest, io: AdminIO, defaultTarget: 
   if (request.install) {
     assertMergeSafe(request, target);
     const file = installSnippet(text, target);
+    restoreLabel(file, io);
     io.err(`installed ${file} (mode 0440, validated with visudo)\n${nextSteps(request, mediatorPath)}`);
   } else if (request.output !== undefined) {
     writeOutput(request.output, text);

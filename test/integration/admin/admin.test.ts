@@ -57,9 +57,10 @@ const IDS = [
   "python-orphans",
   "cgroup",
   "slurm-mode",
+  "selinux-execmem",
 ];
-/** On these test machines: no unit runs the hub, the hub is not in the shadow group, and no policy sets a server log, cgroup caps or Slurm mode. */
-const NO_UNIT = { "unit-kill-mode": "skip", "unit-no-new-privileges": "skip", "pam-shadow": "warn", "server-log-dir": "skip", "slurm-mode": "skip" };
+/** On these test machines: no unit runs the hub, the hub is not in the shadow group, SELinux is off, and no policy sets a server log, cgroup caps or Slurm mode. */
+const NO_UNIT = { "unit-kill-mode": "skip", "unit-no-new-privileges": "skip", "pam-shadow": "warn", "server-log-dir": "skip", "selinux-execmem": "skip", "slurm-mode": "skip" };
 
 interface CliRun {
   status: number | null;
@@ -380,9 +381,10 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(run.status).toBe(0);
       expect(report.mediator).toBe(fx.mediator);
       expect(rows["spawn-and-kill"]?.detail).toMatch(new RegExp(`^spawned pid \\d+ as ${fx.users[1]?.replace(".", "\\.")} \\(uid \\d+\\), listened on 127\\.0\\.0\\.1:\\d+, gone \\d+ ms after SIGTERM$`));
-      expect(run.stderr).toContain("[3/20] running the mediator as root through the rule...\n");
-      expect(run.stderr).toContain(`[17/20] spawning and stopping a single-user server as ${fx.users[1]}...\n`);
-      expect(run.stderr).toContain(`[20/20] asking the mediator as ${fx.users[1]} whether Slurm mode is on (slurm-options)...\n`);
+      expect(run.stderr).toContain("[3/21] running the mediator as root through the rule...\n");
+      expect(run.stderr).toContain(`[17/21] spawning and stopping a single-user server as ${fx.users[1]}...\n`);
+      expect(run.stderr).toContain(`[20/21] asking the mediator as ${fx.users[1]} whether Slurm mode is on (slurm-options)...\n`);
+      expect(run.stderr).toContain("[21/21] asking SELinux whether the hub's domain lets Node compile (execmem)...\n");
     });
 
     it("passes on the generated rule and prints a table with the mediator it was started by", () => {

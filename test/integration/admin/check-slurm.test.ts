@@ -68,11 +68,12 @@ describe.skipIf(skip)("check in Slurm mode (root, real sudo, a real Slurm cluste
     policy.write({ minUid: 1000 });
     const run = check(user.name);
     expect(run.ids.filter((id) => id.startsWith("slurm-"))).toEqual(["slurm-mode"]);
-    expect(run.ids.at(-1)).toBe("slurm-mode");
+    // The Slurm rows come last but for SELinux's.
+    expect(run.ids.slice(-2)).toEqual(["slurm-mode", "selinux-execmem"]);
     const row = run.rows["slurm-mode"];
     expect(row?.status).toBe("skip");
     expect(row?.detail).toBe('off: the site policy /etc/ts-sudospawner/config.json has no "slurm" section (see docs/policy.md#slurm)');
-    expect(run.stderr).toContain(`[20/20] asking the mediator as ${user.name} whether Slurm mode is on (slurm-options)...\n`);
+    expect(run.stderr).toContain(`[20/21] asking the mediator as ${user.name} whether Slurm mode is on (slurm-options)...\n`);
     expect(run.stderr).not.toContain("munge -n");
   });
 
@@ -80,7 +81,7 @@ describe.skipIf(skip)("check in Slurm mode (root, real sudo, a real Slurm cluste
     policy.write({ slurm: slurmSection() });
     const c = get();
     const run = check(user.name);
-    expect(run.ids.slice(-3)).toEqual(SLURM_IDS);
+    expect(run.ids.slice(-4)).toEqual([...SLURM_IDS, "selinux-execmem"]);
     for (const id of SLURM_IDS) expect(run.rows[id]?.status, JSON.stringify(run.rows[id])).toBe("pass");
     expect(run.rows["slurm-mode"]?.detail).toBe(`on, as ${user.name}: partitions debug (default), short; minutes 30 (max 60), memoryMB 256 (max 1024), cpus 1 (max 2), gpus 0 (max 0)`);
     expect(run.rows["slurm-munge"]?.detail).toBe(
@@ -89,8 +90,8 @@ describe.skipIf(skip)("check in Slurm mode (root, real sudo, a real Slurm cluste
     expect(run.rows["slurm-submit-test"]?.detail).toMatch(
       new RegExp(`^nothing queued; with the defaults: partition debug: Job \\d+ to start at \\S+ using 1 processors on nodes ${c.node} in partition debug; partition short: Job \\d+ to start at \\S+ using 1 processors on nodes ${c.node} in partition short$`),
     );
-    expect(run.stderr).toContain(`[20/20] munge -n as ${user.name}, decoded by unmunge...\n`);
-    expect(run.stderr).toContain(`[20/20] sbatch --test-only as ${user.name} through the mediator (partitions debug, short)...\n`);
+    expect(run.stderr).toContain(`[20/21] munge -n as ${user.name}, decoded by unmunge...\n`);
+    expect(run.stderr).toContain(`[20/21] sbatch --test-only as ${user.name} through the mediator (partitions debug, short)...\n`);
     expect(c.jobs()).toEqual([]);
   });
 

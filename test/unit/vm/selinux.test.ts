@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { explainedDenials, GUIDE_DENIALS_HEADING, parseDenial, unexplainedDenials } from "../../vm/selinux.js";
+import { auditTime, execmemWithin, explainedDenials, GUIDE_DENIALS_HEADING, parseDenial, unexplainedDenials } from "../../vm/selinux.js";
 
 const KERNEL =
   '[   22.406404] audit: type=1400 audit(1796643341.040:3): avc:  denied  { relabelfrom } for  pid=207 comm="systemd-tmpfile" name="mtab" dev="vda" ino=181 scontext=system_u:system_r:systemd_tmpfiles_t:s0 tcontext=system_u:object_r:etc_t:s0 tclass=lnk_file permissive=0';
@@ -35,6 +35,20 @@ describe("parseDenial", () => {
   it("names a user-space AVC by its executable, and reads no SELINUX_ERR as an AVC", () => {
     expect(parseDenial(USER_AVC)).toMatchObject({ comm: "systemd", permissions: ["status"], sourceType: "initrc_t", targetType: "init_t", targetClass: "system" });
     expect(parseDenial(SELINUX_ERR)).toBeUndefined();
+  });
+});
+
+describe("auditTime and execmemWithin", () => {
+  const EXECMEM =
+    "type=AVC msg=audit(1796647135.312:834): avc:  denied  { execmem } for  pid=1681 comm=\"node\" scontext=system_u:system_r:initrc_t:s0 tcontext=system_u:system_r:initrc_t:s0 tclass=process permissive=1";
+
+  it("reads the kernel's stamp, and tells an execmem denial inside a window from one outside it or another denial", () => {
+    expect(auditTime(EXECMEM)).toBe(1796647135.312);
+    expect(auditTime("no stamp")).toBeUndefined();
+    expect(execmemWithin(EXECMEM, 1796647134, 1796647136)).toBe(true);
+    expect(execmemWithin(EXECMEM, 1796647136, 1796647140)).toBe(true); // a second's slack
+    expect(execmemWithin(EXECMEM, 1796647137, 1796647140)).toBe(false);
+    expect(execmemWithin(AUDITD, 0, 2e9)).toBe(false);
   });
 });
 

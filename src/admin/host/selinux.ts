@@ -1,0 +1,115 @@
+/**
+ * What SELinux says about the hub's domain, read from selinuxfs (no tools needed, as root): whether
+ * it is on and enforcing, which domain the hub runs in (a running process of the hub user, else
+ * the domain a system unit gets under the loaded policy), and whether that domain may use execmem,
+ * which Node's compiler needs (the policy's answer, the same in permissive mode).
+ */
+import fs from "node:fs";
+import { errorMessage } from "../../errors.js";
+import { readProcFile } from "../../system/proc-stat.js";
+
+const SELINUXFS = "/sys/fs/selinux";
+
+/** The domain a system unit's program runs in: RHEL's targeted policy, then Debian's reference policy. */
+const UNIT_DOMAINS = ["system_u:system_r:unconfined_service_t:s0", "system_u:system_r:initrc_t:s0"];
+
+export type SelinuxFacts =
+  | { on: false }
+  | {
+      on: true;
+      enforcing: boolean;
+      /** The context the hub runs in, and how it was found; undefined when neither way gave one. */
+      domain: { context: string; from: string } | undefined;
+      /** Whether the domain may use execmem, or why that could not be asked. */
+      execmem: boolean | { error: string } | undefined;
+      /** The loaded policy's booleans whose name mentions execmem (allow_execmem on Debian, deny_execmem on RHEL). */
+      booleans: Record<string, boolean>;
+    };
+
+function text(file: string): string {
+  return fs.readFileSync(file, "utf8").replaceAll("\0", "").trim();
+}
+
+/** A context the loaded policy knows (selinuxfs's context file refuses others with EINVAL). */
+function validContext(context: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(`${SELINUXFS}/context`, "r+");
+    fs.writeSync(fd, context);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** The context of a live process of `uid` (the hub, or its proxy: both run in the hub's domain). */
+function processContext(uid: number): { context: string; from: string } | undefined {
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const status = readProcFile(Number(name), "status");
+    if (typeof status === "string") continue;
+    const realUid = /^Uid:\s+(\d+)/m.exec(status.toString())?.[1];
+    if (realUid === undefined || Number(realUid) !== uid) continue;
+    const context = readProcFile(Number(name), "attr/current");
+    if (typeof context === "string") continue;
+    const value = context.toString().replaceAll("\0", "").trim();
+    if (value !== "") return { context: value, from: `its process ${name}` };
+  }
+  return undefined;
+}
+
+/** The allowed-permissions vector of `source` on `target` for class `klass` (selinuxfs's access file). */
+function allowedVector(source: string, target: string, klass: string): number {
+  const index = text(`${SELINUXFS}/class/${klass}/index`);
+  const fd = fs.openSync(`${SELINUXFS}/access`, "r+");
+  try {
+    fs.writeSync(fd, `${source} ${target} ${index}`);
+    const answer = Buffer.alloc(256);
+    const length = fs.readSync(fd, answer, 0, answer.length, 0);
+    return parseAllowed(answer.subarray(0, length).toString());
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The first field of selinuxfs's access answer ("allowed decided auditallow auditdeny seqno flags", hex). */
+export function parseAllowed(answer: string): number {
+  const first = answer.trim().split(/\s+/)[0] ?? "";
+  if (!/^[0-9a-f]+$/i.test(first)) throw new Error(`unexpected answer from ${SELINUXFS}/access: ${JSON.stringify(answer)}`);
+  return Number.parseInt(first, 16);
+}
+
+/** Whether permission number `n` (1-based, as selinuxfs numbers them) is in `vector`. */
+export function permits(vector: number, n: number): boolean {
+  return ((vector >>> (n - 1)) & 1) === 1;
+}
+
+export function selinuxFacts(hubUid: number): SelinuxFacts {
+  if (!fs.existsSync(`${SELINUXFS}/enforce`)) return { on: false };
+  const enforcing = text(`${SELINUXFS}/enforce`) === "1";
+  let domain = processContext(hubUid);
+  if (domain === undefined) {
+    const context = UNIT_DOMAINS.find(validContext);
+    if (context !== undefined) domain = { context, from: "the domain a system unit gets under this policy (the hub is not running)" };
+  }
+  let execmem: boolean | { error: string } | undefined;
+  if (domain !== undefined) {
+    try {
+      const bit = Number(text(`${SELINUXFS}/class/process/perms/execmem`));
+      execmem = permits(allowedVector(domain.context, domain.context, "process"), bit);
+    } catch (error) {
+      execmem = { error: errorMessage(error) };
+    }
+  }
+  const booleans: Record<string, boolean> = {};
+  try {
+    for (const name of fs.readdirSync(`${SELINUXFS}/booleans`)) {
+      if (name.includes("execmem")) booleans[name] = text(`${SELINUXFS}/booleans/${name}`).startsWith("1");
+    }
+  } catch {
+    // no booleans to suggest
+  }
+  return { on: true, enforcing, domain, execmem, booleans };
+}
