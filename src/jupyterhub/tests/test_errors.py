@@ -115,6 +115,17 @@ def test_mediator_answers_and_garbage():
     assert "sudo failed before the mediator answered (exit status 1); try `sudo -u alice -nH /opt/x/bin/ts-sudospawner --help` as rhea" in str(generic)
 
 
+def test_a_node_refused_executable_memory_names_selinux_and_check():
+    # V8's own words when mprotect is refused (SELinux without execmem), then SIGTRAP through sudo.
+    stderr = "\n\n#\n# Fatal error in , line 0\n# Check failed: 12 == (*__errno_location ()).\n#\n" + "".join(
+        f" {n}: 0x{n:x} v8::base::OS::SetPermissions(void*)\n" for n in range(1, 22)
+    )
+    e = str(explain_failure(ctx(), -5, "", stderr))
+    assert e.startswith("the mediator (Node) stopped at its first compiled function: the system refused it executable memory")
+    assert "`ts-sudospawner check` as root names the fix in its last row (on Debian: setsebool -P allow_execmem on)" in e
+    assert str(explain_failure(ctx(), -5, "", "Trace/breakpoint trap\n")).startswith("the mediator was killed by signal 5")
+
+
 def test_answers():
     assert extract_answer('{"ok":true,"pid":5}\n') == {"ok": True, "pid": 5}
     assert extract_answer('Welcome to hub!\n{"ok":true,"alive":false}\n') == {"ok": True, "alive": False}

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shlex
 from typing import NamedTuple, Optional, Sequence
 
@@ -13,6 +14,10 @@ from .refusals import TOOL_LINE, classify_refusal
 __all__ = ["CallContext", "explain_failure", "mediator_found", "DEFAULT_SECURE_PATH"]
 
 # sudo's usual secure_path, where it looks up a bare command name.
+# What V8 prints when the kernel refuses it writable executable memory (mprotect fails with EACCES
+# where V8 only expects ENOMEM): SELinux without execmem for the hub's domain (docs/admin-guide.md §8).
+NO_EXECUTABLE_MEMORY = re.compile(r"Check failed: 12 == \(\*__errno_location \(\)\)")
+
 DEFAULT_SECURE_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
@@ -147,6 +152,12 @@ def explain_failure(ctx: CallContext, returncode: Optional[int], stdout: str, st
         )
     if len(answers) > 1:
         return MediatorError(f"the mediator wrote {len(answers)} JSON objects on stdout instead of one: {excerpt(stdout)}")
+    if NO_EXECUTABLE_MEMORY.search(stderr):
+        return MediatorError(
+            "the mediator (Node) stopped at its first compiled function: the system refused it executable memory "
+            "(V8: \"Check failed: 12 == (*__errno_location ())\"). Under SELinux the hub's domain needs execmem: "
+            "`ts-sudospawner check` as root names the fix in its last row (on Debian: setsebool -P allow_execmem on)"
+        )
     if returncode is not None and returncode < 0:
         return MediatorError(f"the mediator was killed by signal {-returncode} before answering [{tail}]")
     if stdout.strip():
