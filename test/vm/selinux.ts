@@ -26,16 +26,16 @@ export interface ExplainedDenial {
   permissions: string[];
 }
 
-/** The type of an SELinux context (user:role:type:level). */
-function typeOf(context: string | undefined): string | undefined {
-  return context?.split(":")[2];
+/** The type of an SELinux context (user:role:type:level); undefined for anything but a string. */
+export function contextType(context: unknown): string | undefined {
+  return typeof context === "string" ? context.split(":")[2] : undefined;
 }
 
 /** One raw AVC line (kernel log or ausearch --raw), or undefined when it is not one (SELINUX_ERR). */
 export function parseDenial(line: string): Denial | undefined {
   const permissions = /avc:\s+denied\s+\{([^}]*)\}/.exec(line)?.[1]?.trim().split(/\s+/);
-  const sourceType = typeOf(/\bscontext=(\S+)/.exec(line)?.[1]);
-  const targetType = typeOf(/\btcontext=(\S+)/.exec(line)?.[1]);
+  const sourceType = contextType(/\bscontext=(\S+)/.exec(line)?.[1]);
+  const targetType = contextType(/\btcontext=(\S+)/.exec(line)?.[1]);
   const targetClass = /\btclass=(\w+)/.exec(line)?.[1];
   const comm = /\bcomm="([^"]*)"/.exec(line)?.[1] ?? /\bexe="[^"]*\/([^"/]+)"/.exec(line)?.[1] ?? "?";
   if (!permissions || !sourceType || !targetType || !targetClass) return undefined;

@@ -35,7 +35,7 @@ import { AD, CAPS, GUEST, JHUB } from "./guest/names.js";
 import { USER_CAP } from "./guest/user-cap.js";
 import { layJupyterHubSite } from "./jupyterhub-site.js";
 import { layDirectorySite } from "./directory-site.js";
-import { execmemWithin, explainedDenials, GUIDE_DENIALS_HEADING, unexplainedDenials } from "./selinux.js";
+import { contextType, execmemWithin, explainedDenials, GUIDE_DENIALS_HEADING, unexplainedDenials } from "./selinux.js";
 
 const fx = inject("vmFixture");
 const skip = skipWithout(
@@ -47,7 +47,6 @@ const skip = skipWithout(
 const BOOT_DEADLINE_MS = 30 * 60_000;
 /** The domain a system unit's program runs in under Debian's reference policy (RHEL's targeted policy: unconfined_service_t). */
 const UNIT_DOMAIN = "initrc_t";
-const typeOf = (context: unknown): string | undefined => (typeof context === "string" ? context.split(":")[2] : undefined);
 const SHIPPED_UNIT = fs.readFileSync(path.join(REPO_ROOT, "examples/jupyterhub/jupyterhub.service"), "utf8");
 
 describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
@@ -155,16 +154,15 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
   it("runs the whole boot with SELinux on (permissive) under Debian's reference policy, the driver's unit in initrc_t", () => {
     const boot = observed("selinux-boot");
     expect(boot).toMatchObject({ enforce: "0", policy: SELINUX_POLICY });
-    expect(typeOf(boot.driver), String(boot.driver)).toBe(UNIT_DOMAIN);
+    expect(contextType(boot.driver), String(boot.driver)).toBe(UNIT_DOMAIN);
     expect(observed("selinux-denials").enforce).toBe("0");
   });
 
   it("SELinux logged no denial during the whole boot that the admin guide does not explain (ausearch -m avc and the kernel log)", () => {
-    const report = observed("selinux-denials");
-    const denials = report.denials as string[];
+    const denials = observed("selinux-denials").denials as string[];
     // The moment check's SELinux row was run with allow_execmem off on purpose (selinux-row).
-    const offFrom = Number((observed("selinux-row") as { offFrom?: unknown }).offFrom);
-    const deliberate = (line: string) => execmemWithin(line, offFrom, Number(report.execmemOffUntil));
+    const { offFrom, offTo } = observed("selinux-row");
+    const deliberate = (line: string) => execmemWithin(line, Number(offFrom), Number(offTo));
     const explained = explainedDenials(fs.readFileSync(path.join(REPO_ROOT, "docs/admin-guide.md"), "utf8"), GUIDE_DENIALS_HEADING);
     expect(unexplainedDenials(denials.filter((line) => !deliberate(line)), explained), `all ${denials.length} denials:\n${denials.join("\n")}`).toEqual([]);
   });
@@ -178,9 +176,9 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
 
   it("what linger-rule --install and sudoers --install wrote from a unit has its path's label (restorecon), not etc_runtime_t", () => {
     const labels = observed("installed-labels") as unknown as { lingerRule: string; sudoers: Record<string, string> };
-    expect(typeOf(labels.lingerRule), labels.lingerRule).toBe("etc_t");
+    expect(contextType(labels.lingerRule), labels.lingerRule).toBe("etc_t");
     expect(Object.keys(labels.sudoers).length).toBeGreaterThan(0);
-    for (const [name, label] of Object.entries(labels.sudoers)) expect(typeOf(label), `/etc/sudoers.d/${name}: ${label}`).toBe("etc_t");
+    for (const [name, label] of Object.entries(labels.sudoers)) expect(contextType(label), `/etc/sudoers.d/${name}: ${label}`).toBe("etc_t");
   });
 
   it("boots with systemd as PID 1, cgroup v2 mounted, and user@.service delegating pids memory cpu", () => {
@@ -381,8 +379,8 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
 
     it("the hub under the shipped unit and the servers it started through sudo and the mediator run in the unit's domain", () => {
       const contexts = observed("jupyterhub-contexts") as unknown as { hub: unknown; servers: Record<string, unknown> };
-      expect(typeOf(contexts.hub), String(contexts.hub)).toBe(UNIT_DOMAIN);
-      for (const user of JHUB.users) expect(typeOf(contexts.servers[user.name]), `${user.name}: ${String(contexts.servers[user.name])}`).toBe(UNIT_DOMAIN);
+      expect(contextType(contexts.hub), String(contexts.hub)).toBe(UNIT_DOMAIN);
+      for (const user of JHUB.users) expect(contextType(contexts.servers[user.name]), `${user.name}: ${String(contexts.servers[user.name])}`).toBe(UNIT_DOMAIN);
     });
 
     it("check passes every row for a user of the JupyterHub site", () => {

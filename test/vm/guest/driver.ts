@@ -245,20 +245,20 @@ await jupyterHubChecks(check);
 await directoryChecks(check);
 
 // check's SELinux row as the site has it (allow_execmem on), and with the boolean off for a moment:
-// permissive, nothing stops Node meanwhile, and the policy answers as it would when enforcing.
-let execmemOffUntil = 0;
+// permissive, nothing stops Node meanwhile, and the policy answers as it would when enforcing. Node
+// compiling in [offFrom, offTo] is denied execmem (logged, not stopped): the host leaves those out.
 await check("selinux-row", () => {
   const row = () => (checkAsAdmin(GUEST.user).rows as { id: string }[] | undefined)?.find((entry) => entry.id === "selinux-execmem");
   const on = row();
-  // Node compiling in this window is denied execmem (logged, not stopped): the host leaves those out.
   const offFrom = Date.now() / 1000;
   ok("setsebool", ["allow_execmem", "off"]);
+  let off: unknown;
   try {
-    return { on, off: row(), offFrom };
+    off = row();
   } finally {
     ok("setsebool", ["allow_execmem", "on"]);
-    execmemOffUntil = Date.now() / 1000;
   }
+  return { on, off, offFrom, offTo: Date.now() / 1000 };
 });
 
 // The labels of what the install commands wrote from this unit (linger-rule, sudoers --install).
@@ -269,7 +269,7 @@ await check("installed-labels", () => {
 });
 
 // Last, so that every check above has had its say: what SELinux denied during the whole boot.
-await check("selinux-denials", () => ({ enforce: read("/sys/fs/selinux/enforce")?.trim(), denials: selinuxDenials(), execmemOffUntil }));
+await check("selinux-denials", () => ({ enforce: read("/sys/fs/selinux/enforce")?.trim(), denials: selinuxDenials() }));
 
 report("done", { uptimeSeconds: Number(read("/proc/uptime")?.split(" ")[0]) });
 // Whatever a check left open (a kernel WebSocket, a keep-alive socket) must not hold the power-off.
