@@ -27,7 +27,7 @@ function have(command) {
 /** A minimal install in a fresh directory: the layout `npm install -g --prefix` makes. */
 function installInto(prefix) {
   const pkg = path.join(prefix, "lib/node_modules/ts-sudospawner");
-  const files = ["package.json", "dist/cli.cjs", "dist/mediator.cjs", "dist/pino.cjs", "dist/admin.cjs", "build/Release/tsss_native.node", "build/Release/tsss-reaper"];
+  const files = ["package.json", "dist/cli.cjs", "dist/mediator.cjs", "dist/admin.cjs", "build/Release/tsss_native.node", "build/Release/tsss-reaper"];
   for (const file of files) {
     const source = path.join(root, file);
     if (!fs.existsSync(source)) throw new Error(`${file} is missing: run \`npm ci\` (builds the addon) before the demo`);

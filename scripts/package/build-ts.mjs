@@ -24,7 +24,7 @@ const common = {
 };
 
 fs.rmSync(outdir, { recursive: true, force: true });
-console.log("ts-sudospawner: bundling dist/cli.cjs, dist/mediator.cjs, dist/admin.cjs, dist/pino.cjs, dist/index.js, dist/demo-singleuser.cjs");
+console.log("ts-sudospawner: bundling dist/cli.cjs, dist/mediator.cjs, dist/admin.cjs, dist/index.js, dist/demo-singleuser.cjs");
 /** One of the command's CommonJS bundles (dist/cli.cjs requires the others only when needed). */
 function commandBundle(entry, outfile, extra = {}) {
   return build({
@@ -42,14 +42,6 @@ const results = await Promise.all([
   commandBundle("src/mediator/main.ts", "mediator.cjs"),
   // Admin commands and commander, required by dist/cli.cjs only for `sudoers` and `check`.
   commandBundle("src/admin/cli.ts", "admin.cjs"),
-  // pino, required by the CLI bundles only when a log record is written.
-  build({
-    ...common,
-    stdin: { contents: 'module.exports = require("pino");', resolveDir: root, sourcefile: "pino-entry.cjs" },
-    outfile: path.join(outdir, "pino.cjs"),
-    format: "cjs",
-    external: ["pino-pretty"],
-  }),
   build({
     ...common,
     entryPoints: [path.join(root, "src/index.ts")],

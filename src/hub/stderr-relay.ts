@@ -43,7 +43,7 @@ const LETTER_LEVELS: Record<string, HubLogLevel> = { D: "debug", T: "debug", I: 
 
 /**
  * The level a relayed line deserves. The mediator, tornado and Jupyter servers all write
- * `[X yyyy-mm-dd ...] message` with X in D/I/W/E/C; pino JSON lines carry a numeric level.
+ * `[X yyyy-mm-dd ...] message` with X in D/I/W/E/C; JSON lines (`--log-format=json`) carry a numeric level.
  * Anything else (a traceback line, sudo's own complaint) is passed on at "info".
  */
 export function levelOfLine(line: string): HubLogLevel {

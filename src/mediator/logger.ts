@@ -1,9 +1,13 @@
 /**
- * Logging to stderr only (stdout carries the one JSON answer). pino, written synchronously so no
- * line is lost when the mediator exits right after answering. The default text format is one
- * human-readable line in JupyterHub's style, because the hub copies these lines raw into its log.
+ * Logging to stderr only (stdout carries the one JSON answer). Each record is one line, written
+ * synchronously, so no line is lost when the mediator exits right after answering. The default
+ * text format is one human-readable line in JupyterHub's style, because the hub copies these lines
+ * raw into its log; `json` writes one object per line with a numeric level, as the hub's relay and
+ * log shippers read it.
+ *
+ * No logging library: a call writes a handful of lines and exits, and loading one (pino, about 8
+ * ms of a spawn's 55) cost more than everything else a spawn does beyond a kill.
  */
-import { join } from "node:path";
 import { escapeControls, type LogLevel } from "../protocol/index.js";
 import type { LogFormat } from "./args.js";
 import { writeAllSync } from "../system/write-all.js";
@@ -15,16 +19,20 @@ export interface Logger {
   error(message: string): void;
 }
 
-const PINO_LEVEL: Record<LogLevel, string> = {
-  debug: "debug",
-  info: "info",
-  warning: "warn",
-  error: "error",
-  critical: "fatal",
-  none: "silent",
-};
+type Method = keyof Logger;
 
-const LETTER: Record<number, string> = { 10: "T", 20: "D", 30: "I", 40: "W", 50: "E", 60: "C" };
+/** The numeric levels of JSON log lines (10 trace … 60 fatal), which log shippers already know. */
+const METHOD_LEVEL: Record<Method, number> = { debug: 20, info: 30, warn: 40, error: 50 };
+const THRESHOLD: Record<LogLevel, number> = { debug: 20, info: 30, warning: 40, error: 50, critical: 60, none: Infinity };
+const LETTER: Record<number, string> = { 20: "D", 30: "I", 40: "W", 50: "E", 60: "C" };
+
+export interface LogRecord {
+  level: number;
+  time: number;
+  name: string;
+  pid: number;
+  msg: string;
+}
 
 function pad(value: number, width = 2): string {
   return String(value).padStart(width, "0");
@@ -38,73 +46,25 @@ export function formatTextLine(level: number, time: number, message: string, nam
   return `[${LETTER[level] ?? "I"} ${stamp} ${name}] ${escapeControls(message)}\n`;
 }
 
-function stderrWriter(format: LogFormat): { write(line: string): void } {
-  return {
-    write(line: string) {
-      let out = line;
-      if (format === "text") {
-        const record = JSON.parse(line) as { level: number; time: number; msg?: string };
-        out = formatTextLine(record.level, record.time, record.msg ?? "");
-      }
-      try {
-        writeAllSync(2, out);
-      } catch {
-        // stderr closed by the hub: nothing left to tell.
-      }
-    },
-  };
+/** One record as a line of the chosen format (pure). Control characters never reach the line. */
+export function formatRecord(record: LogRecord, format: LogFormat): string {
+  if (format === "text") return formatTextLine(record.level, record.time, record.msg, record.name);
+  const { level, time, name, pid, msg } = record;
+  return `${JSON.stringify({ level, time, name, pid, msg: escapeControls(msg) })}\n`;
 }
 
-type PinoFactory = typeof import("pino").pino;
-type PinoLogger = ReturnType<PinoFactory>;
-
-/**
- * pino is bundled on its own (dist/pino.cjs, next to the CLI bundle) and loaded only when the
- * first record is actually written: a quiet kill at the default level never reads or compiles it.
- */
-function bundledPino(): PinoFactory {
-  return (require(join(__dirname, "pino.cjs")) as typeof import("pino")).pino;
+function writeStderr(line: string): void {
+  try {
+    writeAllSync(2, line);
+  } catch {
+    // stderr closed by the hub: nothing left to tell.
+  }
 }
 
-const THRESHOLD: Record<LogLevel, number> = { debug: 20, info: 30, warning: 40, error: 50, critical: 60, none: Infinity };
-
-type Method = "debug" | "info" | "warn" | "error";
-/** pino's numeric level of each method. */
-const METHOD_LEVEL: Record<Method, number> = { debug: 20, info: 30, warn: 40, error: 50 };
-type Sink = Pick<PinoLogger, Method>;
-
-/**
- * Where pino itself cannot be loaded (a damaged install), records still go out, in the same
- * format: logging must never be the reason the hub gets no answer.
- */
-function fallbackSink(format: LogFormat, name: string, reason: string): Sink {
-  const writer = stderrWriter(format);
-  const write = (method: Method) => (message: string) =>
-    writer.write(`${JSON.stringify({ level: METHOD_LEVEL[method], time: Date.now(), name, pid: process.pid, msg: message })}\n`);
-  const sink = { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
-  sink.warn(`logging without pino: ${reason}; reinstall ts-sudospawner`);
-  return sink;
-}
-
-export function createLogger(level: LogLevel, format: LogFormat, name = "ts-sudospawner", loadPino: () => PinoFactory = bundledPino): Logger {
-  let sink: Sink | undefined;
-  const open = (): Sink => {
-    try {
-      return loadPino()({ name, level: PINO_LEVEL[level], base: format === "json" ? { name, pid: process.pid } : undefined }, stderrWriter(format));
-    } catch (error) {
-      return fallbackSink(format, name, error instanceof Error ? error.message.split("\n")[0] ?? "" : String(error));
-    }
-  };
-  const emit = (method: Method, message: string) => {
+export function createLogger(level: LogLevel, format: LogFormat, name = "ts-sudospawner", write: (line: string) => void = writeStderr): Logger {
+  const emit = (method: Method) => (message: string) => {
     if (METHOD_LEVEL[method] < THRESHOLD[level]) return;
-    sink ??= open();
-    // Escaped before pino sees it, so the JSON format is as safe as the text one.
-    sink[method](escapeControls(message));
+    write(formatRecord({ level: METHOD_LEVEL[method], time: Date.now(), name, pid: process.pid, msg: message }, format));
   };
-  return {
-    debug: (message) => emit("debug", message),
-    info: (message) => emit("info", message),
-    warn: (message) => emit("warn", message),
-    error: (message) => emit("error", message),
-  };
+  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
 }

@@ -1,6 +1,6 @@
 /**
  * Write a whole string to stdout or stderr synchronously (the mediator's answer and logs, the admin
- * commands' output). Once anything touches process.stderr (pino's import does), Node leaves the
+ * commands' output). Once anything touches process.stderr (a library's import may), Node leaves the
  * pipe non-blocking, so a long line the reader has not drained yet is written partly and then
  * fails with EAGAIN; fs.writeSync alone would drop the rest.
  */

@@ -3,7 +3,6 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { assertSpawnableAccount, foreignGroups, parseUidMin, sudoUid, uidMarkingHub } from "../../../src/mediator/accounts.js";
 import { findSingleUser, installDirectory } from "../../../src/install/executable.js";
-import { formatTextLine } from "../../../src/mediator/logger.js";
 import { describeExit, parseReaperLine, splitLines } from "../../../src/mediator/spawn/reaper-lines.js";
 import { shellQuote } from "../../../src/protocol/index.js";
 import { DEFAULT_GRACE_MS, effectiveGraceMs, reaperArgv } from "../../../src/mediator/spawn/spawn.js";
@@ -108,14 +107,7 @@ describe("the grace of a start", () => {
   });
 });
 
-describe("logging and version", () => {
-  it("formats one JupyterHub-style line per record", () => {
-    const time = new Date(2026, 10, 25, 7, 30, 0, 5).getTime();
-    expect(formatTextLine(30, time, "hello")).toBe("[I 2026-11-25 07:30:00.005 ts-sudospawner] hello\n");
-    expect(formatTextLine(40, time, "a\nb")).toBe("[W 2026-11-25 07:30:00.005 ts-sudospawner] a\\nb\n");
-    expect(formatTextLine(50, time, "x")).toMatch(/^\[E /);
-  });
-
+describe("version", () => {
   it("keeps VERSION equal to package.json", () => {
     const manifest = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, "../../../package.json"), "utf8")) as { version: string };
     expect(VERSION).toBe(manifest.version);
