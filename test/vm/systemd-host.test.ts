@@ -13,7 +13,7 @@
  *     never-logged-in user of the group gets a capped server at the first spawn through the rule of
  *     `linger-rule`, and without it the spawn is refused;
  *   - `systemd-run --user --scope -p MemoryMax=64M` as a lingering user through sudo caps the scope;
- *   - `ts-sudospawner check --spawn` passes its four cgroup rows for a lingering and for a
+ *   - `ts-sudospawner check --spawn` passes its four cgroup rows (and SELinux's scope row) for a lingering and for a
  *     never-logged-in user, and fails the manager row with the fix where the site closes linger;
  *   - JupyterHub 6 + JupyterLab under the shipped unit (guest/jupyterhub.ts);
  *   - a directory-service site (guest/directory.ts): a Samba AD DC in a network namespace, adcli
@@ -98,6 +98,9 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
       "tsss-selinux-site.service",
       ["[Unit]", "Description=the site's SELinux booleans", "Before=tsss-vm-driver.service", "[Service]", "Type=oneshot", "ExecStart=/usr/sbin/setsebool allow_execmem on", "[Install]", "WantedBy=multi-user.target", ""].join("\n"),
     );
+    // The site's SELinux step for cgroup mode (section 8): the shipped module, which lets the hub's
+    // domain (initrc_t) ask a user's own manager (unconfined_t) for a scope. `semodule -i` in a site.
+    machine.loadPolicyModule(GUEST.cgroupPolicyModule);
     machine.ownedDir(GUEST.hubHome, GUEST.hub);
     machine.write(`${GUEST.dir}/jupyterhub.service`, verifiableUnit(SHIPPED_UNIT));
     machine.write(
@@ -158,7 +161,7 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
     expect(observed("selinux-denials").enforce).toBe("0");
   });
 
-  it("SELinux logged no denial during the whole boot that the admin guide does not explain (ausearch -m avc and the kernel log)", () => {
+  it("SELinux logged no denial during the whole boot that the admin guide does not explain (ausearch -m avc, the kernel log, and the journal for the users' systemd managers)", () => {
     const denials = observed("selinux-denials").denials as string[];
     // The moment check's SELinux row was run with allow_execmem off on purpose (selinux-row).
     const { offFrom, offTo } = observed("selinux-row");
@@ -242,6 +245,15 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
     expect(caps.pollAfter).toMatchObject({ ok: true, alive: false });
   });
 
+  it("with the shipped SELinux module loaded, cgroup mode works enforcing: a capped scope of the user's manager, gone after the stop", () => {
+    const enforcing = observed("cgroup-enforcing");
+    expect(enforcing, JSON.stringify(enforcing)).toMatchObject({ moduleLoaded: true, enforce: "1", answer: { ok: true } });
+    expect(enforcing.caps).toMatchObject({ cgroup: expect.stringMatching(scopeOf(observed("caps").uid)), ...CAPS.defaults });
+    expect(contextType(enforcing.context), String(enforcing.context)).toBe(UNIT_DOMAIN);
+    expect(enforcing.stop).toMatchObject({ ok: true });
+    expect(enforcing.scopeGone).toBe(true);
+  });
+
   it("a process beyond MemoryMax is OOM-killed inside its scope only: the server, the user's other server and another user's server keep running", () => {
     const oom = observed("oom");
     expect(oom.cgroup).toMatch(scopeOf(observed("hub").uid));
@@ -280,10 +292,15 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
 
   const CGROUP_ROWS = ["cgroup-v2", "cgroup-delegation", "cgroup-user-manager", "cgroup-placement"];
 
-  it("check --spawn passes the four cgroup rows for a lingering user and for a never-logged-in one (polkit asked, not linger enabled)", () => {
+  it("check --spawn passes the four cgroup rows and SELinux's scope row for a lingering user and for a never-logged-in one (polkit asked, not linger enabled)", () => {
     const check = observed("check");
     for (const who of ["lingering", "neverLoggedIn"] as const) {
       const rows = rowsOf(check[who]);
+      // The shipped module is loaded: the hub's domain may ask the user's manager for a scope.
+      expect(rows["selinux-scope"], `${who}: ${JSON.stringify(rows["selinux-scope"])}`).toMatchObject({
+        status: "pass",
+        detail: expect.stringMatching(/^SELinux is permissive; system_u:system_r:initrc_t:s0 \(.+\) in .+'s manager unconfined_u:unconfined_r:unconfined_t:\S+ \(pid \d+\) may start a scope and read its status$/),
+      });
       // A warning only when the demo server is slow to listen under TCG; it ran and stopped.
       expect(rows["spawn-and-kill"]?.status, JSON.stringify(rows["spawn-and-kill"])).toMatch(/^(pass|warn)$/);
       for (const id of CGROUP_ROWS) expect(rows[id]?.status, `${who} ${id}: ${JSON.stringify(rows[id])}`).toBe("pass");

@@ -30,11 +30,11 @@ import { cgroupOffRow, cgroupPolicyErrorRow, cgroupSetting, checkCgroupHost, che
 import { CGROUP_ROW_IDS, type PlacementFacts } from "./cgroup/rows.js";
 import { checkSlurm } from "./slurm.js";
 import { SLURM_ROW_IDS } from "./slurm-rows.js";
-import { judgeSelinuxExecmem } from "./selinux.js";
+import { judgeSelinuxExecmem, judgeSelinuxScope } from "./selinux.js";
 import { checkSpawn } from "./spawn.js";
 import { buildSubject, type CheckRequest, type CheckSubject } from "./subject.js";
 import { errorMessage } from "../../errors.js";
-import { selinuxFacts } from "../host/selinux.js";
+import { selinuxFacts, selinuxScopeFacts } from "../host/selinux.js";
 import type { AdminIO } from "../io.js";
 
 export interface Step {
@@ -74,6 +74,16 @@ const STEPS: readonly Step[] = [
 
 /** Last: it explains a spawn that crashed Node above, and adds no number to the rows before it. */
 const SELINUX_STEP: Step = { activity: () => "asking SELinux whether the hub's domain lets Node compile (execmem)", run: (s) => judgeSelinuxExecmem(selinuxFacts(s.hub.uid)) };
+
+/** With the cgroup section, beside it: may the hub's domain ask the user's manager for a scope? */
+const SELINUX_SCOPE_STEP: Step = {
+  activity: (s) => `asking SELinux whether the hub's domain may ask ${s.user.name}'s systemd manager for a scope`,
+  run: (s) => {
+    const facts = selinuxFacts(s.hub.uid);
+    const scope = facts.on && facts.domain !== undefined ? selinuxScopeFacts(facts.domain.context, s.user.uid) : undefined;
+    return judgeSelinuxScope(facts, scope, s.user.name, s.mediator.packageRoot);
+  },
+};
 
 /** After the spawn row, before the cgroup and Slurm rows. */
 const ORPHANS_STEP: Step = { activity: () => "looking for servers of the Python sudospawner whose fork is gone", run: checkPythonOrphans };
@@ -131,7 +141,7 @@ function runSlurm(subject: CheckSubject, progress: (activity: string) => void): 
 export async function runCheck(request: CheckRequest, io: AdminIO): Promise<CheckReport> {
   const subject = buildSubject(request);
   // The spawn step, the Python orphans, the cgroup and the Slurm steps (each may show more than one
-  // row), and SELinux's.
+  // row), and SELinux's (two rows with the cgroup section).
   const total = STEPS.length + 5;
   const rows: CheckRow[] = [];
   for (const [index, step] of STEPS.entries()) {
@@ -175,5 +185,9 @@ export async function runCheck(request: CheckRequest, io: AdminIO): Promise<Chec
   rows.push(...runSlurm(subject, progress));
   io.err(progressLine(total, total, SELINUX_STEP.activity(subject)));
   rows.push(await runStep(SELINUX_STEP, total - 1, subject));
+  if (setting.kind === "on") {
+    io.err(progressLine(total, total, SELINUX_SCOPE_STEP.activity(subject)));
+    rows.push(await runStep(SELINUX_SCOPE_STEP, total - 1, subject));
+  }
   return { hubUser: subject.hub.name, user: subject.user.name, mediator: subject.mediator.path, rows };
 }

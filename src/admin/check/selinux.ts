@@ -6,7 +6,9 @@
  * at every spawn, and JupyterHub's configurable-http-proxy. Debian's reference policy denies it to
  * initrc_t, where a system unit's program runs, unless allow_execmem is on (docs/admin-guide.md §8).
  */
-import type { SelinuxFacts } from "../host/selinux.js";
+import path from "node:path";
+import { CGROUP_SELINUX_MODULE } from "../../mediator/cgroup/scope.js";
+import type { ScopeFacts, SelinuxFacts } from "../host/selinux.js";
 import type { CheckRow } from "./report.js";
 
 export const SELINUX_EXECMEM_ROW = { id: "selinux-execmem", title: "SELinux lets Node compile in the hub's domain (execmem)" } as const;
@@ -39,5 +41,51 @@ export function judgeSelinuxExecmem(facts: SelinuxFacts): CheckRow {
     status: facts.enforcing ? "fail" : "warn",
     detail: facts.enforcing ? `SELinux is enforcing, and ${where} may not use execmem: ${effect}` : `SELinux is permissive now, and ${where} may not use execmem: once enforcing, ${effect}`,
     fix: execmemFix(type, facts.booleans),
+  };
+}
+
+export const SELINUX_SCOPE_ROW = { id: "selinux-scope", title: "SELinux lets the hub's domain ask the user's systemd manager for a scope (cgroup mode)" } as const;
+
+function typeOf(context: string): string {
+  return context.split(":")[2] ?? context;
+}
+
+/** The shipped module where it names these two types, else a rule of the site's own in the same form. */
+function scopeFix(source: string, target: string, packageRoot: string): string {
+  const shipped = path.join(packageRoot, CGROUP_SELINUX_MODULE);
+  if (source === "initrc_t" && target === "unconfined_t") return `as root: \`semodule -i ${shipped}\` (one rule: initrc_t may start units in, and read their status from, managers in unconfined_t)`;
+  return `as root: a policy module of your own with \`(allow ${source} ${target} (system (start status)))\`, loaded with \`semodule -i FILE.cil\` (${shipped} is the one for initrc_t and unconfined_t)`;
+}
+
+/**
+ * The `selinux-scope` row (pure), shown with the cgroup section only. In cgroup mode the reaper,
+ * in the hub's domain, asks the user's own systemd manager for a transient scope, and the manager
+ * checks that against the policy itself: Debian's policy lets initrc_t do neither "start" nor
+ * "status" in unconfined_t. Enforcing, the manager answers "Access denied", and since it may not
+ * write to the audit log, nothing shows in `ausearch`.
+ */
+export function judgeSelinuxScope(facts: SelinuxFacts, scope: ScopeFacts | undefined, user: string, packageRoot: string): CheckRow {
+  const row = { ...SELINUX_SCOPE_ROW, title: `SELinux lets the hub's domain ask ${user}'s systemd manager for a scope (cgroup mode)` };
+  if (!facts.on) return { ...row, status: "skip", detail: "SELinux is off (no /sys/fs/selinux/enforce)", fix: "" };
+  const mode = facts.enforcing ? "enforcing" : "permissive";
+  if (facts.domain === undefined || scope === undefined) {
+    return { ...row, status: "warn", detail: `SELinux is ${mode}, and the hub's domain could not be told`, fix: "start the hub and run check again" };
+  }
+  if (scope.manager === undefined) {
+    return { ...row, status: "warn", detail: `SELinux is ${mode}, and ${user}'s systemd manager is not running, so its domain could not be asked`, fix: "run check again with --spawn, which starts it" };
+  }
+  const where = `${facts.domain.context} (${facts.domain.from}) in ${user}'s manager ${scope.manager.context} (pid ${scope.manager.pid})`;
+  const allowed = scope.allowed;
+  if (allowed === undefined || "error" in allowed) {
+    return { ...row, status: "warn", detail: `SELinux is ${mode}; what ${where} may do could not be asked: ${allowed?.error ?? "not asked"}`, fix: "if cgroup-mode spawns fail with \"Access denied\", look in the journal: `journalctl -b | grep 'avc:  denied'`" };
+  }
+  if (allowed.start && allowed.status) return { ...row, status: "pass", detail: `SELinux is ${mode}; ${where} may start a scope and read its status`, fix: "" };
+  const missing = [allowed.start ? undefined : "start", allowed.status ? undefined : "status"].filter((perm) => perm !== undefined).join(" and ");
+  const effect = 'the manager refuses the scope ("Access denied") and every cgroup-mode spawn fails, with nothing in the audit log';
+  return {
+    ...row,
+    status: facts.enforcing ? "fail" : "warn",
+    detail: `SELinux is ${mode}${facts.enforcing ? "" : " now"}, and the policy denies ${missing} (class system) to ${where}: ${facts.enforcing ? "" : "once enforcing, "}${effect}`,
+    fix: scopeFix(typeOf(facts.domain.context), typeOf(scope.manager.context), packageRoot),
   };
 }

@@ -2,7 +2,8 @@
  * What SELinux says about the hub's domain, read from selinuxfs (no tools needed, as root): whether
  * it is on and enforcing, which domain the hub runs in (a running process of the hub user, else
  * the domain a system unit gets under the loaded policy), and whether that domain may use execmem,
- * which Node's compiler needs (the policy's answer, the same in permissive mode).
+ * which Node's compiler needs (the policy's answer, the same in permissive mode); and for cgroup
+ * mode, whether that domain may ask a user's systemd manager for a scope (the manager's own check).
  */
 import fs from "node:fs";
 import { errorMessage } from "../../errors.js";
@@ -112,4 +113,44 @@ export function selinuxFacts(hubUid: number): SelinuxFacts {
     // no booleans to suggest
   }
   return { on: true, enforcing, domain, execmem, booleans };
+}
+
+/** For cgroup mode: the user's systemd manager and what the hub's domain may do there. */
+export interface ScopeFacts {
+  /** The manager's context and pid; undefined when it is not running. */
+  manager: { context: string; pid: number } | undefined;
+  /** May the hub's domain start a unit there and read its status (class system), or why that could not be asked. */
+  allowed: { start: boolean; status: boolean } | { error: string } | undefined;
+}
+
+/** The user's systemd manager (`systemd --user`): a process of theirs named systemd. */
+function managerProcess(uid: number): { context: string; pid: number } | undefined {
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const comm = readProcFile(pid, "comm");
+    if (typeof comm === "string" || comm.toString().trim() !== "systemd") continue;
+    const status = readProcFile(pid, "status");
+    if (typeof status === "string" || Number(/^Uid:\s+(\d+)/m.exec(status.toString())?.[1]) !== uid) continue;
+    const context = readProcFile(pid, "attr/current");
+    if (typeof context === "string") continue;
+    return { context: context.toString().replaceAll("\0", "").trim(), pid };
+  }
+  return undefined;
+}
+
+/**
+ * What the user's manager answers the hub's domain (the reaper asks it for the scope in that
+ * domain): the policy's answer for class system, start and status, asked through selinuxfs.
+ */
+export function selinuxScopeFacts(hubDomain: string, userUid: number): ScopeFacts {
+  const manager = managerProcess(userUid);
+  if (manager === undefined) return { manager, allowed: undefined };
+  try {
+    const vector = allowedVector(hubDomain, manager.context, "system");
+    const bit = (perm: string) => Number(text(`${SELINUXFS}/class/system/perms/${perm}`));
+    return { manager, allowed: { start: permits(vector, bit("start")), status: permits(vector, bit("status")) } };
+  } catch (error) {
+    return { manager, allowed: { error: errorMessage(error) } };
+  }
 }

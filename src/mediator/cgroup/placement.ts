@@ -7,13 +7,13 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { lstatSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
 import { SudoSpawnerError } from "../../errors.js";
 import { assertTrustedExecutable } from "../../install/executable.js";
 import type { Account } from "../../system/account.js";
 import type { Logger } from "../logger.js";
 import type { CgroupPolicy, CgroupValues } from "./policy.js";
-import { LOGINCTL, SYSTEMD_RUN, managerSocket, scopeArgv, scopeEnv, scopeUnitName } from "./scope.js";
+import { LOGINCTL, SYSTEMD_RUN, managerSocket, scopeArgv, scopeEnv, scopeRefusedMessage, scopeUnitName } from "./scope.js";
 
 /** How long a manager that enable-linger just asked logind for may take to listen (TCG VMs are slow). */
 export const MANAGER_WAIT_MS = 15_000;
@@ -26,6 +26,17 @@ export interface ScopeExec {
   argv: (reaperPath: string, reaperArgv: readonly string[]) => string[];
   /** For systemd-run: where the user's manager listens, computed from the uid, never from the hub. */
   env: (serverEnv: readonly string[]) => string[];
+  /** The error when systemd-run exits before the exec (the manager refused the scope). */
+  refused: () => string;
+}
+
+/** Whether SELinux is on and enforcing (selinuxfs); false without SELinux. */
+function selinuxEnforcing(): boolean {
+  try {
+    return readFileSync("/sys/fs/selinux/enforce", "utf8").trim() === "1";
+  } catch {
+    return false;
+  }
 }
 
 const ROOT_ONLY = new Set([0]);
@@ -88,5 +99,6 @@ export async function prepareScope(cgroup: CgroupPolicy, caps: CgroupValues, acc
     file,
     argv: (reaperPath, reaperArgv) => scopeArgv({ unit, caps, oomPolicy: cgroup.oomPolicy, reaperPath, reaperArgv }),
     env: (serverEnv) => scopeEnv(serverEnv, account.uid),
+    refused: () => scopeRefusedMessage(unit, selinuxEnforcing()),
   };
 }

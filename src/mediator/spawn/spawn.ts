@@ -179,7 +179,7 @@ async function startedPid(first: NextEvent, reaperPid: number, plan: LaunchPlan,
     await reapSoon(addon, reaperPid);
     if (first.kind === "eof" && deps.scope !== undefined) {
       // systemd-run exits before the exec when the manager refuses the scope; it said why on stderr.
-      throw new SudoSpawnerError("SPAWN_FAILED", `systemd-run could not start the server's scope ${deps.scope.unit} (its message is in the hub's log just above); nothing was started`);
+      throw new SudoSpawnerError("SPAWN_FAILED", deps.scope.refused());
     }
     throw new SudoSpawnerError("SPAWN_FAILED", `the reaper did not report a started server (${first.kind === "garbage" ? `it said ${JSON.stringify(first.line)}` : first.kind})`);
   }

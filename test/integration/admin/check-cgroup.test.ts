@@ -33,6 +33,7 @@ describe.skipIf(skip)("check and the policy's cgroup section (root, real sudo, t
     expect(run.ids.indexOf("cgroup")).toBeGreaterThan(run.ids.indexOf("spawn-and-kill"));
     expect(run.ids.indexOf("cgroup")).toBeLessThan(run.ids.indexOf("slurm-mode"));
     expect(run.rows.cgroup).toMatchObject({ status: "pass", detail: 'off (no "cgroup" section in /etc/ts-sudospawner/config.json)' });
+    expect(run.ids.at(-1)).toBe("selinux-execmem"); // no scope row without cgroup mode
   });
 
   it.skipIf(UNIFIED)("with a cgroup section on a cgroup v1 host, fails the v2 row naming systemd.unified_cgroup_hierarchy=1", () => {
@@ -46,6 +47,9 @@ describe.skipIf(skip)("check and the policy's cgroup section (root, real sudo, t
     expect(v2?.detail).toMatch(/^\/sys\/fs\/cgroup is tmpfs (\(cgroup v1\)|with cgroup2 only at \/sys\/fs\/cgroup\/unified \(hybrid\))/);
     expect(v2?.fix).toContain("systemd.unified_cgroup_hierarchy=1");
     expect(run.rows["cgroup-placement"]).toMatchObject({ status: "skip", detail: "not requested" });
+    // SELinux's rows come last: with cgroup mode, the scope row beside the execmem one.
+    expect(run.ids.slice(-2)).toEqual(["selinux-execmem", "selinux-scope"]);
+    expect(run.rows["selinux-scope"]).toMatchObject({ status: "skip", detail: "SELinux is off (no /sys/fs/selinux/enforce)" });
   });
 
   it("a policy the mediator would refuse fails the cgroup row with its message", () => {

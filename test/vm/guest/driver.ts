@@ -173,6 +173,30 @@ await check("caps", async () => {
   };
 });
 
+// Cgroup mode with SELinux enforcing for a moment, with the shipped module loaded (the site's step,
+// admin guide section 8). The user's manager checks the reaper (initrc_t) against the policy itself
+// and, before the module, refused the scope. Switching to enforcing empties the managers' caches of
+// permissive answers (libselinux), so nothing allowed earlier in this boot carries over. Here, while
+// the hub's rule still names GUEST.group: the AD checks later replace it with the AD group's.
+await check("cgroup-enforcing", async () => {
+  const moduleLoaded = run("semodule", ["-l"]).stdout.split("\n").includes("ts-sudospawner-cgroup");
+  ok("setenforce", ["1"]);
+  try {
+    const enforce = read("/sys/fs/selinux/enforce")?.trim();
+    const call = asHub(GUEST.user, { action: "spawn", args: [], env: {}, profile: "daemon", graceSeconds: 0 });
+    const pid = typeof call.answer.pid === "number" ? call.answer.pid : undefined;
+    if (pid === undefined) return { moduleLoaded, enforce, answer: call.answer, stderr: call.stderr };
+    const caps = cgroupFacts(pid);
+    const context = contextOf(pid);
+    const stop = killAs(GUEST.user, pid, 15);
+    const scopeDir = `/sys/fs/cgroup${String(caps.cgroup)}`;
+    await waitFor("the enforcing server's scope to go", () => (!alive(pid) && !fs.existsSync(scopeDir) ? true : undefined), 30_000);
+    return { moduleLoaded, enforce, answer: call.answer, caps, context, stop, scopeGone: !fs.existsSync(scopeDir) };
+  } finally {
+    ok("setenforce", ["0"]);
+  }
+});
+
 await check("linger", async () => {
   // Never logged in: no linger file, no manager; the polkit rule from `linger-rule --install` is in place.
   const uid = uidOf(GUEST.newUser);

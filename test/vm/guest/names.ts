@@ -23,6 +23,8 @@ export const GUEST = {
   mediator: "/opt/ts-sudospawner/bin/ts-sudospawner",
   /** The installed package's built client (dist/index.js), as a site's own hub would load it. */
   client: "/opt/ts-sudospawner/lib/node_modules/ts-sudospawner/dist/index.js",
+  /** The shipped SELinux module for cgroup mode (admin guide, section 8), loaded as the site's step. */
+  cgroupPolicyModule: "/opt/ts-sudospawner/lib/node_modules/ts-sudospawner/examples/selinux/ts-sudospawner-cgroup.cil",
   /** Where the harness puts the guest scripts and the unit files it checks. */
   dir: "/opt/tsss-vm",
   hubUnit: "tsss-hub.service",

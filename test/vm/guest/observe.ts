@@ -75,14 +75,34 @@ export function contextOf(pid: number | "self"): string | undefined {
 }
 
 /**
- * Every SELinux denial of this boot, as raw audit lines: the kernel log's (before auditd ran) and
- * auditd's (`ausearch -m avc`). One event may repeat a record; each record is kept once.
+ * What user-space object managers logged to the journal rather than to audit: a user's systemd
+ * manager checks its callers against the policy too, but without CAP_AUDIT_WRITE its denials go to
+ * its log only. The kernel's and audit's own records are left out (dmesg and ausearch have them).
+ */
+function journalDenials(): string[] {
+  const out: string[] = [];
+  for (const line of run("journalctl", ["-b", "-o", "json", "--no-pager"]).stdout.split("\n")) {
+    if (!line.includes("avc:")) continue;
+    try {
+      const entry = JSON.parse(line) as { MESSAGE?: unknown; _TRANSPORT?: unknown };
+      if (typeof entry.MESSAGE === "string" && entry._TRANSPORT !== "kernel" && entry._TRANSPORT !== "audit") out.push(entry.MESSAGE);
+    } catch {
+      // not one entry: skip
+    }
+  }
+  return out;
+}
+
+/**
+ * Every SELinux denial of this boot, as raw audit lines: the kernel log's (before auditd ran),
+ * auditd's (`ausearch -m avc`) and the journal's from user-space object managers. One event may
+ * repeat a record; each record is kept once.
  */
 export function selinuxDenials(): string[] {
   const kernel = run("dmesg", []).stdout.split("\n");
   const audit = run("ausearch", ["--raw", "-m", "AVC,USER_AVC,SELINUX_ERR", "-ts", "boot"]).stdout.split("\n");
   const records = new Map<string, string>();
-  for (const line of [...kernel, ...audit]) {
+  for (const line of [...kernel, ...audit, ...journalDenials()]) {
     if (!/avc:\s+denied|SELINUX_ERR|type=1401/.test(line)) continue;
     const serial = /audit\((\d+\.\d+:\d+)\)/.exec(line)?.[1] ?? "";
     const avc = line.indexOf("avc:");

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { effectiveCaps, parseCgroupPolicy } from "../../../../src/mediator/cgroup/policy.js";
-import { propertyArgs, scopeArgv, scopeEnv, scopeUnitName } from "../../../../src/mediator/cgroup/scope.js";
+import fs from "node:fs";
+import path from "node:path";
+import { CGROUP_SELINUX_MODULE, propertyArgs, scopeArgv, scopeEnv, scopeRefusedMessage, scopeUnitName } from "../../../../src/mediator/cgroup/scope.js";
 import { applyEnvPolicy, toEnvList } from "../../../../src/mediator/env-policy.js";
 import { chooseLaunch } from "../../../../src/mediator/launch.js";
 import { validatePolicy } from "../../../../src/mediator/policy.js";
@@ -145,5 +147,28 @@ describe("the systemd-run command line", () => {
   it("the properties come from numbers only", () => {
     expect(propertyArgs({}, "stop")).toEqual(["-p", "OOMPolicy=stop"]);
     expect(() => scopeUnitName(1, "x; rm")).toThrow(/not a hex string/);
+  });
+});
+
+describe("a scope the user's manager refuses", () => {
+  const unit = "ts-sudospawner-1001-abc.scope";
+
+  it("points at systemd-run's own message in the hub's log", () => {
+    expect(scopeRefusedMessage(unit, false)).toBe(`systemd-run could not start the server's scope ${unit} (its message is in the hub's log just above); nothing was started`);
+  });
+
+  it("under SELinux enforcing also names the shipped policy module, which leaves no trace in the audit log otherwise", () => {
+    const message = scopeRefusedMessage(unit, true);
+    expect(message.startsWith(scopeRefusedMessage(unit, false))).toBe(true);
+    expect(message).toContain('SELinux is enforcing: if that message is "Access denied"');
+    expect(message).toContain("`semodule -i examples/selinux/ts-sudospawner-cgroup.cil`");
+  });
+
+  it("names a module the package ships, with the one rule the admin guide shows", () => {
+    const root = path.resolve(import.meta.dirname, "../../../..");
+    const module = fs.readFileSync(path.join(root, CGROUP_SELINUX_MODULE), "utf8");
+    const rules = module.split("\n").filter((line) => line.trim() !== "" && !line.startsWith(";"));
+    expect(rules).toEqual(["(allow initrc_t unconfined_t (system (start status)))"]);
+    expect(fs.readFileSync(path.join(root, "docs/admin-guide.md"), "utf8")).toContain("`allow initrc_t unconfined_t (system (start status))`");
   });
 });
