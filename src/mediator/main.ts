@@ -124,7 +124,7 @@ async function spawnAction(request: SpawnRequest, layout: InstallLayout, account
   if (policy.cgroup !== undefined && launch.cgroupCaps !== undefined) {
     // A check like the others: a refused placement stops no older server and writes no TLS file.
     // Imported on use, as Slurm mode: node:child_process (for loginctl) would cost every kill its load.
-    scope = await (await import("./cgroup/placement.js")).prepareScope(policy.cgroup, launch.cgroupCaps, account, logger);
+    scope = await (await import("./cgroup/placement.js")).prepareScope(policy.cgroup, launch.cgroupCaps, account, logger, layout.packageRoot);
   } else if (request.cgroup !== undefined) {
     logger.warn('the hub asked for cgroup caps, but the site policy has no "cgroup" section: no cgroup cap applies to this server');
   }

@@ -6,10 +6,14 @@
  * at every spawn, and JupyterHub's configurable-http-proxy. Debian's reference policy denies it to
  * initrc_t, where a system unit's program runs, unless allow_execmem is on (docs/admin-guide.md §8).
  */
-import path from "node:path";
-import { CGROUP_SELINUX_MODULE } from "../../mediator/cgroup/scope.js";
+import { cgroupSelinuxModule } from "../../mediator/cgroup/scope.js";
 import type { ScopeFacts, SelinuxFacts } from "../host/selinux.js";
 import type { CheckRow } from "./report.js";
+
+/** The type of an SELinux context (user:role:type:level). */
+function typeOf(context: string): string {
+  return context.split(":")[2] ?? context;
+}
 
 export const SELINUX_EXECMEM_ROW = { id: "selinux-execmem", title: "SELinux lets Node compile in the hub's domain (execmem)" } as const;
 
@@ -34,7 +38,7 @@ export function judgeSelinuxExecmem(facts: SelinuxFacts): CheckRow {
     const why = execmem === undefined ? "not asked" : execmem.error;
     return { ...row, status: "warn", detail: `SELinux is ${mode}; whether ${where} may use execmem could not be asked: ${why}`, fix: "if spawns fail with a Node crash (SIGTRAP), look for `ausearch -m avc -c node`" };
   }
-  const type = facts.domain.context.split(":")[2] ?? facts.domain.context;
+  const type = typeOf(facts.domain.context);
   const effect = "every Node program in it (the mediator through sudo, configurable-http-proxy) stops at its first compiled function with \"Check failed: 12 == (*__errno_location ())\"";
   return {
     ...row,
@@ -46,13 +50,10 @@ export function judgeSelinuxExecmem(facts: SelinuxFacts): CheckRow {
 
 export const SELINUX_SCOPE_ROW = { id: "selinux-scope", title: "SELinux lets the hub's domain ask the user's systemd manager for a scope (cgroup mode)" } as const;
 
-function typeOf(context: string): string {
-  return context.split(":")[2] ?? context;
-}
 
 /** The shipped module where it names these two types, else a rule of the site's own in the same form. */
 function scopeFix(source: string, target: string, packageRoot: string): string {
-  const shipped = path.join(packageRoot, CGROUP_SELINUX_MODULE);
+  const shipped = cgroupSelinuxModule(packageRoot);
   if (source === "initrc_t" && target === "unconfined_t") return `as root: \`semodule -i ${shipped}\` (one rule: initrc_t may start units in, and read their status from, managers in unconfined_t)`;
   return `as root: a policy module of your own with \`(allow ${source} ${target} (system (start status)))\`, loaded with \`semodule -i FILE.cil\` (${shipped} is the one for initrc_t and unconfined_t)`;
 }

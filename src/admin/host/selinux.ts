@@ -8,8 +8,7 @@
 import fs from "node:fs";
 import { errorMessage } from "../../errors.js";
 import { readProcFile } from "../../system/proc-stat.js";
-
-const SELINUXFS = "/sys/fs/selinux";
+import { SELINUXFS, selinuxMode } from "../../system/selinux-mode.js";
 
 /** The domain a system unit's program runs in: RHEL's targeted policy, then Debian's reference policy. */
 const UNIT_DOMAINS = ["system_u:system_r:unconfined_service_t:s0", "system_u:system_r:initrc_t:s0"];
@@ -88,8 +87,9 @@ export function permits(vector: number, n: number): boolean {
 }
 
 export function selinuxFacts(hubUid: number): SelinuxFacts {
-  if (!fs.existsSync(`${SELINUXFS}/enforce`)) return { on: false };
-  const enforcing = text(`${SELINUXFS}/enforce`) === "1";
+  const mode = selinuxMode();
+  if (mode === "off") return { on: false };
+  const enforcing = mode === "enforcing";
   let domain = processContext(hubUid);
   if (domain === undefined) {
     const context = UNIT_DOMAINS.find(validContext);

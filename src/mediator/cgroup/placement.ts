@@ -7,13 +7,14 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { lstatSync, readFileSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { SudoSpawnerError } from "../../errors.js";
 import { assertTrustedExecutable } from "../../install/executable.js";
 import type { Account } from "../../system/account.js";
+import { selinuxMode } from "../../system/selinux-mode.js";
 import type { Logger } from "../logger.js";
 import type { CgroupPolicy, CgroupValues } from "./policy.js";
-import { LOGINCTL, SYSTEMD_RUN, managerSocket, scopeArgv, scopeEnv, scopeRefusedMessage, scopeUnitName } from "./scope.js";
+import { LOGINCTL, SYSTEMD_RUN, managerSocket, cgroupSelinuxModule, scopeArgv, scopeEnv, scopeRefusedMessage, scopeUnitName } from "./scope.js";
 
 /** How long a manager that enable-linger just asked logind for may take to listen (TCG VMs are slow). */
 export const MANAGER_WAIT_MS = 15_000;
@@ -30,14 +31,6 @@ export interface ScopeExec {
   refused: () => string;
 }
 
-/** Whether SELinux is on and enforcing (selinuxfs); false without SELinux. */
-function selinuxEnforcing(): boolean {
-  try {
-    return readFileSync("/sys/fs/selinux/enforce", "utf8").trim() === "1";
-  } catch {
-    return false;
-  }
-}
 
 const ROOT_ONLY = new Set([0]);
 
@@ -90,7 +83,7 @@ export async function ensureUserManager(account: Account, logger: Logger, option
 }
 
 /** Audit systemd-run, make sure the manager runs, and say how the reaper is to be started in a scope. */
-export async function prepareScope(cgroup: CgroupPolicy, caps: CgroupValues, account: Account, logger: Logger): Promise<ScopeExec> {
+export async function prepareScope(cgroup: CgroupPolicy, caps: CgroupValues, account: Account, logger: Logger, packageRoot: string): Promise<ScopeExec> {
   const file = assertTrustedExecutable(SYSTEMD_RUN, ROOT_ONLY, (uid) => `uid ${uid}`, "systemd-run");
   await ensureUserManager(account, logger);
   const unit = scopeUnitName(account.uid, randomBytes(6).toString("hex"));
@@ -99,6 +92,6 @@ export async function prepareScope(cgroup: CgroupPolicy, caps: CgroupValues, acc
     file,
     argv: (reaperPath, reaperArgv) => scopeArgv({ unit, caps, oomPolicy: cgroup.oomPolicy, reaperPath, reaperArgv }),
     env: (serverEnv) => scopeEnv(serverEnv, account.uid),
-    refused: () => scopeRefusedMessage(unit, selinuxEnforcing()),
+    refused: () => scopeRefusedMessage(unit, selinuxMode() === "enforcing", cgroupSelinuxModule(packageRoot)),
   };
 }

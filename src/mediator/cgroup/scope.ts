@@ -67,14 +67,19 @@ export function scopeArgv(options: { unit: string; caps: CgroupValues; oomPolicy
 /** Where the package ships the SELinux module for cgroup mode (docs/admin-guide.md, section 8). */
 export const CGROUP_SELINUX_MODULE = "examples/selinux/ts-sudospawner-cgroup.cil";
 
+/** That module in an installed package (pure). */
+export function cgroupSelinuxModule(packageRoot: string): string {
+  return `${packageRoot.replace(/\/+$/, "")}/${CGROUP_SELINUX_MODULE}`;
+}
+
 /**
  * The error when systemd-run exits before the exec: the user's manager refused the scope (pure).
  * systemd-run's own reason went to stderr, which the hub logs; under SELinux enforcing the usual
  * one, "Access denied", is the manager's own policy check of the hub's domain, which leaves
  * nothing in the audit log, so the fix is named here.
  */
-export function scopeRefusedMessage(unit: string, selinuxEnforcing: boolean): string {
+export function scopeRefusedMessage(unit: string, selinuxEnforcing: boolean, moduleFile: string): string {
   const base = `systemd-run could not start the server's scope ${unit} (its message is in the hub's log just above); nothing was started`;
   if (!selinuxEnforcing) return base;
-  return `${base}. SELinux is enforcing: if that message is "Access denied", the user's systemd manager refused the hub's domain. Fix, as root: \`semodule -i ${CGROUP_SELINUX_MODULE}\` from the installed package (docs/admin-guide.md, section 8)`;
+  return `${base}. SELinux is enforcing: if that message is "Access denied", the user's systemd manager refused the hub's domain. Fix, as root: \`semodule -i ${moduleFile}\` (docs/admin-guide.md, section 8)`;
 }

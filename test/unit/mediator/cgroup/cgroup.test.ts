@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { effectiveCaps, parseCgroupPolicy } from "../../../../src/mediator/cgroup/policy.js";
 import fs from "node:fs";
 import path from "node:path";
-import { CGROUP_SELINUX_MODULE, propertyArgs, scopeArgv, scopeEnv, scopeRefusedMessage, scopeUnitName } from "../../../../src/mediator/cgroup/scope.js";
+import { CGROUP_SELINUX_MODULE, cgroupSelinuxModule, propertyArgs, scopeArgv, scopeEnv, scopeRefusedMessage, scopeUnitName } from "../../../../src/mediator/cgroup/scope.js";
 import { applyEnvPolicy, toEnvList } from "../../../../src/mediator/env-policy.js";
 import { chooseLaunch } from "../../../../src/mediator/launch.js";
 import { validatePolicy } from "../../../../src/mediator/policy.js";
@@ -152,16 +152,17 @@ describe("the systemd-run command line", () => {
 
 describe("a scope the user's manager refuses", () => {
   const unit = "ts-sudospawner-1001-abc.scope";
+  const MODULE = cgroupSelinuxModule("/opt/ts-sudospawner/lib/node_modules/ts-sudospawner/");
 
   it("points at systemd-run's own message in the hub's log", () => {
-    expect(scopeRefusedMessage(unit, false)).toBe(`systemd-run could not start the server's scope ${unit} (its message is in the hub's log just above); nothing was started`);
+    expect(scopeRefusedMessage(unit, false, MODULE)).toBe(`systemd-run could not start the server's scope ${unit} (its message is in the hub's log just above); nothing was started`);
   });
 
   it("under SELinux enforcing also names the shipped policy module, which leaves no trace in the audit log otherwise", () => {
-    const message = scopeRefusedMessage(unit, true);
-    expect(message.startsWith(scopeRefusedMessage(unit, false))).toBe(true);
+    const message = scopeRefusedMessage(unit, true, MODULE);
+    expect(message.startsWith(scopeRefusedMessage(unit, false, MODULE))).toBe(true);
     expect(message).toContain('SELinux is enforcing: if that message is "Access denied"');
-    expect(message).toContain("`semodule -i examples/selinux/ts-sudospawner-cgroup.cil`");
+    expect(message).toContain("`semodule -i /opt/ts-sudospawner/lib/node_modules/ts-sudospawner/examples/selinux/ts-sudospawner-cgroup.cil`");
   });
 
   it("names a module the package ships, with the one rule the admin guide shows", () => {
