@@ -122,7 +122,7 @@ def test_a_node_refused_executable_memory_names_selinux_and_check():
     )
     e = str(explain_failure(ctx(), -5, "", stderr))
     assert e.startswith("the mediator (Node) stopped at its first compiled function: the system refused it executable memory")
-    assert "`ts-sudospawner check` as root names the fix in its last row (on Debian: setsebool -P allow_execmem on)" in e
+    assert "`ts-sudospawner check` as root names the fix in its selinux-execmem row (on Debian: setsebool -P allow_execmem on)" in e
     assert str(explain_failure(ctx(), -5, "", "Trace/breakpoint trap\n")).startswith("the mediator was killed by signal 5")
 
 

@@ -156,7 +156,7 @@ def explain_failure(ctx: CallContext, returncode: Optional[int], stdout: str, st
         return MediatorError(
             "the mediator (Node) stopped at its first compiled function: the system refused it executable memory "
             "(V8: \"Check failed: 12 == (*__errno_location ())\"). Under SELinux the hub's domain needs execmem: "
-            "`ts-sudospawner check` as root names the fix in its last row (on Debian: setsebool -P allow_execmem on)"
+            "`ts-sudospawner check` as root names the fix in its selinux-execmem row (on Debian: setsebool -P allow_execmem on)"
         )
     if returncode is not None and returncode < 0:
         return MediatorError(f"the mediator was killed by signal {-returncode} before answering [{tail}]")
