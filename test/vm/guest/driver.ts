@@ -9,7 +9,7 @@ import { directoryChecks } from "./directory.js";
 import { jupyterHubChecks } from "./jupyterhub.js";
 import { CAPS, GUEST, type HubStandinState } from "./names.js";
 import { asHub } from "./hub-call.js";
-import { alive, cgroupFacts, cgroupOf, checkAsAdmin, checksFor, contextOf, ok, openReport, ownerOf, processesOf, read, run, selinuxDenials, sleep, uidOf, unitProperty, waitFor } from "./observe.js";
+import { alive, cgroupFacts, cgroupOf, checkAsAdmin, checksFor, contextOf, fetchRetryingStale, ok, openReport, ownerOf, processesOf, read, run, selinuxDenials, sleep, uidOf, unitProperty, waitFor } from "./observe.js";
 import { userCapFacts } from "./user-cap.js";
 
 const report = openReport();
@@ -26,7 +26,7 @@ function hubState(): HubStandinState | undefined {
 }
 
 async function serverStatus(): Promise<unknown> {
-  const response = await fetch(`http://127.0.0.1:${GUEST.serverPort}/api/status`);
+  const response = await fetchRetryingStale(`http://127.0.0.1:${GUEST.serverPort}/api/status`);
   return (await response.json()) as unknown;
 }
 

@@ -5,23 +5,7 @@
 import fs from "node:fs";
 import { CookieJar, loginFormFields, navigate, type PageResponse } from "../../helpers/hub/navigate.js";
 import { JHUB, type JupyterHubSecrets } from "./names.js";
-import { sleep, waitFor } from "./observe.js";
-
-/**
- * fetch, once more when the first try met a keep-alive socket the peer had already closed: the
- * driver's synchronous steps (spawnSync) block the event loop past the proxy's 5 s keep-alive, so
- * the close is only seen when the socket is reused. Every request here may be sent twice.
- */
-export async function fetchRetryingStale(url: string, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (error) {
-    const code = (error as { cause?: { code?: string } }).cause?.code;
-    if (code !== "UND_ERR_SOCKET" && code !== "ECONNRESET") throw error;
-    await sleep(200);
-    return fetch(url, init);
-  }
-}
+import { fetchRetryingStale, waitFor } from "./observe.js";
 
 /** The site's admin service token and its local users' passwords (root-only, laid by the host). */
 export const jupyterHubSecrets = JSON.parse(fs.readFileSync(JHUB.secrets, "utf8")) as JupyterHubSecrets;

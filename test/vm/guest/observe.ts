@@ -61,6 +61,23 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
   }
 }
 
+/**
+ * fetch, once more when the first try met a keep-alive socket the peer had already closed: the
+ * driver's synchronous steps (spawnSync) block the event loop past the peer's 5 s keep-alive (the
+ * proxy's, a server's), so the close is only seen when the socket is reused. Every request sent
+ * through it may be sent twice.
+ */
+export async function fetchRetryingStale(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    if (code !== "UND_ERR_SOCKET" && code !== "ECONNRESET") throw error;
+    await sleep(200);
+    return fetch(url, init);
+  }
+}
+
 export function read(file: string): string | undefined {
   try {
     return fs.readFileSync(file, "utf8");
