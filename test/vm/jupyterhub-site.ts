@@ -78,7 +78,7 @@ export async function layJupyterHubSite(machine: Machine, shippedUnit: string, l
       const python = path.join(venv, "bin/python");
       await runAsync(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "jupyterhub==6.*", "jupyterlab"]);
       // As admin guide section 2 says: the spawner package from the installed tarball, no index.
-      const spawnerPackage = machine.hostPath(`${GUEST.prefix}/lib/node_modules/ts-sudospawner/src/jupyterhub`);
+      const spawnerPackage = machine.hostPath(`${GUEST.packageRoot}/src/jupyterhub`);
       await runAsync(python, ["-m", "pip", "install", "--no-index", "--disable-pip-version-check", spawnerPackage], { env: offlinePipEnv() });
     })(),
     installNpmProxy(machine.hostPath(JHUB.proxyPrefix)),

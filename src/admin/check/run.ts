@@ -34,7 +34,7 @@ import { judgeSelinuxExecmem, judgeSelinuxScope } from "./selinux.js";
 import { checkSpawn } from "./spawn.js";
 import { buildSubject, type CheckRequest, type CheckSubject } from "./subject.js";
 import { errorMessage } from "../../errors.js";
-import { selinuxFacts, selinuxScopeFacts } from "../host/selinux.js";
+import { selinuxFacts, selinuxScopeFacts, type SelinuxFacts } from "../host/selinux.js";
 import type { AdminIO } from "../io.js";
 
 export interface Step {
@@ -72,14 +72,25 @@ const STEPS: readonly Step[] = [
   { activity: (s) => `checking whether another user can make ${s.user.name}'s server log (the policy's serverLog)`, run: checkServerLog },
 ];
 
+/** Both SELinux rows share one look at selinuxfs and the hub's processes. */
+const selinux = new WeakMap<CheckSubject, SelinuxFacts>();
+function selinuxFactsOf(s: CheckSubject): SelinuxFacts {
+  let found = selinux.get(s);
+  if (found === undefined) {
+    found = selinuxFacts(s.hub.uid);
+    selinux.set(s, found);
+  }
+  return found;
+}
+
 /** Last: it explains a spawn that crashed Node above, and adds no number to the rows before it. */
-const SELINUX_STEP: Step = { activity: () => "asking SELinux whether the hub's domain lets Node compile (execmem)", run: (s) => judgeSelinuxExecmem(selinuxFacts(s.hub.uid)) };
+const SELINUX_STEP: Step = { activity: () => "asking SELinux whether the hub's domain lets Node compile (execmem)", run: (s) => judgeSelinuxExecmem(selinuxFactsOf(s)) };
 
 /** With the cgroup section, beside it: may the hub's domain ask the user's manager for a scope? */
 const SELINUX_SCOPE_STEP: Step = {
   activity: (s) => `asking SELinux whether the hub's domain may ask ${s.user.name}'s systemd manager for a scope`,
   run: (s) => {
-    const facts = selinuxFacts(s.hub.uid);
+    const facts = selinuxFactsOf(s);
     const scope = facts.on && facts.domain !== undefined ? selinuxScopeFacts(facts.domain.context, s.user.uid) : undefined;
     return judgeSelinuxScope(facts, scope, s.user.name, s.mediator.packageRoot);
   },

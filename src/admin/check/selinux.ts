@@ -48,7 +48,7 @@ export function judgeSelinuxExecmem(facts: SelinuxFacts): CheckRow {
   };
 }
 
-export const SELINUX_SCOPE_ROW = { id: "selinux-scope", title: "SELinux lets the hub's domain ask the user's systemd manager for a scope (cgroup mode)" } as const;
+export const SELINUX_SCOPE_ROW_ID = "selinux-scope";
 
 
 /** The shipped module where it names these two types, else a rule of the site's own in the same form. */
@@ -66,7 +66,7 @@ function scopeFix(source: string, target: string, packageRoot: string): string {
  * write to the audit log, nothing shows in `ausearch`.
  */
 export function judgeSelinuxScope(facts: SelinuxFacts, scope: ScopeFacts | undefined, user: string, packageRoot: string): CheckRow {
-  const row = { ...SELINUX_SCOPE_ROW, title: `SELinux lets the hub's domain ask ${user}'s systemd manager for a scope (cgroup mode)` };
+  const row = { id: SELINUX_SCOPE_ROW_ID, title: `SELinux lets the hub's domain ask ${user}'s systemd manager for a scope (cgroup mode)` };
   if (!facts.on) return { ...row, status: "skip", detail: "SELinux is off (no /sys/fs/selinux/enforce)", fix: "" };
   const mode = facts.enforcing ? "enforcing" : "permissive";
   if (facts.domain === undefined || scope === undefined) {

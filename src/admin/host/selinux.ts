@@ -44,18 +44,22 @@ function validContext(context: string): boolean {
   }
 }
 
-/** The context of a live process of `uid` (the hub, or its proxy: both run in the hub's domain). */
-function processContext(uid: number): { context: string; from: string } | undefined {
+/**
+ * The first live process of `uid` that `wanted` accepts, with its SELinux context: the hub's (the
+ * hub or its proxy, both in the hub's domain) or a user's systemd manager.
+ */
+function processWithContext(uid: number, wanted: (pid: number) => boolean = () => true): { context: string; pid: number } | undefined {
   for (const name of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
-    const status = readProcFile(Number(name), "status");
+    const pid = Number(name);
+    const status = readProcFile(pid, "status");
     if (typeof status === "string") continue;
     const realUid = /^Uid:\s+(\d+)/m.exec(status.toString())?.[1];
-    if (realUid === undefined || Number(realUid) !== uid) continue;
-    const context = readProcFile(Number(name), "attr/current");
+    if (realUid === undefined || Number(realUid) !== uid || !wanted(pid)) continue;
+    const context = readProcFile(pid, "attr/current");
     if (typeof context === "string") continue;
     const value = context.toString().replaceAll("\0", "").trim();
-    if (value !== "") return { context: value, from: `its process ${name}` };
+    if (value !== "") return { context: value, pid };
   }
   return undefined;
 }
@@ -90,7 +94,8 @@ export function selinuxFacts(hubUid: number): SelinuxFacts {
   const mode = selinuxMode();
   if (mode === "off") return { on: false };
   const enforcing = mode === "enforcing";
-  let domain = processContext(hubUid);
+  const hub = processWithContext(hubUid);
+  let domain = hub === undefined ? undefined : { context: hub.context, from: `its process ${hub.pid}` };
   if (domain === undefined) {
     const context = UNIT_DOMAINS.find(validContext);
     if (context !== undefined) domain = { context, from: "the domain a system unit gets under this policy (the hub is not running)" };
@@ -124,19 +129,9 @@ export interface ScopeFacts {
 }
 
 /** The user's systemd manager (`systemd --user`): a process of theirs named systemd. */
-function managerProcess(uid: number): { context: string; pid: number } | undefined {
-  for (const name of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    const comm = readProcFile(pid, "comm");
-    if (typeof comm === "string" || comm.toString().trim() !== "systemd") continue;
-    const status = readProcFile(pid, "status");
-    if (typeof status === "string" || Number(/^Uid:\s+(\d+)/m.exec(status.toString())?.[1]) !== uid) continue;
-    const context = readProcFile(pid, "attr/current");
-    if (typeof context === "string") continue;
-    return { context: context.toString().replaceAll("\0", "").trim(), pid };
-  }
-  return undefined;
+function isSystemd(pid: number): boolean {
+  const comm = readProcFile(pid, "comm");
+  return typeof comm !== "string" && comm.toString().trim() === "systemd";
 }
 
 /**
@@ -144,7 +139,7 @@ function managerProcess(uid: number): { context: string; pid: number } | undefin
  * domain): the policy's answer for class system, start and status, asked through selinuxfs.
  */
 export function selinuxScopeFacts(hubDomain: string, userUid: number): ScopeFacts {
-  const manager = managerProcess(userUid);
+  const manager = processWithContext(userUid, isSystemd);
   if (manager === undefined) return { manager, allowed: undefined };
   try {
     const vector = allowedVector(hubDomain, manager.context, "system");

@@ -1,4 +1,9 @@
 /** The names the host side and the guest scripts share: one place, so both sides agree. */
+import { cgroupSelinuxModule } from "../../../src/mediator/cgroup/scope.js";
+
+/** Where `npm install -g --prefix /opt/ts-sudospawner` puts the package in the guest. */
+const PACKAGE_ROOT = "/opt/ts-sudospawner/lib/node_modules/ts-sudospawner";
+
 export const GUEST = {
   hub: "tsss-hub",
   group: "tsss-jupyter",
@@ -21,10 +26,11 @@ export const GUEST = {
   hogServer: "/opt/tsss-vm/hog-server.sh",
   prefix: "/opt/ts-sudospawner",
   mediator: "/opt/ts-sudospawner/bin/ts-sudospawner",
+  packageRoot: PACKAGE_ROOT,
   /** The installed package's built client (dist/index.js), as a site's own hub would load it. */
-  client: "/opt/ts-sudospawner/lib/node_modules/ts-sudospawner/dist/index.js",
+  client: `${PACKAGE_ROOT}/dist/index.js`,
   /** The shipped SELinux module for cgroup mode (admin guide, section 8), loaded as the site's step. */
-  cgroupPolicyModule: "/opt/ts-sudospawner/lib/node_modules/ts-sudospawner/examples/selinux/ts-sudospawner-cgroup.cil",
+  cgroupPolicyModule: cgroupSelinuxModule(PACKAGE_ROOT),
   /** Where the harness puts the guest scripts and the unit files it checks. */
   dir: "/opt/tsss-vm",
   hubUnit: "tsss-hub.service",
