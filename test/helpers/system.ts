@@ -213,8 +213,12 @@ export function collectMediator(child: ReturnType<typeof spawn>, input: string):
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.on("error", reject);
-    child.on("exit", (status) => {
-      // The server may hold stderr open: stop listening once the mediator itself is done.
+    // Done once the mediator has exited and its stdout has closed (the answer may still sit in the
+    // pipe at the exit: a busy test process runs the timer below before it reads it). The server
+    // keeps stderr open, so stderr is read only a little longer.
+    const exited = new Promise<number | null>((done) => child.on("exit", (status) => done(status)));
+    const stdoutClosed = new Promise<void>((done) => (child.stdout ? child.stdout.on("close", () => done()) : done()));
+    void Promise.all([exited, stdoutClosed]).then(([status]) => {
       setTimeout(() => {
         child.stderr?.destroy();
         resolve({ status, stdout, stderr, answer: parseAnswer(stdout) });

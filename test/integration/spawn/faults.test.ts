@@ -47,7 +47,7 @@ function call(user: string, input: string, mediator = fx.mediator): Promise<Medi
 
 function expectRefusal(result: MediatorRun, error: string): void {
   expect(result.status, result.stderr).toBe(1);
-  expect(result.stdout).toBe(`${JSON.stringify({ ok: false, error })}\n`);
+  expect(result.stdout, result.stderr).toBe(`${JSON.stringify({ ok: false, error })}\n`);
   expect(result.stderr).toContain(`] ${error}`);
 }
 

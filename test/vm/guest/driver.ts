@@ -25,8 +25,20 @@ function hubState(): HubStandinState | undefined {
   }
 }
 
+/**
+ * The server's status, once it listens: the spawn answer comes after the grace, and under TCG a
+ * server's Node may need longer than that to listen (a hub waits for HTTP the same way).
+ */
 async function serverStatus(): Promise<unknown> {
-  const response = await fetchRetryingStale(`http://127.0.0.1:${GUEST.serverPort}/api/status`);
+  const url = `http://127.0.0.1:${GUEST.serverPort}/api/status`;
+  const response = await waitFor("the server to listen", async () => {
+    try {
+      return await fetchRetryingStale(url);
+    } catch (error) {
+      if ((error as { cause?: { code?: string } }).cause?.code === "ECONNREFUSED") return undefined;
+      throw error;
+    }
+  });
   return (await response.json()) as unknown;
 }
 
