@@ -3,9 +3,9 @@
  * (the CLI prints them as a table or JSON). Every check runs even when an earlier one failed, so
  * one run shows everything that is wrong: the rule and the install (rows 1-6), what an old
  * sudospawner setup may have left behind (check/hazards.ts), whether users can plant each other's
- * server logs (check/server-log.ts), on request a real spawn, the cgroup limits (check/cgroup/:
- * one row when the policy has none, four when it has), and last Slurm mode (check/slurm.ts: one
- * row when it is off, three when it is on).
+ * server logs (check/server-log/), on request a real spawn, the cgroup limits (check/cgroup/:
+ * one row when the policy has none, four when it has), Slurm mode (check/slurm/: one row when it
+ * is off, three when it is on), and last what SELinux allows the hub (check/selinux.ts).
  */
 import {
   checkEnvKeep,
@@ -25,11 +25,11 @@ import { checkHome, checkInstallRootOnly, checkSingleUser } from "./install.js";
 import { progressLine, type CheckReport, type CheckRow } from "./report.js";
 import { checkRuleAllowsMediator, checkRuleNotTooBroad, checkRuleRefusesRoot } from "./rules.js";
 import { checkPythonOrphans } from "./orphans.js";
-import { checkServerLog } from "./server-log.js";
+import { checkServerLog } from "./server-log/probe.js";
 import { cgroupOffRow, cgroupPolicyErrorRow, cgroupSetting, checkCgroupHost, checkCgroupPlacement, observePlacement } from "./cgroup/probe.js";
 import { CGROUP_ROW_IDS, type PlacementFacts } from "./cgroup/rows.js";
-import { checkSlurm } from "./slurm.js";
-import { SLURM_ROW_IDS } from "./slurm-rows.js";
+import { checkSlurm } from "./slurm/probe.js";
+import { SLURM_ROW_IDS } from "./slurm/rows.js";
 import { judgeSelinuxExecmem, judgeSelinuxScope } from "./selinux.js";
 import { checkSpawn } from "./spawn.js";
 import { buildSubject, type CheckRequest, type CheckSubject } from "./subject.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { judgeServerLogDir, lastLossMark, policyServerLog, type Entry, type ServerLogFacts } from "../../../../src/admin/check/server-log-dir.js";
+import { judgeServerLogDir, lastLossMark, policyServerLog, type Entry, type ServerLogFacts } from "../../../../../src/admin/check/server-log/rows.js";
 
 const ALICE = { name: "alice", uid: 1001 };
 const dirOf = (mode: number, uid = 0, gid = 0): Entry => ({ kind: "directory", uid, gid, mode: 0o040000 | mode, nlink: 2 });

@@ -1,19 +1,19 @@
 /**
  * The Slurm rows of `ts-sudospawner check`, effects: ask the mediator as the user through the hub's
  * rule (`slurm-options`, then `submit-test` for each partition), and run `munge -n` as the user
- * into `unmunge`. The rows are judged in check/slurm-rows.ts. When Slurm mode is off (the policy has
+ * into `unmunge`. The rows are judged in check/slurm/rows.ts. When Slurm mode is off (the policy has
  * no `slurm` section) there is one row saying so, and nothing else runs.
  */
 import fs from "node:fs";
 import path from "node:path";
-import { POLICY_PATH } from "../../install/layout.js";
-import { JOB_RESOURCE_NAMES, submitRequest, type JobRequest, type SlurmOptions } from "../../protocol/index.js";
-import type { CheckRow } from "./report.js";
-import { authInfoSocket, judgeMunge, judgeSlurmMode, judgeSubmitTest, policySlurmConf, type MungeFacts, type MungeSocket, type SubmitTestProbe } from "./slurm-rows.js";
-import { failureContext, type CheckSubject } from "./subject.js";
-import { runCommand } from "../host/commands.js";
-import { hubEnvironment } from "./hub-environment.js";
-import { askMediator } from "./mediator-ask.js";
+import { POLICY_PATH } from "../../../install/layout.js";
+import { JOB_RESOURCE_NAMES, submitRequest, type JobRequest, type SlurmOptions } from "../../../protocol/index.js";
+import type { CheckRow } from "../report.js";
+import { authInfoSocket, judgeMunge, judgeSlurmMode, judgeSubmitTest, policySlurmConf, type MungeFacts, type MungeSocket, type SubmitTestProbe } from "./rows.js";
+import { failureContext, type CheckSubject } from "../subject.js";
+import { runCommand } from "../../host/commands.js";
+import { hubEnvironment } from "../hub-environment.js";
+import { askMediator } from "../mediator-ask.js";
 
 /** Where Slurm's commands look without SLURM_CONF (Debian's and RHEL's builds). */
 export const SLURM_DEFAULT_CONF = "/etc/slurm/slurm.conf";

@@ -11,14 +11,14 @@ import {
   submitTestFix,
   unmungeUid,
   type SubmitTestProbe,
-} from "../../../../src/admin/check/slurm-rows.js";
-import type { FailureContext } from "../../../../src/admin/check/diagnose.js";
-import type { CommandResult } from "../../../../src/admin/host/commands.js";
-import type { MediatorReply } from "../../../../src/admin/check/mediator-ask.js";
-import { POLICY_PATH } from "../../../../src/mediator/policy.js";
-import { slurmDisabled } from "../../../../src/mediator/slurm/job.js";
-import { slurmOptionsAnswer } from "../../../../src/protocol/index.js";
-import { SLURM_OPTIONS_ANSWER } from "../../../helpers/slurm/slurm-answers.js";
+} from "../../../../../src/admin/check/slurm/rows.js";
+import type { FailureContext } from "../../../../../src/admin/check/diagnose.js";
+import type { CommandResult } from "../../../../../src/admin/host/commands.js";
+import type { MediatorReply } from "../../../../../src/admin/check/mediator-ask.js";
+import { POLICY_PATH } from "../../../../../src/mediator/policy.js";
+import { slurmDisabled } from "../../../../../src/mediator/slurm/job.js";
+import { slurmOptionsAnswer } from "../../../../../src/protocol/index.js";
+import { SLURM_OPTIONS_ANSWER } from "../../../../helpers/slurm/slurm-answers.js";
 
 const ctx: FailureContext = { hub: "rhea", user: "alice", mediator: "/opt/t/bin/ts-sudospawner", singleUser: "/opt/jupyterhub/bin/jupyterhub-singleuser" };
 const ALICE = { name: "alice", uid: 1001 };

@@ -1,15 +1,15 @@
 /**
  * The `server-log-dir` row, effects: read the site policy's serverLog, expand it for the checked
- * user, and look at the directory and the file it names. Judged in check/server-log-dir.ts.
+ * user, and look at the directory and the file it names. Judged in check/server-log/rows.ts.
  */
 import fs from "node:fs";
 import path from "node:path";
-import { POLICY_PATH } from "../../install/layout.js";
-import { expandPathTemplate, perUserDirectory } from "../../install/path-template.js";
-import type { CheckRow } from "./report.js";
-import type { CheckSubject } from "./subject.js";
-import { groupIds, uidWithName } from "../host/commands.js";
-import { judgeServerLogDir, lastLossMark, policyServerLog, type Entry, type LogLoss } from "./server-log-dir.js";
+import { POLICY_PATH } from "../../../install/layout.js";
+import { expandPathTemplate, perUserDirectory } from "../../../install/path-template.js";
+import type { CheckRow } from "../report.js";
+import type { CheckSubject } from "../subject.js";
+import { groupIds, uidWithName } from "../../host/commands.js";
+import { judgeServerLogDir, lastLossMark, policyServerLog, type Entry, type LogLoss } from "./rows.js";
 
 /** How much of the log's end is searched for the reaper's loss marks. */
 const TAIL_BYTES = 64 * 1024;

@@ -5,8 +5,8 @@
  * longer reads anyone's output, but it still stops that user's spawns. The fix is a directory per
  * user, which `{home}` or `{user}` in the template's directory gives.
  */
-import { WRITE, EXECUTE, permits, type ModeInfo, type Principal } from "../host/access.js";
-import type { CheckRow } from "./report.js";
+import { WRITE, EXECUTE, permits, type ModeInfo, type Principal } from "../../host/access.js";
+import type { CheckRow } from "../report.js";
 
 export const SERVER_LOG_ROW = { id: "server-log-dir", title: "server log safe from other users, and writable" } as const;
 

@@ -1,19 +1,19 @@
 /**
  * The Slurm rows of `ts-sudospawner check`, judged from what was run (pure): the mediator's
  * `slurm-options` and `submit-test` answers, and `munge -n` as the user decoded by `unmunge`.
- * check/slurm.ts runs those; this module only turns their results into rows, so every answer and
+ * check/slurm/probe.ts runs those; this module only turns their results into rows, so every answer and
  * every failure can be unit-tested without a cluster.
  *
  * Nothing here audits the policy's executables: the mediator does that on every Slurm action (all
  * four of sbatch, squeue, scancel and scontrol, and /bin/sh for the watchdog, whatever the action)
  * and its NOT_FOUND or UNSAFE_PATH message arrives in the rows through its answers.
  */
-import { errorMessage } from "../../errors.js";
-import { JOB_RESOURCE_NAMES, SLURM_OFF, slurmOptionsAnswer, type SlurmOptions } from "../../protocol/index.js";
-import type { CheckRow } from "./report.js";
-import { diagnoseSudoFailure, type FailureContext } from "./diagnose.js";
-import type { CommandResult } from "../host/commands.js";
-import type { MediatorReply } from "./mediator-ask.js";
+import { errorMessage } from "../../../errors.js";
+import { JOB_RESOURCE_NAMES, SLURM_OFF, slurmOptionsAnswer, type SlurmOptions } from "../../../protocol/index.js";
+import type { CheckRow } from "../report.js";
+import { diagnoseSudoFailure, type FailureContext } from "../diagnose.js";
+import type { CommandResult } from "../../host/commands.js";
+import type { MediatorReply } from "../mediator-ask.js";
 
 export const SLURM_ROW_IDS = { mode: "slurm-mode", munge: "slurm-munge", submitTest: "slurm-submit-test" } as const;
 
