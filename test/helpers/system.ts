@@ -205,6 +205,16 @@ export function runMediatorDirect(mediator: string, input: string, args: string[
   return collectMediator(child, input);
 }
 
+/**
+ * The exit status, once the process has exited and its stdout has closed: at the exit event alone
+ * the answer may still sit in the pipe (a busy test process sees the exit first).
+ */
+export function exitedWithStdout(child: ReturnType<typeof spawn>): Promise<number | null> {
+  const exited = new Promise<number | null>((done) => child.once("exit", (status) => done(status)));
+  const stdoutClosed = new Promise<void>((done) => (child.stdout && !child.stdout.closed ? child.stdout.once("close", () => done()) : done()));
+  return Promise.all([exited, stdoutClosed]).then(([status]) => status);
+}
+
 /** The answer, stdout and stderr of a mediator started some other way (e.g. under prlimit). */
 export function collectMediator(child: ReturnType<typeof spawn>, input: string): Promise<MediatorRun> {
   return new Promise((resolve, reject) => {
@@ -213,12 +223,8 @@ export function collectMediator(child: ReturnType<typeof spawn>, input: string):
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.on("error", reject);
-    // Done once the mediator has exited and its stdout has closed (the answer may still sit in the
-    // pipe at the exit: a busy test process runs the timer below before it reads it). The server
-    // keeps stderr open, so stderr is read only a little longer.
-    const exited = new Promise<number | null>((done) => child.on("exit", (status) => done(status)));
-    const stdoutClosed = new Promise<void>((done) => (child.stdout ? child.stdout.on("close", () => done()) : done()));
-    void Promise.all([exited, stdoutClosed]).then(([status]) => {
+    // The server keeps stderr open: stderr is read only a little longer than stdout.
+    void exitedWithStdout(child).then((status) => {
       setTimeout(() => {
         child.stderr?.destroy();
         resolve({ status, stdout, stderr, answer: parseAnswer(stdout) });

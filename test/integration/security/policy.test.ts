@@ -67,14 +67,19 @@ function runWatchingStderr(user: TestUser, input: string, until: RegExp): Promis
     let stdout = "";
     let stderr = "";
     let exited = false;
+    let stdoutEnded = false;
     const done = () => {
-      if (!exited || !until.test(stderr)) return;
+      if (!exited || !stdoutEnded || !until.test(stderr)) return;
       clearTimeout(guard);
       child.stderr.destroy();
       resolve({ status: child.exitCode, stdout, stderr, answer: JSON.parse(stdout) as MediatorRun["answer"] });
     };
     const guard = setTimeout(() => reject(new Error(`no ${until} on stderr: ${stderr}`)), HANG_GUARD_MS);
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stdout.on("end", () => {
+      stdoutEnded = true;
+      done();
+    });
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk;
       done();

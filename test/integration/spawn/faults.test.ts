@@ -234,16 +234,21 @@ describe.skipIf(skip)("faults through real sudo", () => {
   });
 
   describe("the hub closing stdout before the answer", () => {
-    /** Run the mediator as a hub whose stdout reader is already gone; resolves with stderr and the exit status. */
-    function withClosedStdout(input: string): Promise<{ status: number | null; stderr: string; closed: Promise<void> }> {
+    /**
+     * Run the mediator as a hub whose stdout reader is already gone; resolves with stderr and the
+     * exit status once stderr has closed: everything the mediator wrote has been read, and the
+     * last holder of the hub's stderr (a server's reaper) has exited too.
+     */
+    function withClosedStdout(input: string): Promise<{ status: number | null; stderr: string }> {
       return new Promise((resolve, reject) => {
         const child = spawn("sudo", ["-u", fx.hub, "sudo", "-n", "-u", alice.name, "-H", fx.mediator, "--logging=info"], { stdio: ["pipe", "pipe", "pipe"] });
         child.stdout.destroy();
         let stderr = "";
         child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
         const closed = new Promise<void>((done) => child.stderr.on("close", () => done()));
+        const exited = new Promise<number | null>((done) => child.on("exit", (status) => done(status)));
         child.on("error", reject);
-        child.on("exit", (status) => setTimeout(() => resolve({ status, stderr, closed }), 100));
+        void Promise.all([exited, closed]).then(([status]) => resolve({ status, stderr }));
         child.stdin.end(input);
       });
     }
@@ -256,7 +261,6 @@ describe.skipIf(skip)("faults through real sudo", () => {
       expect(stopped, result.stderr).not.toBeNull();
       const pid = Number(stopped?.[1]);
       await waitFor(() => procState(pid) === undefined, 10_000, `server ${pid} to be gone`);
-      await result.closed; // the reaper, the last holder of the hub's stderr, has exited too
       await noProcessesOf(alice.name);
     });
 
