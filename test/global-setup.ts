@@ -19,6 +19,7 @@ import {
   rootUnavailableReason,
 } from "./helpers/system.js";
 import { acquireRunLock } from "./helpers/run-lock.js";
+import { removeLeftovers } from "./helpers/leftovers.js";
 import { createVenvRoot } from "./helpers/hub/venvs.js";
 import { putTestNodeOnPath } from "./helpers/node-under-test.js";
 import { skipWithout } from "./helpers/prerequisites.js";
@@ -106,7 +107,9 @@ export default function setup(project: TestProject): () => void {
     throw error;
   }
   try {
-    teardown(); // leftovers of an interrupted run
+    teardown();
+    const leftovers = removeLeftovers();
+    if (leftovers.length > 0) process.stderr.write(`test setup: removed what an interrupted run left: ${leftovers.join(", ")}\n`);
     process.stderr.write("test setup: packing and installing ts-sudospawner into /opt/tsss-test (npm pack builds the prebuilt native parts; the install uses them)...\n");
     // npm test (scripts/test/test-all.mjs) packs once for the run and its VM tier.
     const tarball = process.env.TSSS_TEST_TARBALL || packTarball("/tmp/tsss-pack");

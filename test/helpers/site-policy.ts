@@ -1,12 +1,15 @@
 /**
  * Writing the root-owned site policy (/etc/ts-sudospawner/config.json) for a test, and putting
  * back exactly what was there before: an admin's existing file, or no file and no directory (the
- * fuzz suite insists on the latter).
+ * fuzz suite insists on the latter). A directory a test creates carries POLICY_MARKER, so that the
+ * next run removes it when this one was interrupted (test/helpers/leftovers.ts).
  */
 import fs from "node:fs";
 
 export const POLICY_DIR = "/etc/ts-sudospawner";
 export const POLICY_FILE = `${POLICY_DIR}/config.json`;
+/** In a policy directory a test created; never in an admin's. */
+export const POLICY_MARKER = `${POLICY_DIR}/.tsss-test-owned`;
 
 export class SitePolicyGuard {
   private saved: { dirExisted: boolean; file: Buffer | undefined; mode: number } | undefined;
@@ -29,6 +32,10 @@ export class SitePolicyGuard {
   /** Install `policy` root-owned: directory 0755, file 0644 (readable by every user it applies to). */
   write(policy: unknown): void {
     this.backup();
+    if (!this.saved?.dirExisted) {
+      fs.mkdirSync(POLICY_DIR, { recursive: true, mode: 0o755 });
+      fs.writeFileSync(POLICY_MARKER, "");
+    }
     fs.mkdirSync(POLICY_DIR, { recursive: true, mode: 0o755 });
     fs.chownSync(POLICY_DIR, 0, 0);
     fs.chmodSync(POLICY_DIR, 0o755);

@@ -53,14 +53,21 @@ export function userInfo(name: string): TestUser {
   return { name, uid: Number(entry[2]), gid: Number(entry[3]), home: entry[5] as string };
 }
 
-/** Create (or reuse) a user with a home directory; `groups` are supplementary groups. */
+/**
+ * Create (or reuse) a user with a home directory; `groups` are its supplementary groups, exactly:
+ * a reused user (an earlier suite's) gets them set again, since a group recreated since then has
+ * lost its members.
+ */
 export function ensureUser(name: string, options: { groups?: string[]; home?: boolean } = {}): TestUser {
   if (!name.startsWith("tsss-")) throw new Error(`test user ${name} must carry the tsss- prefix`);
+  const groups = options.groups ?? [];
   if (spawnSync("getent", ["passwd", name]).status !== 0) {
     const args = ["--shell", "/bin/bash", "--user-group"];
     args.push(options.home === false ? "--no-create-home" : "--create-home");
-    if (options.groups?.length) args.push("--groups", options.groups.join(","));
+    if (groups.length > 0) args.push("--groups", groups.join(","));
     execFileSync("useradd", [...args, name]);
+  } else {
+    execFileSync("usermod", ["--groups", groups.join(","), name]);
   }
   return userInfo(name);
 }
@@ -206,8 +213,8 @@ export function runMediatorDirect(mediator: string, input: string, args: string[
 }
 
 /**
- * The exit status, once the process has exited and its stdout has closed: at the exit event alone
- * the answer may still sit in the pipe (a busy test process sees the exit first).
+ * The exit status, once the process has exited and its stdout has closed: Node's "exit" may come
+ * while stdout still has data to read (its docs: stdio may still be open then).
  */
 export function exitedWithStdout(child: ReturnType<typeof spawn>): Promise<number | null> {
   const exited = new Promise<number | null>((done) => child.once("exit", (status) => done(status)));

@@ -89,10 +89,10 @@ function statuses(rows: Record<string, CheckRow>): Record<string, string> {
   return Object.fromEntries(Object.entries(rows).map(([id, row]) => [id, row.status]));
 }
 
-/** The rows that did not pass, with their details, first: a CI log that keeps a failure's first lines shows why. */
-function notPassing(rows: Record<string, CheckRow>, run: CliRun): string {
-  const failed = Object.values(rows).filter((row) => row.status !== "pass" && row.status !== "skip");
-  return `${failed.map((row) => `${row.id} ${row.status}: ${row.detail}`).join("\n")}\n--- stderr:\n${run.stderr}`;
+/** The rows whose status is not the expected one, with their details: a CI log that keeps a failure's first lines shows why. */
+function unexpectedRows(rows: Record<string, CheckRow>, expected: Record<string, string>, run: CliRun): string {
+  const off = Object.values(rows).filter((row) => row.status !== expected[row.id]);
+  return `${off.map((row) => `${row.id} ${row.status} (expected ${expected[row.id] ?? "no such row"}): ${row.detail}`).join("\n")}\n--- stderr:\n${run.stderr}`;
 }
 
 function visudoFile(text: string): { status: number | null; output: string } {
@@ -383,7 +383,8 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
   describe("check", () => {
     it("passes every check on the shared fixture, including a real spawn and kill", () => {
       const { run, report, rows } = check(["--hub-user", fx.hub, "--user", fx.users[1] as string, "--spawn"], fx.mediator);
-      expect(statuses(rows), notPassing(rows, run)).toEqual({ ...Object.fromEntries(IDS.map((id) => [id, "pass"])), ...NO_UNIT });
+      const expected = { ...Object.fromEntries(IDS.map((id) => [id, "pass"])), ...NO_UNIT };
+      expect(statuses(rows), unexpectedRows(rows, expected, run)).toEqual(expected);
       expect(run.status).toBe(0);
       expect(report.mediator).toBe(fx.mediator);
       expect(rows["spawn-and-kill"]?.detail).toMatch(new RegExp(`^spawned pid \\d+ as ${fx.users[1]?.replace(".", "\\.")} \\(uid \\d+\\), listened on 127\\.0\\.0\\.1:\\d+, gone \\d+ ms after SIGTERM$`));

@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { expectRefusal, mediatorCalls, spawnRequestWith } from "../../helpers/mediator-calls.js";
 import { freePort } from "../../helpers/ports.js";
 import { killRequest } from "../../helpers/requests.js";
-import { POLICY_DIR, POLICY_FILE } from "../../helpers/site-policy.js";
+import { POLICY_DIR, POLICY_FILE, POLICY_MARKER as MARKER } from "../../helpers/site-policy.js";
 import {
   killUserProcesses,
   procState,
@@ -32,7 +32,6 @@ const fx = inject("rootFixture");
 const skip = skipWithout("site policy (test/integration/security/policy.test.ts)", fx.reason);
 
 /** Marks a policy directory as this suite's, so a leftover of an interrupted run may be removed. */
-const MARKER = `${POLICY_DIR}/.tsss-test-owned`;
 /** Root-owned directory with the executables the profiles name. */
 const EXTRA = "/opt/tsss-policy";
 const LAB = `${EXTRA}/lab-server`;
