@@ -32,11 +32,8 @@ export class SitePolicyGuard {
   /** Install `policy` root-owned: directory 0755, file 0644 (readable by every user it applies to). */
   write(policy: unknown): void {
     this.backup();
-    if (!this.saved?.dirExisted) {
-      fs.mkdirSync(POLICY_DIR, { recursive: true, mode: 0o755 });
-      fs.writeFileSync(POLICY_MARKER, "");
-    }
     fs.mkdirSync(POLICY_DIR, { recursive: true, mode: 0o755 });
+    if (!this.saved?.dirExisted) fs.writeFileSync(POLICY_MARKER, "");
     fs.chownSync(POLICY_DIR, 0, 0);
     fs.chmodSync(POLICY_DIR, 0o755);
     const staging = `${POLICY_FILE}.tsss-e2e.tmp`;

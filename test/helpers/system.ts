@@ -213,13 +213,13 @@ export function runMediatorDirect(mediator: string, input: string, args: string[
 }
 
 /**
- * The exit status, once the process has exited and its stdout has closed: Node's "exit" may come
- * while stdout still has data to read (its docs: stdio may still be open then).
+ * The exit status, once the process has exited and its stdout (or `stream`) has closed: Node's
+ * "exit" may come while stdio still has data to read (its docs: stdio may still be open then).
  */
-export function exitedWithStdout(child: ReturnType<typeof spawn>): Promise<number | null> {
+export function exitedAndClosed(child: ReturnType<typeof spawn>, stream = child.stdout): Promise<number | null> {
   const exited = new Promise<number | null>((done) => child.once("exit", (status) => done(status)));
-  const stdoutClosed = new Promise<void>((done) => (child.stdout && !child.stdout.closed ? child.stdout.once("close", () => done()) : done()));
-  return Promise.all([exited, stdoutClosed]).then(([status]) => status);
+  const closed = new Promise<void>((done) => (stream && !stream.closed ? stream.once("close", () => done()) : done()));
+  return Promise.all([exited, closed]).then(([status]) => status);
 }
 
 /** The answer, stdout and stderr of a mediator started some other way (e.g. under prlimit). */
@@ -231,7 +231,7 @@ export function collectMediator(child: ReturnType<typeof spawn>, input: string):
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.on("error", reject);
     // The server keeps stderr open: stderr is read only a little longer than stdout.
-    void exitedWithStdout(child).then((status) => {
+    void exitedAndClosed(child).then((status) => {
       setTimeout(() => {
         child.stderr?.destroy();
         resolve({ status, stdout, stderr, answer: parseAnswer(stdout) });

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { demoStatus, waitForDemoServer } from "../../helpers/demo-server.js";
 import { freePort } from "../../helpers/ports.js";
 import { BASE_ENV, killRequest, spawnRequest } from "../../helpers/requests.js";
-import { exitedWithStdout, killUserProcesses, liveProcesses, mediatorWaitingOnStdin, procState, run, runMediatorAs, userInfo, userProcesses, waitFor, type TestUser } from "../../helpers/system.js";
+import { exitedAndClosed, killUserProcesses, liveProcesses, mediatorWaitingOnStdin, procState, run, runMediatorAs, userInfo, userProcesses, waitFor, type TestUser } from "../../helpers/system.js";
 import { HANG_GUARD_MS } from "../../helpers/deadlines.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
 
@@ -105,7 +105,7 @@ describe.skipIf(skip)("what a compromised hub can no longer do", () => {
     child.stdin.write('{"action":"kill",');
     // The mediator (as alice) has its signal handlers once it waits on stdin.
     await waitFor(() => liveProcesses(alice.name).some(mediatorWaitingOnStdin), HANG_GUARD_MS, "the mediator to wait on stdin as alice");
-    const exited = exitedWithStdout(child);
+    const exited = exitedAndClosed(child);
     child.kill("SIGTERM"); // the outer sudo relays it, as sudo relays the hub's
     // The half request keeps stdin open for good: only SIGTERM can end the mediator. How fast it
     // does is not measured here (a hang guard only).
@@ -122,7 +122,7 @@ describe.skipIf(skip)("what a compromised hub can no longer do", () => {
     let stdout = "";
     preserved.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     preserved.stdin.end(spawnRequest(port));
-    const code = await exitedWithStdout(preserved);
+    const code = await exitedAndClosed(preserved);
     expect(code).toBe(1);
     expect(JSON.parse(stdout).error).toMatch(new RegExp(`^refusing to start a server with groups [0-9, ]*${hub.gid}[0-9, ]*, which are not ${alice.name}'s: sudo kept the caller's groups \\(sudo -P`));
     expect(liveProcesses(alice.name)).toEqual([]);

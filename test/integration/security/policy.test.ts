@@ -16,6 +16,7 @@ import { freePort } from "../../helpers/ports.js";
 import { killRequest } from "../../helpers/requests.js";
 import { POLICY_DIR, POLICY_FILE, POLICY_MARKER as MARKER } from "../../helpers/site-policy.js";
 import {
+  exitedAndClosed,
   killUserProcesses,
   procState,
   procStatus,
@@ -31,7 +32,6 @@ import { skipWithout } from "../../helpers/prerequisites.js";
 const fx = inject("rootFixture");
 const skip = skipWithout("site policy (test/integration/security/policy.test.ts)", fx.reason);
 
-/** Marks a policy directory as this suite's, so a leftover of an interrupted run may be removed. */
 /** Root-owned directory with the executables the profiles name. */
 const EXTRA = "/opt/tsss-policy";
 const LAB = `${EXTRA}/lab-server`;
@@ -66,25 +66,21 @@ function runWatchingStderr(user: TestUser, input: string, until: RegExp): Promis
     let stdout = "";
     let stderr = "";
     let exited = false;
-    let stdoutEnded = false;
     const done = () => {
-      if (!exited || !stdoutEnded || !until.test(stderr)) return;
+      if (!exited || !until.test(stderr)) return;
       clearTimeout(guard);
       child.stderr.destroy();
       resolve({ status: child.exitCode, stdout, stderr, answer: JSON.parse(stdout) as MediatorRun["answer"] });
     };
     const guard = setTimeout(() => reject(new Error(`no ${until} on stderr: ${stderr}`)), HANG_GUARD_MS);
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stdout.on("end", () => {
-      stdoutEnded = true;
-      done();
-    });
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk;
       done();
     });
     child.on("error", reject);
-    child.on("exit", () => {
+    // Exited with the answer read: stdout has closed too.
+    void exitedAndClosed(child).then(() => {
       exited = true;
       done();
     });

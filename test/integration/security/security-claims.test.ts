@@ -12,7 +12,7 @@ import { expectRefusal, mediatorCalls, spawnRequestWith } from "../../helpers/me
 import { freePort } from "../../helpers/ports.js";
 import { killRequest } from "../../helpers/requests.js";
 import { SitePolicyGuard } from "../../helpers/site-policy.js";
-import { ensureUser, exitedWithStdout, installSudoers, killUserProcesses, liveProcesses, procState, removeSudoers, removeUser, runMediatorAs, userInfo, userProcesses, waitFor, type TestUser } from "../../helpers/system.js";
+import { ensureUser, exitedAndClosed, installSudoers, killUserProcesses, liveProcesses, procState, removeSudoers, removeUser, runMediatorAs, userInfo, userProcesses, waitFor, type TestUser } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
 
 const fx = inject("rootFixture");
@@ -153,7 +153,7 @@ describe.skipIf(skip)("docs/security.md: what a compromised hub cannot do, throu
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const exited = exitedWithStdout(child);
+    const exited = exitedAndClosed(child);
     try {
       // An incomplete spawn request, and stdin kept open: no end of input, no signal.
       child.stdin.write(`{"action":"spawn","args":["--port=${port}","--ip=127.0.0.1"],`);

@@ -15,6 +15,7 @@ import { freePort } from "../../helpers/ports.js";
 import { killRequest, spawnRequest } from "../../helpers/requests.js";
 import {
   ensureUser,
+  exitedAndClosed,
   installSudoers,
   killUserProcesses,
   procState,
@@ -245,10 +246,8 @@ describe.skipIf(skip)("faults through real sudo", () => {
         child.stdout.destroy();
         let stderr = "";
         child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-        const closed = new Promise<void>((done) => child.stderr.on("close", () => done()));
-        const exited = new Promise<number | null>((done) => child.on("exit", (status) => done(status)));
         child.on("error", reject);
-        void Promise.all([exited, closed]).then(([status]) => resolve({ status, stderr }));
+        void exitedAndClosed(child, child.stderr).then((status) => resolve({ status, stderr }));
         child.stdin.end(input);
       });
     }
