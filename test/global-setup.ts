@@ -100,6 +100,10 @@ export default function setup(project: TestProject): () => void {
   const releaseLock = acquireRunLock();
   let restoreNode: () => void;
   try {
+    // First, before any sudo: a leftover PAM line would act on the next sudo call (a pam_mkhomedir
+    // line made /nonexistent for `sudo -u nobody` below).
+    const leftovers = removeLeftovers();
+    if (leftovers.length > 0) process.stderr.write(`test setup: removed what an interrupted run left: ${leftovers.join(", ")}\n`);
     // The Node 20/22/24 matrix: the installed mediator must run on the node these tests run on.
     restoreNode = putTestNodeOnPath();
   } catch (error) {
@@ -108,8 +112,6 @@ export default function setup(project: TestProject): () => void {
   }
   try {
     teardown();
-    const leftovers = removeLeftovers();
-    if (leftovers.length > 0) process.stderr.write(`test setup: removed what an interrupted run left: ${leftovers.join(", ")}\n`);
     process.stderr.write("test setup: packing and installing ts-sudospawner into /opt/tsss-test (npm pack builds the prebuilt native parts; the install uses them)...\n");
     // npm test (scripts/test/test-all.mjs) packs once for the run and its VM tier.
     const tarball = process.env.TSSS_TEST_TARBALL || packTarball("/tmp/tsss-pack");

@@ -4,23 +4,27 @@
  * killed midway (a machine restart, a CI timeout) leaves its suite's users, groups, sudoers files
  * and test policy behind; a later run would then meet a leftover user that is no longer in the
  * recreated group, or a rule it did not write, and fail far from the cause. Everything here carries
- * the tests' marks: the tsss- prefix, or the site policy directory's marker file.
+ * the tests' marks: the tsss- prefix, the site policy directory's marker file, or the mark above a
+ * line a test added to /etc/pam.d/sudo.
  */
 import fs from "node:fs";
+import { PAM_SUDO, withoutTestLines } from "./pam-sudo.js";
 import { POLICY_DIR, POLICY_MARKER } from "./site-policy.js";
 import { removeGroup, removeSudoers, removeUser } from "./system.js";
 
 const TEST_PREFIX = "tsss-";
 
+function readIfThere(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
 /** Names in a colon-separated account file (/etc/passwd, /etc/group) that carry the test prefix. */
 function testNames(file: string): string[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch {
-    return [];
-  }
-  return text
+  return (readIfThere(file) ?? "")
     .split("\n")
     .map((line) => line.split(":")[0] ?? "")
     .filter((name) => name.startsWith(TEST_PREFIX));
@@ -45,6 +49,11 @@ export function removeLeftovers(): string[] {
   if (fs.existsSync(POLICY_MARKER)) {
     fs.rmSync(POLICY_DIR, { recursive: true, force: true });
     removed.push(POLICY_DIR);
+  }
+  const pam = readIfThere(PAM_SUDO);
+  if (pam !== undefined && withoutTestLines(pam) !== pam) {
+    fs.writeFileSync(PAM_SUDO, withoutTestLines(pam));
+    removed.push(`the tests' line in ${PAM_SUDO}`);
   }
   return removed;
 }

@@ -11,6 +11,25 @@ export const POLICY_FILE = `${POLICY_DIR}/config.json`;
 /** In a policy directory a test created; never in an admin's. */
 export const POLICY_MARKER = `${POLICY_DIR}/.tsss-test-owned`;
 
+/**
+ * Install `policy` (an object, or text as it is) root-owned: directory 0755, file 0644, readable by
+ * every user it applies to. The file arrives by rename, so a hub that is running never reads half
+ * of it; a directory made here gets the marker.
+ */
+export function installPolicy(policy: unknown): void {
+  if (!fs.existsSync(POLICY_DIR)) {
+    fs.mkdirSync(POLICY_DIR, { recursive: true, mode: 0o755 });
+    fs.writeFileSync(POLICY_MARKER, "");
+  }
+  fs.chownSync(POLICY_DIR, 0, 0);
+  fs.chmodSync(POLICY_DIR, 0o755);
+  const staging = `${POLICY_FILE}.tsss-test.tmp`;
+  fs.writeFileSync(staging, typeof policy === "string" ? policy : `${JSON.stringify(policy, null, 2)}\n`, { mode: 0o644 });
+  fs.chownSync(staging, 0, 0);
+  fs.chmodSync(staging, 0o644);
+  fs.renameSync(staging, POLICY_FILE);
+}
+
 export class SitePolicyGuard {
   private saved: { dirExisted: boolean; file: Buffer | undefined; mode: number } | undefined;
 
@@ -29,18 +48,10 @@ export class SitePolicyGuard {
     this.saved = { dirExisted, file, mode };
   }
 
-  /** Install `policy` root-owned: directory 0755, file 0644 (readable by every user it applies to). */
+  /** Install `policy` (installPolicy), after remembering what was there. */
   write(policy: unknown): void {
     this.backup();
-    fs.mkdirSync(POLICY_DIR, { recursive: true, mode: 0o755 });
-    if (!this.saved?.dirExisted) fs.writeFileSync(POLICY_MARKER, "");
-    fs.chownSync(POLICY_DIR, 0, 0);
-    fs.chmodSync(POLICY_DIR, 0o755);
-    const staging = `${POLICY_FILE}.tsss-e2e.tmp`;
-    fs.writeFileSync(staging, `${JSON.stringify(policy, null, 2)}\n`, { mode: 0o644 });
-    fs.chownSync(staging, 0, 0);
-    fs.chmodSync(staging, 0o644);
-    fs.renameSync(staging, POLICY_FILE);
+    installPolicy(policy);
   }
 
   /** Put back what backup() saw. */

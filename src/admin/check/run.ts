@@ -42,16 +42,17 @@ export interface Step {
   run: (s: CheckSubject) => CheckRow | Promise<CheckRow>;
 }
 
-/** The hazard checks share one look at sudo, the sudoers files and the unit. */
-const facts = new WeakMap<CheckSubject, HazardFacts>();
-function factsOf(s: CheckSubject): HazardFacts {
-  let found = facts.get(s);
-  if (found === undefined) {
-    found = gatherHazardFacts(s, s.unitFile);
-    facts.set(s, found);
-  }
-  return found;
+/** `gather` once per check run: rows that judge the same facts share one look at them. */
+function perSubject<T>(gather: (s: CheckSubject) => T): (s: CheckSubject) => T {
+  const seen = new WeakMap<CheckSubject, T>();
+  return (s) => {
+    if (!seen.has(s)) seen.set(s, gather(s));
+    return seen.get(s) as T;
+  };
 }
+
+/** The hazard checks share one look at sudo, the sudoers files and the unit. */
+const factsOf = perSubject((s): HazardFacts => gatherHazardFacts(s, s.unitFile));
 
 const STEPS: readonly Step[] = [
   { activity: (s) => `running the mediator as ${s.user.name} through ${s.hub.name}'s rule`, run: checkRuleAllowsMediator },
@@ -73,15 +74,7 @@ const STEPS: readonly Step[] = [
 ];
 
 /** Both SELinux rows share one look at selinuxfs and the hub's processes. */
-const selinux = new WeakMap<CheckSubject, SelinuxFacts>();
-function selinuxFactsOf(s: CheckSubject): SelinuxFacts {
-  let found = selinux.get(s);
-  if (found === undefined) {
-    found = selinuxFacts(s.hub.uid);
-    selinux.set(s, found);
-  }
-  return found;
-}
+const selinuxFactsOf = perSubject((s): SelinuxFacts => selinuxFacts(s.hub.uid));
 
 /** Last: it explains a spawn that crashed Node above, and adds no number to the rows before it. */
 const SELINUX_STEP: Step = { activity: () => "asking SELinux whether the hub's domain lets Node compile (execmem)", run: (s) => judgeSelinuxExecmem(selinuxFactsOf(s)) };

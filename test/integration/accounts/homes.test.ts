@@ -2,7 +2,8 @@
  * Home directories for new users, the PAM way: with `session optional pam_mkhomedir.so` in
  * /etc/pam.d/sudo, sudo creates a missing home when it opens the session for the mediator, so the
  * first spawn of a user without a home succeeds. Without the line the same spawn is refused with
- * the fix. /etc/pam.d/sudo is put back byte for byte.
+ * the fix. /etc/pam.d/sudo is put back byte for byte; the line carries the tests' mark, so that a
+ * run interrupted before then does not leave it (test/helpers/pam-sudo.ts).
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -11,9 +12,9 @@ import { freePort } from "../../helpers/ports.js";
 import { killRequest, spawnRequest } from "../../helpers/requests.js";
 import { ensureUser, procState, removeUser, runMediatorAs, waitFor, type TestUser } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
+import { PAM_SUDO, withTestLine } from "../../helpers/pam-sudo.js";
 
 const fx = inject("rootFixture");
-const PAM_SUDO = "/etc/pam.d/sudo";
 const MODULE = ["/usr/lib/x86_64-linux-gnu/security/pam_mkhomedir.so", "/lib/x86_64-linux-gnu/security/pam_mkhomedir.so", "/usr/lib64/security/pam_mkhomedir.so", "/lib/security/pam_mkhomedir.so"].find((file) => fs.existsSync(file));
 const reason = !fx.available ? fx.reason : MODULE === undefined ? "pam_mkhomedir.so is not installed (libpam-modules)" : !fs.existsSync(PAM_SUDO) ? `${PAM_SUDO} does not exist` : "";
 const skip = skipWithout("home directories through pam_mkhomedir (test/integration/accounts/homes.test.ts)", reason);
@@ -49,7 +50,7 @@ describe.skipIf(skip)("a new user's first spawn with pam_mkhomedir in /etc/pam.d
   });
 
   it("with it, sudo creates the home (the user's, mode 0700) and the first spawn succeeds", async () => {
-    fs.writeFileSync(PAM_SUDO, `${original.toString("utf8").trimEnd()}\n${LINE}\n`);
+    fs.writeFileSync(PAM_SUDO, withTestLine(original.toString("utf8"), LINE));
     const port = await freePort();
     const spawned = await runMediatorAs(fx.hub, NEWCOMER, fx.mediator, spawnRequest(port), ["--logging=info"]);
     expect(spawned.answer, spawned.stderr).toEqual({ ok: true, pid: expect.any(Number) });

@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { expectRefusal, mediatorCalls, spawnRequestWith } from "../../helpers/mediator-calls.js";
 import { freePort } from "../../helpers/ports.js";
 import { killRequest } from "../../helpers/requests.js";
-import { POLICY_DIR, POLICY_FILE, POLICY_MARKER as MARKER } from "../../helpers/site-policy.js";
+import { installPolicy, POLICY_DIR, POLICY_FILE, POLICY_MARKER as MARKER } from "../../helpers/site-policy.js";
 import {
   exitedAndClosed,
   killUserProcesses,
@@ -39,18 +39,6 @@ const VOILA = `${EXTRA}/voila-server`;
 const HUB_OWNED = `${EXTRA}/hub-owned-server`;
 const SERVER_LOG_NAME = ".tsss-server.log";
 const TOP_KEYS = "singleuser, profiles, env, limits, umask, nice, graceSeconds, minUid, serverLog, path, serverArgs, sandbox, adopt, slurm, cgroup";
-
-
-function writePolicy(policy: unknown): void {
-  fs.mkdirSync(POLICY_DIR, { recursive: true, mode: 0o755 });
-  fs.chownSync(POLICY_DIR, 0, 0);
-  fs.chmodSync(POLICY_DIR, 0o755);
-  fs.writeFileSync(MARKER, "");
-  const text = typeof policy === "string" ? policy : `${JSON.stringify(policy, null, 2)}\n`;
-  fs.writeFileSync(POLICY_FILE, text, { mode: 0o644 });
-  fs.chownSync(POLICY_FILE, 0, 0);
-  fs.chmodSync(POLICY_FILE, 0o644);
-}
 
 function removePolicy(): void {
   fs.rmSync(POLICY_DIR, { recursive: true, force: true });
@@ -166,7 +154,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     };
 
     it("runs the profile the hub names, its arguments before the hub's", async () => {
-      writePolicy({ profiles });
+      installPolicy({ profiles });
       const { pid, port } = await spawnOk(alice, { profile: "voila" });
       expect(commandLine(pid)).toEqual([VOILA, "--profile=voila", `--port=${port}`, "--ip=127.0.0.1"]);
       const report = await serverReport(port);
@@ -176,14 +164,14 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("runs the policy's singleuser executable when the hub names no profile", async () => {
-      writePolicy({ singleuser: LAB, profiles });
+      installPolicy({ singleuser: LAB, profiles });
       const { pid, port } = await spawnOk(alice);
       expect(commandLine(pid)).toEqual([LAB, `--port=${port}`, "--ip=127.0.0.1"]);
       await stop(alice, pid);
     });
 
     it("refuses an unknown profile, naming the defined ones, and starts nothing", async () => {
-      writePolicy({ profiles });
+      installPolicy({ profiles });
       const result = await call(alice, spawnRequest(await freePort(), { profile: "conda" }));
       expectRefusal(result, 'unknown launch profile "conda"; the site policy defines lab, voila');
       expect(userProcesses(alice.name)).toEqual([]);
@@ -196,7 +184,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("refuses a profile executable the hub user owns", async () => {
-      writePolicy({ profiles: { evil: { executable: HUB_OWNED } } });
+      installPolicy({ profiles: { evil: { executable: HUB_OWNED } } });
       const result = await call(alice, spawnRequest(await freePort(), { profile: "evil" }));
       expectRefusal(
         result,
@@ -213,7 +201,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
       fs.symlinkSync(LAB, link);
       fs.lchownSync(link, hub.uid, hub.gid);
       try {
-        writePolicy({ profiles: { linked: { executable: link } } });
+        installPolicy({ profiles: { linked: { executable: link } } });
         const result = await call(alice, spawnRequest(await freePort(), { profile: "linked" }));
         expectRefusal(result, `refusing to run the single-user server ${link}: ${link}: a symbolic link owned by uid ${hub.uid} (the hub user that called sudo), who must not choose where it leads. As root, make it and every directory above it owned by root and not group/world-writable (chown root:root, chmod go-w)`);
         expect(userProcesses(alice.name)).toEqual([]);
@@ -227,7 +215,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("refuses a profile executable that does not exist", async () => {
-      writePolicy({ profiles: { gone: { executable: `${EXTRA}/missing-server` } } });
+      installPolicy({ profiles: { gone: { executable: `${EXTRA}/missing-server` } } });
       const result = await call(alice, spawnRequest(await freePort(), { profile: "gone" }));
       expectRefusal(result, `the single-user server ${EXTRA}/missing-server does not exist (or a link on the way to it is broken)`);
     });
@@ -235,7 +223,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
 
   describe("environment policy", () => {
     it("drops the names and patterns the site denies, even when its allow-list admits them", async () => {
-      writePolicy({ env: { deny: ["TSSS_SECRET"], denyPatterns: ["AWS_*"], allow: ["TSSS_*", "AWS_*", "KEEP_ME"] } });
+      installPolicy({ env: { deny: ["TSSS_SECRET"], denyPatterns: ["AWS_*"], allow: ["TSSS_*", "AWS_*", "KEEP_ME"] } });
       const { pid, port, run } = await spawnOk(alice, {
         env: { TSSS_SECRET: "s", AWS_ACCESS_KEY_ID: "k", AWS_REGION: "r", JUPYTERHUB_API_TOKEN: "t", LD_PRELOAD: "/tmp/x.so", KEEP_ME: "1" },
       });
@@ -253,7 +241,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
       const before = await spawnOk(alice, { env: hubEnv });
       expect(before.run.stderr).toContain(`dropped environment variable SITE_FLAG: not in the vocabulary of what JupyterHub sends; to pass it, add "SITE_FLAG" to "env.allow" in ${POLICY_FILE}`);
       await stop(alice, before.pid);
-      writePolicy({ env: { allow: ["SITE_*", "LD_*"] } });
+      installPolicy({ env: { allow: ["SITE_*", "LD_*"] } });
       const { pid, port, run } = await spawnOk(alice, { env: hubEnv });
       expect(run.stderr).toContain(`dropped environment variable OTHER: not in the vocabulary of what JupyterHub sends; to pass it, add "OTHER" to "env.allow" in ${POLICY_FILE}`);
       // The hub's PATH is replaced by the policy's without a warning (JupyterHub sends one with every spawn).
@@ -267,7 +255,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("sets the server's PATH from the policy, after the executable's own directory", async () => {
-      writePolicy({ path: "/usr/bin:/bin" });
+      installPolicy({ path: "/usr/bin:/bin" });
       const { pid, port } = await spawnOk(alice, { env: { PATH: "/home/hub/bin:/usr/bin" } });
       expect((await serverReport(port)).env.PATH).toBe(`${fx.binDir}:/usr/bin:/bin`);
       await stop(alice, pid);
@@ -276,7 +264,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
 
   describe("resource limits, umask and nice", () => {
     it("applies the site's limits, umask and nice to the server, not to its reaper", async () => {
-      writePolicy({ limits: { nofile: 512, nproc: 4000, as: 8 * 2 ** 30, cpu: 3600, core: 0 }, umask: "0027", nice: 7 });
+      installPolicy({ limits: { nofile: 512, nproc: 4000, as: 8 * 2 ** 30, cpu: 3600, core: 0 }, umask: "0027", nice: 7 });
       const { pid, port } = await spawnOk(alice);
       expect(limit(pid, "Max open files")).toEqual(["512", "512"]);
       expect(limit(pid, "Max processes")).toEqual(["4000", "4000"]);
@@ -296,7 +284,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("lets the hub lower a limit", async () => {
-      writePolicy({ limits: { nofile: 512 } });
+      installPolicy({ limits: { nofile: 512 } });
       const { pid } = await spawnOk(alice, { limits: { nofile: 256, cpu: 120 } });
       expect(limit(pid, "Max open files")).toEqual(["256", "256"]);
       expect(limit(pid, "Max cpu time")).toEqual(["120", "120"]);
@@ -304,7 +292,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("never lets the hub raise a limit above the site's", async () => {
-      writePolicy({ limits: { nofile: 512 } });
+      installPolicy({ limits: { nofile: 512 } });
       const { pid } = await spawnOk(alice, { limits: { nofile: 4096 } });
       expect(limit(pid, "Max open files")).toEqual(["512", "512"]);
       await stop(alice, pid);
@@ -322,7 +310,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
   // systemd manager for its users, which is exactly the case where a capped server must not start.
   describe("cgroup section, on a host where the user's systemd manager cannot be had", () => {
     it("refuses the spawn naming the fix, and starts nothing: never an uncapped server", async () => {
-      writePolicy({ cgroup: { default: { MemoryMax: "1G" }, max: { MemoryMax: "2G" } } });
+      installPolicy({ cgroup: { default: { MemoryMax: "1G" }, max: { MemoryMax: "2G" } } });
       expect(fs.existsSync(`/run/user/${alice.uid}/systemd/private`), "this test needs a host where the user's manager is not running").toBe(false);
       const result = await call(alice, spawnRequest(await freePort()));
       expectRefusal(
@@ -343,7 +331,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
 
   describe("grace period", () => {
     it("waits the policy's grace period before answering", async () => {
-      writePolicy({ graceSeconds: 2.5 });
+      installPolicy({ graceSeconds: 2.5 });
       const started = Date.now();
       const { pid } = await spawnOk(alice);
       expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
@@ -351,7 +339,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("reports an exit within the policy's grace period with its length", async () => {
-      writePolicy({ graceSeconds: 2 });
+      installPolicy({ graceSeconds: 2 });
       // Port 1 needs privileges: the demo server exits with status 1 at once.
       const result = await call(alice, spawnRequest(1));
       expectRefusal(result, "the single-user server exited with status 1 within 2000 ms of starting; its output is in the hub's log just above", true);
@@ -361,7 +349,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("answers at once with a grace period of 0, even for a server about to fail", async () => {
-      writePolicy({ graceSeconds: 0 });
+      installPolicy({ graceSeconds: 0 });
       const result = await call(alice, spawnRequest(1));
       expect(result.answer).toEqual({ ok: true, pid: expect.any(Number) });
       const pid = result.answer?.pid as number;
@@ -386,7 +374,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("a request cannot lengthen the policy's grace: asking 60 s under graceSeconds 0.5 waits 0.5 s", async () => {
-      writePolicy({ graceSeconds: 0.5 });
+      installPolicy({ graceSeconds: 0.5 });
       const result = await call(alice, spawnRequest(1, { graceSeconds: 60 }));
       expectRefusal(result, "the single-user server exited with status 1 within 500 ms of starting; its output is in the hub's log just above", true);
       await waitFor(() => userProcesses(alice.name).length === 0, 5_000, "no process of alice");
@@ -395,8 +383,9 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     it("an exec failure still comes back at once with its errno when no grace is asked", async () => {
       // A root-owned script whose interpreter is missing passes the audit and fails at execve.
       const broken = `${EXTRA}/broken-interpreter`;
-      fs.writeFileSync(broken, "#!/nonexistent/tsss-interpreter\n", { mode: 0o755 });
-      writePolicy({ profiles: { broken: { description: "broken", executable: broken } } });
+      // Not /nonexistent: that is the home of Debian's nobody, and pam_mkhomedir may have made it.
+      fs.writeFileSync(broken, `#!${EXTRA}/missing-interpreter\n`, { mode: 0o755 });
+      installPolicy({ profiles: { broken: { description: "broken", executable: broken } } });
       const result = await call(alice, spawnRequest(await freePort(), { graceSeconds: 0, profile: "broken" }));
       expectRefusal(result, `could not execute the single-user server: No such file or directory (errno 2) (${broken}); check that it exists and is executable by this user`);
       expect(userProcesses(alice.name)).toEqual([]);
@@ -406,7 +395,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
   describe("for the hub's options form and JupyterHub's traits", () => {
     it("answers the profiles with their descriptions, in policy order, and none without a policy", async () => {
       expect((await call(alice, JSON.stringify({ action: "profiles" }))).answer).toEqual({ ok: true, profiles: [] });
-      writePolicy({
+      installPolicy({
         profiles: { voila: { description: "Voilà dashboards", executable: VOILA }, lab: { description: "JupyterLab <b>", executable: LAB } },
       });
       const run = await call(alice, JSON.stringify({ action: "profiles" }));
@@ -416,7 +405,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("applies a data limit (JupyterHub's mem_limit) as RLIMIT_DATA, never above the site's", async () => {
-      writePolicy({ limits: { data: 3_000_000_000 } });
+      installPolicy({ limits: { data: 3_000_000_000 } });
       const lowered = await spawnOk(alice, { limits: { data: 2_000_000_000 } });
       expect(limit(lowered.pid, "Max data size")).toEqual(["2000000000", "2000000000"]);
       await stop(alice, lowered.pid);
@@ -474,7 +463,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
         await stop(alice, second.pid);
         await waitFor(() => !fs.existsSync(dir), 10_000, `${dir} to be removed after the server stopped`);
         // A start that fails after the files were written removes them at once.
-        writePolicy({ serverLog: "/root/tsss-{user}.log" });
+        installPolicy({ serverLog: "/root/tsss-{user}.log" });
         expectRefusal(await call(alice, spawnRequest(await freePort(), { tls, env })), /^could not open the server log file/);
         expect(fs.readdirSync(tlsRoot)).toEqual([]);
       } finally {
@@ -486,7 +475,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
 
   it("refuses users below the policy's minimum uid, for kill as for spawn", async () => {
     expect(bob.uid).toBeGreaterThan(alice.uid);
-    writePolicy({ minUid: bob.uid });
+    installPolicy({ minUid: bob.uid });
     const message = `refusing to act as system account ${alice.name} (uid ${alice.uid} is below UID_MIN ${bob.uid}). Restrict the sudoers Runas list to the users who may run notebook servers`;
     expectRefusal(await call(alice, killRequest(4_000_000, 0)), message);
     expectRefusal(await call(alice, spawnRequest(await freePort())), message);
@@ -497,7 +486,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
 
   describe("per-user server log", () => {
     it("writes the server's output to the log file while the hub also gets it on stderr", async () => {
-      writePolicy({ serverLog: `{home}/${SERVER_LOG_NAME}` });
+      installPolicy({ serverLog: `{home}/${SERVER_LOG_NAME}` });
       const logFile = path.join(alice.home, SERVER_LOG_NAME);
       const { pid, port, run } = await spawnOk(alice);
       expect(run.stderr).toContain(`server output is also written to ${logFile}`);
@@ -512,7 +501,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("refuses to spawn when the log file cannot be opened", async () => {
-      writePolicy({ serverLog: "/root/tsss-{user}.log" });
+      installPolicy({ serverLog: "/root/tsss-{user}.log" });
       const result = await call(alice, spawnRequest(await freePort()));
       expectRefusal(
         result,
@@ -531,7 +520,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
       fs.chmodSync(shared, 0o777);
       const aliceOther = path.join(alice.home, ".tsss-other-file");
       try {
-        writePolicy({ serverLog: `${shared}/{user}.log` });
+        installPolicy({ serverLog: `${shared}/{user}.log` });
         const refused = async (message: string) => {
           expectRefusal(await call(alice, spawnRequest(await freePort())), `could not open the server log file ${log}: ${message}; ${fix}`);
           await waitFor(() => userProcesses(alice.name).length === 0, 5_000, "no process of alice");
@@ -573,7 +562,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
       `refusing the policy ${POLICY_FILE}: ${reason}. As root: chown root:root it and its directories, chmod go-w`;
 
     it("refuses a group-writable policy directory, for spawn as for kill", async () => {
-      writePolicy({});
+      installPolicy({});
       fs.chmodSync(POLICY_DIR, 0o775);
       const message = refusal(`${POLICY_DIR}: writable by group 0 (mode 775)`);
       expectRefusal(await call(alice, killRequest(4_000_000, 0)), message);
@@ -582,21 +571,21 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("refuses a policy file owned by the hub user", async () => {
-      writePolicy({ singleuser: LAB });
+      installPolicy({ singleuser: LAB });
       fs.chownSync(POLICY_FILE, hub.uid, hub.gid);
       expectRefusal(await call(alice, spawnRequest(await freePort())), refusal(`${POLICY_FILE}: owned by uid ${hub.uid}, who must not control what runs`));
       expect(userProcesses(alice.name)).toEqual([]);
     });
 
     it("refuses a world-writable policy file", async () => {
-      writePolicy({});
+      installPolicy({});
       fs.chmodSync(POLICY_FILE, 0o646);
       expectRefusal(await call(alice, killRequest(4_000_000, 0)), refusal(`${POLICY_FILE}: writable by everyone (mode 646)`));
     });
 
     it("refuses invalid JSON", async () => {
       const text = '{ "graceSeconds": 2, }';
-      writePolicy(text);
+      installPolicy(text);
       let parseError = "";
       try {
         JSON.parse(text);
@@ -608,20 +597,20 @@ describe.skipIf(skip)("the root-owned site policy", () => {
     });
 
     it("refuses unknown keys", async () => {
-      writePolicy({ singleuser: LAB, shell: "/bin/sh" });
+      installPolicy({ singleuser: LAB, shell: "/bin/sh" });
       expectRefusal(await call(alice, spawnRequest(await freePort())), `${POLICY_FILE}: the policy has unknown key "shell" (allowed: ${TOP_KEYS})`);
       expect(userProcesses(alice.name)).toEqual([]);
     });
 
     it("refuses unknown keys in a profile and invalid values", async () => {
-      writePolicy({ profiles: { lab: { executable: LAB, shell: true } } });
+      installPolicy({ profiles: { lab: { executable: LAB, shell: true } } });
       expectRefusal(await call(alice, killRequest(4_000_000, 0)), `${POLICY_FILE}: "profiles.lab" has unknown key "shell" (allowed: description, executable, args, limits, cgroup)`);
-      writePolicy({ limits: { nofile: -1 } });
+      installPolicy({ limits: { nofile: -1 } });
       expectRefusal(await call(alice, killRequest(4_000_000, 0)), `${POLICY_FILE}: "limits".nofile must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`);
     });
 
     it("refuses a policy file the user cannot read", async () => {
-      writePolicy({ limits: { nofile: 512 } });
+      installPolicy({ limits: { nofile: 512 } });
       fs.chmodSync(POLICY_FILE, 0o600);
       expectRefusal(
         await call(alice, spawnRequest(await freePort())),
@@ -632,7 +621,7 @@ describe.skipIf(skip)("the root-owned site policy", () => {
 
     it("refuses, rather than ignores, a policy in a directory the user cannot search", async () => {
       // A policy that silently does not apply (limits, allow-list, profiles gone) is worse than none.
-      writePolicy({ limits: { nofile: 512 } });
+      installPolicy({ limits: { nofile: 512 } });
       fs.chmodSync(POLICY_DIR, 0o700);
       const result = await call(alice, spawnRequest(await freePort()));
       expectRefusal(result, new RegExp(`^refusing the policy ${POLICY_FILE}: .*(permission denied|EACCES)`, "i"));

@@ -179,7 +179,7 @@ describe.skipIf(skip)("the vocabulary of what a hub may pass, through real sudo"
         fs.lchownSync(path.join(alice.home, "tsss-link"), alice.uid, alice.gid);
         return { JUPYTERHUB_ROOT_DIR: "~/tsss-link" };
       }, new RegExp(`${HUB_DIR}: owned by `)],
-      ["a directory that does not exist", () => ({ JUPYTERHUB_ROOT_DIR: "/nonexistent/tsss" }), /^the server's root directory \/nonexistent\/tsss \(from JUPYTERHUB_ROOT_DIR\) does not exist/],
+      ["a directory that does not exist", () => ({ JUPYTERHUB_ROOT_DIR: "/tsss-missing/root" }), /^the server's root directory \/tsss-missing\/root \(from JUPYTERHUB_ROOT_DIR\) does not exist/],
     ])("refuses %s, and starts nothing", async (_what, env, error) => {
       expectRefusal(await call(alice, spawnRequestWith(await freePort(), { env: env() })), error);
       expect(liveProcesses(alice.name)).toEqual([]);
