@@ -9,7 +9,7 @@ import { directoryChecks } from "./directory.js";
 import { jupyterHubChecks } from "./jupyterhub.js";
 import { CAPS, GUEST, type HubStandinState } from "./names.js";
 import { asHub } from "./hub-call.js";
-import { alive, cgroupFacts, cgroupOf, checkAsAdmin, checksFor, contextOf, fetchRetryingStale, ok, openReport, ownerOf, processesOf, read, run, selinuxDenials, sleep, uidOf, unitProperty, waitFor } from "./observe.js";
+import { alive, cgroupFacts, cgroupOf, checkAsAdmin, checksFor, contextOf, fetchErrorCode, fetchRetryingStale, ok, openReport, ownerOf, processesOf, read, run, selinuxDenials, sleep, uidOf, unitProperty, waitFor } from "./observe.js";
 import { userCapFacts } from "./user-cap.js";
 
 const report = openReport();
@@ -35,7 +35,7 @@ async function serverStatus(): Promise<unknown> {
     try {
       return await fetchRetryingStale(url);
     } catch (error) {
-      if ((error as { cause?: { code?: string } }).cause?.code === "ECONNREFUSED") return undefined;
+      if (fetchErrorCode(error) === "ECONNREFUSED") return undefined;
       throw error;
     }
   });
@@ -52,8 +52,6 @@ function spawnAs(user: string, profile: string, cgroup?: Record<string, number>)
 function killAs(user: string, pid: number, signal: number): unknown {
   return asHub(user, { action: "kill", pid, signal }).answer;
 }
-
-
 
 await check("boot", () => {
   const mount = read("/proc/self/mounts")

@@ -61,6 +61,11 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
   }
 }
 
+/** The system error code under a failed fetch (undici puts it on the cause): ECONNREFUSED, ECONNRESET... */
+export function fetchErrorCode(error: unknown): string | undefined {
+  return (error as { cause?: { code?: string } }).cause?.code;
+}
+
 /**
  * fetch, once more when the first try met a keep-alive socket the peer had already closed: the
  * driver's synchronous steps (spawnSync) block the event loop past the peer's 5 s keep-alive (the
@@ -71,7 +76,7 @@ export async function fetchRetryingStale(url: string, init?: RequestInit): Promi
   try {
     return await fetch(url, init);
   } catch (error) {
-    const code = (error as { cause?: { code?: string } }).cause?.code;
+    const code = fetchErrorCode(error);
     if (code !== "UND_ERR_SOCKET" && code !== "ECONNRESET") throw error;
     await sleep(200);
     return fetch(url, init);
