@@ -4,11 +4,11 @@
  * killed midway (a machine restart, a CI timeout) leaves its suite's users, groups, sudoers files
  * and test policy behind; a later run would then meet a leftover user that is no longer in the
  * recreated group, or a rule it did not write, and fail far from the cause. Everything here carries
- * the tests' marks: the tsss- prefix, the site policy directory's marker file, or the mark above a
- * line a test added to /etc/pam.d/sudo.
+ * the tests' marks: the tsss- prefix, the site policy directory's marker file, or the mark above
+ * each line a test added to /etc/pam.d/sudo.
  */
 import fs from "node:fs";
-import { PAM_SUDO, withoutTestLines } from "./pam-sudo.js";
+import { PAM_SUDO_SERVICE, withoutTestLines } from "./pam-sudo.js";
 import { POLICY_DIR, POLICY_MARKER } from "./site-policy.js";
 import { removeGroup, removeSudoers, removeUser } from "./system.js";
 
@@ -50,10 +50,10 @@ export function removeLeftovers(): string[] {
     fs.rmSync(POLICY_DIR, { recursive: true, force: true });
     removed.push(POLICY_DIR);
   }
-  const pam = readIfThere(PAM_SUDO);
+  const pam = readIfThere(PAM_SUDO_SERVICE);
   if (pam !== undefined && withoutTestLines(pam) !== pam) {
-    fs.writeFileSync(PAM_SUDO, withoutTestLines(pam));
-    removed.push(`the tests' line in ${PAM_SUDO}`);
+    fs.writeFileSync(PAM_SUDO_SERVICE, withoutTestLines(pam));
+    removed.push(`the tests' lines in ${PAM_SUDO_SERVICE}`);
   }
   return removed;
 }

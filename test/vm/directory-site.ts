@@ -4,12 +4,13 @@
  * take minutes for it), its users and the group "Jupyter Users"; on the member side the files of
  * the guide's shape: krb5.conf, resolv.conf naming the DC, an sssd.conf with
  * use_fully_qualified_names and fallback_homedir = /home/%u@%d, and pam_mkhomedir in
- * /etc/pam.d/sudo as admin guide section 3 says. The driver (guest/directory.ts) starts the DC in a
+ * /etc/pam.d/sudo for the hub's sudo calls, as admin guide section 3 says. The driver (guest/directory.ts) starts the DC in a
  * network namespace, joins with adcli and starts sssd; the guest's own samba units stay masked.
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import { AD, type AdSecrets } from "./guest/names.js";
+import { pamHomeLines } from "../../src/admin/pam-homes.js";
+import { AD, GUEST, type AdSecrets } from "./guest/names.js";
 import type { Machine } from "./machine.js";
 
 /** A password AD's default complexity rule accepts (three character classes). */
@@ -74,7 +75,7 @@ export function layDirectorySite(machine: Machine): AdSecrets {
   machine.write("/etc/resolv.conf", `search ${AD.domain}\nnameserver ${AD.dcIp}\n`);
   machine.write("/etc/sssd/sssd.conf", sssdConf(), 0o600);
   const sudoPam = fs.readFileSync(machine.hostPath("/etc/pam.d/sudo"), "utf8");
-  machine.write("/etc/pam.d/sudo", `${sudoPam.trimEnd()}\nsession optional pam_mkhomedir.so skel=/etc/skel umask=0077\n`);
+  machine.write("/etc/pam.d/sudo", `${sudoPam.trimEnd()}\n${pamHomeLines(GUEST.hub).join("\n")}\n`);
   machine.write(AD.secrets, JSON.stringify(secrets), 0o600);
   machine.write(AD.server, '#!/bin/sh\nid -u > "$HOME/.tsss-ad-uid"\nexec sleep 100000\n', 0o755);
   return secrets;

@@ -451,8 +451,10 @@ describe.skipIf(skip)("a real systemd host (one VM boot, qemu TCG)", () => {
       expect(String(rule.hubMayRun)).toContain(GUEST.mediator);
     });
 
-    it("each AD user's first spawn through sudo and the mediator runs as the uid sssd gave, in a home pam_mkhomedir made then (the user's, 0700)", () => {
-      const servers = observed("ad-spawn").servers as Record<string, Record<string, unknown>>;
+    it("each AD user's first spawn through sudo and the mediator runs as the uid sssd gave, in a home pam_mkhomedir made then (the user's, 0700), not at root's sudo before it", () => {
+      const spawn = observed("ad-spawn");
+      expect(spawn.beforeSpawn, "root's sudo before the first spawn").toEqual({ rootSudo: 0, homeAfterRootSudo: false });
+      const servers = spawn.servers as Record<string, Record<string, unknown>>;
       for (const user of AD.users) {
         const uid = passwdOf(user.name)[2];
         expect(servers[user.name], JSON.stringify(servers[user.name])).toMatchObject({ answer: { ok: true }, serverUid: uid, written: uid, homeStat: `${user.name} 700`, stop: { ok: true } });

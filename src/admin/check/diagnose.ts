@@ -6,6 +6,7 @@
  */
 import { shellQuote } from "../../protocol/index.js";
 import { linkCommand } from "../host/singleuser-link.js";
+import { pamHomeCommand } from "../pam-homes.js";
 import { classifyRefusal } from "../../system/sudo-refusals.js";
 import { parseLongListing, splitListEntries, unquoteListedName } from "../host/sudo-listing.js";
 
@@ -81,8 +82,8 @@ function refusedBySudo(ctx: FailureContext): Diagnosis {
 }
 
 /** Make one home now, and every future one on first spawn (docs/admin-guide.md, "Home directories"). */
-export function homeFix(user: string): string {
-  return `as root: \`mkhomedir_helper ${shellQuote(user)}\`; to create homes on first spawn, add \`session optional pam_mkhomedir.so skel=/etc/skel umask=0077\` to /etc/pam.d/sudo`;
+export function homeFix(user: string, hub: string): string {
+  return `as root: \`mkhomedir_helper ${shellQuote(user)}\`; to create homes on first spawn, for ${hub}'s sudo calls only: \`${pamHomeCommand(hub)}\``;
 }
 
 export function diagnoseSudoFailure(output: string, ctx: FailureContext): Diagnosis {
@@ -110,7 +111,7 @@ export function diagnoseSudoFailure(output: string, ctx: FailureContext): Diagno
     return { cause: "no single-user executable next to the mediator", fix: `as root: \`${linkCommand(ctx.mediator.replace(/\/[^/]*$/, ""), ctx.singleUser)}\` (the venv's jupyterhub-singleuser by its full path)` };
   }
   if (/home directory .* does not exist/.test(output)) {
-    return { cause: `${ctx.user} has no home directory`, fix: homeFix(ctx.user) };
+    return { cause: `${ctx.user} has no home directory`, fix: homeFix(ctx.user, ctx.hub) };
   }
   if (refusal === "not_found") {
     return {

@@ -162,7 +162,7 @@ export function checkHome(s: CheckSubject): CheckRow {
       ...row,
       status: "fail",
       detail: `the home directory ${home} of ${s.user.name} does not exist; the mediator refuses to spawn without it`,
-      fix: homeFix(s.user.name),
+      fix: homeFix(s.user.name, s.hub.name),
     };
   }
   if (!stats.isDirectory()) {

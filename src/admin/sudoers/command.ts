@@ -22,6 +22,7 @@ import { locateMediator, type MediatorLocation } from "../host/mediator-path.js"
 import { singleUserAdvice, singleUserFacts } from "../host/singleuser-link.js";
 import { nodeUnderSudo, securePathFix, securePathLocations } from "../host/node-under-sudo.js";
 import { restoreLabel } from "../root-file.js";
+import { pamHomeCommand } from "../pam-homes.js";
 import { aliasDefinedElsewhere, existingRule, mergeRefusal, validInstallName } from "./merge.js";
 import { commandAliasName, generateSnippet, runasList, sudoersName, type AccountKind, type Runas } from "./rule.js";
 
@@ -118,8 +119,9 @@ function lookupCurrentUserName(): string | undefined {
  * `--mkhomedir` is gone: no hub code ever ran the mkhomedir_helper rule it wrote, and the rule's
  * argument pattern needed sudo 1.9.10. Homes are made by PAM when sudo opens the session.
  */
-export const MKHOMEDIR_REMOVED =
-  "--mkhomedir was removed: let PAM create a missing home when sudo starts the mediator instead. As root, add `session optional pam_mkhomedir.so skel=/etc/skel umask=0077` to /etc/pam.d/sudo (RHEL: `authselect enable-feature with-mkhomedir` and `systemctl enable --now oddjobd`, or `session optional pam_oddjob_mkhomedir.so` in /etc/pam.d/sudo); see docs/admin-guide.md, \"Home directories\"";
+function mkhomedirRemoved(hubUser: string): string {
+  return `--mkhomedir was removed: let PAM create a missing home when sudo starts the mediator instead. As root: \`${pamHomeCommand(hubUser)}\` (RHEL: \`authselect enable-feature with-mkhomedir\` and \`systemctl enable --now oddjobd\`, or pam_oddjob_mkhomedir.so in place of pam_mkhomedir.so); see docs/admin-guide.md, "Home directories"`;
+}
 
 /** The uid or gid of a name, for the by-hand form of a name sudoers cannot spell. */
 function idOf(name: string, kind: AccountKind): number | undefined {
@@ -131,7 +133,7 @@ function idOf(name: string, kind: AccountKind): number | undefined {
 
 /** Every check that does not need the text, then the text. */
 export function buildSnippet(request: SudoersRequest, io: AdminIO): { text: string; mediatorPath: string } {
-  if (request.mkhomedir) throw new SudoSpawnerError("USAGE", MKHOMEDIR_REMOVED);
+  if (request.mkhomedir) throw new SudoSpawnerError("USAGE", mkhomedirRemoved(request.hubUser));
   // Names sudoers cannot spell are refused before anything else is looked at.
   sudoersName(request.hubUser, "hub user", idOf(request.hubUser, "hub user"));
   runasList(request.runas, idOf);

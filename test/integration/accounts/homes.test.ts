@@ -1,9 +1,10 @@
 /**
- * Home directories for new users, the PAM way: with `session optional pam_mkhomedir.so` in
+ * Home directories for new users, the PAM way: with the lines of src/admin/pam-homes.ts in
  * /etc/pam.d/sudo, sudo creates a missing home when it opens the session for the mediator, so the
- * first spawn of a user without a home succeeds. Without the line the same spawn is refused with
- * the fix. /etc/pam.d/sudo is put back byte for byte; the line carries the tests' mark, so that a
- * run interrupted before then does not leave it (test/helpers/pam-sudo.ts).
+ * first spawn of a user without a home succeeds, and only then: sudo run by anyone but the hub
+ * skips pam_mkhomedir. Without the lines the same spawn is refused with the fix. /etc/pam.d/sudo
+ * is put back byte for byte; the lines carry the tests' mark, so that a run interrupted before then
+ * does not leave them (test/helpers/pam-sudo.ts).
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -12,7 +13,8 @@ import { freePort } from "../../helpers/ports.js";
 import { killRequest, spawnRequest } from "../../helpers/requests.js";
 import { ensureUser, procState, removeUser, runMediatorAs, waitFor, type TestUser } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
-import { PAM_SUDO, withTestLine } from "../../helpers/pam-sudo.js";
+import { PAM_SUDO_SERVICE as PAM_SUDO, withTestLines } from "../../helpers/pam-sudo.js";
+import { pamHomeCommand, pamHomeLines } from "../../../src/admin/pam-homes.js";
 
 const fx = inject("rootFixture");
 const MODULE = ["/usr/lib/x86_64-linux-gnu/security/pam_mkhomedir.so", "/lib/x86_64-linux-gnu/security/pam_mkhomedir.so", "/usr/lib64/security/pam_mkhomedir.so", "/lib/security/pam_mkhomedir.so"].find((file) => fs.existsSync(file));
@@ -20,7 +22,12 @@ const reason = !fx.available ? fx.reason : MODULE === undefined ? "pam_mkhomedir
 const skip = skipWithout("home directories through pam_mkhomedir (test/integration/accounts/homes.test.ts)", reason);
 
 const NEWCOMER = "tsss-hm-new";
-const LINE = "session optional pam_mkhomedir.so skel=/etc/skel umask=0077";
+
+/** `check`'s home row for the newcomer, as root runs it. */
+function homeRow(): { status: string; detail: string; fix: string } | undefined {
+  const check = spawnSync(fx.mediator, ["check", "--hub-user", fx.hub, "--user", NEWCOMER, "--json"], { encoding: "utf8", cwd: "/" });
+  return (JSON.parse(check.stdout) as { rows: Array<{ id: string; status: string; detail: string; fix: string }> }).rows.find((row) => row.id === "home-usable");
+}
 
 describe.skipIf(skip)("a new user's first spawn with pam_mkhomedir in /etc/pam.d/sudo (root, real sudo and PAM)", () => {
   let original: Buffer;
@@ -38,19 +45,33 @@ describe.skipIf(skip)("a new user's first spawn with pam_mkhomedir in /etc/pam.d
     removeUser(NEWCOMER);
   });
 
-  it("without the PAM line the spawn is refused, naming both fixes", async () => {
+  it("without the PAM lines the spawn is refused, naming both fixes", async () => {
     const result = await runMediatorAs(fx.hub, NEWCOMER, fx.mediator, spawnRequest(await freePort()), ["--logging=info"]);
     expect(result.status).toBe(1);
     expect(result.answer?.error).toMatch(new RegExp(`^home directory ${user.home} of ${NEWCOMER} does not exist`));
     expect(fs.existsSync(user.home)).toBe(false);
-    const check = spawnSync(fx.mediator, ["check", "--hub-user", fx.hub, "--user", NEWCOMER, "--json"], { encoding: "utf8", cwd: "/" });
-    const home = (JSON.parse(check.stdout) as { rows: Array<{ id: string; status: string; fix: string }> }).rows.find((row) => row.id === "home-usable");
+    const home = homeRow();
     expect(home?.status).toBe("fail");
-    expect(home?.fix).toContain(`add \`${LINE}\` to /etc/pam.d/sudo`);
+    expect(home?.fix).toContain(`for ${fx.hub}'s sudo calls only: \`${pamHomeCommand(fx.hub)}\``);
   });
 
-  it("with it, sudo creates the home (the user's, mode 0700) and the first spawn succeeds", async () => {
-    fs.writeFileSync(PAM_SUDO, withTestLine(original.toString("utf8"), LINE));
+  it("with the lines, sudo run by anyone but the hub makes no home (check, which sudoes as the hub, does); pam_mkhomedir alone would", () => {
+    const [guard, mkhomedir] = pamHomeLines(fx.hub);
+    const rootSudo = () => spawnSync("sudo", ["-n", "-u", NEWCOMER, "/bin/true"], { encoding: "utf8", cwd: "/" });
+    fs.writeFileSync(PAM_SUDO, withTestLines(original.toString("utf8"), [guard, mkhomedir]));
+    expect(rootSudo().status).toBe(0);
+    expect(fs.existsSync(user.home)).toBe(false);
+    // check's first row runs the mediator through the hub's rule, as a spawn does: that makes it.
+    expect(homeRow()).toMatchObject({ status: "pass", detail: `${user.home} (owner ${NEWCOMER}, mode 0700)` });
+    fs.rmSync(user.home, { recursive: true });
+    fs.writeFileSync(PAM_SUDO, withTestLines(original.toString("utf8"), [mkhomedir]));
+    expect(rootSudo().status).toBe(0);
+    expect(fs.existsSync(user.home)).toBe(true);
+    fs.rmSync(user.home, { recursive: true });
+  });
+
+  it("with them, sudo run by the hub creates the home (the user's, mode 0700) and the first spawn succeeds", async () => {
+    fs.writeFileSync(PAM_SUDO, withTestLines(original.toString("utf8"), pamHomeLines(fx.hub)));
     const port = await freePort();
     const spawned = await runMediatorAs(fx.hub, NEWCOMER, fx.mediator, spawnRequest(port), ["--logging=info"]);
     expect(spawned.answer, spawned.stderr).toEqual({ ok: true, pid: expect.any(Number) });

@@ -1,22 +1,28 @@
 import { describe, expect, it } from "vitest";
-import { TEST_LINE_MARK, withTestLine, withoutTestLines } from "../../helpers/pam-sudo.js";
+import { TEST_LINE_MARK, withTestLines, withoutTestLines } from "../../helpers/pam-sudo.js";
 
 const LINE = "session optional pam_mkhomedir.so skel=/etc/skel umask=0077";
 const DEBIAN = "#%PAM-1.0\n\n@include common-auth\n@include common-account\n@include common-session-noninteractive\n";
 
 describe("the tests' marked line in /etc/pam.d/sudo", () => {
   it("is appended under its mark", () => {
-    expect(withTestLine(DEBIAN, LINE)).toBe(`${DEBIAN}${TEST_LINE_MARK}\n${LINE}\n`);
+    expect(withTestLines(DEBIAN, [LINE])).toBe(`${DEBIAN}${TEST_LINE_MARK}\n${LINE}\n`);
   });
 
   it("comes out again, leaving the file as it was", () => {
-    expect(withoutTestLines(withTestLine(DEBIAN, LINE))).toBe(DEBIAN);
+    expect(withoutTestLines(withTestLines(DEBIAN, [LINE]))).toBe(DEBIAN);
   });
 
   it("leaves an admin's unmarked copy of the same line", () => {
     const admin = `${DEBIAN}${LINE}\n`;
-    expect(withoutTestLines(withTestLine(admin, LINE))).toBe(admin);
+    expect(withoutTestLines(withTestLines(admin, [LINE]))).toBe(admin);
     expect(withoutTestLines(admin)).toBe(admin);
+  });
+
+  it("marks each of several lines, and takes them all out", () => {
+    const guard = "session [success=1 default=ignore] pam_succeed_if.so quiet ruser != hub";
+    expect(withTestLines(DEBIAN, [guard, LINE])).toBe(`${DEBIAN}${TEST_LINE_MARK}\n${guard}\n${TEST_LINE_MARK}\n${LINE}\n`);
+    expect(withoutTestLines(withTestLines(DEBIAN, [guard, LINE]))).toBe(DEBIAN);
   });
 
   it("removes a marked line wherever it is, and every one of them", () => {
@@ -25,8 +31,8 @@ describe("the tests' marked line in /etc/pam.d/sudo", () => {
   });
 
   it("gives back a file that ended in two newlines, or was empty; one without a last newline gains it", () => {
-    for (const text of [`${DEBIAN}\n`, ""]) expect(withoutTestLines(withTestLine(text, LINE))).toBe(text);
-    expect(withoutTestLines(withTestLine(DEBIAN.trimEnd(), LINE))).toBe(DEBIAN);
+    for (const text of [`${DEBIAN}\n`, ""]) expect(withoutTestLines(withTestLines(text, [LINE]))).toBe(text);
+    expect(withoutTestLines(withTestLines(DEBIAN.trimEnd(), [LINE]))).toBe(DEBIAN);
   });
 
   it("changes nothing in a file without the mark", () => {

@@ -3,7 +3,8 @@
  * Samba AD DC provisioned on the host starts in a network namespace of its own, the guest joins its
  * domain with adcli and resolves its users and group through sssd, the sudoers rule names the AD
  * group as sssd spells it, and each AD user's server starts through sudo and the mediator with the
- * uid sssd gave, in a home pam_mkhomedir made at that first spawn. `check` runs for an AD user with
+ * uid sssd gave, in a home pam_mkhomedir made at that first spawn (and not at root's own sudo
+ * before it). `check` runs for an AD user with
  * the name as it is. Last, the site's JupyterHub (PAMAuthenticator, unprivileged, the shipped unit)
  * logs an AD user in with the AD password (pam_sss) and starts their JupyterLab and a kernel.
  */
@@ -136,6 +137,10 @@ export async function directoryChecks(check: Check): Promise<void> {
   await check("ad-spawn", async () => {
     // No cgroup section for this site: its users are not the linger rule's group.
     fs.writeFileSync(GUEST.policy, JSON.stringify({ profiles: { ad: { executable: AD.server } } }));
+    // Before any spawn: root's own sudo makes no home (the PAM guard lets only the hub's through).
+    const [first] = AD.users;
+    const rootSudo = run("sudo", ["-n", "-u", first.name, "/bin/true"]);
+    const beforeSpawn = { rootSudo: rootSudo.status, homeAfterRootSudo: fs.existsSync(homeOf(first.name)) };
     const servers: Record<string, unknown> = {};
     for (const user of AD.users) {
       const call = asHub(user.name, { action: "spawn", args: [], env: {}, profile: "ad", graceSeconds: 0 });
@@ -152,7 +157,7 @@ export async function directoryChecks(check: Check): Promise<void> {
       await waitFor(`${user.name}'s server to stop`, () => (alive(pid) ? undefined : true), 60_000);
       servers[user.name] = { answer: call.answer, serverUid, written, homeStat, stop };
     }
-    return { servers };
+    return { beforeSpawn, servers };
   });
 
   await check("ad-check", () => checkAsAdmin(AD.users[0].name));

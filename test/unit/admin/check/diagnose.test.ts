@@ -96,7 +96,7 @@ describe("diagnoseSudoFailure (real messages)", () => {
     [
       "home directory /home/alice of alice does not exist; create it",
       /has no home directory/,
-      "as root: `mkhomedir_helper alice`; to create homes on first spawn, add `session optional pam_mkhomedir.so skel=/etc/skel umask=0077` to /etc/pam.d/sudo",
+      "as root: `mkhomedir_helper alice`; to create homes on first spawn, for rhea's sudo calls only: `printf '%s\\n' 'session [success=1 default=ignore] pam_succeed_if.so quiet ruser != rhea' 'session optional pam_mkhomedir.so skel=/etc/skel umask=0077' >> /etc/pam.d/sudo`",
     ],
     ["sudo: unable to execute /opt/tsss/bin/ts-sudospawner: Permission denied", /cannot read or execute the mediator/, /chmod -R a\+rX PREFIX/],
     ["sudo: /opt/tsss/bin/ts-sudospawner: command not found", /sudo cannot find \/opt\/tsss\/bin\/ts-sudospawner: it does not exist, or rhea cannot search/, /chmod a\+x DIR/],
