@@ -8,23 +8,17 @@
  * each line a test added to /etc/pam.d/sudo.
  */
 import fs from "node:fs";
-import { PAM_SUDO_SERVICE, withoutTestLines } from "./pam-sudo.js";
+import { readTextIfPresent } from "../../src/admin/host/commands.js";
+import { PAM_SUDO_SERVICE } from "../../src/admin/pam-homes.js";
+import { withoutTestLines } from "./pam-sudo.js";
 import { POLICY_DIR, POLICY_MARKER } from "./site-policy.js";
 import { removeGroup, removeSudoers, removeUser } from "./system.js";
 
 const TEST_PREFIX = "tsss-";
 
-function readIfThere(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
 /** Names in a colon-separated account file (/etc/passwd, /etc/group) that carry the test prefix. */
 function testNames(file: string): string[] {
-  return (readIfThere(file) ?? "")
+  return (readTextIfPresent(file) ?? "")
     .split("\n")
     .map((line) => line.split(":")[0] ?? "")
     .filter((name) => name.startsWith(TEST_PREFIX));
@@ -50,7 +44,7 @@ export function removeLeftovers(): string[] {
     fs.rmSync(POLICY_DIR, { recursive: true, force: true });
     removed.push(POLICY_DIR);
   }
-  const pam = readIfThere(PAM_SUDO_SERVICE);
+  const pam = readTextIfPresent(PAM_SUDO_SERVICE);
   if (pam !== undefined && withoutTestLines(pam) !== pam) {
     fs.writeFileSync(PAM_SUDO_SERVICE, withoutTestLines(pam));
     removed.push(`the tests' lines in ${PAM_SUDO_SERVICE}`);

@@ -3,9 +3,6 @@
  * back does not leave it there: the next run's setup removes the marked lines and nothing else
  * (test/helpers/leftovers.ts). An admin's own copy of the same line carries no mark and stays.
  */
-import { PAM_SUDO_SERVICE } from "../../src/admin/pam-homes.js";
-
-export { PAM_SUDO_SERVICE };
 
 /** PAM ignores a line that starts with '#'; this one names the line after it as a test's. */
 export const TEST_LINE_MARK = "# tsss-test: the next line is a test's; the next test run removes both if they are still here";

@@ -1,11 +1,21 @@
 /**
  * Small, synchronous questions to the host for the admin commands: run a program, look up an
- * account through NSS (getent, so LDAP/SSSD users count), list a user's groups.
+ * account through NSS (getent, so LDAP/SSSD users count), list a user's groups, read a file that
+ * may be absent.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { errorMessage } from "../../errors.js";
 import type { Account } from "../../system/account.js";
+
+/** A text file's contents, or undefined when it cannot be read (absent, no permission). */
+export function readTextIfPresent(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
 
 export interface CommandResult {
   /** Exit status; null when killed by a signal or not started. */

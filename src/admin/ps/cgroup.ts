@@ -4,6 +4,7 @@
  * on a cgroup v1 (or hybrid) host the unified line "0::/" names no controller, so nothing is read.
  */
 import fs from "node:fs";
+import { readTextIfPresent } from "../host/commands.js";
 
 /** statfs(2) f_type of cgroup2 (CGROUP2_SUPER_MAGIC, linux/magic.h). */
 export const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -40,14 +41,6 @@ export function parseCpuUsageUsec(cpuStat: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-function readText(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
 /** Whether `root` is a cgroup v2 mount (false on a cgroup v1 host, whose /sys/fs/cgroup is a tmpfs). */
 export function isCgroup2Mount(root = CGROUP_ROOT): boolean {
   try {
@@ -60,12 +53,12 @@ export function isCgroup2Mount(root = CGROUP_ROOT): boolean {
 /** The cgroup use of `pid`, or undefined when the host has no cgroup v2 or the process is gone. */
 export function readCgroupUse(pid: number, root = CGROUP_ROOT, cgroup2 = isCgroup2Mount(root)): CgroupUse | undefined {
   if (!cgroup2) return undefined;
-  const text = readText(`/proc/${pid}/cgroup`);
+  const text = readTextIfPresent(`/proc/${pid}/cgroup`);
   const path = text === undefined ? undefined : unifiedCgroupPath(text);
   if (path === undefined) return undefined;
   const dir = `${root}${path === "/" ? "" : path}`;
-  const memory = readText(`${dir}/memory.current`);
-  const cpu = readText(`${dir}/cpu.stat`);
+  const memory = readTextIfPresent(`${dir}/memory.current`);
+  const cpu = readTextIfPresent(`${dir}/cpu.stat`);
   return {
     path,
     memoryBytes: memory === undefined ? undefined : parseMemoryCurrent(memory),

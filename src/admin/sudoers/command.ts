@@ -17,7 +17,7 @@ import { shellQuote } from "../../protocol/index.js";
 import { auditPath, formatProblems, realFs } from "../../install/path-trust.js";
 import { VERSION } from "../../version.js";
 import type { AdminIO } from "../io.js";
-import { currentUid, groupExists, lookupAccount, runCommand } from "../host/commands.js";
+import { currentUid, groupExists, lookupAccount, readTextIfPresent, runCommand } from "../host/commands.js";
 import { locateMediator, type MediatorLocation } from "../host/mediator-path.js";
 import { singleUserAdvice, singleUserFacts } from "../host/singleuser-link.js";
 import { nodeUnderSudo, securePathFix, securePathLocations } from "../host/node-under-sudo.js";
@@ -262,17 +262,9 @@ function nextSteps(request: SudoersRequest, mediatorPath: string): string {
   return `next: ts-sudospawner check --hub-user ${shellQuote(request.hubUser)} --user ${user === "SOME_USER" ? user : shellQuote(user)} --mediator ${mediatorPath}\n`;
 }
 
-function readOrUndefined(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
 /** Refuse an install that would define the alias twice or cut off anyone the file's rule serves. */
 export function assertMergeSafe(request: SudoersRequest, target: InstallTarget): void {
-  const entries = (fs.existsSync(target.dir) ? fs.readdirSync(target.dir) : []).map((name) => ({ name, text: readOrUndefined(path.join(target.dir, name)) ?? "" }));
+  const entries = (fs.existsSync(target.dir) ? fs.readdirSync(target.dir) : []).map((name) => ({ name, text: readTextIfPresent(path.join(target.dir, name)) ?? "" }));
   const elsewhere = aliasDefinedElsewhere(entries, target.name, request.hubUser);
   if (elsewhere.length > 0) {
     throw new SudoSpawnerError(
@@ -280,7 +272,7 @@ export function assertMergeSafe(request: SudoersRequest, target: InstallTarget):
       `${elsewhere.map((name) => path.join(target.dir, name)).join(" and ")} already ${elsewhere.length === 1 ? "defines" : "define"} ${commandAliasName(request.hubUser)}, the alias this rule defines (sudo refuses a second definition). Install into that file instead: add \`--file ${shellQuote(elsewhere[0] as string)}\``,
     );
   }
-  const current = readOrUndefined(path.join(target.dir, target.name));
+  const current = readTextIfPresent(path.join(target.dir, target.name));
   const existing = current === undefined ? undefined : existingRule(current, request.hubUser);
   const groupMembers =
     request.runas.kind === "group" && existing !== undefined

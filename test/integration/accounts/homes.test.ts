@@ -13,8 +13,8 @@ import { freePort } from "../../helpers/ports.js";
 import { killRequest, spawnRequest } from "../../helpers/requests.js";
 import { ensureUser, procState, removeUser, runMediatorAs, waitFor, type TestUser } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
-import { PAM_SUDO_SERVICE as PAM_SUDO, withTestLines } from "../../helpers/pam-sudo.js";
-import { pamHomeCommand, pamHomeLines } from "../../../src/admin/pam-homes.js";
+import { withTestLines } from "../../helpers/pam-sudo.js";
+import { PAM_SUDO_SERVICE as PAM_SUDO, pamHomeCommand, pamHomeLines } from "../../../src/admin/pam-homes.js";
 
 const fx = inject("rootFixture");
 const MODULE = ["/usr/lib/x86_64-linux-gnu/security/pam_mkhomedir.so", "/lib/x86_64-linux-gnu/security/pam_mkhomedir.so", "/usr/lib64/security/pam_mkhomedir.so", "/lib/security/pam_mkhomedir.so"].find((file) => fs.existsSync(file));

@@ -14,7 +14,7 @@ import { loadPolicy } from "../../../mediator/policy-file.js";
 import type { CgroupPolicy } from "../../../mediator/cgroup/policy.js";
 import { managerSocket } from "../../../mediator/cgroup/scope.js";
 import { LINGER_RULE_PATH, SET_SELF_LINGER } from "../../linger/rule.js";
-import { runCommand } from "../../host/commands.js";
+import { readTextIfPresent, runCommand } from "../../host/commands.js";
 import type { CheckRow } from "../report.js";
 import type { CheckSubject } from "../subject.js";
 import {
@@ -36,14 +36,6 @@ import {
 /** Where polkitd lives on Debian/Ubuntu and on RHEL/Fedora; its package ships pkcheck. */
 const POLKITD = ["/usr/lib/polkit-1/polkitd", "/usr/libexec/polkitd"];
 const PKCHECK = "/usr/bin/pkcheck";
-
-function readText(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
 
 function isSocket(file: string): boolean {
   try {
@@ -82,7 +74,7 @@ function managerFacts(s: CheckSubject): ManagerFacts {
 
 /** The group for the fix: the installed linger rule's (polkit's own input), else the hub's sudoers rule's. */
 function fixGroup(s: CheckSubject): string | undefined {
-  const text = readText(LINGER_RULE_PATH);
+  const text = readTextIfPresent(LINGER_RULE_PATH);
   const fromRule = text === undefined ? undefined : lingerRuleGroup(text);
   if (fromRule !== undefined || s.listing === undefined) return fromRule;
   const groups = runCommand("id", ["-Gn", "--", s.user.name]).stdout.trim().split(/\s+/).filter(Boolean);
@@ -91,9 +83,9 @@ function fixGroup(s: CheckSubject): string | undefined {
 
 /** Read while the check's server runs (check/spawn.ts calls it before stopping it). */
 export function observePlacement(pid: number): PlacementFacts {
-  const cgroup = unifiedCgroup(readText(`/proc/${pid}/cgroup`) ?? "");
+  const cgroup = unifiedCgroup(readTextIfPresent(`/proc/${pid}/cgroup`) ?? "");
   if (cgroup === undefined) return { pid };
-  const file = (name: string) => readText(`/sys/fs/cgroup${cgroup}/${name}`)?.trim();
+  const file = (name: string) => readTextIfPresent(`/sys/fs/cgroup${cgroup}/${name}`)?.trim();
   const facts: PlacementFacts = { pid, cgroup };
   const [memoryMax, cpuMax, pidsMax] = [file("memory.max"), file("cpu.max"), file("pids.max")];
   if (memoryMax !== undefined) facts.memoryMax = memoryMax;
@@ -107,7 +99,7 @@ export function observePlacement(pid: number): PlacementFacts {
  * itself start the manager: row 3 must say whether the hub's first spawn can have it.
  */
 export function checkCgroupHost(s: CheckSubject, policy: CgroupPolicy, profiles: readonly CgroupPolicy["default"][], progress: (activity: string) => void): CheckRow[] {
-  const rows = [judgeCgroupV2(readText("/proc/self/mountinfo"))];
+  const rows = [judgeCgroupV2(readTextIfPresent("/proc/self/mountinfo"))];
   const unit = `user@${s.user.uid}.service`;
   progress(`systemctl show ${unit} -p Delegate -p DelegateControllers`);
   const show = runCommand("systemctl", ["show", unit, "-p", "Delegate", "-p", "DelegateControllers"], { timeoutMs: 15_000 });

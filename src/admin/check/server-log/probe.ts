@@ -8,7 +8,7 @@ import { POLICY_PATH } from "../../../install/layout.js";
 import { expandPathTemplate, perUserDirectory } from "../../../install/path-template.js";
 import type { CheckRow } from "../report.js";
 import type { CheckSubject } from "../subject.js";
-import { groupIds, uidWithName } from "../../host/commands.js";
+import { groupIds, readTextIfPresent, uidWithName } from "../../host/commands.js";
 import { judgeServerLogDir, lastLossMark, policyServerLog, type Entry, type LogLoss } from "./rows.js";
 
 /** How much of the log's end is searched for the reaper's loss marks. */
@@ -45,14 +45,6 @@ function lastLoss(file: string): LogLoss | undefined {
   return tail === undefined ? undefined : lastLossMark(tail);
 }
 
-function readText(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
 function entry(file: string, follow: boolean): Entry | undefined {
   let stats: fs.Stats;
   try {
@@ -65,7 +57,7 @@ function entry(file: string, follow: boolean): Entry | undefined {
 }
 
 export function checkServerLog(s: CheckSubject): CheckRow {
-  const template = policyServerLog(readText(POLICY_PATH));
+  const template = policyServerLog(readTextIfPresent(POLICY_PATH));
   const file = typeof template === "string" ? expandPathTemplate(template, s.user.name, s.user.home) : "";
   const dir = path.dirname(file);
   const gids = groupIds(s.user.name);

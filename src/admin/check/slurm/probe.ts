@@ -11,7 +11,7 @@ import { JOB_RESOURCE_NAMES, submitRequest, type JobRequest, type SlurmOptions }
 import type { CheckRow } from "../report.js";
 import { authInfoSocket, judgeMunge, judgeSlurmMode, judgeSubmitTest, policySlurmConf, type MungeFacts, type MungeSocket, type SubmitTestProbe } from "./rows.js";
 import { failureContext, type CheckSubject } from "../subject.js";
-import { runCommand } from "../../host/commands.js";
+import { readTextIfPresent, runCommand } from "../../host/commands.js";
 import { hubEnvironment } from "../hub-environment.js";
 import { askMediator } from "../mediator-ask.js";
 
@@ -19,14 +19,6 @@ import { askMediator } from "../mediator-ask.js";
 export const SLURM_DEFAULT_CONF = "/etc/slurm/slurm.conf";
 /** A port for the test job's JUPYTERHUB_SERVICE_URL: --test-only starts nothing, so nothing binds it. */
 const PLACEHOLDER_PORT = 8888;
-
-function readText(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
 
 /** An executable `name` in a directory of PATH (the PATH this check runs with: sudo's secure_path as root). */
 function onPath(name: string): string | undefined {
@@ -45,8 +37,8 @@ function onPath(name: string): string | undefined {
 
 /** The socket munge must use: slurm.conf's AuthInfo=socket=, from the policy's conf or Slurm's default one. */
 function mungeSocket(): MungeSocket {
-  const conf = policySlurmConf(readText(POLICY_PATH) ?? "") ?? SLURM_DEFAULT_CONF;
-  const text = readText(conf);
+  const conf = policySlurmConf(readTextIfPresent(POLICY_PATH) ?? "") ?? SLURM_DEFAULT_CONF;
+  const text = readTextIfPresent(conf);
   if (text === undefined) return { from: `${conf} could not be read` };
   const socket = authInfoSocket(text);
   return socket === undefined ? { from: `${conf} names none in AuthInfo` } : { path: socket, from: `AuthInfo in ${conf}` };
