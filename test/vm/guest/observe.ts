@@ -4,6 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import { readTextIfPresent } from "../../../src/admin/host/commands.js";
 import { GUEST } from "./names.js";
 
 export type Report = (check: string, facts: Record<string, unknown>) => void;
@@ -83,13 +84,8 @@ export async function fetchRetryingStale(url: string, init?: RequestInit): Promi
   }
 }
 
-export function read(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
+/** A file's text, or undefined when it is absent or unreadable: the admin tools' own reader. */
+export const read = readTextIfPresent;
 
 /** A process's SELinux context, or undefined when it is gone. */
 export function contextOf(pid: number | "self"): string | undefined {
