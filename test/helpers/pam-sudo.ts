@@ -4,6 +4,9 @@
  * (test/helpers/leftovers.ts). An admin's own copy of the same line carries no mark and stays.
  */
 
+import path from "node:path";
+import { readTextIfPresent } from "../../src/admin/host/commands.js";
+
 /** PAM ignores a line that starts with '#'; this one names the line after it as a test's. */
 export const TEST_LINE_MARK = "# tsss-test: the next line is a test's; the next test run removes both if they are still here";
 
@@ -28,4 +31,33 @@ export function withoutTestLines(text: string): string {
     kept.push(lines[i] as string);
   }
   return kept.join("\n");
+}
+
+/**
+ * Whether a PAM service's stack makes homes: a session line with pam_mkhomedir, through @include and
+ * include/substack (`read` gives a service's file text, or undefined). Any such line counts, guarded
+ * or not: a test that needs a homeless user cannot trust the guard to name its hub.
+ */
+export function stackMakesHomes(service: string, read: (service: string) => string | undefined, seen = new Set<string>()): boolean {
+  if (seen.has(service)) return false;
+  seen.add(service);
+  for (const raw of (read(service) ?? "").split("\n")) {
+    const words = raw.replace(/#.*/, "").trim().split(/\s+/);
+    const included = words[0] === "@include" ? words[1] : undefined;
+    if (included !== undefined && stackMakesHomes(included, read, seen)) return true;
+    if (words[0]?.replace(/^-/, "") !== "session") continue;
+    const nested = words[1] === "include" || words[1] === "substack" ? words[2] : undefined;
+    if (nested !== undefined && stackMakesHomes(nested, read, seen)) return true;
+    if (words.some((word) => /(^|\/)pam_mkhomedir\.so$/.test(word))) return true;
+  }
+  return false;
+}
+
+/**
+ * A prerequisite's reason ("" when met) for a test that needs a user to stay homeless through sudo:
+ * where this machine's own PAM stack for sudo makes homes, any sudo call as that user makes one.
+ */
+export function sudoMakesHomes(): string {
+  const makes = stackMakesHomes("sudo", (service) => readTextIfPresent(path.join("/etc/pam.d", service)));
+  return makes ? "this machine's PAM stack for sudo makes homes (pam_mkhomedir in /etc/pam.d/sudo or a file it includes), so no user stays homeless through sudo" : "";
 }

@@ -13,12 +13,12 @@ import { freePort } from "../../helpers/ports.js";
 import { killRequest, spawnRequest } from "../../helpers/requests.js";
 import { ensureUser, procState, removeUser, runMediatorAs, waitFor, type TestUser } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
-import { withTestLines } from "../../helpers/pam-sudo.js";
+import { sudoMakesHomes, withTestLines } from "../../helpers/pam-sudo.js";
 import { PAM_SUDO_SERVICE as PAM_SUDO, pamHomeCommand, pamHomeLines } from "../../../src/admin/pam-homes.js";
 
 const fx = inject("rootFixture");
 const MODULE = ["/usr/lib/x86_64-linux-gnu/security/pam_mkhomedir.so", "/lib/x86_64-linux-gnu/security/pam_mkhomedir.so", "/usr/lib64/security/pam_mkhomedir.so", "/lib/security/pam_mkhomedir.so"].find((file) => fs.existsSync(file));
-const reason = !fx.available ? fx.reason : MODULE === undefined ? "pam_mkhomedir.so is not installed (libpam-modules)" : !fs.existsSync(PAM_SUDO) ? `${PAM_SUDO} does not exist` : "";
+const reason = !fx.available ? fx.reason : MODULE === undefined ? "pam_mkhomedir.so is not installed (libpam-modules)" : !fs.existsSync(PAM_SUDO) ? `${PAM_SUDO} does not exist` : sudoMakesHomes();
 const skip = skipWithout("home directories through pam_mkhomedir (test/integration/accounts/homes.test.ts)", reason);
 
 const NEWCOMER = "tsss-hm-new";
