@@ -9,12 +9,41 @@ import { shellQuote } from "../protocol/index.js";
 
 export const PAM_SUDO_SERVICE = "/etc/pam.d/sudo";
 
-/** The two lines, in order: the guard, then pam_mkhomedir (skel from /etc/skel, the home 0700). */
-export function pamHomeLines(hubUser: string): [guard: string, mkhomedir: string] {
-  return [`session [success=1 default=ignore] pam_succeed_if.so quiet ruser != ${hubUser}`, "session optional pam_mkhomedir.so skel=/etc/skel umask=0077"];
+/**
+ * Why no guard line can name `hubUser`, or undefined when one can. PAM cuts a line at '#' and has
+ * no escape for it: the guard would compare against a prefix of the name, and never match the hub.
+ */
+export function pamGuardProblem(hubUser: string): string | undefined {
+  return hubUser.includes("#") ? `PAM reads "#" as the start of a comment, so no line of /etc/pam.d/sudo can name the hub user ${hubUser}` : undefined;
 }
 
-/** A command root can paste: appends both lines to sudo's PAM service. */
-export function pamHomeCommand(hubUser: string): string {
-  return `printf '%s\\n' ${pamHomeLines(hubUser).map(shellQuote).join(" ")} >> ${PAM_SUDO_SERVICE}`;
+/**
+ * The name as one PAM argument. PAM splits arguments at whitespace unless one is in [brackets],
+ * where "\]" is a "]": a bare `ruser != CORP jhub` is an incomplete condition, pam_succeed_if fails,
+ * `default=ignore` goes on, and pam_mkhomedir runs for everyone (tried with real sudo).
+ */
+function pamArgument(value: string): string {
+  return /[\s[\]]/.test(value) ? `[${value.replaceAll("]", "\\]")}]` : value;
+}
+
+/**
+ * The two lines, in order: the guard, then pam_mkhomedir (skel from /etc/skel, the home 0700); or
+ * undefined when no guard can name the hub user (pamGuardProblem). A second hub on the host appends
+ * its own pair: each guard skips only the line after it.
+ */
+export function pamHomeLines(hubUser: string): [guard: string, mkhomedir: string] | undefined {
+  if (pamGuardProblem(hubUser) !== undefined) return undefined;
+  return [`session [success=1 default=ignore] pam_succeed_if.so quiet ruser != ${pamArgument(hubUser)}`, "session optional pam_mkhomedir.so skel=/etc/skel umask=0077"];
+}
+
+/** A command root can paste that appends both lines to sudo's PAM service, or undefined (pamGuardProblem). */
+export function pamHomeCommand(hubUser: string): string | undefined {
+  const lines = pamHomeLines(hubUser);
+  return lines === undefined ? undefined : `printf '%s\\n' ${lines.map(shellQuote).join(" ")} >> ${PAM_SUDO_SERVICE}`;
+}
+
+/** The clause the admin tools print: how homes get made at first spawn, or why PAM cannot make them. */
+export function pamHomeAdvice(hubUser: string): string {
+  const command = pamHomeCommand(hubUser);
+  return command === undefined ? `homes cannot be made at first spawn: ${pamGuardProblem(hubUser) ?? ""}` : `to make homes at first spawn, for ${hubUser}'s sudo calls only: \`${command}\``;
 }

@@ -10,14 +10,14 @@ import { describe, expect, it } from "vitest";
 import { pamHomeCommand, pamHomeLines } from "../../src/admin/pam-homes.js";
 
 describe("the printed command for the PAM home lines", () => {
-  it("appends exactly the two lines when a shell runs it", () => {
+  it.each(["jupyterhub", "CORP\\j hub", "it's]hub"])("appends exactly the two lines when a shell runs it (hub %s)", (hub) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsss-pam-"));
     try {
       const file = path.join(dir, "sudo");
       fs.writeFileSync(file, "@include common-session-noninteractive\n");
-      const command = pamHomeCommand("jupyterhub").replace("/etc/pam.d/sudo", file);
+      const command = (pamHomeCommand(hub) as string).replace("/etc/pam.d/sudo", file);
       expect(spawnSync("/bin/sh", ["-c", command]).status).toBe(0);
-      expect(fs.readFileSync(file, "utf8")).toBe(`@include common-session-noninteractive\n${pamHomeLines("jupyterhub").join("\n")}\n`);
+      expect(fs.readFileSync(file, "utf8")).toBe(`@include common-session-noninteractive\n${(pamHomeLines(hub) as string[]).join("\n")}\n`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -75,7 +75,7 @@ export function layDirectorySite(machine: Machine): AdSecrets {
   machine.write("/etc/resolv.conf", `search ${AD.domain}\nnameserver ${AD.dcIp}\n`);
   machine.write("/etc/sssd/sssd.conf", sssdConf(), 0o600);
   const sudoPam = fs.readFileSync(machine.hostPath("/etc/pam.d/sudo"), "utf8");
-  machine.write("/etc/pam.d/sudo", `${sudoPam.trimEnd()}\n${pamHomeLines(GUEST.hub).join("\n")}\n`);
+  machine.write("/etc/pam.d/sudo", `${sudoPam.trimEnd()}\n${(pamHomeLines(GUEST.hub) as string[]).join("\n")}\n`);
   machine.write(AD.secrets, JSON.stringify(secrets), 0o600);
   machine.write(AD.server, '#!/bin/sh\nid -u > "$HOME/.tsss-ad-uid"\nexec sleep 100000\n', 0o755);
   return secrets;

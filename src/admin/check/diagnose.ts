@@ -6,7 +6,7 @@
  */
 import { shellQuote } from "../../protocol/index.js";
 import { linkCommand } from "../host/singleuser-link.js";
-import { pamHomeCommand } from "../pam-homes.js";
+import { pamHomeAdvice } from "../pam-homes.js";
 import { classifyRefusal } from "../../system/sudo-refusals.js";
 import { parseLongListing, splitListEntries, unquoteListedName } from "../host/sudo-listing.js";
 
@@ -83,7 +83,7 @@ function refusedBySudo(ctx: FailureContext): Diagnosis {
 
 /** Make one home now, and every future one on first spawn (docs/admin-guide.md, "Home directories"). */
 export function homeFix(user: string, hub: string): string {
-  return `as root: \`mkhomedir_helper ${shellQuote(user)}\`; to create homes on first spawn, for ${hub}'s sudo calls only: \`${pamHomeCommand(hub)}\``;
+  return `as root: \`mkhomedir_helper ${shellQuote(user)}\`; ${pamHomeAdvice(hub)}`;
 }
 
 export function diagnoseSudoFailure(output: string, ctx: FailureContext): Diagnosis {

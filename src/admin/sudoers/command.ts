@@ -22,7 +22,7 @@ import { locateMediator, type MediatorLocation } from "../host/mediator-path.js"
 import { singleUserAdvice, singleUserFacts } from "../host/singleuser-link.js";
 import { nodeUnderSudo, securePathFix, securePathLocations } from "../host/node-under-sudo.js";
 import { restoreLabel } from "../root-file.js";
-import { pamHomeCommand } from "../pam-homes.js";
+import { pamHomeAdvice } from "../pam-homes.js";
 import { aliasDefinedElsewhere, existingRule, mergeRefusal, validInstallName } from "./merge.js";
 import { commandAliasName, generateSnippet, runasList, sudoersName, type AccountKind, type Runas } from "./rule.js";
 
@@ -120,7 +120,7 @@ function lookupCurrentUserName(): string | undefined {
  * argument pattern needed sudo 1.9.10. Homes are made by PAM when sudo opens the session.
  */
 function mkhomedirRemoved(hubUser: string): string {
-  return `--mkhomedir was removed: let PAM create a missing home when sudo starts the mediator instead. As root: \`${pamHomeCommand(hubUser)}\` (RHEL: \`authselect enable-feature with-mkhomedir\` and \`systemctl enable --now oddjobd\`, or pam_oddjob_mkhomedir.so in place of pam_mkhomedir.so); see docs/admin-guide.md, "Home directories"`;
+  return `--mkhomedir was removed: PAM makes a missing home when sudo starts the mediator instead. As root, ${pamHomeAdvice(hubUser)} (RHEL: \`authselect enable-feature with-mkhomedir\` and \`systemctl enable --now oddjobd\`, or pam_oddjob_mkhomedir.so in place of pam_mkhomedir.so); see docs/admin-guide.md, "Home directories"`;
 }
 
 /** The uid or gid of a name, for the by-hand form of a name sudoers cannot spell. */

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { CheckReport, CheckRow } from "../../../src/admin/check/report.js";
 import { commandAliasName, generateSnippet } from "../../../src/admin/sudoers/rule.js";
 import { installSnippet } from "../../../src/admin/sudoers/command.js";
-import { pamHomeCommand } from "../../../src/admin/pam-homes.js";
+import { pamHomeAdvice } from "../../../src/admin/pam-homes.js";
 import { installDemoSingleUser, installTarball } from "../../helpers/install.js";
 import { ensureGroup, ensureUser, installSudoers, removeGroup, removeSudoers, removeUser, userInfo } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
@@ -176,8 +176,8 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       const run = cli(MEDIATOR, ["sudoers", "--hub-user", fx.hub, "--users", fx.users.join(","), "--mkhomedir"]);
       expect(run.status).toBe(2);
       expect(run.stdout).toBe("");
-      expect(run.stderr).toMatch(/^ts-sudospawner: --mkhomedir was removed: let PAM create a missing home when sudo starts the mediator instead\. As root: `/);
-      expect(run.stderr).toContain(`As root: \`${pamHomeCommand(fx.hub)}\` (RHEL:`);
+      expect(run.stderr).toMatch(/^ts-sudospawner: --mkhomedir was removed: PAM makes a missing home when sudo starts the mediator instead\. As root, to make homes/);
+      expect(run.stderr).toContain(`As root, ${pamHomeAdvice(fx.hub)} (RHEL:`);
     });
 
     it("names the path it was started by (the bin link), not the file it resolves to", () => {
@@ -555,7 +555,7 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(statuses(rows)).toMatchObject({ "rule-allows-mediator": "pass", "home-usable": "fail" });
       expect(rows["home-usable"]?.detail).toBe(`the home directory /home/${NOHOME} of ${NOHOME} does not exist; the mediator refuses to spawn without it`);
       expect(rows["home-usable"]?.fix).toBe(
-        `as root: \`mkhomedir_helper ${NOHOME}\`; to create homes on first spawn, for ${HUB}'s sudo calls only: \`${pamHomeCommand(HUB)}\``,
+        `as root: \`mkhomedir_helper ${NOHOME}\`; ${pamHomeAdvice(HUB)}`,
       );
     });
 
@@ -575,7 +575,7 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       expect(rows["spawn-and-kill"]?.status).toBe("fail");
       expect(rows["spawn-and-kill"]?.detail).toMatch(new RegExp(`^spawn failed: home directory /home/${NOHOME} of ${NOHOME} does not exist`));
       expect(rows["spawn-and-kill"]?.fix).toBe(
-        `as root: \`mkhomedir_helper ${NOHOME}\`; to create homes on first spawn, for ${HUB}'s sudo calls only: \`${pamHomeCommand(HUB)}\``,
+        `as root: \`mkhomedir_helper ${NOHOME}\`; ${pamHomeAdvice(HUB)}`,
       );
     });
 
