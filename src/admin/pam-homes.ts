@@ -45,5 +45,5 @@ export function pamHomeCommand(hubUser: string): string | undefined {
 /** The clause the admin tools print: how homes get made at first spawn, or why PAM cannot make them. */
 export function pamHomeAdvice(hubUser: string): string {
   const command = pamHomeCommand(hubUser);
-  return command === undefined ? `homes cannot be made at first spawn: ${pamGuardProblem(hubUser) ?? ""}` : `to make homes at first spawn, for ${hubUser}'s sudo calls only: \`${command}\``;
+  return command === undefined ? `homes cannot be created on first spawn: ${pamGuardProblem(hubUser) ?? ""}` : `to create homes on first spawn, for ${hubUser}'s sudo calls only: \`${command}\``;
 }

@@ -176,7 +176,7 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       const run = cli(MEDIATOR, ["sudoers", "--hub-user", fx.hub, "--users", fx.users.join(","), "--mkhomedir"]);
       expect(run.status).toBe(2);
       expect(run.stdout).toBe("");
-      expect(run.stderr).toMatch(/^ts-sudospawner: --mkhomedir was removed: PAM makes a missing home when sudo starts the mediator instead\. As root, to make homes/);
+      expect(run.stderr).toMatch(/^ts-sudospawner: --mkhomedir was removed: PAM makes a missing home when sudo starts the mediator instead\. As root, to create homes/);
       expect(run.stderr).toContain(`As root, ${pamHomeAdvice(fx.hub)} (RHEL:`);
     });
 

@@ -19,7 +19,7 @@ describe("the PAM lines that make homes on first spawn", () => {
   it("are not offered for a hub user with '#', which PAM reads as a comment: the advice says why", () => {
     expect(pamHomeLines("j#hub")).toBeUndefined();
     expect(pamHomeCommand("j#hub")).toBeUndefined();
-    expect(pamHomeAdvice("j#hub")).toBe('homes cannot be made at first spawn: PAM reads "#" as the start of a comment, so no line of /etc/pam.d/sudo can name the hub user j#hub');
-    expect(pamHomeAdvice("jupyterhub")).toBe(`to make homes at first spawn, for jupyterhub's sudo calls only: \`${pamHomeCommand("jupyterhub") as string}\``);
+    expect(pamHomeAdvice("j#hub")).toBe('homes cannot be created on first spawn: PAM reads "#" as the start of a comment, so no line of /etc/pam.d/sudo can name the hub user j#hub');
+    expect(pamHomeAdvice("jupyterhub")).toBe(`to create homes on first spawn, for jupyterhub's sudo calls only: \`${pamHomeCommand("jupyterhub") as string}\``);
   });
 });
