@@ -5,7 +5,7 @@
 import os from "node:os";
 import { SudoSpawnerError, errnoCode } from "../errors.js";
 import { MAX_SIGNAL } from "../protocol/index.js";
-import { STAT_FIELD, readProcFile, statField } from "../system/proc-stat.js";
+import { STAT_FIELD, processStartTicks, readProcFile, statField } from "../system/proc-stat.js";
 
 export function processAlive(pid: number): boolean {
   try {
@@ -17,6 +17,18 @@ export function processAlive(pid: number): boolean {
     if (code === "ESRCH") return false;
     throw new SudoSpawnerError("INTERNAL", `kill(${pid}, 0) failed unexpectedly: ${code ?? String(error)}`, { cause: error });
   }
+}
+
+/**
+ * A server seen from the hub: "reused" when a live process has the pid but started at another time
+ * than the one stored at start (the server is gone, its pid given to someone else). Without a
+ * stored start time, or with /proc unreadable (hidepid), only kill(pid, 0) can answer.
+ */
+export function serverLiveness(pid: number, startTicks: number | undefined): "alive" | "gone" | "reused" {
+  if (!processAlive(pid)) return "gone";
+  if (startTicks === undefined) return "alive";
+  const now = processStartTicks(pid);
+  return now === undefined || now === startTicks ? "alive" : "reused";
 }
 
 /**

@@ -37,6 +37,8 @@ export interface MediatorCallOptions {
   onAbandonedAnswer?: (answer: JsonObject) => void;
   /** Sees every stderr line, for as long as the pipe stays open (the server shares it). */
   onStderrLine?: (line: string) => void;
+  /** Called once the stderr pipe has closed: every process that shared it is gone, no line will come. */
+  onStderrClosed?: () => void;
 }
 
 /** sudo's compiled-in secure_path on Debian, Ubuntu, RHEL and most others. */
@@ -112,6 +114,7 @@ class MediatorCall {
   private child: ChildProcess | undefined;
   private relay: Relay | undefined;
   private stdout = "";
+  private stdoutBytes = 0;
   private stdoutEnded = false;
   private exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private settled = false;
@@ -139,6 +142,7 @@ class MediatorCall {
       if (child === undefined) return;
       this.child = child;
       this.relay = child.stderr ? relayStderr(child.stderr, this.options.logger, `[${this.command.user}]`, this.options.onStderrLine) : undefined;
+      void (this.relay?.closed ?? Promise.resolve()).then(() => this.options.onStderrClosed?.());
       this.watchDeadline();
       this.options.signal?.addEventListener("abort", this.onAbort, { once: true });
       this.collectStdout(child);
@@ -189,7 +193,8 @@ class MediatorCall {
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (chunk: string) => {
       this.stdout += chunk;
-      if (this.stdout.length > MAX_STDOUT && !this.settled) {
+      this.stdoutBytes += Buffer.byteLength(chunk);
+      if (this.stdoutBytes > MAX_STDOUT && !this.settled) {
         this.abandon(new SudoSpawnerError("MEDIATOR", `the mediator wrote more than ${MAX_STDOUT} bytes on stdout: is ${this.command.mediatorPath} really ts-sudospawner?`));
         child.stdout?.destroy();
       }
@@ -238,7 +243,11 @@ class MediatorCall {
 
   /** sudo's message may still be in flight on stderr: give it a moment, then explain. */
   private async explainFailure(): Promise<void> {
-    if (this.relay) await Promise.race([this.relay.closed, new Promise((r) => setTimeout(r, STDERR_SETTLE_MS))]);
+    if (this.relay) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.relay.closed, new Promise((r) => (timer = setTimeout(r, STDERR_SETTLE_MS)))]);
+      clearTimeout(timer); // a finished script must not linger for it
+    }
     try {
       const ctx = { command: this.command, hubUser: this.hubUser, mediatorFound: mediatorFound(this.command.mediatorPath) };
       this.settle(undefined, interpretOutcome(this.outcome(), ctx));

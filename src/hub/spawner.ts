@@ -7,14 +7,17 @@
  *   await spawner.poll();   // null while running
  *   await spawner.stop();   // SIGINT, SIGTERM, SIGKILL with JupyterHub's waits
  */
-import { SudoSpawnerError } from "../errors.js";
+import { SudoSpawnerError, errorMessage } from "../errors.js";
 import { answerStopped, killAnswerAlive, killRequest, parseExitLine, spawnAnswerPid, spawnRequest, type JsonObject, type MediatorRequest } from "../protocol/index.js";
-import { processAlive, signalNumber, waitForExit } from "./liveness.js";
+import { processStartTicks } from "../system/proc-stat.js";
+import { processAlive, serverLiveness, signalNumber, sleep, waitForExit } from "./liveness.js";
 import { stderrLogger, type HubLogger } from "./logger.js";
 import { callMediator } from "./mediator-call.js";
 import { buildSudoCommand, type SudoCommand } from "./command-line.js";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
+/** How long poll() and stop() wait for the reaper's exit line of a server that is gone but whose stderr is still open. */
+export const EXIT_LINE_WAIT_MS = 500;
 /** JupyterHub's LocalProcessSpawner defaults: interrupt_timeout, term_timeout, kill_timeout. */
 export const DEFAULT_STOP = { interruptMs: 10_000, termMs: 5_000, killMs: 5_000 } as const;
 
@@ -70,6 +73,18 @@ export interface StopOptions {
 
 export interface SudoSpawnerState {
   pid?: number;
+  /** The server's start time (/proc/PID/stat field 22), so that a reused pid is not taken for it. */
+  startTicks?: number;
+}
+
+/** The server this client started or loaded, and what its stderr relay has said of how servers ended. */
+interface Tracked {
+  pid: number;
+  startTicks: number | undefined;
+  /** Exit statuses from the reaper's lines on this spawn's stderr (code, or -signal), by pid. */
+  exits: Map<number, number>;
+  /** Whether that stderr may still bring the exit line (false after a restart: no relay at all). */
+  relayOpen: boolean;
 }
 
 /** The warning for servers a reconciling start stopped (pure). */
@@ -86,9 +101,10 @@ export class SudoSpawner {
   private readonly logger: HubLogger;
   private readonly sudoEnv: NodeJS.ProcessEnv | undefined;
   private readonly serverName: string | undefined;
-  private currentPid: number | undefined;
-  /** How servers of this client ended, from the reaper's exit line: code, or -signal. */
-  private readonly exitStatuses = new Map<number, number>();
+  private server: Tracked | undefined;
+  /** How the last server ended, once poll() or stop() saw it: kept until the next start. */
+  private lastExit: number | undefined;
+  private starting = false;
 
   constructor(options: SudoSpawnerOptions) {
     // Validated now, so a misconfiguration fails at construction rather than at the first start.
@@ -103,7 +119,7 @@ export class SudoSpawner {
 
   /** The running server's pid, if one is known. */
   get pid(): number | undefined {
-    return this.currentPid;
+    return this.server?.pid;
   }
 
   /** The argv this client runs for every call, e.g. for a sudoers check. */
@@ -111,36 +127,65 @@ export class SudoSpawner {
     return [this.command.file, ...this.command.args];
   }
 
-  private call(request: MediatorRequest, signal: AbortSignal | undefined, onAbandonedAnswer?: (answer: JsonObject) => void): Promise<JsonObject> {
+  /** One mediator call; a spawn's `relay` collects the reaper's exit lines for as long as its stderr is open. */
+  private call(request: MediatorRequest, signal: AbortSignal | undefined, extra: { onAbandonedAnswer?: (answer: JsonObject) => void; relay?: Pick<Tracked, "exits" | "relayOpen"> } = {}): Promise<JsonObject> {
+    const relay = extra.relay;
     return callMediator(this.command, request, {
       timeoutMs: this.timeoutMs,
       signal,
       logger: this.logger,
       env: this.sudoEnv,
-      onAbandonedAnswer,
+      onAbandonedAnswer: extra.onAbandonedAnswer,
       onStderrLine: (line) => {
         const exit = parseExitLine(line);
-        if (exit) this.exitStatuses.set(exit.pid, exit.status);
+        if (exit && relay) relay.exits.set(exit.pid, exit.status);
+      },
+      onStderrClosed: () => {
+        if (relay) relay.relayOpen = false;
       },
     });
   }
 
   /** Start the server; resolves once the mediator reports it running (after its grace, 1 s unless `graceSeconds` asks less). */
   async start(options: StartOptions = {}): Promise<{ pid: number }> {
-    if (this.currentPid !== undefined && processAlive(this.currentPid)) {
-      throw new SudoSpawnerError("ALREADY_RUNNING", `a server for ${this.user} is already running as pid ${this.currentPid}: stop() it first`);
+    // Checked and claimed before the first await: two overlapping starts would start two servers and track one.
+    if (this.starting) throw new SudoSpawnerError("ALREADY_RUNNING", `a start for ${this.user} is already in progress: wait for it, or stop() afterwards`);
+    const running = this.server;
+    if (running !== undefined && serverLiveness(running.pid, running.startTicks) === "alive") {
+      throw new SudoSpawnerError("ALREADY_RUNNING", `a server for ${this.user} is already running as pid ${running.pid}: stop() it first`);
     }
+    this.starting = true;
+    try {
+      return await this.spawn(options);
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private async spawn(options: StartOptions): Promise<{ pid: number }> {
     const extra: Parameters<typeof spawnRequest>[2] = options.graceSeconds === undefined ? {} : { graceSeconds: options.graceSeconds };
     // Folded into the spawn: reconciliation costs no extra sudo round trip.
     if (this.serverName !== undefined) Object.assign(extra, { server: this.serverName, reconcile: true });
     const request = spawnRequest(options.args ?? [], options.env ?? {}, extra);
-    const answer = await this.call(request, options.signal, (late) => this.stopAbandoned(late));
+    const relay = { exits: new Map<number, number>(), relayOpen: true };
+    const answer = await this.call(request, options.signal, { relay, onAbandonedAnswer: (late) => this.stopAbandoned(late) });
     const pid = spawnAnswerPid(answer);
-    const stopped = answerStopped(answer);
-    if (stopped.length > 0) this.logger.warn(describeStopped(stopped, this.user, this.serverName ?? ""));
-    this.currentPid = pid;
+    // Tracked before anything else of the answer is read: a server that runs is never left unknown.
+    this.server = { pid, startTicks: processStartTicks(pid), ...relay };
+    this.lastExit = undefined;
     this.logger.info(`server for ${this.user} started as pid ${pid}`);
+    this.warnStopped(answer);
     return { pid };
+  }
+
+  /** The servers a reconciling start stopped; an answer that lists them in another form costs the start nothing. */
+  private warnStopped(answer: JsonObject): void {
+    try {
+      const stopped = answerStopped(answer);
+      if (stopped.length > 0) this.logger.warn(describeStopped(stopped, this.user, this.serverName ?? ""));
+    } catch (error) {
+      this.logger.warn(`the mediator's answer for ${this.user} names stopped servers in a form this client does not read: ${errorMessage(error)}`);
+    }
   }
 
   /** A start was aborted but the mediator started the server anyway: stop it, since nobody else knows it. */
@@ -154,26 +199,43 @@ export class SudoSpawner {
   }
 
   /**
-   * null while the server runs, else its exit status: the code, or -signal, as the reaper reported
-   * it on the relayed stderr; 0 where that is unknown (e.g. after a restart of the hub). No sudo:
-   * kill(pid, 0) locally.
+   * null while the server runs (or a start is in flight), else its exit status: the code, or
+   * -signal, as the reaper reported it on the relayed stderr; 0 where that is unknown (after a
+   * restart of the hub, or a reused pid). The status stays the answer until the next start: a hub
+   * may poll an ended server more than once. No sudo: kill(pid, 0) and /proc locally.
    */
   async poll(): Promise<number | null> {
-    const pid = this.currentPid;
-    if (pid === undefined) return 0;
-    if (processAlive(pid)) return null;
-    this.currentPid = undefined;
-    const status = this.exitStatuses.get(pid) ?? 0;
-    this.exitStatuses.delete(pid);
-    return status;
+    const server = this.server;
+    if (server === undefined) return this.starting ? null : (this.lastExit ?? 0);
+    const liveness = serverLiveness(server.pid, server.startTicks);
+    if (liveness === "alive") return null;
+    if (liveness === "reused") this.logger.warn(`server pid ${server.pid} of ${this.user} is gone: the pid now belongs to a process that started later`);
+    return this.ended(server, liveness === "gone" ? await this.exitLine(server) : undefined);
+  }
+
+  /** The reaper's exit line for a server that is gone: it may trail the pid's end by a moment while its stderr is open. */
+  private async exitLine(server: Tracked): Promise<number | undefined> {
+    const deadline = Date.now() + EXIT_LINE_WAIT_MS;
+    while (!server.exits.has(server.pid) && server.relayOpen && Date.now() < deadline) await sleep(20);
+    return server.exits.get(server.pid);
+  }
+
+  /** The server is gone: forget it (if still the current one), keep its status for every later poll(). */
+  private ended(server: Tracked, status: number | undefined): number {
+    if (this.server === server) {
+      this.server = undefined;
+      this.lastExit = status ?? 0;
+    }
+    if (status === undefined) this.logger.info(`server pid ${server.pid} of ${this.user} is no longer running (exit status unknown)`);
+    return status ?? 0;
   }
 
   /** Send a signal through the mediator; resolves to whether the server is still alive. */
   async signal(sig: NodeJS.Signals | number, options: { signal?: AbortSignal } = {}): Promise<boolean> {
-    const pid = this.currentPid;
-    if (pid === undefined) return false;
-    const alive = await this.signalPid(pid, signalNumber(sig), options.signal);
-    if (!alive && this.currentPid === pid) this.currentPid = undefined;
+    const server = this.server;
+    if (server === undefined) return false;
+    const alive = await this.signalPid(server.pid, signalNumber(sig), options.signal);
+    if (!alive) this.ended(server, await this.exitLine(server));
     return alive;
   }
 
@@ -186,10 +248,10 @@ export class SudoSpawner {
    * with TIMEOUT if it survives SIGKILL (the pid is kept, so poll() and stop() can be retried).
    */
   async stop(options: StopOptions = {}): Promise<void> {
-    const pid = this.currentPid;
-    if (pid === undefined) return;
-    await this.stopPid(pid, options);
-    if (this.currentPid === pid) this.currentPid = undefined;
+    const server = this.server;
+    if (server === undefined) return;
+    if (serverLiveness(server.pid, server.startTicks) !== "reused") await this.stopPid(server.pid, options);
+    this.ended(server, await this.exitLine(server));
   }
 
   private async stopPid(pid: number, options: StopOptions): Promise<void> {
@@ -214,31 +276,32 @@ export class SudoSpawner {
 
   /** What the hub must persist to find the server again after a restart. */
   getState(): SudoSpawnerState {
-    return this.currentPid === undefined ? {} : { pid: this.currentPid };
+    const server = this.server;
+    if (server === undefined) return {};
+    return server.startTicks === undefined ? { pid: server.pid } : { pid: server.pid, startTicks: server.startTicks };
   }
 
   /** Restore persisted state (validated: it comes from a database). */
   loadState(state: unknown): void {
-    if (state === null || state === undefined) {
-      this.currentPid = undefined;
-      return;
-    }
+    this.server = undefined;
+    if (state === null || state === undefined) return;
     if (typeof state !== "object" || Array.isArray(state)) {
-      throw new SudoSpawnerError("BAD_STATE", `invalid spawner state: expected an object like {"pid":1234}, got ${JSON.stringify(state)}`);
+      throw new SudoSpawnerError("BAD_STATE", `invalid spawner state: expected an object like {"pid":1234,"startTicks":5678}, got ${JSON.stringify(state)}`);
     }
-    const pid = (state as { pid?: unknown }).pid;
-    if (pid === undefined || pid === null || pid === 0) {
-      this.currentPid = undefined;
-      return;
-    }
+    const { pid, startTicks } = state as { pid?: unknown; startTicks?: unknown };
+    if (pid === undefined || pid === null || pid === 0) return;
     if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 1) {
       throw new SudoSpawnerError("BAD_STATE", `invalid pid in spawner state: ${JSON.stringify(pid)}`);
     }
-    this.currentPid = pid;
+    // A state from before startTicks was kept has none: then only kill(pid, 0) judges the pid.
+    if (startTicks !== undefined && (typeof startTicks !== "number" || !Number.isSafeInteger(startTicks) || startTicks < 0)) {
+      throw new SudoSpawnerError("BAD_STATE", `invalid startTicks in spawner state: ${JSON.stringify(startTicks)}`);
+    }
+    this.server = { pid, startTicks, exits: new Map(), relayOpen: false };
   }
 
   /** Forget the server without stopping it (JupyterHub's clear_state). */
   clearState(): void {
-    this.currentPid = undefined;
+    this.server = undefined;
   }
 }

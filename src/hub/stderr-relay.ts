@@ -78,7 +78,11 @@ export function relayStderr(stream: Readable, logger: HubLogger, tag: string, on
     for (const line of lines) {
       if (line.trim() === "") continue;
       onLine?.(line);
-      logger[levelOfLine(line)](`${tag} ${line}`);
+      try {
+        logger[levelOfLine(line)](`${tag} ${line}`);
+      } catch {
+        // A hub's logger that throws must not become an uncaught exception of the hub's process.
+      }
     }
   };
   stream.setEncoding("utf8");

@@ -34,3 +34,9 @@ export function readProcFile(pid: number | "self", name: string): ProcRead {
     return code === "ENOENT" || code === "ESRCH" ? "gone" : "unreadable";
   }
 }
+
+/** A process's start time (field 22, clock ticks since boot); undefined when it is gone or /proc is unreadable. */
+export function processStartTicks(pid: number): number | undefined {
+  const stat = readProcFile(pid, "stat");
+  return stat instanceof Buffer ? statNumber(stat.toString("latin1"), STAT_FIELD.startTime) : undefined;
+}

@@ -62,6 +62,17 @@ process.stdin.on("end", () => {
       answer({ ok: true, pid });
       return;
     }
+    case "late-line": {
+      // The reaper's line trails the server's end by 0.2 s (it reaps first), while stderr stays open.
+      const pid = server('sleep 0.3; (sleep 0.2; echo "[I tsss-reaper] server pid $$ exited with status 3" >&2) & exit 3');
+      answer({ ok: true, pid });
+      return;
+    }
+    case "bad-stopped": {
+      const pid = server("exec sleep 30");
+      answer({ ok: true, pid, stopped: [1] });
+      return;
+    }
     case "stubborn": {
       const pid = server("trap '' INT TERM; while :; do sleep 0.05; done");
       setTimeout(() => answer({ ok: true, pid }), 200);
@@ -181,7 +192,7 @@ describe("SudoSpawner against a fake sudo and mediator", () => {
       { argv: ["--logging=INFO"], request: { action: "spawn", args: ["--port=8890"], env: { JUPYTERHUB_API_TOKEN: "secret" } } },
     ]);
     expect(lines).toContain("info:[j.doe] [I 2026-11-25 07:30:00.000 ts-sudospawner] Spawning fake server");
-    expect(spawner.getState()).toEqual({ pid });
+    expect(spawner.getState()).toEqual({ pid, startTicks: expect.any(Number) as number });
     expect(await spawner.poll()).toBeNull();
     // The server writes to the inherited stderr after start() returned: still relayed.
     expect(lines.some((line) => line.includes("still logging"))).toBe(false);
@@ -196,7 +207,7 @@ describe("SudoSpawner against a fake sudo and mediator", () => {
       { action: "kill", pid, signal: 2 },
     ]);
     expect(spawner.pid).toBeUndefined();
-    expect(await spawner.poll()).toBe(0);
+    expect(await spawner.poll()).toBe(0); // the fake has no reaper: no exit line, status unknown
     expect(spawner.getState()).toEqual({});
   });
 
@@ -327,14 +338,80 @@ describe("state", () => {
     expect(() => spawner.loadState([1])).toThrow(/invalid spawner state/);
   });
 
-  it("poll returns the real exit status the reaper reported on the relayed stderr", async () => {
+  it("round-trips the start time, and refuses a bad one", () => {
+    const { spawner } = client("ok");
+    spawner.loadState({ pid: 4242, startTicks: 99 });
+    expect(spawner.getState()).toEqual({ pid: 4242, startTicks: 99 });
+    expect(() => spawner.loadState({ pid: 4242, startTicks: "99" })).toThrow(/invalid startTicks in spawner state/);
+    expect(() => spawner.loadState({ pid: 4242, startTicks: -1 })).toThrow(/invalid startTicks/);
+  });
+
+  it("poll returns the real exit status the reaper reported on the relayed stderr, and keeps it until the next start", async () => {
     resetLogs();
     const { spawner } = client("crash");
     const { pid } = await spawner.start();
     started.push(pid);
     await expect.poll(() => spawner.poll(), { timeout: 5000 }).toBe(3);
     expect(spawner.pid).toBeUndefined();
+    expect(spawner.getState()).toEqual({});
+    // A hub polls an ended server more than once (JupyterHub: poll_and_notify, then User.stop).
+    expect(await spawner.poll()).toBe(3);
+    spawner.clearState();
+    expect(await spawner.poll()).toBe(3);
+    const next = await spawner.start();
+    started.push(next.pid);
+    expect(await spawner.poll()).toBeNull();
+  });
+
+  it("poll waits for a reaper line that trails the server's end, while the stderr is open", async () => {
+    resetLogs();
+    const { spawner } = client("late-line");
+    const { pid } = await spawner.start();
+    started.push(pid);
+    await expect.poll(() => processAlive(pid), { timeout: 5000 }).toBe(false);
+    expect(await spawner.poll()).toBe(3);
+    expect(await spawner.poll()).toBe(3);
+  });
+
+  it("takes a live process with another start time for a reused pid: gone, status unknown, never stopped", async () => {
+    resetLogs();
+    const { spawner, lines } = client("ok");
+    const other = (await import("node:child_process")).spawn("sleep", ["30"]);
+    started.push(other.pid as number);
+    spawner.loadState({ pid: other.pid, startTicks: 1 });
     expect(await spawner.poll()).toBe(0);
+    expect(lines).toContain(`warn:server pid ${other.pid as number} of j.doe is gone: the pid now belongs to a process that started later`);
+    spawner.loadState({ pid: other.pid, startTicks: 1 });
+    await spawner.stop();
+    expect(requests()).toEqual([]); // no signal reached it
+    expect(processAlive(other.pid as number)).toBe(true);
+    const { spawner: same } = client("ok");
+    same.loadState({ pid: other.pid });
+    expect(await same.poll()).toBeNull(); // without a start time, kill(pid, 0) alone judges
+    other.kill("SIGKILL");
+  });
+
+  it("refuses a second start while one is in flight, and polls null meanwhile", async () => {
+    resetLogs();
+    const { spawner } = client("stubborn");
+    const first = spawner.start();
+    await expect(spawner.start()).rejects.toThrow(/a start for j\.doe is already in progress/);
+    expect(await spawner.poll()).toBeNull();
+    const { pid } = await first;
+    started.push(pid);
+    expect(requests().filter((entry) => entry.request.action === "spawn")).toHaveLength(1);
+    await spawner.stop({ interruptMs: 0, termMs: 200, killMs: 3000 });
+  });
+
+  it("keeps a started server whose answer lists stopped servers in an unknown form, and says so", async () => {
+    resetLogs();
+    const { spawner, lines } = client("bad-stopped");
+    const { pid } = await spawner.start();
+    started.push(pid);
+    expect(spawner.pid).toBe(pid);
+    expect(lines.some((line) => line.startsWith("warn:the mediator's answer for j.doe names stopped servers in a form this client does not read"))).toBe(true);
+    await spawner.stop({ interruptMs: 0 });
+    expect(processAlive(pid)).toBe(false);
   });
 
   it("poll reports a vanished server as exited and forgets it; signal on nothing is false", async () => {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { demoEcho, demoStatus, waitForDemoServer } from "../../helpers/demo-server.js";
 import { freePort } from "../../helpers/ports.js";
 import { BASE_ENV } from "../../helpers/requests.js";
-import { killUserProcesses, liveProcesses, procState, procStatus, userInfo, userProcesses, waitFor } from "../../helpers/system.js";
+import { killUserProcesses, liveProcesses, procStartTicks, procState, procStatus, userInfo, userProcesses, waitFor } from "../../helpers/system.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
 import { HANG_GUARD_MS, withinHangGuard } from "../../helpers/deadlines.js";
 
@@ -169,7 +169,8 @@ describe.skipIf(skip)("TypeScript SudoSpawner client through real sudo", () => {
     expect(hub.logText("b")).toMatch(/warn: \[tsss-b\.ob\] .*LD_PRELOAD/);
 
     expect(await hub.ok({ cmd: "poll", name: "a" })).toBeNull();
-    expect(await hub.ok({ cmd: "getState", name: "a" })).toEqual({ pid: startA.pid });
+    // The start time, as /proc shows it, so that a restarted hub never takes a reused pid for the server.
+    expect(await hub.ok({ cmd: "getState", name: "a" })).toEqual({ pid: startA.pid, startTicks: Number(procStartTicks(startA.pid)) });
     expect(await hub.ok({ cmd: "signal", name: "a", signal: 0 })).toBe(true);
 
     // Stop alice's server from the hub that started it: SIGINT is enough for the demo server. The
@@ -186,7 +187,7 @@ describe.skipIf(skip)("TypeScript SudoSpawner client through real sudo", () => {
 
     // The hub goes away while bob's server runs (its stderr pipe is still open): it can exit.
     const state = await hub.ok<{ pid: number }>({ cmd: "getState", name: "b" });
-    expect(state).toEqual({ pid: startB.pid });
+    expect(state).toEqual({ pid: startB.pid, startTicks: Number(procStartTicks(startB.pid)) });
     const exited = await Promise.race([hub.quit(), new Promise((resolve) => setTimeout(() => resolve("hung"), HANG_GUARD_MS))]);
     expect(exited).toBe(0);
     expect(procStatus(startB.pid)?.State).toMatch(/^[RS]/);
