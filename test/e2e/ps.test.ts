@@ -18,7 +18,7 @@ import { hubEnvironment } from "../../src/admin/check/hub-environment.js";
 import { spawnRequest } from "../../src/protocol/index.js";
 import { firstMissing, skipWithout } from "../helpers/prerequisites.js";
 import { freePort } from "../helpers/ports.js";
-import { ensureUser, liveProcesses, procStartTicks, removeUser, runMediatorAs } from "../helpers/system.js";
+import { ensureUser, liveProcesses, procStartTicks, removeUser, runMediatorAs, waitFor } from "../helpers/system.js";
 import { E2E, E2EContext, expectNoLiveProcess, selectedTargets, useHub, type HubTarget } from "./matrix.js";
 
 const fx = inject("rootFixture");
@@ -35,6 +35,9 @@ const STRAY_SERVER = "stray";
 const TOKEN = randomBytes(24).toString("hex");
 const TOKEN_NO_STATE = randomBytes(24).toString("hex");
 const PS_SCOPES = ["list:users", "read:users", "read:servers", "admin:server_state"];
+/** A named server whose start stays pending: its request names no grace, and the policy's is long. */
+const PENDING_SERVER = "pending";
+const PENDING_GRACE_SECONDS = 15;
 
 interface PsServer {
   user: string;
@@ -42,13 +45,17 @@ interface PsServer {
   pid: number;
   started: string;
   memoryBytes: number | null;
-  hub?: "known" | "orphan";
+  hub?: "known" | "starting" | "orphan";
   stop?: { stopped: boolean; detail: string };
 }
 
 function psConfig(spawnerConfig: string): string {
   return [
     spawnerConfig,
+    "def _tsss_e2e_pre_spawn(spawner):",
+    `    if spawner.name == ${JSON.stringify(PENDING_SERVER)}:`,
+    "        spawner.start_grace = None",
+    "c.Spawner.pre_spawn_hook = _tsss_e2e_pre_spawn",
     `c.JupyterHub.services.append({"name": "tsss-ps", "api_token": ${JSON.stringify(TOKEN)}})`,
     `c.JupyterHub.services.append({"name": "tsss-ps-nostate", "api_token": ${JSON.stringify(TOKEN_NO_STATE)}})`,
     "c.JupyterHub.load_roles = [",
@@ -161,5 +168,35 @@ describe.skipIf(skip)("ts-sudospawner ps with a JupyterHub 6", () => {
     }
     expect(liveProcesses(STRAY)).toEqual([]);
   }, 300_000);
-});
 
+  it("never stops a server the hub is still starting (no pid in its state yet): ps calls it starting, and the hub gets it", async () => {
+    const hub = getHub();
+    // The mediator answers only after the grace: until then the hub's state for the server holds no pid.
+    ctx.policy.write({ graceSeconds: PENDING_GRACE_SECONDS });
+    try {
+      await hub.startServer(E2E.ann, PENDING_SERVER);
+      let marked: PsServer | undefined;
+      await waitFor(
+        () => (marked = ps([]).servers.find((server) => server.user === E2E.ann && server.server === PENDING_SERVER)) !== undefined,
+        60_000,
+        `the mediator to start ${E2E.ann}'s server ${PENDING_SERVER}`,
+      );
+      const pid = (marked as PsServer).pid;
+      const pending = await hub.server(E2E.ann, PENDING_SERVER);
+      expect([pending?.pending, pending?.state?.pid]).toEqual(["spawn", undefined]);
+
+      const swept = ps(["--hub-url", hub.base, "--token-file", tokenFile, "--stop-orphans"]);
+      expect(swept.status, swept.stderr).toBe(0);
+      expect(swept.servers.find((server) => server.pid === pid)).toEqual(expect.objectContaining({ hub: "starting", server: PENDING_SERVER }));
+      expect(swept.servers.find((server) => server.pid === pid)?.stop).toBeUndefined();
+
+      const ready = await hub.waitReady(E2E.ann, PENDING_SERVER, (PENDING_GRACE_SECONDS + 60) * 1000);
+      expect(ready.state?.pid).toBe(pid);
+      await hub.stopServer(E2E.ann, PENDING_SERVER);
+      await hub.waitStopped(E2E.ann, PENDING_SERVER);
+      await expectNoLiveProcess(E2E.ann);
+    } finally {
+      ctx.policy.restore();
+    }
+  }, 300_000);
+});

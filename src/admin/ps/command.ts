@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import { SudoSpawnerError, errorMessage } from "../../errors.js";
 import type { AdminIO } from "../io.js";
-import { fetchKnownServers, hubApiBase, hubVerdict } from "./hub.js";
+import { fetchHubView, hubApiBase, hubVerdict } from "./hub.js";
 import { formatPsJson, formatPsTable, serverLabel, type PsRow } from "./report.js";
 import { findMarkedServers } from "./servers.js";
 import { stopServer, type StopDeps } from "./stop.js";
@@ -51,18 +51,23 @@ export async function runPs(request: PsRequest, io: AdminIO): Promise<number> {
     throw new SudoSpawnerError("USAGE", "--stop-orphans needs --hub-url: an orphan is a server no hub knows, so the hub must be asked");
   }
   // Ask the hub first: a bad URL or token stops here, before anything is listed as orphaned.
-  const known = request.hubUrl === undefined ? undefined : await fetchKnownServers(hubApiBase(request.hubUrl), readToken(request.tokenFile));
-  const rows: PsRow[] = findMarkedServers().map((server) => (known === undefined ? { server } : { server, hub: hubVerdict(server, known) }));
+  const hub = request.hubUrl === undefined ? undefined : { base: hubApiBase(request.hubUrl), token: readToken(request.tokenFile) };
+  const view = hub === undefined ? undefined : await fetchHubView(hub.base, hub.token);
+  const rows: PsRow[] = findMarkedServers().map((server) => (view === undefined ? { server } : { server, hub: hubVerdict(server, view) }));
   let failed = 0;
-  if (request.stopOrphans) {
+  if (request.stopOrphans && hub !== undefined) {
     if (request.mediator === undefined) throw new SudoSpawnerError("USAGE", "no mediator path: pass --mediator /PREFIX/bin/ts-sudospawner");
+    // Asked again after the scan: a start that ended between the first answer and the scan now
+    // holds its pid. A server is stopped only when both answers call it an orphan.
+    const again = rows.some((row) => row.hub === "orphan") ? await fetchHubView(hub.base, hub.token) : undefined;
     for (const row of rows) {
+      if (row.hub === "orphan" && again !== undefined) row.hub = hubVerdict(row.server, again);
       if (row.hub !== "orphan") continue;
       if (!request.json) io.err(`stopping pid ${row.server.pid} (${row.server.user}, server ${serverLabel(row.server.server)}), which no hub knows\n`);
       row.stop = await stopServer(row.server, { mediator: request.mediator, ...request.stop });
       if (!row.stop.stopped) failed++;
     }
   }
-  io.out(request.json ? formatPsJson(rows) : formatPsTable(rows, { hub: known !== undefined }));
+  io.out(request.json ? formatPsJson(rows) : formatPsTable(rows, { hub: view !== undefined }));
   return failed > 0 ? 1 : 0;
 }

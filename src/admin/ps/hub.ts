@@ -20,7 +20,25 @@ export interface KnownServer {
   startTicks: number | undefined;
 }
 
-export type HubVerdict = "known" | "orphan";
+/**
+ * A server the hub is starting: JupyterHub lists it with `pending: "spawn"` before its spawner's
+ * state holds a pid (the mediator has started and marked the server, but its answer is not in yet:
+ * for a whole grace period, or the Python SudoSpawner's second). The hub's user name is the account
+ * the spawner runs it as (sudo -u USER).
+ */
+export interface PendingSpawn {
+  user: string;
+  server: string;
+}
+
+/** What the hub's GET /users says: the servers it holds a pid for, and the ones it is starting. */
+export interface HubView {
+  known: KnownServer[];
+  pending: PendingSpawn[];
+}
+
+/** "starting": no pid in the hub yet, but the hub is starting a server of that user and name; never stopped. */
+export type HubVerdict = "known" | "starting" | "orphan";
 
 const PAGE_LIMIT = 200;
 /** Pages at most: 10^6 users is beyond any hub; a hub that keeps answering "next" is wrong. */
@@ -61,9 +79,10 @@ export function usersPage(answer: unknown): { users: unknown[]; next: number | u
   return { users: answer.items, next };
 }
 
-/** The servers with a pid in their state, from the users of GET /users (pure). */
-export function knownServers(users: readonly unknown[]): KnownServer[] {
+/** The servers with a pid in their state, and those pending a spawn, from the users of GET /users (pure). */
+export function hubView(users: readonly unknown[]): HubView {
   const known: KnownServer[] = [];
+  const pending: PendingSpawn[] = [];
   for (const user of users) {
     if (!isRecord(user) || typeof user.name !== "string") throw badAnswer("a user without a name");
     if (user.servers === undefined) throw badAnswer(`user ${JSON.stringify(user.name)} has no "servers": the token lacks the read:servers scope`);
@@ -73,23 +92,27 @@ export function knownServers(users: readonly unknown[]): KnownServer[] {
       if (server.state === undefined) {
         throw badAnswer(`server ${JSON.stringify(name)} of ${JSON.stringify(user.name)} has no "state": the token lacks the admin:server_state scope`);
       }
+      if (server.pending === "spawn") pending.push({ user: user.name, server: name });
       const state = server.state;
-      if (!isRecord(state) || !isPid(state.pid)) continue; // no pid: a Slurm job, or a server not started
+      if (!isRecord(state) || !isPid(state.pid)) continue; // no pid: a Slurm job, or a server not started (yet)
       const start = state.start_time;
       known.push({ user: user.name, server: name, pid: state.pid, startTicks: typeof start === "number" && Number.isInteger(start) ? start : undefined });
     }
   }
-  return known;
+  return { known, pending };
 }
 
 /**
  * Known when some server of the hub holds this pid (and, where the state keeps one, this start
- * time: a pid reused since is another process). By pid, not by user name: a hub's user names may
- * map to other accounts, and a pid with its start time names one process of this host (pure).
+ * time: a pid reused since is another process); a pid with its start time names one process of
+ * this host. Else starting when the hub is starting a server for this account under the name the
+ * mark carries (any name, for a server marked without one: the Python SudoSpawner's). Else an
+ * orphan (pure).
  */
-export function hubVerdict(server: Pick<MarkedServer, "pid" | "startTicks">, known: readonly KnownServer[]): HubVerdict {
-  const match = known.some((entry) => entry.pid === server.pid && (entry.startTicks === undefined || entry.startTicks === server.startTicks));
-  return match ? "known" : "orphan";
+export function hubVerdict(server: Pick<MarkedServer, "pid" | "startTicks" | "user" | "server">, view: HubView): HubVerdict {
+  if (view.known.some((entry) => entry.pid === server.pid && (entry.startTicks === undefined || entry.startTicks === server.startTicks))) return "known";
+  const starting = view.pending.some((entry) => entry.user === server.user && (server.server === undefined || entry.server === server.server));
+  return starting ? "starting" : "orphan";
 }
 
 async function getJson(url: string, token: string): Promise<unknown> {
@@ -117,8 +140,8 @@ async function getJson(url: string, token: string): Promise<unknown> {
   }
 }
 
-/** Every server with a pid the hub at `apiBase` knows of, through all pages of GET /users. */
-export async function fetchKnownServers(apiBase: string, token: string): Promise<KnownServer[]> {
+/** What the hub at `apiBase` knows and is starting, through all pages of GET /users. */
+export async function fetchHubView(apiBase: string, token: string): Promise<HubView> {
   const users: unknown[] = [];
   let offset: number | undefined = 0;
   for (let page = 0; offset !== undefined; page++) {
@@ -127,5 +150,5 @@ export async function fetchKnownServers(apiBase: string, token: string): Promise
     users.push(...answer.users);
     offset = answer.next !== undefined && answer.next > offset ? answer.next : undefined;
   }
-  return knownServers(users);
+  return hubView(users);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hubApiBase, hubVerdict, knownServers, usersPage } from "../../../../src/admin/ps/hub.js";
+import { hubApiBase, hubVerdict, hubView, usersPage } from "../../../../src/admin/ps/hub.js";
 
 /** A user as JupyterHub 6 answers GET /users with list:users, read:users, read:servers, admin:server_state. */
 const alice = {
@@ -8,7 +8,9 @@ const alice = {
   servers: {
     "": { name: "", ready: true, state: { pid: 4242, start_time: 987654 } },
     gpu: { name: "gpu", ready: true, state: { pid: 5151 } },
-    stopped: { name: "stopped", ready: false, state: {} },
+    stopped: { name: "stopped", ready: false, pending: null, state: {} },
+    // Being started: the hub's state has no pid yet (the mediator's answer is not in).
+    lab: { name: "lab", ready: false, pending: "spawn", state: {} },
   },
 };
 
@@ -38,30 +40,41 @@ describe("usersPage", () => {
   });
 });
 
-describe("knownServers", () => {
-  it("takes each server's pid and start time from its state; a server without a pid is none", () => {
-    expect(knownServers([alice])).toEqual([
-      { user: "alice", server: "", pid: 4242, startTicks: 987654 },
-      { user: "alice", server: "gpu", pid: 5151, startTicks: undefined },
-    ]);
+describe("hubView", () => {
+  it("takes each server's pid and start time from its state; a server without a pid is none; a pending spawn is starting", () => {
+    expect(hubView([alice])).toEqual({
+      known: [
+        { user: "alice", server: "", pid: 4242, startTicks: 987654 },
+        { user: "alice", server: "gpu", pid: 5151, startTicks: undefined },
+      ],
+      pending: [{ user: "alice", server: "lab" }],
+    });
   });
 
   it("refuses an answer without state or servers, naming the scope the token lacks", () => {
-    expect(() => knownServers([{ name: "alice", servers: { "": { name: "", ready: true } } }])).toThrow(/admin:server_state/);
-    expect(() => knownServers([{ name: "alice" }])).toThrow(/read:servers/);
+    expect(() => hubView([{ name: "alice", servers: { "": { name: "", ready: true } } }])).toThrow(/admin:server_state/);
+    expect(() => hubView([{ name: "alice" }])).toThrow(/read:servers/);
   });
 });
 
 describe("hubVerdict", () => {
-  const known = knownServers([alice]);
+  const view = hubView([alice]);
+  const marked = (pid: number, startTicks: number, user = "alice", server: string | undefined = "") => ({ pid, startTicks, user, server });
 
   it("knows a pid the hub holds, with its start time when the state has one", () => {
-    expect(hubVerdict({ pid: 4242, startTicks: 987654 }, known)).toBe("known");
-    expect(hubVerdict({ pid: 5151, startTicks: 1 }, known)).toBe("known");
+    expect(hubVerdict(marked(4242, 987654), view)).toBe("known");
+    expect(hubVerdict(marked(5151, 1, "alice", "gpu"), view)).toBe("known");
   });
 
   it("calls a pid no hub holds, or a reused pid (another start time), an orphan", () => {
-    expect(hubVerdict({ pid: 7777, startTicks: 1 }, known)).toBe("orphan");
-    expect(hubVerdict({ pid: 4242, startTicks: 1 }, known)).toBe("orphan");
+    expect(hubVerdict(marked(7777, 1), view)).toBe("orphan");
+    expect(hubVerdict(marked(4242, 1), view)).toBe("orphan");
+  });
+
+  it("calls a server the hub is starting for that account and name starting, never an orphan; another user's or name's stays an orphan", () => {
+    expect(hubVerdict(marked(7777, 1, "alice", "lab"), view)).toBe("starting");
+    expect(hubVerdict({ ...marked(7777, 1), server: undefined }, view)).toBe("starting"); // marked without a name (the Python SudoSpawner)
+    expect(hubVerdict(marked(7777, 1, "bob", "lab"), view)).toBe("orphan");
+    expect(hubVerdict(marked(7777, 1, "alice", "gpu2"), view)).toBe("orphan");
   });
 });
