@@ -32,6 +32,7 @@ import type { HeldJob } from "./slurm/watchdog.js";
 import { jobScript, resolveJob, slurmDisabled, slurmOptions } from "./slurm/job.js";
 import { readRequestBytes } from "./stdin.js";
 import { TLS_ENV, removeAfterOptions, removeTlsFiles, writeTlsFiles, type WrittenTls } from "./spawn/tls-files.js";
+import { keepOwnerAccess } from "./umask.js";
 import { settleRootDirs } from "./vocabulary/root-dir.js";
 
 /** How this mediator was started: its own file and the path sudo ran. */
@@ -208,6 +209,7 @@ async function handle(layout: InstallLayout, logger: Logger, interrupts: Interru
   const account = currentAccount();
   assertSpawnableAccount(account, spawnableUidMin(policy));
   logger.debug(`mediator ${VERSION} acting as ${account.name} (uid ${account.uid}): ${request.action}`);
+  if (request.action === "spawn" || isSubmit(request)) keepOwnerAccess();
   if (request.action === "spawn") {
     // From here on a signal must not end us outright: a started server would be left behind.
     interrupts.deferred = true;

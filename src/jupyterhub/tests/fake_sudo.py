@@ -17,6 +17,7 @@ follow, reads one JSON request on stdin and acts on ``scenario.json`` next to it
                           sleeps, prints "say_after", exits with C
     reaper_line           write the reaper's exit line when the server exits (default true)
     before                lines to print on stderr before answering
+    deaf                  kill answers "alive": true and signals nothing (a server that outlives SIGKILL)
     stopped               what a reconciling spawn or submit answers it stopped first (default [])
     slurm                 the fake Slurm queue of submit, query, cancel and slurm-options:
                           {"options": the slurm-options answer (default: SLURM_OPTIONS),
@@ -285,6 +286,8 @@ def main():
     if action == "kill":
         if "unowned" in scenario:  # the mediator leaves a process alone that is not its own
             answer({"ok": True, "alive": False, "unowned": scenario["unowned"]})
+        if scenario.get("deaf"):
+            answer({"ok": True, "alive": True})
         try:
             os.kill(request["pid"], request["signal"])
         except ProcessLookupError:

@@ -439,6 +439,49 @@ async def test_a_failed_cancel_is_an_error_that_names_the_job(make_slurm_spawner
     assert any("could not cancel Slurm job 4711 (cancel it with `scancel 4711`)" in e for e in spawner.records.lines("ERROR"))
 
 
+async def failed_hub_stop(make_slurm_spawner, fake) -> dict:
+    """A cancel that fails under JupyterHub's own User.stop; the state it stores."""
+    spawner = make_slurm_spawner()
+    await spawner.start()
+    fake.scenario(modes={"cancel": "refusal"}, stderr="sudo: a password is required\n")
+    with pytest.raises(MediatorError, match="password"):
+        await spawner.user.stop(spawner.name)
+    assert any("could not cancel Slurm job 4711" in e and "next" in e for e in spawner.records.lines("ERROR"))
+    return spawner.orm_spawner.state
+
+
+async def test_a_failed_cancel_keeps_the_job_and_the_next_poll_cancels_it(make_slurm_spawner, fake):
+    state = await failed_hub_stop(make_slurm_spawner, fake)
+    assert state.get("job_id") is None and state["uncancelled_job"] == 4711  # JupyterHub forgot it, we did not
+    fake.scenario()  # the cause is fixed
+    restarted = make_slurm_spawner()
+    restarted.load_state(state)
+    assert await restarted.poll() == 0
+    assert fake.requests("cancel")[-1] == {"action": "cancel", "job": 4711}
+    assert restarted.get_state() == {}
+
+
+async def test_a_failed_cancel_is_retried_first_by_the_next_start(make_slurm_spawner, fake):
+    state = await failed_hub_stop(make_slurm_spawner, fake)
+    fake.scenario()
+    spawner = make_slurm_spawner()
+    spawner.load_state(state)
+    await spawner.start()
+    assert actions(fake)[-4:-1] == ["cancel", "slurm-options", "submit"]
+    assert fake.requests("cancel")[-1] == {"action": "cancel", "job": 4711}
+    assert spawner.get_state()["job_id"] == 4712 and "uncancelled_job" not in spawner.get_state()
+
+
+async def test_a_start_is_refused_while_the_earlier_job_cannot_be_cancelled(make_slurm_spawner, fake):
+    state = await failed_hub_stop(make_slurm_spawner, fake)
+    spawner = make_slurm_spawner()
+    spawner.load_state(state)
+    with pytest.raises(MediatorError, match=r"^No new server was started: the earlier Slurm job 4711 could not be cancelled"):
+        await spawner.start()
+    assert fake.requests("submit")[-1:] == [fake.requests("submit")[0]]  # only the first start's
+    assert spawner.get_state() == {"uncancelled_job": 4711}
+
+
 # -- state ------------------------------------------------------------------------------------------
 
 

@@ -702,6 +702,18 @@ class TsSudoSpawner(LocalProcessSpawner):
             f"(docs/admin-guide.md §10) and stop it again, or stop pid {pid} as root"
         )
 
+    def _keep_unstopped(self, pid: int) -> bool:
+        """Remember a server this stop could not end, while the hub still sees it alive.
+
+        JupyterHub's User.stop clears and saves the state after any stop, raised or not: this
+        record outlives that (see __init__), and the next start stops the server first.
+        """
+        started = self.start_time if self.start_time is not None else start_time_of(pid)
+        if started is None or liveness(pid, started) is not Liveness.ALIVE:
+            return False  # gone, or without a start time a reused pid could block starts for good
+        self._unstopped = (pid, started)
+        return True
+
     async def _stop_unstopped(self) -> None:
         """Before a new server starts, stop the one an earlier stop could not reach, or refuse.
 
@@ -762,20 +774,35 @@ class TsSudoSpawner(LocalProcessSpawner):
                 return
             self.log.debug("%s sending %s to pid %s", self._tag, sig.name, self.pid)
             pid = self.pid
-            if not await self._signal(sig):
+            try:
+                alive = await self._signal(sig)
+            except MediatorError as e:
+                if self._keep_unstopped(pid):
+                    self.log.error(
+                        "%s could not send %s to server pid %s, which still runs: %s. It is kept (\"unstopped\" in its "
+                        "state) and the user's next start stops it first; fix the cause, or stop it as root: kill %s",
+                        self._tag, sig.name, pid, e, pid,
+                    )
+                raise
+            if not alive:
                 unreachable = self._unreachable_error(pid, self.start_time)
                 if unreachable is not None:
                     # JupyterHub 3.0-6.1 swallow this exception in stop_single_user (the DELETE
                     # still answers 204) and forget the server: the log line says it all, and the
                     # next start() stops it first (_stop_unstopped).
-                    started = self.start_time if self.start_time is not None else start_time_of(pid)
-                    if started is not None:  # without it, a reused pid could block starts for good
-                        self._unstopped = (pid, started)
+                    self._keep_unstopped(pid)
                     self.log.error("%s %s", self._tag, unreachable)
                     raise unreachable
                 if await self.poll() is None:
                     self.clear_state()  # the mediator no longer sees it as this user's process
                 return
             await self.wait_for_death(timeout)
+        pid = self.pid
         if await self.poll() is None:
-            self.log.warning("%s server pid %s did not exit after SIGKILL; it is kept, stop it again later", self._tag, self.pid)
+            self._keep_unstopped(pid)
+            message = (
+                f"server pid {pid} still runs after SIGKILL (stuck in the kernel?); it is kept (\"unstopped\" in its "
+                f"state) and the user's next start stops it first; or stop it as root: kill -9 {pid}"
+            )
+            self.log.error("%s %s", self._tag, message)
+            raise MediatorError(message)

@@ -60,7 +60,8 @@ export function removeAfterOptions(written: Pick<WrittenTls, "dir" | "files">): 
 
 /**
  * mkdir that accepts an existing directory only when it is a real directory of this user (a link
- * is refused), and takes group and other access away from it.
+ * is refused), and gives it exactly mode 0700: no group or other access, and the owner's back if
+ * something took it away (a directory of mode 000 would refuse every later start).
  */
 function ensurePrivateDirectory(dir: string, uid: number): void {
   try {
@@ -72,7 +73,7 @@ function ensurePrivateDirectory(dir: string, uid: number): void {
   if (!stats.isDirectory() || stats.uid !== uid) {
     throw new SudoSpawnerError("UNSAFE_PATH", `${dir} is not a directory owned by uid ${uid}; remove it so the server's TLS files can be written`);
   }
-  if ((stats.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  if ((stats.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
 }
 
 /** A new file only: O_EXCL and O_NOFOLLOW refuse anything already there, a link included. */

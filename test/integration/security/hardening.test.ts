@@ -10,7 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { demoStatus, waitForDemoServer } from "../../helpers/demo-server.js";
 import { freePort } from "../../helpers/ports.js";
 import { BASE_ENV, killRequest, spawnRequest } from "../../helpers/requests.js";
-import { exitedAndClosed, killUserProcesses, liveProcesses, mediatorWaitingOnStdin, procState, run, runMediatorAs, userInfo, userProcesses, waitFor, type TestUser } from "../../helpers/system.js";
+import { spawnRequest as spawnRequestOf } from "../../../src/protocol/index.js";
+import { collectMediator, exitedAndClosed, killUserProcesses, procStatus, liveProcesses, mediatorWaitingOnStdin, procState, run, runMediatorAs, userInfo, userProcesses, waitFor, type TestUser } from "../../helpers/system.js";
 import { HANG_GUARD_MS } from "../../helpers/deadlines.js";
 import { skipWithout } from "../../helpers/prerequisites.js";
 
@@ -126,6 +127,28 @@ describe.skipIf(skip)("what a compromised hub can no longer do", () => {
     expect(code).toBe(1);
     expect(JSON.parse(stdout).error).toMatch(new RegExp(`^refusing to start a server with groups [0-9, ]*${hub.gid}[0-9, ]*, which are not ${alice.name}'s: sudo kept the caller's groups \\(sudo -P`));
     expect(liveProcesses(alice.name)).toEqual([]);
+  });
+
+  it("cannot take the user's own access to what the server makes with its umask (0777): the owner bits go, and a TLS directory an earlier start left at mode 000 is repaired", async () => {
+    const home = path.join(alice.home, ".ts-sudospawner");
+    fs.rmSync(home, { recursive: true, force: true });
+    fs.mkdirSync(home);
+    fs.chownSync(home, alice.uid, alice.gid);
+    fs.chmodSync(home, 0o000);
+    const pem = (label: string) => `-----BEGIN ${label}-----\nAAAA\n-----END ${label}-----\n`;
+    const request = spawnRequestOf([`--port=${await freePort()}`, "--ip=127.0.0.1"], { ...BASE_ENV, JUPYTERHUB_SERVICE_PREFIX: `/user/${alice.name}/` }, { tls: { key: pem("PRIVATE KEY"), cert: pem("CERTIFICATE"), ca: pem("CERTIFICATE") } });
+    // sudo ORs the hub's umask into its own: 0777 reaches the mediator.
+    const child = spawn("sudo", ["-u", fx.hub, "sh", "-c", 'umask 0777 && exec sudo -n -u "$1" -H "$2" --logging=info', "sh", alice.name, fx.mediator], { stdio: ["pipe", "pipe", "pipe"] });
+    const started = await collectMediator(child, JSON.stringify(request));
+    try {
+      expect(started.answer, started.stderr).toEqual({ ok: true, pid: expect.any(Number) });
+      const pid = started.answer?.pid as number;
+      expect(procStatus(pid)?.Umask).toBe("0077");
+      expect(fs.statSync(home).mode & 0o777).toBe(0o700);
+      await stop(alice, pid);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it.each(["sudoers", "check", "ps", "linger-rule", "user-cap"])("cannot run the admin command %s through its rule", (command) => {

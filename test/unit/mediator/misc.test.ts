@@ -6,6 +6,7 @@ import { findSingleUser, installDirectory } from "../../../src/install/executabl
 import { describeExit, parseReaperLine, splitLines } from "../../../src/mediator/spawn/reaper-lines.js";
 import { shellQuote } from "../../../src/protocol/index.js";
 import { DEFAULT_GRACE_MS, effectiveGraceMs, reaperArgv } from "../../../src/mediator/spawn/spawn.js";
+import { withOwnerAccess } from "../../../src/mediator/umask.js";
 import { VERSION } from "../../../src/version.js";
 
 describe("accounts", () => {
@@ -118,5 +119,11 @@ describe("foreignGroups", () => {
   it("names the groups the process has beyond the user's own (the hub's, under sudo -P)", () => {
     expect(foreignGroups([1001, 27, 999, 999], [1001, 27])).toEqual([999]);
     expect(foreignGroups([1001], [1001, 27, 100])).toEqual([]);
+  });
+});
+
+describe("the umask a server starts with (src/mediator/umask.ts)", () => {
+  it("drops the owner bits and keeps the group and other bits", () => {
+    expect([0o777, 0o022, 0o700, 0o027].map(withOwnerAccess)).toEqual([0o077, 0o022, 0o000, 0o027]);
   });
 });

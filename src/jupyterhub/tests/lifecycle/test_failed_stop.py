@@ -1,0 +1,64 @@
+"""A stop whose kill fails (sudo refuses, the call times out, the mediator errs) or whose server
+survives SIGKILL does not lose the server: JupyterHub's User.stop forgets it after any stop, so the
+spawner keeps it as "unstopped" in the state it saves, and the next start stops it first."""
+
+import signal
+
+import pytest
+
+from ts_sudospawner import MediatorError
+from ts_sudospawner.procfs import Liveness, liveness
+
+
+async def hub_stop(spawner) -> dict:
+    """JupyterHub's own User.stop (which re-raises; its API handler swallows); the state it stores."""
+    with pytest.raises(MediatorError) as raised:
+        await spawner.user.stop(spawner.name)
+    return {"error": raised.value, "state": spawner.orm_spawner.state}
+
+
+@pytest.mark.parametrize(
+    "failure, cause",
+    [
+        ({"modes": {"kill": "refusal"}, "stderr": "sudo: a password is required\n"}, "password"),
+        ({"modes": {"kill": "refuse"}, "error": "kill refused for a test"}, "kill refused for a test"),
+        ({"modes": {"kill": "hang"}}, "did not answer within 1 s"),
+    ],
+    ids=["sudo-password", "mediator-error", "timeout"],
+)
+async def test_a_failed_kill_keeps_the_server_as_unstopped(make_spawner, fake, failure, cause):
+    spawner = make_spawner(mediator_timeout=1.0)
+    await spawner.start()
+    pid, started = spawner.pid, spawner.start_time
+    fake.scenario(**failure)
+    stopped = await hub_stop(spawner)
+    assert cause in str(stopped["error"])
+    assert liveness(pid, started) is Liveness.ALIVE
+    state = stopped["state"]
+    assert state.get("pid", 0) == 0  # JupyterHub forgot it ...
+    assert state["unstopped"] == {"pid": pid, "start_time": started}  # ... the spawner did not
+    [error] = [line for line in spawner.records.lines("ERROR") if f"pid {pid}" in line]
+    assert cause in error and "next start" in error and f"kill {pid}" in error
+
+    # The cause is fixed; the user's next start (a restarted hub, from the stored state) stops it first.
+    fake.scenario()
+    again = make_spawner()
+    again.load_state(state)
+    await again.start()
+    assert liveness(pid, started) is not Liveness.ALIVE
+    assert [r["action"] for r in fake.requests()][-2:] == ["kill", "spawn"]
+    assert "unstopped" not in again.get_state()
+    await again.stop()
+
+
+async def test_a_server_that_survives_sigkill_is_kept_as_unstopped(make_spawner, fake):
+    spawner = make_spawner(interrupt_timeout=1, term_timeout=1, kill_timeout=1)
+    await spawner.start()
+    pid, started = spawner.pid, spawner.start_time
+    fake.scenario(deaf=True)  # the mediator signals, the server does not end (a process in D state)
+    stopped = await hub_stop(spawner)
+    assert [r["signal"] for r in fake.requests("kill")] == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
+    assert "still runs after SIGKILL" in str(stopped["error"])
+    assert stopped["state"]["unstopped"] == {"pid": pid, "start_time": started}
+    assert any(f"pid {pid}" in line and "SIGKILL" in line for line in spawner.records.lines("ERROR"))
+    assert not any("it is kept" in line for line in spawner.records.lines("WARNING"))
