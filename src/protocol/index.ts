@@ -5,4 +5,4 @@ export { answerStopped, excerpt, isServerPid, killAnswerAlive, profilesAnswerLis
 export { LOG_LEVELS, logLevelOf, type LogLevel } from "./log-levels.js";
 export { shellLine, shellQuote } from "./shell.js";
 export { parseExitLine, type ServerExit } from "./exit-line.js";
-export { escapeControls, logExcerpt } from "./log-text.js";
+export { escapeControls, logExcerpt, terminalText } from "./log-text.js";

@@ -2,6 +2,7 @@
  * The results of `ts-sudospawner check` as text (pure): a table for people, JSON for programs,
  * progress lines, and the exit status.
  */
+import { terminalText } from "../../protocol/index.js";
 
 export const CHECK_STATUSES = ["pass", "fail", "warn", "skip"] as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
@@ -80,12 +81,13 @@ export function formatTable(report: CheckReport, width = 110): string {
   const indent = numberWidth + 2 + titleWidth + 2 + statusWidth + 2;
   const detailWidth = Math.max(MIN_DETAIL_WIDTH, width - indent);
   const out: string[] = [
-    `ts-sudospawner check: hub user ${report.hubUser}, user ${report.user}, mediator ${report.mediator}`,
+    terminalText(`ts-sudospawner check: hub user ${report.hubUser}, user ${report.user}, mediator ${report.mediator}`),
     "",
     `${"#".padStart(numberWidth)}  ${"check".padEnd(titleWidth)}  ${"status".padEnd(statusWidth)}  detail`,
   ];
   report.rows.forEach((row, index) => {
-    const [first = "", ...more] = wrap(row.detail, detailWidth);
+    // A detail may quote what the user's server printed, or sudo said: root's terminal must not run it.
+    const [first = "", ...more] = wrap(terminalText(row.detail), detailWidth);
     out.push(`${String(index + 1).padStart(numberWidth)}  ${row.title.padEnd(titleWidth)}  ${row.status.toUpperCase().padEnd(statusWidth)}  ${first}`.trimEnd());
     for (const line of more) out.push(`${" ".repeat(indent)}${line}`.trimEnd());
   });
@@ -94,7 +96,7 @@ export function formatTable(report: CheckReport, width = 110): string {
     out.push("", "To fix:");
     for (const { row, index } of fixes) {
       const label = `${index + 1}. `;
-      const [first = "", ...more] = wrap(row.fix, Math.max(MIN_DETAIL_WIDTH, width - label.length));
+      const [first = "", ...more] = wrap(terminalText(row.fix), Math.max(MIN_DETAIL_WIDTH, width - label.length));
       out.push(`${label}${first}`);
       for (const line of more) out.push(`${" ".repeat(label.length)}${line}`);
     }

@@ -1,4 +1,5 @@
 /** What `ts-sudospawner ps` prints: a table for people, JSON for programs (pure). */
+import { escapeControls } from "../../protocol/index.js";
 import type { HubVerdict } from "./hub.js";
 import type { MarkedServer } from "./servers.js";
 import type { StopResult } from "./stop.js";
@@ -43,7 +44,8 @@ export function formatPsTable(rows: readonly PsRow[], options: { hub: boolean })
     const cells = [server.user, serverLabel(server.server), String(server.pid), server.started, formatBytes(server.cgroup?.memoryBytes), formatCpu(server.cgroup?.cpuUsec)];
     if (options.hub) cells.push(row.hub ?? "-");
     if (stopping) cells.push(row.stop === undefined ? "-" : `${row.stop.stopped ? "stopped" : "FAILED"}: ${row.stop.detail}`);
-    return cells;
+    // The server's name comes from its environment, which its user controls: root's terminal must not run it.
+    return cells.map(escapeControls);
   });
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((cells) => (cells[column] ?? "").length)));
   // The last column is not padded: it may be a long sentence.

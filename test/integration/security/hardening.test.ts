@@ -151,6 +151,22 @@ describe.skipIf(skip)("what a compromised hub can no longer do", () => {
     }
   });
 
+  it("a user cannot write to root's terminal through `ps`: a process carrying the marks and an escape sequence as its server name is listed escaped", async () => {
+    const name = "x\u001b]0;PWNED\u0007\u001b[2J\u202eFAKE ROW";
+    // What any user can do: give a process of its own the two marks (the pid mark is its own pid).
+    const planted = spawn("sudo", ["-u", alice.name, "sh", "-c", 'exec env TS_SUDOSPAWNER_PID=$$ TS_SUDOSPAWNER_SERVER="$1" sleep 60', "sh", name], { stdio: "ignore", detached: true });
+    try {
+      await waitFor(() => userProcesses(alice.name).some((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").startsWith("sleep\0")), HANG_GUARD_MS, "the planted process");
+      const listed = run(fx.mediator, ["ps"]);
+      expect(listed.status, listed.stderr).toBe(0);
+      expect(listed.stdout.split("\n").find((line) => line.startsWith(`${alice.name} `))).toMatch(/ x\\e\]0;PWNED\\x07\\e\[2J\\u202eFAKE ROW /);
+      expect(listed.stdout).not.toMatch(/[\u001b\u0007\u202e]/);
+    } finally {
+      killUserProcesses(alice.name);
+      await exitedAndClosed(planted, null);
+    }
+  });
+
   it.each(["sudoers", "check", "ps", "linger-rule", "user-cap"])("cannot run the admin command %s through its rule", (command) => {
     const result = run("sudo", ["-u", fx.hub, "sudo", "-n", "-u", alice.name, fx.mediator, command, "--hub-user", fx.hub, "--group", fx.group]);
     expect(result.status).toBe(2);

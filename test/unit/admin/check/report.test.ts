@@ -46,6 +46,13 @@ describe("wrap", () => {
 });
 
 describe("formatTable", () => {
+  it("escapes what a detail or fix quotes from the user's server or sudo, keeping its line breaks", () => {
+    const text = formatTable(report([{ id: "spawn-and-kill", title: "spawn", status: "fail", detail: "it said:\n\u001b]52;c;ZXZpbA==\u0007", fix: "see \u001b[2J" }]));
+    expect(text).toContain("\\e]52;c;ZXZpbA==\\x07");
+    expect(text).toContain("see \\e[2J");
+    expect(text).not.toMatch(/[\u001b\u0007]/);
+  });
+
   it("prints the exact table, the fixes of failing and warning rows, and the summary", () => {
     const text = formatTable(
       report([

@@ -16,6 +16,12 @@ describe("the ps table", () => {
     expect(lines[2]).toMatch(/^alice\s+gpu\s+5151\s/);
   });
 
+  it("escapes what a server's user put into its name: no escape sequence or bidi override reaches root's terminal", () => {
+    const text = formatPsTable([row(7, "x\u001b]0;PWNED\u0007\u001b[2J\u202eFAKE\u2028ROW", { hub: "starting" })], { hub: true });
+    expect(text).toContain("x\\e]0;PWNED\\x07\\e[2J\\u202eFAKE\\u2028ROW");
+    expect(text).not.toMatch(/[\u001b\u0007\u202e\u2028]/);
+  });
+
   it("adds the hub's verdict and each stop's outcome", () => {
     const text = formatPsTable([row(1, "", { hub: "known" }), row(2, "x", { hub: "orphan", stop: { stopped: true, detail: "stopped by SIGTERM" } })], { hub: true });
     expect(text).toMatch(/HUB\s+STOP\n/);
