@@ -178,7 +178,7 @@ export function generateSnippet(input: SnippetInput): string {
     "# or let `ts-sudospawner sudoers ... --install` do both.",
     "#",
     "# sudo compares the command path literally with the one the hub runs, so the hub's",
-    `# c.SudoSpawner.sudospawner_path must be exactly ${mediator}`,
+    `# c.TsSudoSpawner.mediator_path (or c.SudoSpawner.sudospawner_path) must be exactly ${mediator}`,
     "#",
     ...SLURM_NOTE,
     "",

@@ -363,6 +363,9 @@ describe.skipIf(skip)("a client-only install (TS_SUDOSPAWNER_NATIVE=skip)", () =
     const imported = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: project, encoding: "utf8", env: { PATH: toolbox.bin } });
     expect(imported.status, imported.stderr).toBe(0);
     expect(JSON.parse(imported.stdout)).toEqual({ type: "function", native: [] });
+    // A CommonJS hub loads it too (require of an ES module: Node 20.19 and later).
+    const required = spawnSync(process.execPath, ["-e", 'console.log(typeof require("ts-sudospawner").SudoSpawner)'], { cwd: project, encoding: "utf8", env: { PATH: toolbox.bin } });
+    expect([required.status, required.stdout.trim()], required.stderr).toEqual([0, "function"]);
   });
 });
 
