@@ -436,7 +436,7 @@ async def test_a_failed_cancel_is_an_error_that_names_the_job(make_slurm_spawner
     fake.scenario(modes={"cancel": "refuse"}, error="scancel failed with status 1")
     with pytest.raises(MediatorError, match="scancel failed"):
         await spawner.stop()
-    assert any("could not cancel Slurm job 4711 (cancel it with `scancel 4711`)" in e for e in spawner.records.lines("ERROR"))
+    assert any("could not cancel Slurm job 4711: the mediator refused (as alice): scancel failed" in e and "`scancel 4711`" in e for e in spawner.records.lines("ERROR"))
 
 
 async def failed_hub_stop(make_slurm_spawner, fake) -> dict:

@@ -167,6 +167,10 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
         self.node: Optional[str] = None
         self._picked_port = False
         self._form_options: Optional[SlurmOptions] = None
+        # A job a stop could not cancel (the _unstopped of TsSudoSpawner): JupyterHub forgets the
+        # job after any stop, so this outlives clear_state() and is stored as "uncancelled_job"
+        # until the next poll() or start() has cancelled it. Else it runs to its wall time.
+        self._uncancelled: Optional[int] = None
         super().__init__(**kwargs)
 
     def load_state(self, state: Dict[str, Any]) -> None:
@@ -183,6 +187,11 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
             self.port = port
         node = state.get("node")
         self.node = node if job is not None and isinstance(node, str) and NODE_PATTERN.fullmatch(node) else None
+        uncancelled = state.get("uncancelled_job")
+        if uncancelled is not None and not _valid_job_id(uncancelled):
+            self.log.warning("Ignoring invalid uncancelled Slurm job %r in the stored state of %s", uncancelled, self._tag)
+            uncancelled = None
+        self._uncancelled = uncancelled
 
     def get_state(self) -> Dict[str, Any]:
         state = super().get_state()
@@ -192,6 +201,8 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
                 state["port"] = self.port
             if self.node:
                 state["node"] = self.node
+        if self._uncancelled is not None:
+            state["uncancelled_job"] = self._uncancelled
         return state
 
     def clear_state(self) -> None:
@@ -224,6 +235,21 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
             await self._cancel(job)
         except MediatorError as e:
             self.log.error("%s could not cancel Slurm job %s (cancel it with `scancel %s`): %s", self._tag, job, job, e)
+
+    async def _cancel_uncancelled(self) -> None:
+        """Cancel the job an earlier stop could not cancel; raise if that fails again."""
+        job = self._uncancelled
+        if job is None:
+            return
+        self.log.warning("%s cancelling Slurm job %s, which an earlier stop could not cancel", self._tag, job)
+        try:
+            await self._cancel(job)
+        except MediatorError as e:
+            if not is_not_our_job(str(e)):
+                raise
+            # Slurm no longer has it as this user's server: nothing left to cancel.
+        self.log.info("%s Slurm job %s, which an earlier stop could not cancel, is cancelled or gone", self._tag, job)
+        self._uncancelled = None
 
     async def _cancel_late_job(self, answer: Answer) -> None:
         """An abandoned submit still submitted a job: cancel it."""
@@ -289,6 +315,12 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
         self._start_ending = False
         self._start_task = asyncio.current_task()
         try:
+            try:
+                await self._cancel_uncancelled()
+            except MediatorError as e:
+                raise MediatorError(
+                    f"No new server was started: the earlier Slurm job {self._uncancelled} could not be cancelled: {e}"
+                ) from None
             if self.internal_ssl:
                 raise MediatorError(
                     "internal_ssl is not supported by TsSudoSlurmSpawner: the mediator writes no certificates "
@@ -365,6 +397,12 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
             self.log.debug("%s Slurm job %s is %s", self._tag, job, status.state)
             await asyncio.sleep(self.slurm_poll_interval)
 
+    async def _retry_uncancelled(self) -> None:
+        try:
+            await self._cancel_uncancelled()
+        except MediatorError as e:
+            self.log.error("%s could not cancel Slurm job %s again (cancel it with `scancel %s`): %s", self._tag, self._uncancelled, self._uncancelled, e)
+
     async def poll(self) -> Optional[int]:
         """None while the job is queued or runs; else 0 (COMPLETED, or gone) or 1 (any other end),
         the answer until the next start. A query that fails is logged and answered None: the job
@@ -373,6 +411,7 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
             return None
         job = self.job_id
         if job is None:
+            await self._retry_uncancelled()
             if self._exit_status is not None:
                 return self._exit_status
             self.clear_state()
@@ -419,11 +458,18 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
                 self.log.warning("%s Slurm job %s is no longer this user's server, nothing to cancel: %s", self._tag, job, e)
                 self.clear_state()
                 return
-            self.log.error("%s could not cancel Slurm job %s (cancel it with `scancel %s`): %s", self._tag, job, job, e)
+            self._uncancelled = job
+            self.log.error(
+                "%s could not cancel Slurm job %s: %s. It is kept (\"uncancelled_job\" in its state) and cancelled at "
+                "the next poll or start; fix the cause, or cancel it with `scancel %s`",
+                self._tag, job, e, job,
+            )
             raise
         if was_active:
             self.log.info("%s cancelled Slurm job %s", self._tag, job)
             await self._wait_until_ended(job)
+        if self._uncancelled == job:
+            self._uncancelled = None  # an earlier stop of this same job failed; this one did not
         self.clear_state()
 
     async def _wait_until_ended(self, job: int) -> None:
