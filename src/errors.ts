@@ -17,6 +17,8 @@ export const ERROR_CODES = [
   "NATIVE", // the native addon or reaper is missing or broken
   "POLICY", // the root-owned policy file is unsafe or invalid
   "SUDO", // sudo refused, asked for a password, or could not run the mediator
+  "SUDOERS", // visudo rejected a generated rule, or the sudo configuration fails `visudo -c` (admin `sudoers`)
+  "FILE_WRITE", // an admin command could not write, rename or remove a file it installs or was told to write
   "MEDIATOR", // the mediator answered with an error or garbage
   "DISABLED", // the request needs a mode the site policy does not turn on (Slurm mode)
   "NOT_OURS", // a Slurm job that is not a server this mediator submitted for this user

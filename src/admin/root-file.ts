@@ -26,7 +26,7 @@ export function installRootFile(file: string, text: string, io: AdminIO): void {
     fs.renameSync(staging, file);
   } catch (error) {
     fs.rmSync(staging, { force: true });
-    throw new SudoSpawnerError("NOT_FOUND", `could not install ${file}: ${errorMessage(error)}`);
+    throw new SudoSpawnerError("FILE_WRITE", `could not install ${file}: ${errorMessage(error)}`);
   }
   restoreLabel(file, io);
 }

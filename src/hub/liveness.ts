@@ -53,16 +53,17 @@ export function signalNumber(signal: NodeJS.Signals | string | number): number {
   return number;
 }
 
-/** Resolve after `ms`, or reject with ABORTED as soon as `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolve after `ms`, or reject with ABORTED as soon as `signal` aborts; `what` names the wait in that error. */
+export function sleep(ms: number, signal?: AbortSignal, what = "a wait"): Promise<void> {
   return new Promise((resolve, reject) => {
+    const aborted = () => new SudoSpawnerError("ABORTED", `${what} was aborted`, { cause: signal?.reason });
     if (signal?.aborted) {
-      reject(new SudoSpawnerError("ABORTED", "aborted", { cause: signal.reason }));
+      reject(aborted());
       return;
     }
     const onAbort = () => {
       clearTimeout(timer);
-      reject(new SudoSpawnerError("ABORTED", "aborted", { cause: signal?.reason }));
+      reject(aborted());
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
@@ -80,6 +81,6 @@ export async function waitForExit(pid: number, timeoutMs: number, options: { int
     if (!processAlive(pid)) return true;
     const left = deadline - Date.now();
     if (left <= 0) return false;
-    await sleep(Math.min(interval, left), options.signal);
+    await sleep(Math.min(interval, left), options.signal, `the wait for pid ${pid} to exit`);
   }
 }

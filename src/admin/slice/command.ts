@@ -72,7 +72,7 @@ function remove(file: string): boolean {
     fs.unlinkSync(file);
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return false;
-    throw new SudoSpawnerError("NOT_FOUND", `could not remove ${file}: ${errorMessage(error)}`);
+    throw new SudoSpawnerError("FILE_WRITE", `could not remove ${file}: ${errorMessage(error)}`);
   }
   try {
     fs.rmdirSync(path.dirname(file));

@@ -11,7 +11,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { SudoSpawnerError } from "../../errors.js";
+import { SudoSpawnerError, errorMessage } from "../../errors.js";
 import { POLICY_PATH } from "../../install/layout.js";
 import { shellQuote } from "../../protocol/index.js";
 import { auditPath, formatProblems, realFs } from "../../install/path-trust.js";
@@ -177,7 +177,7 @@ export function validateSnippet(text: string, io: AdminIO): void {
     fs.writeFileSync(file, text, { mode: 0o440 });
     const result = visudoCheck(file);
     if (result === undefined) io.err("warning: visudo not found; the rule was not syntax-checked\n");
-    else if (!result.ok) throw new SudoSpawnerError("SUDO", `visudo rejected the generated rule:\n${result.output}`);
+    else if (!result.ok) throw new SudoSpawnerError("SUDOERS", `visudo rejected the generated rule:\n${result.output}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -216,7 +216,7 @@ export function installSnippet(text: string, target: InstallTarget = DEFAULT_INS
   const before = visudoCheck(undefined);
   if (before === undefined) throw new SudoSpawnerError("NOT_FOUND", "--install needs visudo to validate the rule; install sudo");
   if (!before.ok) {
-    throw new SudoSpawnerError("SUDO", `the current sudo configuration already fails \`visudo -c\`; fix it first, nothing was installed:\n${before.output}`);
+    throw new SudoSpawnerError("SUDOERS", `the current sudo configuration already fails \`visudo -c\`; fix it first, nothing was installed:\n${before.output}`);
   }
   const file = path.join(target.dir, target.name);
   const tag = `${process.pid}.${crypto.randomBytes(4).toString("hex")}`;
@@ -226,7 +226,7 @@ export function installSnippet(text: string, target: InstallTarget = DEFAULT_INS
   try {
     writeRootFile(staging, text);
     const own = visudoCheck(staging);
-    if (!own?.ok) throw new SudoSpawnerError("SUDO", `visudo rejected the rule, nothing was installed:\n${own?.output ?? ""}`);
+    if (!own?.ok) throw new SudoSpawnerError("SUDOERS", `visudo rejected the rule, nothing was installed:\n${own?.output ?? ""}`);
     if (fs.existsSync(file)) {
       fs.linkSync(file, backup);
       hadPrevious = true;
@@ -240,7 +240,7 @@ export function installSnippet(text: string, target: InstallTarget = DEFAULT_INS
       else fs.rmSync(file, { force: true });
       syncDirectory(target.dir);
       throw new SudoSpawnerError(
-        "SUDO",
+        "SUDOERS",
         `with the new rule the sudo configuration fails \`visudo -c\`, so ${hadPrevious ? "the previous file was restored" : "it was removed again"}:\n${after?.output ?? ""}`,
       );
     }
@@ -252,9 +252,20 @@ export function installSnippet(text: string, target: InstallTarget = DEFAULT_INS
 }
 
 /** Write the rule to FILE (mode 0440) after validation. */
+/**
+ * --output FILE: written beside, then renamed over it, so that a second run replaces a file the
+ * first left read-only (0440) and a reader never sees half of it.
+ */
 function writeOutput(file: string, text: string): void {
-  fs.writeFileSync(file, text, { mode: 0o440 });
-  fs.chmodSync(file, 0o440);
+  const staging = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}`);
+  try {
+    fs.writeFileSync(staging, text, { mode: 0o440, flag: "wx" });
+    fs.chmodSync(staging, 0o440);
+    fs.renameSync(staging, file);
+  } catch (error) {
+    fs.rmSync(staging, { force: true });
+    throw new SudoSpawnerError("FILE_WRITE", `could not write ${file}: ${errorMessage(error)}; choose a file in a directory you can write to`);
+  }
 }
 
 function nextSteps(request: SudoersRequest, mediatorPath: string): string {

@@ -201,6 +201,28 @@ describe.skipIf(skip)("ts-sudospawner sudoers and check (root, real sudo)", () =
       }
     });
 
+    it("--output, run again by a user who is not root, replaces the read-only file the first run left; a directory it cannot write to is named", () => {
+      const hub = userInfo(HUB);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsss-adm-out-"));
+      try {
+        fs.chownSync(dir, hub.uid, hub.gid);
+        const file = path.join(dir, "rule");
+        const asHub = { uid: hub.uid, gid: hub.gid };
+        for (const group of [GROUP, `${GROUP}-other`]) {
+          const run = cli(MEDIATOR, ["sudoers", "--hub-user", HUB, "--group", group, "--output", file], asHub);
+          expect(run.status, run.stderr).toBe(0);
+          expect(fs.readFileSync(file, "utf8")).toContain(`%${group}`);
+          expect([fs.statSync(file).mode & 0o777, fs.statSync(file).uid]).toEqual([0o440, hub.uid]);
+        }
+        expect(fs.readdirSync(dir)).toEqual(["rule"]);
+        const refused = cli(MEDIATOR, ["sudoers", "--hub-user", HUB, "--group", GROUP, "--output", "/etc/tsss-adm-rule"], asHub);
+        expect(refused.status).toBe(1);
+        expect(refused.stderr).toMatch(/^ts-sudospawner: could not write \/etc\/tsss-adm-rule: EACCES: .*; choose a file in a directory you can write to\n$/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it.each([
       [["--hub-user", "rhea\nALL=(ALL)", "--group", GROUP], 2, 'ts-sudospawner: invalid hub user name "rhea\\nALL=(ALL)": it contains a control character'],
       [["--hub-user", HUB, "--group", "%sudo"], 2, 'ts-sudospawner: invalid group name "%sudo": it begins with "%"'],
