@@ -31,6 +31,9 @@ MEDIATOR_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", 
 MAX_GRACE_SECONDS = 60.0
 # How often start() looks whether the server accepts connections (or died) while it starts.
 LISTEN_CHECK_INTERVAL = 0.05
+# How long before start_timeout start() stops watching the port and returns, so that JupyterHub
+# (which gives up on all of start() at start_timeout) gets its (ip, port) and waits itself.
+START_TIMEOUT_MARGIN = 1.0
 # How often a stop that cancelled start() looks whether start() has acted on it (_abort_start).
 CANCEL_CHECK_INTERVAL = 0.2
 # The server's last output lines an early death names.
@@ -522,7 +525,9 @@ class TsSudoSpawner(LocalProcessSpawner):
 
     async def start(self) -> Tuple[str, int]:
         """Start the server as the user through the mediator; return (ip, port) once it accepts
-        connections (or, after http_timeout, for JupyterHub to wait on); raise if it dies first."""
+        connections (or, at http_timeout or shortly before start_timeout, for JupyterHub to wait
+        on); raise if it dies first."""
+        began = asyncio.get_running_loop().time()
         self._warn_unused_settings()
         self._progress.begin()
         self._starting = True
@@ -559,7 +564,7 @@ class TsSudoSpawner(LocalProcessSpawner):
             self._server_relay = relay
             self.log.info("%s server running as pid %s%s", self._tag, pid, how)
             self._progress.add(60, f"Server started as pid {pid}")
-            await self._wait_listening(pid, relay)
+            await self._wait_listening(pid, relay, began)
             self._progress.add(80, "Waiting for the server to answer HTTP", final=True)
         except BaseException:
             self._start_ending = True
@@ -578,17 +583,21 @@ class TsSudoSpawner(LocalProcessSpawner):
             return "127.0.0.1"
         return "::1" if ip == "::" else ip
 
-    async def _wait_listening(self, pid: int, relay: StderrRelay) -> None:
+    async def _wait_listening(self, pid: int, relay: StderrRelay, began: float) -> None:
         """Wait until the server accepts connections on its port, or fail with why it died.
 
         JupyterHub itself only notices a server that dies while it waits for HTTP at http_timeout
         ("never showed up"), so start() watches: the reaper's exit line (or the pid gone) ends the
         start at once with the exit status and the server's last lines. After http_timeout without
-        either, JupyterHub's own wait takes over.
+        either, or shortly before start_timeout (counted from ``began``, when start() began), which
+        bounds all of start(), JupyterHub's own wait (http_timeout) takes over.
         """
         loop = asyncio.get_running_loop()
         started = loop.time()
-        deadline = started + max(self.http_timeout, 1)
+        left = self.start_timeout - (started - began) - START_TIMEOUT_MARGIN
+        watch = min(max(self.http_timeout, 1), max(left, 0))
+        bound = "http_timeout" if watch >= self.http_timeout else f"{START_TIMEOUT_MARGIN:g} s before start_timeout"
+        deadline = started + watch
         host = self._connect_host()
         while loop.time() < deadline:
             status = relay.exits.get(pid)
@@ -601,7 +610,10 @@ class TsSudoSpawner(LocalProcessSpawner):
             if await _accepts_connections(host, self.port):
                 return
             await asyncio.sleep(LISTEN_CHECK_INTERVAL)
-        self.log.info("%s server pid %s does not accept connections on port %s after %s s: leaving the wait to JupyterHub", self._tag, pid, self.port, self.http_timeout)
+        self.log.info(
+            "%s server pid %s does not accept connections on port %s after %.1f s (%s): leaving the wait to JupyterHub",
+            self._tag, pid, self.port, watch, bound,
+        )
 
     def _early_death(self, pid: int, status: Optional[int], seconds: float, relay: StderrRelay) -> MediatorError:
         """The error (and the spawn page's last event) for a server that died before it listened."""

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import signal
+import time
 
 import pytest
 from conftest import async_wait_until, pid_gone
@@ -163,6 +164,21 @@ async def test_start_grace_none_sends_no_key_and_a_value_is_sent_as_is(make_spaw
     await other.start()
     assert fake.requests("spawn")[1]["graceSeconds"] == 2.5
     await other.stop(now=True)
+
+
+async def test_the_watch_for_the_port_ends_before_start_timeout(make_spawner, fake):
+    """JupyterHub bounds all of start() by start_timeout (5.1+ cancel it; before, User.stop): with
+    http_timeout above it, start() returns in time and leaves the wait to JupyterHub's _wait_up."""
+    fake.scenario(server={"listen": False, "seconds": 300})  # a slow server: not listening yet
+    spawner = make_spawner(start_timeout=4, http_timeout=30)
+    began = time.monotonic()
+    ip, port = await asyncio.wait_for(spawner.start(), spawner.start_timeout)  # as JupyterHub 5.1+ does
+    took = time.monotonic() - began
+    assert (ip, port) == ("127.0.0.1", spawner.port)
+    assert 2.5 <= took < 3.5  # start_timeout less a margin of 1 s
+    assert any("start_timeout" in line and "leaving the wait to JupyterHub" in line for line in spawner.records.lines("INFO"))
+    assert await spawner.poll() is None
+    await spawner.stop(now=True)
 
 
 @pytest.mark.parametrize("seconds", [0.3, 1.5])
