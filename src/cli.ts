@@ -50,10 +50,13 @@ async function main(): Promise<number> {
   if (command !== undefined && (ADMIN_COMMANDS as readonly string[]).includes(command)) {
     const caller = process.env.SUDO_UID;
     if (caller !== undefined && caller !== "0" && process.getuid?.() !== 0) {
-      throw new SudoSpawnerError(
+      const refusal = new SudoSpawnerError(
         "USAGE",
         `admin command ${JSON.stringify(command)} refused: it was started through sudo by uid ${caller} as a non-root user, which is how the hub's rule runs the mediator. Run it as root, as root through \`sudo -u HUB\`, or as the hub user directly`,
       );
+      // The hub's rule: the caller reads one JSON answer on stdout, as for any refusal of the mediator's.
+      writeAllSync(1, `${JSON.stringify({ ok: false, error: refusal.message })}\n`);
+      throw refusal;
     }
     return loadAdmin().runAdminCli(argv, { selfPath: selfPath(), invokedPath: process.argv[1] });
   }

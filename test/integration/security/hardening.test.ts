@@ -169,9 +169,11 @@ describe.skipIf(skip)("what a compromised hub can no longer do", () => {
 
   it.each(["sudoers", "check", "ps", "linger-rule", "user-cap"])("cannot run the admin command %s through its rule", (command) => {
     const result = run("sudo", ["-u", fx.hub, "sudo", "-n", "-u", alice.name, fx.mediator, command, "--hub-user", fx.hub, "--group", fx.group]);
+    const refusal = `admin command "${command}" refused: it was started through sudo by uid ${userInfo(fx.hub).uid} as a non-root user, which is how the hub's rule runs the mediator`;
     expect(result.status).toBe(2);
-    expect(result.stdout).toBe("");
-    expect(result.stderr).toContain(`admin command "${command}" refused: it was started through sudo by uid ${userInfo(fx.hub).uid} as a non-root user, which is how the hub's rule runs the mediator`);
+    // One JSON answer on stdout, as for any refusal the hub gets; the same words on stderr.
+    expect(result.stdout.endsWith("\n") && JSON.parse(result.stdout)).toEqual({ ok: false, error: expect.stringContaining(refusal) });
+    expect(result.stderr).toContain(refusal);
   });
 
   it("cannot forge or flood the hub's log through variable names", async () => {
