@@ -77,14 +77,19 @@ export interface SudoSpawnerState {
   startTicks?: number;
 }
 
-/** The server this client started or loaded, and what its stderr relay has said of how servers ended. */
+/** What one spawn's stderr has said of how servers ended, while it may say more. */
+interface ExitLines {
+  /** Exit statuses from the reaper's lines (code, or -signal), by pid. */
+  exits: Map<number, number>;
+  /** Whether the pipe is still open, so the line may still come (false after a restart: no pipe at all). */
+  open: boolean;
+}
+
+/** The server this client started or loaded. */
 interface Tracked {
   pid: number;
   startTicks: number | undefined;
-  /** Exit statuses from the reaper's lines on this spawn's stderr (code, or -signal), by pid. */
-  exits: Map<number, number>;
-  /** Whether that stderr may still bring the exit line (false after a restart: no relay at all). */
-  relayOpen: boolean;
+  lines: ExitLines;
 }
 
 /** The warning for servers a reconciling start stopped (pure). */
@@ -127,9 +132,9 @@ export class SudoSpawner {
     return [this.command.file, ...this.command.args];
   }
 
-  /** One mediator call; a spawn's `relay` collects the reaper's exit lines for as long as its stderr is open. */
-  private call(request: MediatorRequest, signal: AbortSignal | undefined, extra: { onAbandonedAnswer?: (answer: JsonObject) => void; relay?: Pick<Tracked, "exits" | "relayOpen"> } = {}): Promise<JsonObject> {
-    const relay = extra.relay;
+  /** One mediator call; a spawn's `lines` collect the reaper's exit lines for as long as its stderr is open. */
+  private call(request: MediatorRequest, signal: AbortSignal | undefined, extra: { onAbandonedAnswer?: (answer: JsonObject) => void; lines?: ExitLines } = {}): Promise<JsonObject> {
+    const { lines } = extra;
     return callMediator(this.command, request, {
       timeoutMs: this.timeoutMs,
       signal,
@@ -138,10 +143,10 @@ export class SudoSpawner {
       onAbandonedAnswer: extra.onAbandonedAnswer,
       onStderrLine: (line) => {
         const exit = parseExitLine(line);
-        if (exit && relay) relay.exits.set(exit.pid, exit.status);
+        if (exit && lines) lines.exits.set(exit.pid, exit.status);
       },
       onStderrClosed: () => {
-        if (relay) relay.relayOpen = false;
+        if (lines) lines.open = false;
       },
     });
   }
@@ -167,11 +172,11 @@ export class SudoSpawner {
     // Folded into the spawn: reconciliation costs no extra sudo round trip.
     if (this.serverName !== undefined) Object.assign(extra, { server: this.serverName, reconcile: true });
     const request = spawnRequest(options.args ?? [], options.env ?? {}, extra);
-    const relay = { exits: new Map<number, number>(), relayOpen: true };
-    const answer = await this.call(request, options.signal, { relay, onAbandonedAnswer: (late) => this.stopAbandoned(late) });
+    const lines: ExitLines = { exits: new Map(), open: true };
+    const answer = await this.call(request, options.signal, { lines, onAbandonedAnswer: (late) => this.stopAbandoned(late) });
     const pid = spawnAnswerPid(answer);
     // Tracked before anything else of the answer is read: a server that runs is never left unknown.
-    this.server = { pid, startTicks: processStartTicks(pid), ...relay };
+    this.server = { pid, startTicks: processStartTicks(pid), lines };
     this.lastExit = undefined;
     this.logger.info(`server for ${this.user} started as pid ${pid}`);
     this.warnStopped(answer);
@@ -216,8 +221,9 @@ export class SudoSpawner {
   /** The reaper's exit line for a server that is gone: it may trail the pid's end by a moment while its stderr is open. */
   private async exitLine(server: Tracked): Promise<number | undefined> {
     const deadline = Date.now() + EXIT_LINE_WAIT_MS;
-    while (!server.exits.has(server.pid) && server.relayOpen && Date.now() < deadline) await sleep(20);
-    return server.exits.get(server.pid);
+    const { exits } = server.lines;
+    while (!exits.has(server.pid) && server.lines.open && Date.now() < deadline) await sleep(20);
+    return exits.get(server.pid);
   }
 
   /** The server is gone: forget it (if still the current one), keep its status for every later poll(). */
@@ -297,7 +303,7 @@ export class SudoSpawner {
     if (startTicks !== undefined && (typeof startTicks !== "number" || !Number.isSafeInteger(startTicks) || startTicks < 0)) {
       throw new SudoSpawnerError("BAD_STATE", `invalid startTicks in spawner state: ${JSON.stringify(startTicks)}`);
     }
-    this.server = { pid, startTicks, exits: new Map(), relayOpen: false };
+    this.server = { pid, startTicks, lines: { exits: new Map(), open: false } };
   }
 
   /** Forget the server without stopping it (JupyterHub's clear_state). */
