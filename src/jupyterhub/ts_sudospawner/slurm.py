@@ -141,9 +141,7 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
     def _default_options_form(self) -> Any:
         return "" if self.profile_form == "never" and not self.slurm_form else _slurm_options_form
 
-    @default("options_from_form")
-    def _default_options_from_form(self) -> Any:
-        return self._slurm_options_from_form
+    _own_options_form: Any = staticmethod(_slurm_options_form)
 
     @validate("slurm_poll_interval")
     def _validate_poll_interval(self, proposal: Mapping[str, Any]) -> float:
@@ -294,7 +292,7 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
         except MediatorError as e:
             raise InvalidUserOptions(str(e)) from None
 
-    def _slurm_options_from_form(self, form_data: Mapping[str, Any]) -> Dict[str, Any]:
+    def _own_options_from_form(self, form_data: Mapping[str, Any]) -> Dict[str, Any]:
         """user_options from the form: profile, partition, minutes, gpus (checked again at start)."""
         options: Dict[str, Any] = dict(profile_from_form(form_data))
         options.update(slurm_from_form(form_data, self._form_options))

@@ -237,9 +237,16 @@ class TsSudoSpawner(LocalProcessSpawner):
     def _default_options_form(self) -> Any:
         return "" if self.profile_form == "never" else _profiles_options_form
 
+    # Not named _default_options_from_form: JupyterHub 3.0-5.2's passthrough has that name.
     @default("options_from_form")
-    def _default_options_from_form(self) -> Any:
-        return self._profile_options_from_form
+    def _options_from_form_default(self) -> Any:
+        if self.options_form is self._own_options_form:
+            return self._own_options_from_form
+        # An admin's own options_form: its fields are theirs to read, so JupyterHub's default.
+        return self._options_from_admins_form
+
+    # The options_form callable this class installs by default; its fields are read strictly.
+    _own_options_form: Any = staticmethod(_profiles_options_form)
 
     # JupyterHub 5.3+ calls apply_user_options before start() and answers the REST API with 400
     # and our message when it raises an HTTPError (MediatorError is one). Older versions have no
@@ -408,9 +415,18 @@ class TsSudoSpawner(LocalProcessSpawner):
         previous = self.user_options.get("profile") if isinstance(self.user_options, dict) else None
         return render_profiles_form(profiles, previous if isinstance(previous, str) else None)
 
-    def _profile_options_from_form(self, form_data: Mapping[str, Any]) -> Dict[str, str]:
-        """user_options from the form: {"profile": NAME} (the name is checked again at start)."""
-        return profile_from_form(form_data)
+    def _own_options_from_form(self, form_data: Mapping[str, Any]) -> Dict[str, Any]:
+        """user_options from our form: {"profile": NAME} (the name is checked again at start)."""
+        return dict(profile_from_form(form_data))
+
+    def _options_from_admins_form(self, form_data: Mapping[str, Any]) -> Dict[str, Any]:
+        """user_options from an admin's own options_form: what JupyterHub's default makes of the
+        form data (passthrough in 3.0-6.x), with the keys this spawner reads checked as ours."""
+        jupyterhub_default: Any = getattr(LocalProcessSpawner, "_options_from_form", None)
+        parse = jupyterhub_default(self) if jupyterhub_default is not None else (lambda data: data)
+        options = dict(parse(form_data))
+        options.update(self._own_options_from_form(form_data))
+        return options
 
     # The user_options this spawner reads; JupyterHub's warning still names any other key.
     user_option_names: Tuple[str, ...] = ("profile",)

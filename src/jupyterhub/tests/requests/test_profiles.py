@@ -106,6 +106,21 @@ def test_options_from_form(make_spawner):
             spawner.run_options_from_form({"profile": bad})
 
 
+IMAGE_FORM = '<select name="image"><option value="scipy">scipy</option><option value="r">r</option></select>'
+
+
+@pytest.mark.parametrize("factory", ["make_spawner", "make_slurm_spawner"])
+def test_an_admins_own_options_form_keeps_jupyterhubs_passthrough(request, factory):
+    """c.Spawner.options_form of the admin's own: its fields reach user_options as JupyterHub's
+    default makes them (a dict of lists on 3.0-6.x); a profile key is still read strictly."""
+    spawner = request.getfixturevalue(factory)(options_form=IMAGE_FORM)
+    assert spawner.run_options_from_form({"image": ["r"]}) == {"image": ["r"]}
+    assert spawner.options_from_query({"image": "r"}) == {"image": "r"}
+    assert spawner.run_options_from_form({"image": ["r"], "profile": ["lab"]}) == {"image": ["r"], "profile": "lab"}
+    with pytest.raises(ValueError, match="invalid launch profile name"):
+        spawner.run_options_from_form({"image": ["r"], "profile": ["../lab"]})
+
+
 def test_profile_from_form_accepts_bytes():
     assert profile_from_form({"profile": [b"lab"]}) == {"profile": "lab"}
 
