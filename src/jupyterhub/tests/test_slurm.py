@@ -95,26 +95,28 @@ async def test_values_at_the_maximum_are_sent(make_slurm_spawner, fake):
 
 
 @pytest.mark.parametrize(
-    "traits, user_options, message",
+    "traits, user_options, message, status",
     [
-        ({"mem_limit": "9G"}, {}, r"mem_limit 9663676416 bytes asks Slurm for 9216 MB, above the site policy's maximum of 8192 MB \(slurm\.memoryMB\.max\); lower c\.TsSudoSlurmSpawner\.mem_limit"),
-        ({"mem_limit": 8192 * 2**20 + 1}, {}, r"asks Slurm for 8193 MB, above the site policy's maximum of 8192 MB"),
-        ({"cpu_limit": 4.5}, {}, r"cpu_limit 4\.5 asks Slurm for 5 CPUs, above the site policy's maximum of 4 CPUs \(slurm\.cpus\.max\)"),
-        ({}, {"minutes": 481}, r"the wall time in minutes 481 is above the site policy's maximum of 480 \(slurm\.minutes\.max\)"),
-        ({}, {"gpus": 1}, r"the GPU count 1 is above the site policy's maximum of 0 \(slurm\.gpus\.max\)"),
-        ({}, {"partition": "gpu"}, r"partition 'gpu' is not one the site policy offers \(debug, short\)"),
-        ({}, {"partition": ["short"]}, r"partition .* is not one the site policy offers"),
-        ({}, {"minutes": 0}, r"the wall time in minutes 0 is too small: at least 1"),
-        ({}, {"minutes": "1e3"}, r"invalid wall time in minutes '1e3': a whole number"),
-        ({}, {"minutes": 30.5}, r"invalid wall time in minutes '30\.5'"),
-        ({}, {"minutes": True}, r"invalid wall time in minutes 'True'"),
+        ({"mem_limit": "9G"}, {}, r"mem_limit 9663676416 bytes asks Slurm for 9216 MB, above the site policy's maximum of 8192 MB \(slurm\.memoryMB\.max\); lower c\.TsSudoSlurmSpawner\.mem_limit", 500),
+        ({"mem_limit": 8192 * 2**20 + 1}, {}, r"asks Slurm for 8193 MB, above the site policy's maximum of 8192 MB", 500),
+        ({"cpu_limit": 4.5}, {}, r"cpu_limit 4\.5 asks Slurm for 5 CPUs, above the site policy's maximum of 4 CPUs \(slurm\.cpus\.max\)", 500),
+        ({}, {"minutes": 481}, r"the wall time in minutes 481 is above the site policy's maximum of 480 \(slurm\.minutes\.max\)", 400),
+        ({}, {"gpus": 1}, r"the GPU count 1 is above the site policy's maximum of 0 \(slurm\.gpus\.max\)", 400),
+        ({}, {"partition": "gpu"}, r"partition 'gpu' is not one the site policy offers \(debug, short\)", 400),
+        ({}, {"partition": ["short"]}, r"partition .* is not one the site policy offers", 400),
+        ({}, {"minutes": 0}, r"the wall time in minutes 0 is too small: at least 1", 400),
+        ({}, {"minutes": "1e3"}, r"invalid wall time in minutes '1e3': a whole number", 400),
+        ({}, {"minutes": 30.5}, r"invalid wall time in minutes '30\.5'", 400),
+        ({}, {"minutes": True}, r"invalid wall time in minutes 'True'", 400),
     ],
 )
-async def test_beyond_the_policy_is_refused_before_any_submit(make_slurm_spawner, fake, traits, user_options, message):
+async def test_beyond_the_policy_is_refused_before_any_submit(make_slurm_spawner, fake, traits, user_options, message, status):
+    """A user's choice the policy does not allow is the user's 400; the admin's limit, a 500."""
     spawner = make_slurm_spawner(**traits)
     spawner.user_options = user_options
-    with pytest.raises(MediatorError, match=message):
+    with pytest.raises(MediatorError, match=message) as raised:
         await spawner.start()
+    assert raised.value.status_code == status
     assert actions(fake) == ["slurm-options"]
     assert spawner.get_state() == {}
 

@@ -14,7 +14,7 @@ from jupyterhub.traitlets import ByteSpecification
 from jupyterhub.utils import random_port
 from traitlets import Bool, Float, TraitError, Unicode, default, validate
 
-from .errors import InvalidUserOptions, MediatorError
+from .errors import MediatorError
 from .mediator.call import Answer, keep_running
 from .profiles import profile_from_form
 from .slurm_job import (
@@ -284,13 +284,10 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
     user_option_names: Tuple[str, ...] = ("profile", "partition", "minutes", "gpus")
 
     async def check_user_options(self, user_options: Any) -> None:
-        """The launch profile, and the job's partition, minutes and GPUs against the policy's bounds."""
+        """The launch profile, and the job's partition, minutes and GPUs against the policy's bounds
+        (InvalidUserOptions, HTTP 400); mem_limit and cpu_limit are the admin's (MediatorError, 500)."""
         await super().check_user_options(user_options)
-        options = await self.get_slurm_options()
-        try:
-            job_request(user_options, self.mem_limit, self.cpu_limit, options)
-        except MediatorError as e:
-            raise InvalidUserOptions(str(e)) from None
+        job_request(user_options, self.mem_limit, self.cpu_limit, await self.get_slurm_options())
 
     def _own_options_from_form(self, form_data: Mapping[str, Any]) -> Dict[str, Any]:
         """user_options from the form: profile, partition, minutes, gpus (checked again at start)."""

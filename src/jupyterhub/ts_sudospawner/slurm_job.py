@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional
 
-from .errors import MediatorError
+from .errors import InvalidUserOptions, MediatorError
 from .mediator.answers import excerpt
 
 __all__ = [
@@ -187,7 +187,7 @@ def _count(value: Any, what: str) -> int:
         return int(value)
     if _is_int(value):
         return int(value)
-    raise MediatorError(f"invalid {what} {str(value)[:40]!r}: a whole number; choose again on the spawn page")
+    raise InvalidUserOptions(f"invalid {what} {str(value)[:40]!r}: a whole number; choose again on the spawn page")
 
 
 def job_request(
@@ -201,13 +201,14 @@ def job_request(
 
     partition, minutes and gpus come from user_options (the form, or the REST API), memoryMB from
     mem_limit and cpus from cpu_limit (both rounded up). What is not set is left out: the policy's
-    default applies. Raises MediatorError naming the bound for anything the policy does not allow.
+    default applies. Raises, naming the bound, for anything the policy does not allow: for the
+    user's choices InvalidUserOptions (HTTP 400), for the admin's limits MediatorError (500).
     """
     job: Dict[str, Any] = {}
     partition = user_options.get("partition")
     if partition is not None and partition != "":
         if not isinstance(partition, str) or partition not in options.partitions:
-            raise MediatorError(
+            raise InvalidUserOptions(
                 f"partition {str(partition)[:80]!r} is not one the site policy offers "
                 f"({', '.join(options.partitions)}); choose another on the spawn page"
             )
@@ -219,12 +220,12 @@ def job_request(
         count = _count(value, what)
         bound: Bounds = getattr(options, key)
         if count > bound.max:
-            raise MediatorError(
+            raise InvalidUserOptions(
                 f"the {what} {count} is above the site policy's maximum of {bound.max} "
                 f"(slurm.{key}.max); choose at most {bound.max} on the spawn page"
             )
         if count < least:
-            raise MediatorError(f"the {what} {count} is too small: at least {least}")
+            raise InvalidUserOptions(f"the {what} {count} is too small: at least {least}")
         job[key] = count
     memory = memory_mb(mem_limit)
     if memory is not None:

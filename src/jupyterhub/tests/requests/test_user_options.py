@@ -3,6 +3,7 @@ can answer: HTTP 400 and the reason, not a bare 500."""
 
 import json
 
+import jupyterhub
 import pytest
 from tornado import web
 
@@ -75,3 +76,15 @@ async def test_a_refusal_of_the_mediator_carries_its_message(make_spawner, fake)
 async def test_slurm_options_declared_and_checked(make_slurm_spawner, fake):
     spawner = make_slurm_spawner()
     assert set(spawner.user_option_names) == {"profile", "partition", "minutes", "gpus"}
+
+
+@pytest.mark.skipif(jupyterhub.version_info < (5, 3), reason="JupyterHub before 5.3 has no apply_user_options")
+async def test_slurm_apply_user_options_blames_the_user_only_for_the_users_choice(make_slurm_spawner, fake):
+    """JupyterHub 5.3+ passes an HTTPError from apply_user_options through with its status."""
+    with pytest.raises(web.HTTPError) as raised:
+        await make_slurm_spawner()._run_apply_user_options({"minutes": 481})
+    assert raised.value.status_code == 400 and "slurm.minutes.max" in body_of(raised.value)
+    with pytest.raises(web.HTTPError) as raised:
+        await make_slurm_spawner(mem_limit="9G")._run_apply_user_options({"minutes": 60})
+    assert raised.value.status_code == 500 and "lower c.TsSudoSlurmSpawner.mem_limit" in body_of(raised.value)
+    assert fake.requests("submit") == []
