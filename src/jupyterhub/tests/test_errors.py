@@ -209,6 +209,18 @@ def test_trait_validation(make_spawner):
             setattr(spawner, name, value)
 
 
+@pytest.mark.parametrize("name", ["mediator_timeout", "kill_grace"])
+@pytest.mark.parametrize("value", [0, -1, float("nan")])
+def test_seconds_must_be_positive(make_spawner, make_slurm_spawner, name, value):
+    from traitlets import TraitError
+
+    for spawner in (make_spawner(), make_slurm_spawner()):
+        with pytest.raises(TraitError, match=f"{name} .*: use a positive number of seconds"):
+            setattr(spawner, name, value)
+        setattr(spawner, name, 0.5)
+        assert getattr(spawner, name) == 0.5
+
+
 def test_command_line_for_sudo_and_doas(make_spawner):
     """The Python SudoSpawner's command line: TOOL -u USER OPTIONS MEDIATOR --logging=LEVEL."""
     sudo = make_spawner("j.doe", sudo_command=["sudo"], mediator_path="/opt/x/bin/ts-sudospawner")

@@ -7,7 +7,10 @@ mediator checks the name again, so a hub can never run anything the site did not
 
 import html
 import re
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Sequence
+
+if TYPE_CHECKING:  # mypy only: typing has TypeGuard from Python 3.10, the package runs on 3.8
+    from typing_extensions import TypeGuard
 
 __all__ = ["PROFILE_NAME_PATTERN", "Profile", "is_valid_profile_name", "render_profiles_form", "profile_from_form"]
 
@@ -19,7 +22,7 @@ class Profile(NamedTuple):
     description: str
 
 
-def is_valid_profile_name(name: Any) -> bool:
+def is_valid_profile_name(name: Any) -> "TypeGuard[str]":
     return isinstance(name, str) and PROFILE_NAME_PATTERN.fullmatch(name) is not None
 
 

@@ -10,8 +10,8 @@ import asyncio
 import math
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from jupyterhub.traitlets import ByteSpecification
-from jupyterhub.utils import random_port
+from jupyterhub.traitlets import ByteSpecification  # type: ignore[import-untyped]
+from jupyterhub.utils import random_port  # type: ignore[import-untyped]
 from traitlets import Bool, Float, TraitError, Unicode, default, validate
 
 from .errors import MediatorError
@@ -287,7 +287,8 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
         """The launch profile, and the job's partition, minutes and GPUs against the policy's bounds
         (InvalidUserOptions, HTTP 400); mem_limit and cpu_limit are the admin's (MediatorError, 500)."""
         await super().check_user_options(user_options)
-        job_request(user_options, self.mem_limit, self.cpu_limit, await self.get_slurm_options())
+        options = await self._once_per_start("slurm-options", self.get_slurm_options)
+        job_request(user_options, self.mem_limit, self.cpu_limit, options)
 
     def _own_options_from_form(self, form_data: Mapping[str, Any]) -> Dict[str, Any]:
         """user_options from the form: profile, partition, minutes, gpus (checked again at start)."""
@@ -329,7 +330,8 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
             if profile:
                 request["profile"] = profile
             user_options = self.user_options if isinstance(self.user_options, dict) else {}
-            job = job_request(user_options, self.mem_limit, self.cpu_limit, await self.get_slurm_options())
+            options = await self._once_per_start("slurm-options", self.get_slurm_options)
+            job = job_request(user_options, self.mem_limit, self.cpu_limit, options)
             if job:
                 request["job"] = job
             how = f" with launch profile {profile}" if profile else ""
@@ -358,6 +360,7 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
         finally:
             self._starting = False
             self._start_task = None
+            self._start_answers = {}
         return (node, self.port)
 
     async def _wait_until_running(self, job: int) -> str:

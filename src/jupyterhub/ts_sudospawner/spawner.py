@@ -4,11 +4,11 @@ import asyncio
 import os
 import pwd
 import signal
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Tuple, TypeVar
 
-from jupyterhub.spawner import LocalProcessSpawner
-from jupyterhub.traitlets import ByteSpecification
-from jupyterhub.utils import random_port
+from jupyterhub.spawner import LocalProcessSpawner  # type: ignore[import-untyped]
+from jupyterhub.traitlets import ByteSpecification  # type: ignore[import-untyped]
+from jupyterhub.utils import random_port  # type: ignore[import-untyped]
 from traitlets import Bool, CaselessStrEnum, Float, List as ListTrait, TraitError, Unicode, default, validate
 
 from .errors import InvalidUserOptions, MediatorError
@@ -20,9 +20,12 @@ from .mediator.explain import CallContext
 from .mediator.relay import StderrRelay
 from .procfs import Liveness, liveness, start_time_of
 from .profiles import Profile, is_valid_profile_name, profile_from_form, render_profiles_form
-from .progress import ProgressEvents
+from .progress import Event, ProgressEvents
 from .tls import read_tls_files
 from .usernames import check_username
+
+if TYPE_CHECKING:  # mypy only: typing has TypeGuard from Python 3.10, the package runs on 3.8
+    from typing_extensions import TypeGuard
 
 __all__ = ["TsSudoSpawner"]
 
@@ -38,6 +41,8 @@ START_TIMEOUT_MARGIN = 1.0
 CANCEL_CHECK_INTERVAL = 0.2
 # The server's last output lines an early death names.
 EARLY_DEATH_LINES = 8
+
+T = TypeVar("T")
 
 # Settings of LocalProcessSpawner that do not apply here are named once per hub process.
 _warned: Set[str] = set()
@@ -55,7 +60,7 @@ def _note_once(log: Any, key: str, message: str, *args: Any) -> None:
         log.info(message, *args)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> "TypeGuard[int]":
     """An int from a stored JSON state (bool is an int to Python, not to us)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -102,7 +107,7 @@ async def _profiles_options_form(spawner: "TsSudoSpawner") -> str:
     return await spawner.render_profiles_options_form()
 
 
-class TsSudoSpawner(LocalProcessSpawner):
+class TsSudoSpawner(LocalProcessSpawner):  # type: ignore[misc]  # JupyterHub ships no types
     """Start single-user servers as their users through the ts-sudospawner mediator and sudo.
 
     JupyterHub runs as an unprivileged user. For each start and each signal this spawner runs
@@ -111,6 +116,9 @@ class TsSudoSpawner(LocalProcessSpawner):
     sudospawner-singleuser, next to the mediator, or a launch profile of the site policy), so
     Spawner.cmd, shell_cmd and popen_kwargs are not used.
     """
+
+    # JupyterHub's Spawner.port trait, as mypy should see it (JupyterHub has no type information).
+    port: int
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -264,7 +272,7 @@ class TsSudoSpawner(LocalProcessSpawner):
 
     @validate("mediator_path")
     def _validate_mediator_path(self, proposal: Mapping[str, Any]) -> str:
-        value = proposal["value"]
+        value: str = proposal["value"]
         if not value or "\0" in value:
             raise TraitError("mediator_path must name the installed ts-sudospawner, e.g. /opt/ts-sudospawner/bin/ts-sudospawner")
         if not value.startswith("/") and "/" in value:
@@ -273,14 +281,21 @@ class TsSudoSpawner(LocalProcessSpawner):
 
     @validate("mediator_log_level")
     def _validate_mediator_log_level(self, proposal: Mapping[str, Any]) -> str:
-        value = proposal["value"].strip().upper()
+        value: str = proposal["value"].strip().upper()
         if value not in MEDIATOR_LOG_LEVELS:
             raise TraitError(f"mediator_log_level {proposal['value']!r}: use one of DEBUG, INFO, WARNING, ERROR, CRITICAL, NONE")
         return value
 
+    @validate("mediator_timeout", "kill_grace")
+    def _validate_positive_seconds(self, proposal: Mapping[str, Any]) -> float:
+        value = float(proposal["value"])
+        if not value > 0:  # also NaN
+            raise TraitError(f"{proposal['trait'].name} {value:g}: use a positive number of seconds")
+        return value
+
     @validate("profile")
     def _validate_profile(self, proposal: Mapping[str, Any]) -> str:
-        value = proposal["value"]
+        value: str = proposal["value"]
         if value and not is_valid_profile_name(value):
             raise TraitError(f"profile {value!r} is not a launch profile name (1-64 letters, digits, '.', '_' or '-')")
         return value
@@ -300,6 +315,9 @@ class TsSudoSpawner(LocalProcessSpawner):
         # after any stop, so this outlives clear_state() (and a hub restart, in the state) until
         # the server is gone or a later start has stopped it: a server is never simply lost.
         self._unstopped: Optional[Tuple[int, int]] = None
+        # Answers that apply_user_options (JupyterHub 5.3+) asked for and start() asks again:
+        # action -> (loop time, answer), dropped when start() ends.
+        self._start_answers: Dict[str, Tuple[float, Any]] = {}
         # The exit status of the last server once poll() saw it end: kept until the next start,
         # for JupyterHub polls more than once (poll_and_notify, then user_stopped and User.stop).
         self._exit_status: Optional[int] = None
@@ -329,7 +347,7 @@ class TsSudoSpawner(LocalProcessSpawner):
         return (pid, start_time)
 
     def get_state(self) -> Dict[str, Any]:
-        state = super().get_state()
+        state: Dict[str, Any] = super().get_state()
         if self.pid and self.start_time is not None:
             state["start_time"] = self.start_time
         if self._unstopped is not None:
@@ -441,6 +459,18 @@ class TsSudoSpawner(LocalProcessSpawner):
             self.log.warning("Received unhandled user_options for %s: %s", self._log_name, ", ".join(unknown))
         await self._requested_profile(user_options)
 
+    async def _once_per_start(self, action: str, ask: Callable[[], Awaitable[T]]) -> T:
+        """ask()'s answer, asked once for the checks before start() and start() itself: one sudo
+        call, not two. Kept until start() ends, at most start_timeout (a start that never came)."""
+        now = asyncio.get_running_loop().time()
+        cached = self._start_answers.get(action)
+        if cached is not None and now - cached[0] < self.start_timeout:
+            answer: T = cached[1]
+            return answer
+        answer = await ask()
+        self._start_answers[action] = (now, answer)
+        return answer
+
     async def _requested_profile(self, user_options: Any = None) -> Optional[str]:
         """The profile for this start, checked against the ones the mediator lists for the user."""
         options = self.user_options if user_options is None else user_options
@@ -455,7 +485,7 @@ class TsSudoSpawner(LocalProcessSpawner):
             return None
         if not is_valid_profile_name(name):
             raise InvalidUserOptions(f"invalid launch profile {str(name)[:80]!r}: choose one of the site's profiles on the spawn page")
-        offered = [p.name for p in await self.list_profiles()]
+        offered = [p.name for p in await self._once_per_start("profiles", self.list_profiles)]
         if name not in offered:
             raise (MediatorError if self.profile else InvalidUserOptions)(
                 f"launch profile {name!r} is not one the site policy offers to {self.user.name} "
@@ -589,6 +619,7 @@ class TsSudoSpawner(LocalProcessSpawner):
         finally:
             self._starting = False
             self._start_task = None
+            self._start_answers = {}
             self._tls = None  # the key is not kept longer than needed
         return (self.ip or "127.0.0.1", self.port)
 
@@ -644,7 +675,7 @@ class TsSudoSpawner(LocalProcessSpawner):
         setattr(error, "jupyterhub_message", message)
         return error
 
-    async def progress(self) -> Any:
+    async def progress(self) -> AsyncIterator[Event]:
         """Progress events for the spawn page: request sent, server started as pid N, waiting for HTTP."""
 
         def pending() -> bool:

@@ -12,6 +12,7 @@ one table of examples.
 """
 
 import re
+from typing import Any, Optional
 
 from .errors import MediatorError
 
@@ -30,7 +31,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _OTHER_WHITESPACE = re.compile(r"[^\S ]")
 
 
-def username_problem(name):
+def username_problem(name: Any) -> Optional[str]:
     """Why ``name`` cannot be given to sudo, or None when it can."""
     if not isinstance(name, str):
         return "it is not a string"
@@ -53,7 +54,7 @@ def username_problem(name):
     return None
 
 
-def is_valid_username(name) -> bool:
+def is_valid_username(name: Any) -> bool:
     return username_problem(name) is None
 
 

@@ -9,6 +9,8 @@ from tornado import web
 
 from ts_sudospawner import InvalidUserOptions, MediatorError
 
+needs_apply_user_options = pytest.mark.skipif(jupyterhub.version_info < (5, 3), reason="JupyterHub before 5.3 has no apply_user_options")
+
 TWO = [{"name": "lab", "description": "JupyterLab"}, {"name": "voila", "description": "Voilà dashboards"}]
 
 
@@ -31,11 +33,10 @@ def test_errors_are_http_errors_with_their_message():
     assert bad.status_code == 400 and body_of(bad) == "launch profile 'x' is not offered"
 
 
+@needs_apply_user_options
 async def test_jupyterhub_answers_a_bad_profile_with_400_and_the_reason(make_spawner, fake):
     fake.scenario(profiles=TWO)
     spawner = make_spawner()
-    if not hasattr(spawner, "_run_apply_user_options"):
-        pytest.skip("JupyterHub before 5.3 has no apply_user_options")  # the test venv has 6.x
     with pytest.raises(web.HTTPError) as raised:
         await spawner._run_apply_user_options({"profile": "conda"})  # JupyterHub's own hook runner
     assert raised.value.status_code == 400
@@ -43,6 +44,7 @@ async def test_jupyterhub_answers_a_bad_profile_with_400_and_the_reason(make_spa
     assert fake.requests("spawn") == []
 
 
+@needs_apply_user_options
 async def test_a_valid_profile_passes_without_the_unhandled_warning(make_spawner, fake):
     fake.scenario(profiles=TWO)
     spawner = make_spawner()
@@ -78,7 +80,7 @@ async def test_slurm_options_declared_and_checked(make_slurm_spawner, fake):
     assert set(spawner.user_option_names) == {"profile", "partition", "minutes", "gpus"}
 
 
-@pytest.mark.skipif(jupyterhub.version_info < (5, 3), reason="JupyterHub before 5.3 has no apply_user_options")
+@needs_apply_user_options
 async def test_slurm_apply_user_options_blames_the_user_only_for_the_users_choice(make_slurm_spawner, fake):
     """JupyterHub 5.3+ passes an HTTPError from apply_user_options through with its status."""
     with pytest.raises(web.HTTPError) as raised:
@@ -88,3 +90,28 @@ async def test_slurm_apply_user_options_blames_the_user_only_for_the_users_choic
         await make_slurm_spawner(mem_limit="9G")._run_apply_user_options({"minutes": 60})
     assert raised.value.status_code == 500 and "lower c.TsSudoSlurmSpawner.mem_limit" in body_of(raised.value)
     assert fake.requests("submit") == []
+
+
+@needs_apply_user_options
+async def test_one_start_asks_for_the_profiles_once(make_spawner, fake):
+    """apply_user_options and then start(), as JupyterHub 5.3+ runs them: one profiles call."""
+    fake.scenario(profiles=TWO)
+    spawner = make_spawner()
+    spawner.user_options = {"profile": "voila"}
+    await spawner._run_apply_user_options(spawner.user_options)
+    await spawner.start()
+    assert [r["action"] for r in fake.requests()] == ["profiles", "spawn"]
+    await spawner.stop(now=True)
+    await spawner.start()  # the next start asks afresh
+    assert [r["action"] for r in fake.requests()].count("profiles") == 2
+    await spawner.stop(now=True)
+
+
+@needs_apply_user_options
+async def test_one_slurm_start_asks_for_the_slurm_options_once(make_slurm_spawner, fake):
+    spawner = make_slurm_spawner()
+    spawner.user_options = {"minutes": 30}
+    await spawner._run_apply_user_options(spawner.user_options)
+    await spawner.start()
+    assert [r["action"] for r in fake.requests()][:2] == ["slurm-options", "submit"]
+    await spawner.stop()
