@@ -28,7 +28,8 @@ import { MissingPrerequisite, prerequisiteMissing } from "./prerequisites.mjs";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const PACKAGE_DIR = path.join(ROOT, "src", "jupyterhub");
 const TESTS_DIR = path.join(PACKAGE_DIR, "tests");
-const REQUIREMENTS = ["jupyterhub==6.*", "pytest"];
+// mypy: the package ships py.typed, and test_packaging.py holds it to mypy --strict.
+const REQUIREMENTS = ["jupyterhub==6.*", "pytest", "mypy==2.*"];
 
 function say(message) {
   process.stdout.write(`python tests: ${message}\n`);
@@ -117,12 +118,13 @@ const venv = path.join(runDir, "venv-jupyterhub-6");
 const python = path.join(venv, "bin", "python");
 const ready = path.join(venv, ".tsss-ready");
 
-if (fs.existsSync(ready)) {
+// Reused only when it was made for these requirements.
+if (fs.existsSync(ready) && fs.readFileSync(ready, "utf8") === `${REQUIREMENTS.join("\n")}\n`) {
   say(`reusing venv ${venv}`);
 } else {
   fs.rmSync(venv, { recursive: true, force: true });
   createVenv(venv);
-  say("installing jupyterhub 6.x and pytest with pip...");
+  say(`installing ${REQUIREMENTS.join(", ")} with pip...`);
   if (run(python, ["-m", "pip", "install", "--quiet", ...REQUIREMENTS]).status !== 0) {
     fail(`pip could not install ${REQUIREMENTS.join(", ")} into ${venv} (is PyPI reachable?)`);
   }

@@ -241,15 +241,13 @@ def test_python_38_syntax_and_no_installed_metadata(path):
             assert not any(n.id in {"None", "str", "int", "float", "bool"} for n in names), f"{path.name}:{node.lineno}"
 
 
-# The package ships py.typed: its annotations must hold under mypy --strict. Defined only where
-# mypy is installed (it is not one of the suite's requirements), not skipped: a skip fails CI.
-if importlib.util.find_spec("mypy") is not None:
-
-    def test_mypy_strict(tmp_path):
-        checked = subprocess.run(
-            [sys.executable, "-m", "mypy", "--strict", f"--cache-dir={tmp_path}", "ts_sudospawner"],
-            cwd=PROJECT,
-            capture_output=True,
-            text=True,
-        )
-        assert checked.returncode == 0, checked.stdout + checked.stderr
+# The package ships py.typed: its annotations must hold under mypy --strict (scripts/test/test-python.mjs
+# installs mypy beside pytest).
+def test_mypy_strict(tmp_path):
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", f"--cache-dir={tmp_path}", "ts_sudospawner"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
