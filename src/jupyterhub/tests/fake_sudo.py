@@ -17,6 +17,8 @@ follow, reads one JSON request on stdin and acts on ``scenario.json`` next to it
                           sleeps, prints "say_after", exits with C
     reaper_line           write the reaper's exit line when the server exits (default true)
     before                lines to print on stderr before answering
+    busy                  seconds every call takes before it acts; each call then appends its
+                          start and end (time.monotonic()) to busy.jsonl
     deaf                  kill answers "alive": true and signals nothing (a server that outlives SIGKILL)
     stopped               what a reconciling spawn or submit answers it stopped first (default [])
     slurm                 the fake Slurm queue of submit, query, cancel and slurm-options:
@@ -262,6 +264,10 @@ def main():
     for line in scenario.get("before", []):
         sys.stderr.write(line + "\n")
     sys.stderr.flush()
+    if "busy" in scenario:
+        began = time.monotonic()
+        time.sleep(scenario["busy"])
+        record("busy.jsonl", json.dumps({"start": began, "end": time.monotonic()}))
 
     if mode == "refusal":
         sys.stderr.write(scenario.get("stderr", "sudo: a password is required\n"))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Dict,
 from jupyterhub.spawner import LocalProcessSpawner  # type: ignore[import-untyped]
 from jupyterhub.traitlets import ByteSpecification  # type: ignore[import-untyped]
 from jupyterhub.utils import random_port  # type: ignore[import-untyped]
-from traitlets import Bool, CaselessStrEnum, Float, List as ListTrait, TraitError, Unicode, default, validate
+from traitlets import Bool, CaselessStrEnum, Float, Integer, List as ListTrait, TraitError, Unicode, default, validate
 
 from .errors import InvalidUserOptions, MediatorError
 from .exit_status import describe_status
@@ -176,6 +176,15 @@ class TsSudoSpawner(LocalProcessSpawner):  # type: ignore[misc]  # JupyterHub sh
         help="Seconds between SIGTERM and SIGKILL when an abandoned mediator call is stopped.",
     ).tag(config=True)
 
+    mediator_concurrency = Integer(
+        16,
+        help="""Mediator calls this hub runs at once, for all its spawners together; the others wait
+        their turn (the wait does not count toward mediator_timeout). Each call is a sudo and a Node
+        process of about 45 MB at its peak, and a hub that restarts polls every server at once: in
+        Slurm mode each poll is a call. 0 sets no bound. The first call fixes the bound for the hub
+        process.""",
+    ).tag(config=True)
+
     profile = Unicode(
         "",
         help="""A launch profile of the site policy to use for every server, e.g. "lab".
@@ -293,6 +302,13 @@ class TsSudoSpawner(LocalProcessSpawner):  # type: ignore[misc]  # JupyterHub sh
             raise TraitError(f"{proposal['trait'].name} {value:g}: use a positive number of seconds")
         return value
 
+    @validate("mediator_concurrency")
+    def _validate_concurrency(self, proposal: Mapping[str, Any]) -> int:
+        value = int(proposal["value"])
+        if value < 0:
+            raise TraitError(f"mediator_concurrency {value}: use 0 (no bound) or a positive number of calls")
+        return value
+
     @validate("profile")
     def _validate_profile(self, proposal: Mapping[str, Any]) -> str:
         value: str = proposal["value"]
@@ -386,7 +402,7 @@ class TsSudoSpawner(LocalProcessSpawner):  # type: ignore[misc]  # JupyterHub sh
             hub_user=_hub_user(),
             mediator_path=self.mediator_path,
         )
-        return CallSettings(context, self.log, self._tag, self.mediator_timeout, self.kill_grace)
+        return CallSettings(context, self.log, self._tag, self.mediator_timeout, self.kill_grace, self.mediator_concurrency)
 
     async def _call(self, request: Dict[str, Any], on_late_answer: Any = None) -> Tuple[Answer, StderrRelay]:
         return await call_mediator(self._call_settings(), request, on_late_answer)

@@ -1,6 +1,7 @@
 """start / poll / stop against the fake privilege tool, with JupyterHub's own user objects."""
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -158,3 +159,35 @@ async def test_poll_during_start_says_running(make_spawner, fake):
     with pytest.raises(MediatorError, match="did not answer within 1 s"):
         await task
     assert await spawner.poll() == 0
+
+
+# -- how many mediator calls run at once ----------------------------------------------------------
+
+
+def _most_at_once(busy: list) -> int:
+    """The most calls that were busy at the same moment, from their start and end times."""
+    edges = sorted([(call["start"], 1) for call in busy] + [(call["end"], -1) for call in busy])
+    running = most = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    return most
+
+
+async def test_calls_of_all_spawners_wait_for_one_of_the_hubs_slots(make_spawner, fake):
+    # A hub that restarts polls every server at once; each call is a sudo and a Node process.
+    fake.scenario(busy=0.4, profiles=[])
+    spawners = [make_spawner(f"user{i}", mediator_concurrency=2) for i in range(5)]
+    answers = await asyncio.gather(*(spawner.list_profiles() for spawner in spawners))
+    assert answers == [[]] * 5
+    busy = [json.loads(line) for line in (fake.dir / "busy.jsonl").read_text().splitlines()]
+    assert len(busy) == 5
+    assert _most_at_once(busy) == 2
+
+
+async def test_no_bound_when_the_concurrency_is_0(make_spawner, fake):
+    fake.scenario(busy=0.4, profiles=[])
+    spawners = [make_spawner(f"user{i}", mediator_concurrency=0) for i in range(3)]
+    await asyncio.gather(*(spawner.list_profiles() for spawner in spawners))
+    busy = [json.loads(line) for line in (fake.dir / "busy.jsonl").read_text().splitlines()]
+    assert _most_at_once(busy) == 3

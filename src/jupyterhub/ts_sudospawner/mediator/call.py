@@ -10,6 +10,7 @@ it had started), then SIGKILL; an answer that still arrives with a pid is handed
 import asyncio
 import json
 import shlex
+import weakref
 from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
 
 from ..errors import MediatorError
@@ -41,8 +42,26 @@ class CallSettings(NamedTuple):
     context: CallContext  # argv, who and what, for running and for explaining failures
     log: Logger
     tag: str  # prefix of relayed lines, e.g. "[alice]" or "[alice:gpu]"
-    timeout: float  # seconds the whole call may take
+    timeout: float  # seconds the whole call may take, once it runs
     kill_grace: float  # seconds between SIGTERM and SIGKILL for an abandoned call
+    concurrency: int = 0  # calls of this hub process that run at once; 0: no bound
+
+
+# One bound per event loop (a hub has one; tests make many), shared by every spawner of the process.
+_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+
+
+def _call_slots(concurrency: int) -> Optional[asyncio.Semaphore]:
+    """The bound on calls running at once: each is a sudo and a Node process (about 45 MB at its
+    peak), and a hub restarting with hundreds of servers polls them all at once (in Slurm mode each
+    poll is a call). The first call of a loop fixes its size."""
+    if concurrency <= 0:
+        return None
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(concurrency)
+    return slots
 
 
 async def exit_status(proc: "asyncio.subprocess.Process", timeout: float) -> Optional[int]:
@@ -65,7 +84,20 @@ async def call_mediator(
     request: Dict[str, Any],
     on_late_answer: Optional[LateAnswerHandler] = None,
 ) -> Tuple[Answer, StderrRelay]:
-    """Run one call; return its {"ok": true} answer and the relay of its stderr, or raise MediatorError."""
+    """Run one call, once one of the process's call slots is free (the wait is not part of the
+    call's timeout); return its {"ok": true} answer and the relay of its stderr, or raise MediatorError."""
+    slots = _call_slots(settings.concurrency)
+    if slots is None:
+        return await _call_now(settings, request, on_late_answer)
+    async with slots:
+        return await _call_now(settings, request, on_late_answer)
+
+
+async def _call_now(
+    settings: CallSettings,
+    request: Dict[str, Any],
+    on_late_answer: Optional[LateAnswerHandler],
+) -> Tuple[Answer, StderrRelay]:
     ctx = settings.context
     argv = list(ctx.argv)
     settings.log.debug("%s running %s for a %s request", settings.tag, " ".join(map(shlex.quote, argv)), request.get("action"))
