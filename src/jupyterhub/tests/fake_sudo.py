@@ -20,6 +20,8 @@ follow, reads one JSON request on stdin and acts on ``scenario.json`` next to it
     busy                  seconds every call takes before it acts; each call then appends its
                           start and end (time.monotonic()) to busy.jsonl
     deaf                  kill answers "alive": true and signals nothing (a server that outlives SIGKILL)
+    signal_first          a kill sends its signal and waits (up to 5 s) for the pid to end before
+                          it acts on its mode: the signal arrived, the call failed anyway
     stopped               what a reconciling spawn or submit answers it stopped first (default [])
     slurm                 the fake Slurm queue of submit, query, cancel and slurm-options:
                           {"options": the slurm-options answer (default: SLURM_OPTIONS),
@@ -64,6 +66,22 @@ def answer(obj, code=0):
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
     sys.exit(code)
+
+
+def signal_and_wait(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.02)
 
 
 def reconciled(scenario, request):
@@ -264,6 +282,8 @@ def main():
     for line in scenario.get("before", []):
         sys.stderr.write(line + "\n")
     sys.stderr.flush()
+    if action == "kill" and scenario.get("signal_first"):
+        signal_and_wait(request["pid"], request["signal"])
     if "busy" in scenario:
         began = time.monotonic()
         time.sleep(scenario["busy"])

@@ -852,6 +852,10 @@ class TsSudoSpawner(LocalProcessSpawner):  # type: ignore[misc]  # JupyterHub sh
             try:
                 alive = await self._signal(sig)
             except MediatorError as e:
+                if await self.poll() is not None:
+                    # The call failed, yet the server has ended (the signal arrived, the answer did not).
+                    self.log.warning("%s the %s call for server pid %s failed (%s), but the server has ended", self._tag, sig.name, pid, e)
+                    return
                 if self._keep_unstopped(pid):
                     self.log.error(
                         "%s could not send %s to server pid %s, which still runs: %s. It is kept (\"unstopped\" in its "

@@ -5,6 +5,7 @@ spawner keeps it as "unstopped" in the state it saves, and the next start stops 
 import signal
 
 import pytest
+from conftest import pid_gone
 
 from ts_sudospawner import MediatorError
 from ts_sudospawner.procfs import Liveness, liveness
@@ -62,3 +63,16 @@ async def test_a_server_that_survives_sigkill_is_kept_as_unstopped(make_spawner,
     assert stopped["state"]["unstopped"] == {"pid": pid, "start_time": started}
     assert any(f"pid {pid}" in line and "SIGKILL" in line for line in spawner.records.lines("ERROR"))
     assert not any("it is kept" in line for line in spawner.records.lines("WARNING"))
+
+
+async def test_a_failed_kill_of_a_server_that_ended_anyway_is_a_stop(make_spawner, fake):
+    # The mediator signalled, the server ended, and then the call failed (e.g. its answer was lost).
+    spawner = make_spawner()
+    await spawner.start()
+    pid = spawner.pid
+    fake.scenario(modes={"kill": "refuse"}, error="lost the answer", signal_first=True)
+    await spawner.user.stop(spawner.name)  # no exception: what the stop was for has happened
+    assert pid_gone(pid)
+    assert "unstopped" not in spawner.orm_spawner.state
+    assert any(f"pid {pid} failed" in line and "lost the answer" in line and "has ended" in line for line in spawner.records.lines("WARNING"))
+    assert not any("next start" in line for line in spawner.records.lines("ERROR"))  # only the mediator's relayed refusal
