@@ -474,6 +474,23 @@ async def test_a_failed_cancel_is_retried_first_by_the_next_start(make_slurm_spa
     assert spawner.get_state()["job_id"] == 4712 and "uncancelled_job" not in spawner.get_state()
 
 
+async def test_a_failed_start_whose_cancel_fails_keeps_the_job_for_the_next_poll(make_slurm_spawner, fake):
+    fake.scenario(
+        modes={"query": "stdout", "cancel": "refusal"},
+        stdout='{"ok":true,"state":"RUNNING","reason":null,"node":"evil.example/x"}\n',
+        stderr="sudo: a password is required\n",
+    )
+    spawner = make_slurm_spawner()
+    with pytest.raises(MediatorError, match="invalid node name"):
+        await spawner.start()
+    assert spawner.get_state() == {"uncancelled_job": 4711}
+    assert any("could not cancel Slurm job 4711" in e and "next poll or start" in e for e in spawner.records.lines("ERROR"))
+    fake.scenario()  # the cause is fixed
+    assert await spawner.poll() == 0
+    assert fake.requests("cancel")[-1] == {"action": "cancel", "job": 4711}
+    assert spawner.get_state() == {}
+
+
 async def test_a_start_is_refused_while_the_earlier_job_cannot_be_cancelled(make_slurm_spawner, fake):
     state = await failed_hub_stop(make_slurm_spawner, fake)
     spawner = make_slurm_spawner()

@@ -228,11 +228,21 @@ class TsSudoSlurmSpawner(TsSudoSpawner):
         return cancelled(answer)
 
     async def _cancel_quietly(self, job: int, why: str) -> None:
+        """Cancel a job no start will hand to JupyterHub; if that fails, keep it as a stop does
+        (one job at a time), so that the next poll or start cancels it."""
         self.log.warning("%s cancelling Slurm job %s: %s", self._tag, job, why)
         try:
             await self._cancel(job)
         except MediatorError as e:
-            self.log.error("%s could not cancel Slurm job %s (cancel it with `scancel %s`): %s", self._tag, job, job, e)
+            if is_not_our_job(str(e)):
+                return
+            kept = self._uncancelled is None
+            if kept:
+                self._uncancelled = job
+            self.log.error(
+                "%s could not cancel Slurm job %s: %s.%s Fix the cause, or cancel it with `scancel %s`",
+                self._tag, job, e, " It is kept (\"uncancelled_job\" in its state) and cancelled at the next poll or start." if kept else "", job,
+            )
 
     async def _cancel_uncancelled(self) -> None:
         """Cancel the job an earlier stop could not cancel; raise if that fails again."""
