@@ -54,9 +54,9 @@ function defineEarlyDeathSuite(ctx: E2EContext, target: HubTarget): void {
         // servers also skip start()'s watch for the port, as start() was before issue 19.
         "from ts_sudospawner import TsSudoSpawner as _TsssSpawner",
         "class _TsssBeforeIssue19(_TsssSpawner):",
-        "    async def _wait_listening(self, pid, relay):",
+        "    async def _wait_listening(self, pid, relay, *rest):",
         "        if not self.name.startswith('before'):",
-        "            await super()._wait_listening(pid, relay)",
+        "            await super()._wait_listening(pid, relay, *rest)",
         "c.JupyterHub.spawner_class = _TsssBeforeIssue19",
         "def _tsss_e2e_grace(spawner):",
         "    if spawner.name.startswith(('before', 'grace')):",
