@@ -480,6 +480,11 @@ static void set_handler(int sig, void (*handler)(int), int flags) {
 
 static void on_sigchld(int sig) { (void)sig; /* only here to interrupt ppoll() */ }
 
+/* SIGTERM, SIGINT or SIGHUP to the reaper (a scope's stop, shutdown, an admin's kill). */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig) { stop_requested = sig; }
+
 /*
  * SIGCHLD stays blocked except inside ppoll(), so a server exit can never slip
  * in between waitpid(WNOHANG) and ppoll(). Installing a handler also overrides
@@ -487,12 +492,21 @@ static void on_sigchld(int sig) { (void)sig; /* only here to interrupt ppoll() *
  * and its exit status would be lost. *wait_mask is the mask to use in ppoll.
  */
 static void catch_sigchld(sigset_t *wait_mask) {
+  static const int stops[] = {SIGTERM, SIGINT, SIGHUP};
   sigset_t chld;
   set_handler(SIGCHLD, on_sigchld, SA_NOCLDSTOP);
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
+  /* A stop signal is caught the same way: blocked but inside ppoll(), where it ends the wait.
+   * Died of at once, the reaper would leave no exit line, and its server would get SIGKILL
+   * (PR_SET_DEATHSIG) with no chance to stop, its session's children orphaned to PID 1. */
+  for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+    set_handler(stops[i], on_stop_signal, 0);
+    sigaddset(&chld, stops[i]);
+  }
   sigprocmask(SIG_BLOCK, &chld, wait_mask);
   sigdelset(wait_mask, SIGCHLD);
+  for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) sigdelset(wait_mask, stops[i]);
 }
 
 /* Files and pipes opened later must never land on 0..2, the server's stdio. */
@@ -776,6 +790,9 @@ static int prepare_server(const struct options *o, int out, int err_pipe, struct
   if (getppid() != reaper_pid) _exit(127);
   if (tsss_reset_signals() != 0) return fail(f, ST_SIGNALS);
   if (setsid() < 0) return fail(f, ST_SETSID);
+  /* The reaper's non-dumpable state came with fork: the sandbox's user namespace needs our own
+   * /proc/self/uid_map, which is root's while we are not dumpable (exec resets it anyway). */
+  if (sandboxed(o) && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) return fail(f, ST_USERNS);
   if (sandboxed(o) && enter_sandbox(o, f) != 0) return -1;
   if (setup_server_fds(out, err_pipe) != 0) return fail(f, ST_FDS);
   /* In the sandbox's mounts: home may lie under a read-only path. */
@@ -1032,10 +1049,28 @@ static void read_commit(struct supervision *s) {
   if (n < 0 && errno == EAGAIN) return;
   close(s->commit_fd);
   s->commit_fd = -1;
+  /* Until now no process of the user could open our /proc files: see main(). The kill's
+   * fallback (ownership.ts) reads /proc/REAPER/exe, so the reaper is dumpable again. */
+  (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   if (n == 1 || s->server_exited) return;
   say_uncommitted(s->server);
   s->stopping = 1;
   /* Without /proc, at least the server itself (not reaped yet, so the pid is still ours). */
+  if (signal_descendants(SIGTERM) < 0) (void)kill(s->server, SIGTERM);
+  s->deadline = ms_from_now(s->grace_ms > 0 ? s->grace_ms : 0);
+}
+
+/* A stop signal: the server and its tree get SIGTERM, SIGKILL after the grace, as after a
+ * missing commit; the exit line and --remove-after follow as for any end. */
+static void stop_on_signal(struct supervision *s) {
+  struct tsss_line line = {{0}, 0};
+  tsss_line_str(&line, "[I tsss-reaper] stopping server pid ");
+  tsss_line_int(&line, s->server);
+  tsss_line_str(&line, " and everything it started: the reaper got signal ");
+  tsss_line_int(&line, stop_requested);
+  tsss_line_str(&line, "\n");
+  (void)hub_write(line.buf, line.len);
+  s->stopping = 1;
   if (signal_descendants(SIGTERM) < 0) (void)kill(s->server, SIGTERM);
   s->deadline = ms_from_now(s->grace_ms > 0 ? s->grace_ms : 0);
 }
@@ -1182,6 +1217,7 @@ static void supervise(struct supervision *s, const sigset_t *wait_mask) {
     pfd[0].revents = pfd[1].revents = 0;
     ready = ppoll(pfd, 2, timeout, s->children ? wait_mask : NULL);
     poll_failed = ready < 0 && errno != EINTR;
+    if (stop_requested && !s->stopping && !s->server_exited) stop_on_signal(s);
     if (ready > 0 && pfd[1].revents != 0) read_commit(s);
     if (s->out_read < 0) continue;
     /* Should ppoll itself fail (ENOMEM), fall back to a blocking read rather than spin. */
@@ -1221,6 +1257,10 @@ int main(int argc, char **argv) {
   /* Orphaned descendants of the server become our children, not PID 1's,
    * which may never reap them. Best effort: old kernels lack it. */
   (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+  /* Until the commit, no process of the user (the server, as it starts) may open our
+   * /proc/PID/fd or ptrace us: through the status fd it could report a pid of its choosing
+   * first, through the commit fd commit itself and outlive a mediator that never answered. */
+  if (o.commit_fd >= 0) (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
   pid = start_server(&o, envp, log_fd >= 0 ? out_pipe[1] : 2);
   if (log_fd >= 0) {

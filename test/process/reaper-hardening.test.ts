@@ -166,6 +166,85 @@ describe("tsss_native setNonDumpable", () => {
   });
 });
 
+describe("tsss-reaper until the commit", () => {
+  it("keeps its status and commit pipes from the server it starts (its own user): no pid of the server's choosing first, no commit of its own", () => {
+    const box = fs.mkdtempSync("/var/tmp/tsss-commit-");
+    fs.chmodSync(box, 0o777);
+    try {
+      // All as the user, as the mediator runs it: the pipes are then the user's, which the server
+      // could reopen through the reaper's /proc/PID/fd were the reaper dumpable.
+      const script = `
+        const fs = require("fs");
+        const [addonPath, reaperPath, box] = process.argv.slice(1);
+        const addon = require(addonPath);
+        const pause = new Int32Array(new SharedArrayBuffer(4));
+        const waitFor = (check) => { for (let i = 0; i < 500 && !check(); i++) Atomics.wait(pause, 0, 0, 20); return check(); };
+        const out = box + "/attempts";
+        const tries = "printf 'P 4242\\\\n' > /proc/$PPID/fd/3 && echo wrote-status; printf c > /proc/$PPID/fd/4 && echo wrote-commit";
+        const server = ["/bin/sh", "-c", "{ " + tries + "; } > " + out + ".tmp 2>&1; mv " + out + ".tmp " + out + "; exec /bin/sleep 300"];
+        const { pid, statusFd, commitFd } = addon.spawnReaper(reaperPath, ["tsss-reaper", "--commit-fd", "4", "--leftover-grace-ms", "300", "--cwd", box, "--", ...server], ["PATH=/usr/bin:/bin"], true);
+        const environOwner = () => fs.statSync("/proc/" + pid + "/environ").uid;
+        waitFor(() => fs.existsSync(out));
+        const attempts = fs.readFileSync(out, "utf8");
+        const before = environOwner();
+        try { fs.writeSync(commitFd, "C"); } catch {} // EPIPE where the server already committed
+        fs.closeSync(commitFd);
+        waitFor(() => environOwner() !== 0);
+        const after = environOwner();
+        const buf = Buffer.alloc(256);
+        const n = fs.readSync(statusFd, buf);
+        // The server: the reaper's child (never a pid the status pipe names, which may be forged).
+        const server_ = Number(fs.readFileSync("/proc/" + pid + "/task/" + pid + "/children", "utf8").trim().split(" ")[0]);
+        addon.kill(server_, 15);
+        let exit;
+        while ((exit = addon.reap(pid)) === null) Atomics.wait(pause, 0, 0, 10);
+        process.stdout.write(JSON.stringify({ status: buf.toString("utf8", 0, n).split("\\n")[0], attempts, before, after, exit }));`;
+      const command = [...WRAPPER, process.execPath, "-e", script, ADDON_PATH, REAPER, box];
+      const child = spawnSync(command[0] as string, command.slice(1), { encoding: "utf8", timeout: HANG_GUARD_MS, killSignal: "SIGKILL" });
+      expect(child.status, child.stderr).toBe(0);
+      const result = JSON.parse(child.stdout) as { status: string; attempts: string; before: number; after: number; exit: unknown };
+      expect(result.status).toMatch(/^P \d+$/);
+      expect(result.status).not.toBe("P 4242");
+      expect(result.attempts).not.toMatch(/wrote-/);
+      expect(result.attempts).toMatch(/Permission denied/);
+      expect(result.before).toBe(0); // not dumpable: its private /proc files are root's
+      expect(result.after).toBe(SANDBOX_UID); // committed, dumpable again (the kill's fallback reads /proc/REAPER/exe)
+      expect(result.exit).toEqual({ code: 0, signal: null });
+    } finally {
+      fs.rmSync(box, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("tsss-reaper stopped by a signal", () => {
+  it.each([15, 2, 1])("on signal %i stops the server as a stop does (its TERM trap runs), says so, writes the exit line and ends", (signal) => {
+    const trapped = path.join(tmp, `trapped-${signal}`);
+    // In a child node process, whose stderr (the reaper's, the hub's pipe) the test reads.
+    const script = `
+      const fs = require("fs");
+      const addon = require(process.argv[1]);
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      const server = ["/bin/sh", "-c", "trap 'echo stopped > ${trapped}; exit 0' TERM; while :; do sleep 0.05; done"];
+      const { pid, statusFd } = addon.spawnReaper(process.argv[2], ["tsss-reaper", "--cwd", "/", "--", ...server], ["PATH=/usr/bin:/bin"]);
+      Atomics.wait(pause, 0, 0, 300);
+      addon.kill(pid, ${signal});
+      const buf = Buffer.alloc(256);
+      let status = "";
+      for (let n; (n = fs.readSync(statusFd, buf)) > 0; ) status += buf.toString("utf8", 0, n);
+      let exit;
+      while ((exit = addon.reap(pid)) === null) Atomics.wait(pause, 0, 0, 10);
+      process.stdout.write(JSON.stringify({ status: status.split("\\n").filter(Boolean), exit }));`;
+    const child = spawnSync(process.execPath, ["-e", script, ADDON_PATH, REAPER], { encoding: "utf8", timeout: HANG_GUARD_MS, killSignal: "SIGKILL" });
+    expect(child.status, child.stderr).toBe(0);
+    const result = JSON.parse(child.stdout) as { status: string[]; exit: unknown };
+    expect(result.exit).toEqual({ code: 0, signal: null });
+    expect(result.status[result.status.length - 1]).toBe("X 0 0");
+    expect(fs.readFileSync(trapped, "utf8")).toBe("stopped\n");
+    expect(child.stderr).toMatch(new RegExp(`\\[I tsss-reaper\\] stopping server pid \\d+ and everything it started: the reaper got signal ${signal}\\n`));
+    expect(child.stderr).toMatch(/\[I tsss-reaper\] server pid \d+ exited with status 0\n/);
+  });
+});
+
 // ---- item 7: nothing of the server's tree survives it ---------------------------------------
 
 describe("tsss-reaper: what is left of the server's tree once it exited", () => {
