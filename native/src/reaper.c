@@ -1033,6 +1033,14 @@ static void say_uncommitted(pid_t server) {
   (void)hub_write(line, len + sizeof tail - 1);
 }
 
+/* Stops a server that still runs, and its tree: SIGTERM now, SIGKILL after the grace period. */
+static void stop_tree(struct supervision *s) {
+  s->stopping = 1;
+  /* Without /proc, at least the server itself (not reaped yet, so the pid is still ours). */
+  if (signal_descendants(SIGTERM) < 0) (void)kill(s->server, SIGTERM);
+  s->deadline = ms_from_now(s->grace_ms > 0 ? s->grace_ms : 0);
+}
+
 /*
  * With --commit-fd the server is provisional until the mediator has written
  * its answer (the pid) to the hub and then one byte to this pipe. EOF without
@@ -1054,10 +1062,7 @@ static void read_commit(struct supervision *s) {
   (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   if (n == 1 || s->server_exited) return;
   say_uncommitted(s->server);
-  s->stopping = 1;
-  /* Without /proc, at least the server itself (not reaped yet, so the pid is still ours). */
-  if (signal_descendants(SIGTERM) < 0) (void)kill(s->server, SIGTERM);
-  s->deadline = ms_from_now(s->grace_ms > 0 ? s->grace_ms : 0);
+  stop_tree(s);
 }
 
 /* A stop signal: the server and its tree get SIGTERM, SIGKILL after the grace, as after a
@@ -1070,9 +1075,7 @@ static void stop_on_signal(struct supervision *s) {
   tsss_line_int(&line, stop_requested);
   tsss_line_str(&line, "\n");
   (void)hub_write(line.buf, line.len);
-  s->stopping = 1;
-  if (signal_descendants(SIGTERM) < 0) (void)kill(s->server, SIGTERM);
-  s->deadline = ms_from_now(s->grace_ms > 0 ? s->grace_ms : 0);
+  stop_tree(s);
 }
 
 /*
